@@ -1,0 +1,874 @@
+//! Every message of the protocol, as borrowed views for decoding and plain
+//! values for encoding.
+//!
+//! On the wire each message is an *item*: a kind byte, a two-byte body length
+//! and the body. Kinds `0x01..=0x3f` are *primary* messages (exactly one
+//! opens each packet); kinds `0x40..=0xff` ride along after it (gossip
+//! updates, user broadcasts, sync records). A decoder skips piggybacked items
+//! of unknown kinds and any bytes after the fields it knows inside a body,
+//! so newer members can add messages and fields.
+//!
+//! Integers are big-endian. A *name* is a length byte (1..=255) and the
+//! bytes; a *blob* (metadata, payload) is a two-byte length and the bytes;
+//! addresses are described in [`Addrs`].
+//!
+//! | kind | message | body |
+//! |---|---|---|
+//! | `0x01` | [`Ping`] | seq u32, source name, target name, target incarnation u32 |
+//! | `0x02` | [`Ack`] | seq u32, source name, payload blob |
+//! | `0x03` | [`IndirectPing`] | seq u32, flags u8, source name, target name, target incarnation u32, target address |
+//! | `0x04` | [`IndirectAck`] | seq u32, source name, target name |
+//! | `0x05` | [`Nack`] | seq u32, source name, target name |
+//! | `0x06` | [`JoinRequest`] | seq u32, then an [`Alive`] body |
+//! | `0x07` | [`JoinResponse`] | seq u32, status u8, source name, known incarnation u32, members u32 |
+//! | `0x08` | [`Sync`] | flags u8, source name, total u32, chunk u32 |
+//! | `0x40` | [`Alive`] | incarnation u32, name, addresses, metadata blob |
+//! | `0x41` | [`Suspect`] | incarnation u32, name, by name |
+//! | `0x42` | [`Faulty`] | incarnation u32, name, by name |
+//! | `0x43` | [`Left`] | incarnation u32, name |
+//! | `0x44` | [`UserBroadcast`] | seq u32, origin name, payload blob |
+//! | `0x45` | [`MemberRecord`] | state u8, then an [`Alive`] body |
+
+use core::fmt;
+use std::net::SocketAddr;
+
+use crate::addr::{Addrs, addr_len, read_addr, write_addr};
+use crate::cursor::{Reader, Step, Writer};
+use crate::error::{ErrorKind, Field, Result};
+use crate::packet::DecodeOptions;
+
+/// Bytes before each message body: kind (1) and body length (2).
+pub const ITEM_HEADER_LEN: usize = 3;
+
+/// The kind of a message, as its first byte on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum Kind {
+    /// [`Ping`].
+    Ping = 0x01,
+    /// [`Ack`].
+    Ack = 0x02,
+    /// [`IndirectPing`].
+    IndirectPing = 0x03,
+    /// [`IndirectAck`].
+    IndirectAck = 0x04,
+    /// [`Nack`].
+    Nack = 0x05,
+    /// [`JoinRequest`].
+    JoinRequest = 0x06,
+    /// [`JoinResponse`].
+    JoinResponse = 0x07,
+    /// [`Sync`].
+    Sync = 0x08,
+    /// [`Alive`].
+    Alive = 0x40,
+    /// [`Suspect`].
+    Suspect = 0x41,
+    /// [`Faulty`].
+    Faulty = 0x42,
+    /// [`Left`].
+    Left = 0x43,
+    /// [`UserBroadcast`].
+    UserBroadcast = 0x44,
+    /// [`MemberRecord`].
+    MemberRecord = 0x45,
+}
+
+impl Kind {
+    /// Every kind this version knows.
+    pub const ALL: [Kind; 14] = [
+        Kind::Ping,
+        Kind::Ack,
+        Kind::IndirectPing,
+        Kind::IndirectAck,
+        Kind::Nack,
+        Kind::JoinRequest,
+        Kind::JoinResponse,
+        Kind::Sync,
+        Kind::Alive,
+        Kind::Suspect,
+        Kind::Faulty,
+        Kind::Left,
+        Kind::UserBroadcast,
+        Kind::MemberRecord,
+    ];
+
+    /// The kind for a wire byte, if this version knows it.
+    pub const fn from_u8(byte: u8) -> Option<Kind> {
+        Some(match byte {
+            0x01 => Kind::Ping,
+            0x02 => Kind::Ack,
+            0x03 => Kind::IndirectPing,
+            0x04 => Kind::IndirectAck,
+            0x05 => Kind::Nack,
+            0x06 => Kind::JoinRequest,
+            0x07 => Kind::JoinResponse,
+            0x08 => Kind::Sync,
+            0x40 => Kind::Alive,
+            0x41 => Kind::Suspect,
+            0x42 => Kind::Faulty,
+            0x43 => Kind::Left,
+            0x44 => Kind::UserBroadcast,
+            0x45 => Kind::MemberRecord,
+            _ => return None,
+        })
+    }
+
+    /// Whether a wire byte is in the primary range (known or not).
+    pub const fn is_primary_byte(byte: u8) -> bool {
+        byte >= 0x01 && byte <= 0x3f
+    }
+
+    /// Whether this kind opens a packet.
+    pub const fn is_primary(self) -> bool {
+        Kind::is_primary_byte(self as u8)
+    }
+
+    /// The name used in error messages.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Kind::Ping => "ping",
+            Kind::Ack => "ack",
+            Kind::IndirectPing => "indirect ping",
+            Kind::IndirectAck => "indirect ack",
+            Kind::Nack => "nack",
+            Kind::JoinRequest => "join request",
+            Kind::JoinResponse => "join response",
+            Kind::Sync => "sync",
+            Kind::Alive => "alive",
+            Kind::Suspect => "suspect",
+            Kind::Faulty => "faulty",
+            Kind::Left => "left",
+            Kind::UserBroadcast => "user broadcast",
+            Kind::MemberRecord => "member record",
+        }
+    }
+}
+
+/// Direct ping: "are you alive?". The target answers with an [`Ack`] that
+/// echoes `seq`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Ping<'a> {
+    /// Sequence number the ack echoes.
+    pub seq: u32,
+    /// Name of the prober.
+    pub source: &'a [u8],
+    /// Name of the member the prober means to reach.
+    pub target: &'a [u8],
+    /// The target's incarnation as the prober knows it; a restarted target
+    /// resumes above it.
+    pub target_incarnation: u32,
+}
+
+/// Direct ack: the answer to a [`Ping`], with room for a small application
+/// payload.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Ack<'a> {
+    /// The ping's sequence number.
+    pub seq: u32,
+    /// Name of the member that answers.
+    pub source: &'a [u8],
+    /// Application payload (may be empty).
+    pub payload: &'a [u8],
+}
+
+/// Indirect ping: asks a helper to ping `target` on the prober's behalf.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct IndirectPing<'a> {
+    /// Sequence number the helper's [`IndirectAck`] or [`Nack`] echoes.
+    pub seq: u32,
+    /// Whether the prober wants a [`Nack`] when the target stays silent.
+    pub want_nack: bool,
+    /// Name of the prober.
+    pub source: &'a [u8],
+    /// Name of the member to ping.
+    pub target: &'a [u8],
+    /// The target's incarnation as the prober knows it.
+    pub target_incarnation: u32,
+    /// Where to reach the target.
+    pub target_addr: SocketAddr,
+}
+
+/// Indirect ack: a helper reports that the target answered.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct IndirectAck<'a> {
+    /// The indirect ping's sequence number.
+    pub seq: u32,
+    /// Name of the helper.
+    pub source: &'a [u8],
+    /// Name of the target that answered.
+    pub target: &'a [u8],
+}
+
+/// Nack: a helper reports that the target did not answer in time.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Nack<'a> {
+    /// The indirect ping's sequence number.
+    pub seq: u32,
+    /// Name of the helper.
+    pub source: &'a [u8],
+    /// Name of the silent target.
+    pub target: &'a [u8],
+}
+
+/// Alive update: a member, its addresses, metadata and incarnation. Also the
+/// description of a member inside [`JoinRequest`] and [`MemberRecord`].
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Alive<'a> {
+    /// The member's incarnation.
+    pub incarnation: u32,
+    /// The member's name.
+    pub name: &'a [u8],
+    /// The member's addresses, preferred first (at least one).
+    pub addrs: Addrs<'a>,
+    /// Application metadata.
+    pub meta: &'a [u8],
+}
+
+/// Suspect update: `by` suspects `name` at `incarnation`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Suspect<'a> {
+    /// The suspected member's incarnation.
+    pub incarnation: u32,
+    /// The suspected member.
+    pub name: &'a [u8],
+    /// The member that suspects it.
+    pub by: &'a [u8],
+}
+
+/// Faulty update: `by` declared `name` faulty at `incarnation`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Faulty<'a> {
+    /// The faulty member's incarnation.
+    pub incarnation: u32,
+    /// The faulty member.
+    pub name: &'a [u8],
+    /// The member that declared it.
+    pub by: &'a [u8],
+}
+
+/// Left update: `name` departed gracefully.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Left<'a> {
+    /// The departing member's incarnation.
+    pub incarnation: u32,
+    /// The departing member.
+    pub name: &'a [u8],
+}
+
+/// A user broadcast: an application payload from `origin`, numbered `seq`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct UserBroadcast<'a> {
+    /// The origin's sequence number for this broadcast.
+    pub seq: u32,
+    /// The member that broadcast it.
+    pub origin: &'a [u8],
+    /// The application payload.
+    pub payload: &'a [u8],
+}
+
+/// Join request: a new member introduces itself to a seed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JoinRequest<'a> {
+    /// Sequence number the response echoes.
+    pub seq: u32,
+    /// The joining member.
+    pub member: Alive<'a>,
+}
+
+/// How a seed answered a [`JoinRequest`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum JoinStatus {
+    /// The member may join; a sync follows.
+    Accepted,
+    /// Another live member already holds the name.
+    NameConflict,
+    /// The cluster holds as many members as it is configured for.
+    ClusterFull,
+    /// A status this version does not know.
+    Other(u8),
+}
+
+impl JoinStatus {
+    /// The wire byte.
+    pub const fn to_u8(self) -> u8 {
+        match self {
+            JoinStatus::Accepted => 0,
+            JoinStatus::NameConflict => 1,
+            JoinStatus::ClusterFull => 2,
+            JoinStatus::Other(b) => b,
+        }
+    }
+
+    /// The status for a wire byte.
+    pub const fn from_u8(byte: u8) -> Self {
+        match byte {
+            0 => JoinStatus::Accepted,
+            1 => JoinStatus::NameConflict,
+            2 => JoinStatus::ClusterFull,
+            b => JoinStatus::Other(b),
+        }
+    }
+}
+
+/// Join response: a seed's answer to a [`JoinRequest`].
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct JoinResponse<'a> {
+    /// The request's sequence number.
+    pub seq: u32,
+    /// Whether the member may join.
+    pub status: JoinStatus,
+    /// Name of the seed.
+    pub source: &'a [u8],
+    /// The highest incarnation the seed knows for the joiner's name (0 when
+    /// unknown), so a restarted member resumes above it.
+    pub known_incarnation: u32,
+    /// How many members the seed knows.
+    pub members: u32,
+}
+
+/// Flags of a [`Sync`] message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct SyncFlags(pub u8);
+
+impl SyncFlags {
+    /// The exchange is a join.
+    pub const JOIN: u8 = 0x01;
+    /// This side answers an exchange the other opened.
+    pub const REPLY: u8 = 0x02;
+    /// This chunk is the last of this side's state.
+    pub const LAST: u8 = 0x04;
+
+    /// Whether all of `bits` are set.
+    pub const fn contains(self, bits: u8) -> bool {
+        self.0 & bits == bits
+    }
+}
+
+/// Sync (push-pull) chunk header: opens every frame of a sync stream; the
+/// frame's [`MemberRecord`]s follow it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Sync<'a> {
+    /// Join / reply / last-chunk flags.
+    pub flags: SyncFlags,
+    /// Name of the member sending its state.
+    pub source: &'a [u8],
+    /// Records in this side's whole state.
+    pub total: u32,
+    /// Index of this chunk, from 0.
+    pub chunk: u32,
+}
+
+/// A member's state in a [`MemberRecord`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MemberState {
+    /// Alive.
+    Alive,
+    /// Suspected of having failed.
+    Suspect,
+    /// Declared faulty.
+    Faulty,
+    /// Left gracefully.
+    Left,
+}
+
+impl MemberState {
+    /// The wire byte.
+    pub const fn to_u8(self) -> u8 {
+        match self {
+            MemberState::Alive => 0,
+            MemberState::Suspect => 1,
+            MemberState::Faulty => 2,
+            MemberState::Left => 3,
+        }
+    }
+
+    /// The state for a wire byte.
+    pub const fn from_u8(byte: u8) -> Option<Self> {
+        Some(match byte {
+            0 => MemberState::Alive,
+            1 => MemberState::Suspect,
+            2 => MemberState::Faulty,
+            3 => MemberState::Left,
+            _ => return None,
+        })
+    }
+}
+
+/// One member's full state in a sync exchange.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemberRecord<'a> {
+    /// The member's state.
+    pub state: MemberState,
+    /// The member itself.
+    pub member: Alive<'a>,
+}
+
+/// Shows a byte field as an escaped byte string (`b"node-a"`), which reads
+/// well for names and still shows binary payloads exactly.
+struct ByteStr<'a>(&'a [u8]);
+
+impl fmt::Debug for ByteStr<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "b\"{}\"", self.0.escape_ascii())
+    }
+}
+
+/// Implements `Debug` for a message struct, showing `bytes` fields with
+/// [`ByteStr`].
+macro_rules! debug_with_bytes {
+    ($ty:ident { $($field:ident: $how:ident),* }) => {
+        impl fmt::Debug for $ty<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct(stringify!($ty))
+                    $(.field(stringify!($field), &debug_with_bytes!(@$how self.$field)))*
+                    .finish()
+            }
+        }
+    };
+    (@bytes $e:expr) => { ByteStr($e) };
+    (@plain $e:expr) => { $e };
+}
+
+debug_with_bytes!(Ping { seq: plain, source: bytes, target: bytes, target_incarnation: plain });
+debug_with_bytes!(Ack { seq: plain, source: bytes, payload: bytes });
+debug_with_bytes!(IndirectPing {
+    seq: plain,
+    want_nack: plain,
+    source: bytes,
+    target: bytes,
+    target_incarnation: plain,
+    target_addr: plain
+});
+debug_with_bytes!(IndirectAck { seq: plain, source: bytes, target: bytes });
+debug_with_bytes!(Nack { seq: plain, source: bytes, target: bytes });
+debug_with_bytes!(Alive { incarnation: plain, name: bytes, addrs: plain, meta: bytes });
+debug_with_bytes!(Suspect { incarnation: plain, name: bytes, by: bytes });
+debug_with_bytes!(Faulty { incarnation: plain, name: bytes, by: bytes });
+debug_with_bytes!(Left { incarnation: plain, name: bytes });
+debug_with_bytes!(UserBroadcast { seq: plain, origin: bytes, payload: bytes });
+debug_with_bytes!(JoinResponse { seq: plain, status: plain, source: bytes, known_incarnation: plain, members: plain });
+debug_with_bytes!(Sync { flags: plain, source: bytes, total: plain, chunk: plain });
+
+/// Any message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(missing_docs)] // each variant holds the struct of the same name
+pub enum Message<'a> {
+    Ping(Ping<'a>),
+    Ack(Ack<'a>),
+    IndirectPing(IndirectPing<'a>),
+    IndirectAck(IndirectAck<'a>),
+    Nack(Nack<'a>),
+    JoinRequest(JoinRequest<'a>),
+    JoinResponse(JoinResponse<'a>),
+    Sync(Sync<'a>),
+    Alive(Alive<'a>),
+    Suspect(Suspect<'a>),
+    Faulty(Faulty<'a>),
+    Left(Left<'a>),
+    UserBroadcast(UserBroadcast<'a>),
+    MemberRecord(MemberRecord<'a>),
+}
+
+/// The body layout of one message: how to read, size and write it.
+trait Body<'a>: Sized {
+    fn read(r: &mut Reader<'a>, opts: &DecodeOptions) -> Step<Self>;
+    fn len(&self) -> usize;
+    fn write(&self, w: &mut Writer<'_>) -> Step<()>;
+}
+
+const fn name_len(name: &[u8]) -> usize {
+    1 + name.len()
+}
+
+const fn blob_len(blob: &[u8]) -> usize {
+    2 + blob.len()
+}
+
+impl<'a> Body<'a> for Ping<'a> {
+    #[inline(always)]
+    fn read(r: &mut Reader<'a>, _: &DecodeOptions) -> Step<Self> {
+        Ok(Ping {
+            seq: r.u32(Field::Seq)?,
+            source: r.name(Field::Source)?,
+            target: r.name(Field::Target)?,
+            target_incarnation: r.u32(Field::TargetIncarnation)?,
+        })
+    }
+    #[inline(always)]
+    fn len(&self) -> usize {
+        4 + name_len(self.source) + name_len(self.target) + 4
+    }
+    #[inline(always)]
+    fn write(&self, w: &mut Writer<'_>) -> Step<()> {
+        w.u32(self.seq, Field::Seq)?;
+        w.name(self.source, Field::Source)?;
+        w.name(self.target, Field::Target)?;
+        w.u32(self.target_incarnation, Field::TargetIncarnation)
+    }
+}
+
+impl<'a> Body<'a> for Ack<'a> {
+    #[inline(always)]
+    fn read(r: &mut Reader<'a>, opts: &DecodeOptions) -> Step<Self> {
+        Ok(Ack {
+            seq: r.u32(Field::Seq)?,
+            source: r.name(Field::Source)?,
+            payload: r.blob(Field::Payload, opts.max_payload)?,
+        })
+    }
+    #[inline(always)]
+    fn len(&self) -> usize {
+        4 + name_len(self.source) + blob_len(self.payload)
+    }
+    #[inline(always)]
+    fn write(&self, w: &mut Writer<'_>) -> Step<()> {
+        w.u32(self.seq, Field::Seq)?;
+        w.name(self.source, Field::Source)?;
+        w.blob(self.payload, Field::Payload)
+    }
+}
+
+const WANT_NACK: u8 = 0x01;
+
+impl<'a> Body<'a> for IndirectPing<'a> {
+    #[inline(always)]
+    fn read(r: &mut Reader<'a>, _: &DecodeOptions) -> Step<Self> {
+        let seq = r.u32(Field::Seq)?;
+        let flags = r.u8(Field::MessageFlags)?;
+        Ok(IndirectPing {
+            seq,
+            want_nack: flags & WANT_NACK != 0,
+            source: r.name(Field::Source)?,
+            target: r.name(Field::Target)?,
+            target_incarnation: r.u32(Field::TargetIncarnation)?,
+            target_addr: read_addr(r, Field::TargetAddress)?,
+        })
+    }
+    #[inline(always)]
+    fn len(&self) -> usize {
+        4 + 1 + name_len(self.source) + name_len(self.target) + 4 + addr_len(&self.target_addr)
+    }
+    #[inline(always)]
+    fn write(&self, w: &mut Writer<'_>) -> Step<()> {
+        w.u32(self.seq, Field::Seq)?;
+        w.u8(if self.want_nack { WANT_NACK } else { 0 }, Field::MessageFlags)?;
+        w.name(self.source, Field::Source)?;
+        w.name(self.target, Field::Target)?;
+        w.u32(self.target_incarnation, Field::TargetIncarnation)?;
+        write_addr(w, &self.target_addr, Field::TargetAddress)
+    }
+}
+
+/// Indirect acks and nacks share one layout.
+macro_rules! helper_reply_body {
+    ($ty:ident) => {
+        impl<'a> Body<'a> for $ty<'a> {
+            #[inline(always)]
+            fn read(r: &mut Reader<'a>, _: &DecodeOptions) -> Step<Self> {
+                Ok($ty { seq: r.u32(Field::Seq)?, source: r.name(Field::Source)?, target: r.name(Field::Target)? })
+            }
+            #[inline(always)]
+            fn len(&self) -> usize {
+                4 + name_len(self.source) + name_len(self.target)
+            }
+            #[inline(always)]
+            fn write(&self, w: &mut Writer<'_>) -> Step<()> {
+                w.u32(self.seq, Field::Seq)?;
+                w.name(self.source, Field::Source)?;
+                w.name(self.target, Field::Target)
+            }
+        }
+    };
+}
+helper_reply_body!(IndirectAck);
+helper_reply_body!(Nack);
+
+impl<'a> Body<'a> for Alive<'a> {
+    #[inline(always)]
+    fn read(r: &mut Reader<'a>, opts: &DecodeOptions) -> Step<Self> {
+        Ok(Alive {
+            incarnation: r.u32(Field::Incarnation)?,
+            name: r.name(Field::Name)?,
+            addrs: Addrs::read(r, Field::Addresses)?,
+            meta: r.blob(Field::Metadata, opts.max_metadata)?,
+        })
+    }
+    #[inline(always)]
+    fn len(&self) -> usize {
+        4 + name_len(self.name) + self.addrs.encoded_len() + blob_len(self.meta)
+    }
+    #[inline(always)]
+    fn write(&self, w: &mut Writer<'_>) -> Step<()> {
+        w.u32(self.incarnation, Field::Incarnation)?;
+        w.name(self.name, Field::Name)?;
+        self.addrs.write(w, Field::Addresses)?;
+        w.blob(self.meta, Field::Metadata)
+    }
+}
+
+/// Suspect and faulty updates share one layout.
+macro_rules! accusation_body {
+    ($ty:ident) => {
+        impl<'a> Body<'a> for $ty<'a> {
+            #[inline(always)]
+            fn read(r: &mut Reader<'a>, _: &DecodeOptions) -> Step<Self> {
+                Ok($ty { incarnation: r.u32(Field::Incarnation)?, name: r.name(Field::Name)?, by: r.name(Field::By)? })
+            }
+            #[inline(always)]
+            fn len(&self) -> usize {
+                4 + name_len(self.name) + name_len(self.by)
+            }
+            #[inline(always)]
+            fn write(&self, w: &mut Writer<'_>) -> Step<()> {
+                w.u32(self.incarnation, Field::Incarnation)?;
+                w.name(self.name, Field::Name)?;
+                w.name(self.by, Field::By)
+            }
+        }
+    };
+}
+accusation_body!(Suspect);
+accusation_body!(Faulty);
+
+impl<'a> Body<'a> for Left<'a> {
+    #[inline(always)]
+    fn read(r: &mut Reader<'a>, _: &DecodeOptions) -> Step<Self> {
+        Ok(Left { incarnation: r.u32(Field::Incarnation)?, name: r.name(Field::Name)? })
+    }
+    #[inline(always)]
+    fn len(&self) -> usize {
+        4 + name_len(self.name)
+    }
+    #[inline(always)]
+    fn write(&self, w: &mut Writer<'_>) -> Step<()> {
+        w.u32(self.incarnation, Field::Incarnation)?;
+        w.name(self.name, Field::Name)
+    }
+}
+
+impl<'a> Body<'a> for UserBroadcast<'a> {
+    #[inline(always)]
+    fn read(r: &mut Reader<'a>, opts: &DecodeOptions) -> Step<Self> {
+        Ok(UserBroadcast {
+            seq: r.u32(Field::Seq)?,
+            origin: r.name(Field::Source)?,
+            payload: r.blob(Field::Payload, opts.max_payload)?,
+        })
+    }
+    #[inline(always)]
+    fn len(&self) -> usize {
+        4 + name_len(self.origin) + blob_len(self.payload)
+    }
+    #[inline(always)]
+    fn write(&self, w: &mut Writer<'_>) -> Step<()> {
+        w.u32(self.seq, Field::Seq)?;
+        w.name(self.origin, Field::Source)?;
+        w.blob(self.payload, Field::Payload)
+    }
+}
+
+impl<'a> Body<'a> for JoinRequest<'a> {
+    #[inline(always)]
+    fn read(r: &mut Reader<'a>, opts: &DecodeOptions) -> Step<Self> {
+        Ok(JoinRequest { seq: r.u32(Field::Seq)?, member: Alive::read(r, opts)? })
+    }
+    #[inline(always)]
+    fn len(&self) -> usize {
+        4 + self.member.len()
+    }
+    #[inline(always)]
+    fn write(&self, w: &mut Writer<'_>) -> Step<()> {
+        w.u32(self.seq, Field::Seq)?;
+        self.member.write(w)
+    }
+}
+
+impl<'a> Body<'a> for JoinResponse<'a> {
+    #[inline(always)]
+    fn read(r: &mut Reader<'a>, _: &DecodeOptions) -> Step<Self> {
+        Ok(JoinResponse {
+            seq: r.u32(Field::Seq)?,
+            status: JoinStatus::from_u8(r.u8(Field::Status)?),
+            source: r.name(Field::Source)?,
+            known_incarnation: r.u32(Field::Incarnation)?,
+            members: r.u32(Field::Count)?,
+        })
+    }
+    #[inline(always)]
+    fn len(&self) -> usize {
+        4 + 1 + name_len(self.source) + 4 + 4
+    }
+    #[inline(always)]
+    fn write(&self, w: &mut Writer<'_>) -> Step<()> {
+        w.u32(self.seq, Field::Seq)?;
+        w.u8(self.status.to_u8(), Field::Status)?;
+        w.name(self.source, Field::Source)?;
+        w.u32(self.known_incarnation, Field::Incarnation)?;
+        w.u32(self.members, Field::Count)
+    }
+}
+
+impl<'a> Body<'a> for Sync<'a> {
+    #[inline(always)]
+    fn read(r: &mut Reader<'a>, _: &DecodeOptions) -> Step<Self> {
+        Ok(Sync {
+            flags: SyncFlags(r.u8(Field::MessageFlags)?),
+            source: r.name(Field::Source)?,
+            total: r.u32(Field::Count)?,
+            chunk: r.u32(Field::Chunk)?,
+        })
+    }
+    #[inline(always)]
+    fn len(&self) -> usize {
+        1 + name_len(self.source) + 4 + 4
+    }
+    #[inline(always)]
+    fn write(&self, w: &mut Writer<'_>) -> Step<()> {
+        w.u8(self.flags.0, Field::MessageFlags)?;
+        w.name(self.source, Field::Source)?;
+        w.u32(self.total, Field::Count)?;
+        w.u32(self.chunk, Field::Chunk)
+    }
+}
+
+impl<'a> Body<'a> for MemberRecord<'a> {
+    #[inline(always)]
+    fn read(r: &mut Reader<'a>, opts: &DecodeOptions) -> Step<Self> {
+        let at = r.offset();
+        let byte = r.u8(Field::State)?;
+        let state = MemberState::from_u8(byte)
+            .ok_or_else(|| r.fail_at(ErrorKind::BadValue(u32::from(byte)), Field::State, at))?;
+        Ok(MemberRecord { state, member: Alive::read(r, opts)? })
+    }
+    #[inline(always)]
+    fn len(&self) -> usize {
+        1 + self.member.len()
+    }
+    #[inline(always)]
+    fn write(&self, w: &mut Writer<'_>) -> Step<()> {
+        w.u8(self.state.to_u8(), Field::State)?;
+        self.member.write(w)
+    }
+}
+
+/// Runs `$body` with `$m` bound to the struct inside any [`Message`].
+macro_rules! each_message {
+    ($msg:expr, $m:ident => $body:expr) => {
+        match $msg {
+            Message::Ping($m) => $body,
+            Message::Ack($m) => $body,
+            Message::IndirectPing($m) => $body,
+            Message::IndirectAck($m) => $body,
+            Message::Nack($m) => $body,
+            Message::JoinRequest($m) => $body,
+            Message::JoinResponse($m) => $body,
+            Message::Sync($m) => $body,
+            Message::Alive($m) => $body,
+            Message::Suspect($m) => $body,
+            Message::Faulty($m) => $body,
+            Message::Left($m) => $body,
+            Message::UserBroadcast($m) => $body,
+            Message::MemberRecord($m) => $body,
+        }
+    };
+}
+
+impl<'a> Message<'a> {
+    /// The message's kind.
+    pub const fn kind(&self) -> Kind {
+        match self {
+            Message::Ping(_) => Kind::Ping,
+            Message::Ack(_) => Kind::Ack,
+            Message::IndirectPing(_) => Kind::IndirectPing,
+            Message::IndirectAck(_) => Kind::IndirectAck,
+            Message::Nack(_) => Kind::Nack,
+            Message::JoinRequest(_) => Kind::JoinRequest,
+            Message::JoinResponse(_) => Kind::JoinResponse,
+            Message::Sync(_) => Kind::Sync,
+            Message::Alive(_) => Kind::Alive,
+            Message::Suspect(_) => Kind::Suspect,
+            Message::Faulty(_) => Kind::Faulty,
+            Message::Left(_) => Kind::Left,
+            Message::UserBroadcast(_) => Kind::UserBroadcast,
+            Message::MemberRecord(_) => Kind::MemberRecord,
+        }
+    }
+
+    /// Bytes the message takes on the wire, item header included.
+    ///
+    /// ```
+    /// use swim_wire::{Message, Left};
+    /// let left = Message::Left(Left { incarnation: 3, name: b"node-a" });
+    /// assert_eq!(left.encoded_len(), 3 + 4 + 1 + 6);
+    /// ```
+    #[inline]
+    pub fn encoded_len(&self) -> usize {
+        ITEM_HEADER_LEN + self.body_len()
+    }
+
+    #[inline]
+    fn body_len(&self) -> usize {
+        each_message!(self, m => m.len())
+    }
+
+    /// Decodes one item body of kind `kind`; `Ok(None)` for a kind this
+    /// version does not know. `base` is the body's offset in the packet.
+    #[inline(always)]
+    pub(crate) fn decode(kind: u8, body: &'a [u8], base: usize, opts: &DecodeOptions) -> Result<Option<Self>> {
+        let Some(kind) = Kind::from_u8(kind) else { return Ok(None) };
+        let r = &mut Reader::new(body, base, Some(kind));
+        let step = Self::read(kind, r, opts);
+        // Bytes after the known fields belong to a newer version: skipped.
+        r.finish(step).map(Some)
+    }
+
+    #[inline(always)]
+    fn read(kind: Kind, r: &mut Reader<'a>, opts: &DecodeOptions) -> Step<Self> {
+        Ok(match kind {
+            Kind::Ping => Message::Ping(Body::read(r, opts)?),
+            Kind::Ack => Message::Ack(Body::read(r, opts)?),
+            Kind::IndirectPing => Message::IndirectPing(Body::read(r, opts)?),
+            Kind::IndirectAck => Message::IndirectAck(Body::read(r, opts)?),
+            Kind::Nack => Message::Nack(Body::read(r, opts)?),
+            Kind::JoinRequest => Message::JoinRequest(Body::read(r, opts)?),
+            Kind::JoinResponse => Message::JoinResponse(Body::read(r, opts)?),
+            Kind::Sync => Message::Sync(Body::read(r, opts)?),
+            Kind::Alive => Message::Alive(Body::read(r, opts)?),
+            Kind::Suspect => Message::Suspect(Body::read(r, opts)?),
+            Kind::Faulty => Message::Faulty(Body::read(r, opts)?),
+            Kind::Left => Message::Left(Body::read(r, opts)?),
+            Kind::UserBroadcast => Message::UserBroadcast(Body::read(r, opts)?),
+            Kind::MemberRecord => Message::MemberRecord(Body::read(r, opts)?),
+        })
+    }
+
+    /// Writes the whole item. On error the writer's position is unchanged
+    /// (bytes past it may have been scribbled on).
+    #[inline]
+    pub(crate) fn encode(&self, w: &mut Writer<'_>) -> Result<()> {
+        let kind = self.kind();
+        let start = w.pos();
+        let step = self.write(kind, w);
+        if step.is_err() {
+            w.truncate(start);
+        }
+        w.finish(step).map_err(|e| e.in_message(kind))
+    }
+
+    #[inline(always)]
+    fn write(&self, kind: Kind, w: &mut Writer<'_>) -> Step<()> {
+        let body_len = self.body_len();
+        let Ok(len) = u16::try_from(body_len) else {
+            let limit = usize::from(u16::MAX);
+            return Err(w.fail(ErrorKind::TooLarge { len: body_len, limit }, Field::MessageLength));
+        };
+        w.reserve(ITEM_HEADER_LEN + body_len, Field::Packet)?;
+        w.u8(kind as u8, Field::MessageKind)?;
+        w.u16(len, Field::MessageLength)?;
+        each_message!(self, m => m.write(w))
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests;

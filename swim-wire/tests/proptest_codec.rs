@@ -1,0 +1,255 @@
+//! Property tests of the codec through its public API.
+
+#![allow(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::cast_possible_truncation
+)]
+
+use std::net::{SocketAddr, SocketAddrV4, SocketAddrV6};
+
+use proptest::collection::vec;
+use proptest::prelude::*;
+use swim_wire::*;
+
+/// Owned values from which a message of any kind can be borrowed.
+#[derive(Debug, Clone)]
+struct Spec {
+    kind: Kind,
+    n1: u32,
+    n2: u32,
+    n3: u32,
+    byte: u8,
+    name1: Vec<u8>,
+    name2: Vec<u8>,
+    addrs: Vec<SocketAddr>,
+    blob: Vec<u8>,
+}
+
+impl Spec {
+    fn alive(&self) -> Alive<'_> {
+        Alive { incarnation: self.n1, name: &self.name1, addrs: Addrs::from_slice(&self.addrs), meta: &self.blob }
+    }
+
+    fn message(&self) -> Message<'_> {
+        let (seq, source, target) = (self.n1, &self.name1[..], &self.name2[..]);
+        match self.kind {
+            Kind::Ping => Message::Ping(Ping { seq, source, target, target_incarnation: self.n2 }),
+            Kind::Ack => Message::Ack(Ack { seq, source, payload: &self.blob }),
+            Kind::IndirectPing => Message::IndirectPing(IndirectPing {
+                seq,
+                want_nack: self.byte & 1 == 1,
+                source,
+                target,
+                target_incarnation: self.n2,
+                target_addr: self.addrs[0],
+            }),
+            Kind::IndirectAck => Message::IndirectAck(IndirectAck { seq, source, target }),
+            Kind::Nack => Message::Nack(Nack { seq, source, target }),
+            Kind::JoinRequest => Message::JoinRequest(JoinRequest { seq: self.n3, member: self.alive() }),
+            Kind::JoinResponse => Message::JoinResponse(JoinResponse {
+                seq,
+                status: JoinStatus::from_u8(self.byte),
+                source,
+                known_incarnation: self.n2,
+                members: self.n3,
+            }),
+            Kind::Sync => Message::Sync(Sync { flags: SyncFlags(self.byte), source, total: self.n2, chunk: self.n3 }),
+            Kind::Alive => Message::Alive(self.alive()),
+            Kind::Suspect => Message::Suspect(Suspect { incarnation: self.n1, name: source, by: target }),
+            Kind::Faulty => Message::Faulty(Faulty { incarnation: self.n1, name: source, by: target }),
+            Kind::Left => Message::Left(Left { incarnation: self.n1, name: source }),
+            Kind::UserBroadcast => Message::UserBroadcast(UserBroadcast { seq, origin: source, payload: &self.blob }),
+            Kind::MemberRecord => Message::MemberRecord(MemberRecord {
+                state: MemberState::from_u8(self.byte % 4).unwrap(),
+                member: self.alive(),
+            }),
+        }
+    }
+}
+
+fn socket_addr() -> impl Strategy<Value = SocketAddr> {
+    prop_oneof![
+        (any::<[u8; 4]>(), any::<u16>()).prop_map(|(ip, port)| SocketAddrV4::new(ip.into(), port).into()),
+        (any::<[u8; 16]>(), any::<u16>(), any::<u32>()).prop_map(|(ip, port, scope)| SocketAddrV6::new(
+            ip.into(),
+            port,
+            0,
+            scope
+        )
+        .into()),
+    ]
+}
+
+fn name() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![vec(any::<u8>(), 1..=16), vec(any::<u8>(), 1..=MAX_NAME_LEN)]
+}
+
+fn spec_of(kinds: Vec<Kind>) -> impl Strategy<Value = Spec> {
+    (
+        proptest::sample::select(kinds),
+        (any::<u32>(), any::<u32>(), any::<u32>(), any::<u8>()),
+        name(),
+        name(),
+        vec(socket_addr(), 1..=MAX_ADDRS),
+        vec(any::<u8>(), 0..=DEFAULT_MAX_METADATA),
+    )
+        .prop_map(|(kind, (n1, n2, n3, byte), name1, name2, addrs, blob)| Spec {
+            kind,
+            n1,
+            n2,
+            n3,
+            byte,
+            name1,
+            name2,
+            addrs,
+            blob,
+        })
+}
+
+fn any_spec() -> impl Strategy<Value = Spec> {
+    spec_of(Kind::ALL.to_vec())
+}
+
+fn primary_spec() -> impl Strategy<Value = Spec> {
+    spec_of(Kind::ALL.into_iter().filter(|k| k.is_primary()).collect())
+}
+
+fn piggyback_spec() -> impl Strategy<Value = Spec> {
+    spec_of(Kind::ALL.into_iter().filter(|k| !k.is_primary()).collect())
+}
+
+fn label() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![Just(Vec::new()), vec(any::<u8>(), 1..=MAX_LABEL_LEN)]
+}
+
+const BIG: usize = 1 << 16;
+
+/// A primary message under which `message` may ride.
+fn carrier(message: &Message<'_>) -> Message<'static> {
+    if message.kind() == Kind::MemberRecord {
+        Message::Sync(Sync { flags: SyncFlags::default(), source: b"s", total: 1, chunk: 0 })
+    } else {
+        Message::Ping(Ping { seq: 1, source: b"p", target: b"q", target_incarnation: 0 })
+    }
+}
+
+/// Parses, re-encodes and re-parses; the two parses must agree.
+fn assert_stable(bytes: &[u8], opts: &DecodeOptions) -> std::result::Result<(), TestCaseError> {
+    if let Ok(packet) = Packet::parse(bytes, opts) {
+        let mut out = vec![0u8; bytes.len()];
+        let len = packet.encode(&mut out).map_err(|e| TestCaseError::fail(format!("re-encode failed: {e}")))?;
+        let again = Packet::parse(&out[..len], opts).map_err(|e| TestCaseError::fail(format!("re-parse: {e}")))?;
+        prop_assert_eq!(again, packet);
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn every_message_round_trips(spec in any_spec()) {
+        let message = spec.message();
+        let mut buf = vec![0u8; BIG];
+        let mut w = PacketWriter::new(&mut buf, &Header::default(), BIG).unwrap();
+        if message.kind().is_primary() {
+            w.push(&message).unwrap();
+        } else {
+            w.push(&carrier(&message)).unwrap();
+            w.push(&message).unwrap();
+        }
+        let len = w.finish().unwrap();
+        let packet = Packet::parse(&buf[..len], &DecodeOptions::default()).unwrap();
+        let decoded = if message.kind().is_primary() {
+            packet.primary()
+        } else {
+            let mut piggyback = packet.piggyback();
+            let only = piggyback.next().unwrap();
+            prop_assert!(piggyback.next().is_none());
+            only
+        };
+        prop_assert_eq!(decoded, message);
+    }
+
+    #[test]
+    fn whole_packets_round_trip_up_to_the_budget(
+        key_id in proptest::option::of(any::<u32>()),
+        label in label(),
+        primary in primary_spec(),
+        piggyback in vec(piggyback_spec(), 0..24),
+        budget in 64usize..=4096,
+    ) {
+        let header = Header { version: PROTOCOL_VERSION, encrypted: false, key_id, label: &label };
+        let mut buf = vec![0u8; BIG];
+        let Ok(mut w) = PacketWriter::new(&mut buf, &header, budget) else {
+            prop_assert!(header.encoded_len() > budget);
+            return Ok(());
+        };
+        let primary = primary.message();
+        if let Err(err) = w.push(&primary) {
+            prop_assert!(err.is_no_room());
+            return Ok(());
+        }
+        let sync = primary.kind() == Kind::Sync;
+        let mut pushed = Vec::new();
+        for spec in &piggyback {
+            let message = spec.message();
+            match w.push(&message) {
+                Ok(()) => pushed.push(message),
+                Err(err) if err.is_no_room() => prop_assert!(!w.fits(&message)),
+                Err(err) => {
+                    prop_assert_eq!(err.kind(), ErrorKind::Misplaced);
+                    prop_assert!(message.kind() == Kind::MemberRecord && !sync);
+                }
+            }
+        }
+        let len = w.finish().unwrap();
+        prop_assert!(len <= budget);
+        let packet = Packet::parse(&buf[..len], &DecodeOptions::default()).unwrap();
+        prop_assert_eq!(packet.header(), &header);
+        prop_assert_eq!(packet.primary(), primary);
+        prop_assert!(packet.piggyback().eq(pushed.iter().copied()));
+
+        // Canonical: re-encoding a parsed packet reproduces its bytes.
+        let mut again = vec![0u8; len];
+        let len2 = packet.encode(&mut again).unwrap();
+        prop_assert_eq!(&again[..len2], &buf[..len]);
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic_and_reencode_stably(bytes in vec(any::<u8>(), 0..1500)) {
+        let opts = DecodeOptions { max_version: 255, min_version: 0, ..DecodeOptions::default() };
+        assert_stable(&bytes, &opts)?;
+        // The same bytes behind a valid header reach the item decoder.
+        let mut framed = b"SW\x01\x00\x05".to_vec();
+        framed.extend_from_slice(&bytes);
+        assert_stable(&framed, &DecodeOptions::default())?;
+    }
+
+    #[test]
+    fn mutated_valid_packets_never_panic_and_reencode_stably(
+        primary in primary_spec(),
+        piggyback in vec(piggyback_spec(), 0..6),
+        flips in vec((any::<prop::sample::Index>(), any::<u8>()), 1..6),
+        cut in any::<prop::sample::Index>(),
+    ) {
+        let mut buf = vec![0u8; BIG];
+        let mut w = PacketWriter::new(&mut buf, &Header::default(), BIG).unwrap();
+        w.push(&primary.message()).unwrap();
+        for spec in &piggyback {
+            let _ = w.push(&spec.message());
+        }
+        let len = w.finish().unwrap();
+        buf.truncate(len);
+        for (at, byte) in flips {
+            let i = at.index(buf.len());
+            buf[i] = byte;
+        }
+        assert_stable(&buf, &DecodeOptions::default())?;
+        let keep = cut.index(buf.len() + 1);
+        assert_stable(&buf[..keep], &DecodeOptions::default())?;
+    }
+}

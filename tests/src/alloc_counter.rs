@@ -1,0 +1,87 @@
+//! A global allocator that counts the allocations of one thread while asked
+//! to, for the zero-allocation tests and benchmarks.
+//!
+//! Install it in a test or bench binary:
+//!
+//! ```ignore
+//! #[global_allocator]
+//! static ALLOC: swim_tests::alloc_counter::CountingAllocator = swim_tests::alloc_counter::CountingAllocator;
+//! ```
+//!
+//! then wrap the code under test in [`count_allocations`]. Counting is per
+//! thread, so tests running in parallel do not disturb each other.
+//!
+//! This module holds the project's only `unsafe` code: implementing
+//! [`GlobalAlloc`] requires it. Every method forwards to [`System`] with the
+//! caller's arguments unchanged, so it upholds exactly the contract the caller
+//! upheld.
+#![allow(unsafe_code)]
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+thread_local! {
+    static ENABLED: Cell<bool> = const { Cell::new(false) };
+    static ALLOCS: Cell<u64> = const { Cell::new(0) };
+    static BYTES: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Forwards to the system allocator and counts allocations and
+/// reallocations made by threads inside [`count_allocations`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CountingAllocator;
+
+fn note(size: usize) {
+    // `try_with` so allocations during thread teardown are not a problem.
+    let enabled = ENABLED.try_with(Cell::get).unwrap_or(false);
+    if enabled {
+        let _ = ALLOCS.try_with(|n| n.set(n.get() + 1));
+        let _ = BYTES.try_with(|n| n.set(n.get() + size as u64));
+    }
+}
+
+// SAFETY: every method forwards to `System` with the arguments it was given.
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        note(layout.size());
+        // SAFETY: forwarded unchanged; the caller upholds `alloc`'s contract.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        note(layout.size());
+        // SAFETY: as above.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        note(new_size);
+        // SAFETY: as above; `ptr` came from this allocator, i.e. from `System`.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: as above.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+/// What [`count_allocations`] saw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Allocations {
+    /// Calls to `alloc`, `alloc_zeroed` and `realloc`.
+    pub count: u64,
+    /// Bytes requested by those calls.
+    pub bytes: u64,
+}
+
+/// Runs `f` and counts the allocations it makes on this thread. Only
+/// meaningful in a binary that installed [`CountingAllocator`].
+pub fn count_allocations<R>(f: impl FnOnce() -> R) -> (R, Allocations) {
+    ALLOCS.set(0);
+    BYTES.set(0);
+    ENABLED.set(true);
+    let out = f();
+    ENABLED.set(false);
+    (out, Allocations { count: ALLOCS.get(), bytes: BYTES.get() })
+}

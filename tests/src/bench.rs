@@ -1,0 +1,60 @@
+//! A small measurement harness for `cargo xtask bench`: it prints one
+//! `key=value` line per figure so results are easy to read and to compare.
+//!
+//! The machine is shared and noisy, so figures are medians over many batches,
+//! and comparisons should be made between figures of one run.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+/// Nanoseconds per iteration over many batches.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Timing {
+    /// Median over batches.
+    pub median_ns: f64,
+    /// Fastest batch.
+    pub min_ns: f64,
+    /// Iterations measured in all.
+    pub iterations: u64,
+}
+
+/// Measures `f` for about `budget`: calibrates a batch size that takes about
+/// a millisecond, then times batches and reports per-iteration figures.
+pub fn measure<R>(budget: Duration, mut f: impl FnMut() -> R) -> Timing {
+    let mut batch = 1u64;
+    loop {
+        let start = Instant::now();
+        for _ in 0..batch {
+            black_box(f());
+        }
+        if start.elapsed() >= Duration::from_millis(1) || batch >= 1 << 30 {
+            break;
+        }
+        batch *= 2;
+    }
+    let mut samples = Vec::new();
+    let deadline = Instant::now() + budget;
+    while Instant::now() < deadline || samples.len() < 5 {
+        let start = Instant::now();
+        for _ in 0..batch {
+            black_box(f());
+        }
+        samples.push(start.elapsed().as_nanos() as f64 / batch as f64);
+    }
+    samples.sort_by(f64::total_cmp);
+    Timing { median_ns: percentile(&samples, 0.5), min_ns: samples[0], iterations: batch * samples.len() as u64 }
+}
+
+/// The `q` quantile (0..=1) of sorted samples; 0 for none.
+pub fn percentile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((sorted.len() - 1) as f64 * q).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
+
+/// Prints one figure as `key=value`.
+pub fn report(key: &str, value: impl std::fmt::Display) {
+    println!("{key}={value}");
+}

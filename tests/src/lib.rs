@@ -1,0 +1,20 @@
+//! Workspace integration tests, benchmarks and the tools they share.
+//!
+//! - [`alloc_counter`]: a counting global allocator for zero-allocation tests.
+//! - [`bench`]: a small measurement harness printing `key=value` lines, used by
+//!   the benchmarks that `cargo xtask bench` runs.
+//! - [`wire_samples`]: representative packets for the codec's tests and benchmarks.
+
+// Test tooling: a panic here is a failed test (which prints its seed), so the
+// lints that keep panics out of the library crates are relaxed.
+#![allow(
+    clippy::indexing_slicing,
+    clippy::cast_possible_truncation,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
+
+pub mod alloc_counter;
+pub mod bench;
+pub mod wire_samples;

@@ -1,0 +1,62 @@
+//! `cargo xtask`: the project's automation, in Rust so it runs wherever cargo
+//! does.
+//!
+//! - `cargo xtask fuzz --list` / `cargo xtask fuzz <target> [--time SECONDS]`
+//! - `cargo xtask bench --list` / `cargo xtask bench <name>`
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+mod bench;
+mod fuzz;
+
+const USAGE: &str = "\
+usage: cargo xtask <command> [args]
+
+commands:
+  fuzz --list                     list the libFuzzer targets
+  fuzz <target> [--time SECONDS]  build and run a target (default 60 s); prints
+                                  `fuzz: target=<name> execs=<N> crashes=<N> seconds=<S>`
+  bench --list                    list the benchmarks
+  bench <name>                    run a benchmark; prints one `key=value` per figure
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (command, rest) = match args.split_first() {
+        Some((command, rest)) => (Some(command.as_str()), rest),
+        None => (None, &[][..]),
+    };
+    let result = match command {
+        Some("fuzz") => fuzz::run(rest),
+        Some("bench") => bench::run(rest),
+        Some("-h" | "--help" | "help") | None => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        Some(other) => Err(format!("unknown command `{other}`\n\n{USAGE}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The workspace root (xtask lives one level below it).
+fn root() -> PathBuf {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().unwrap_or(manifest).to_path_buf()
+}
+
+/// The cargo that runs us, so toolchain overrides carry through.
+fn cargo() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned())
+}
+
+/// Reads `--name VALUE` from `args`.
+fn flag_value<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).map(String::as_str)
+}
