@@ -1,15 +1,24 @@
 //! A global allocator that counts the allocations of one thread while asked
 //! to, for the zero-allocation tests and benchmarks.
 //!
-//! Install it in a test or bench binary:
+//! Install it in a test or bench binary, then wrap the code under test in
+//! [`count_allocations`]. Counting is per thread, so tests running in
+//! parallel do not disturb each other.
 //!
-//! ```ignore
-//! #[global_allocator]
-//! static ALLOC: swim_tests::alloc_counter::CountingAllocator = swim_tests::alloc_counter::CountingAllocator;
 //! ```
+//! use swim_tests::alloc_counter::{CountingAllocator, count_allocations};
 //!
-//! then wrap the code under test in [`count_allocations`]. Counting is per
-//! thread, so tests running in parallel do not disturb each other.
+//! #[global_allocator]
+//! static ALLOC: CountingAllocator = CountingAllocator;
+//!
+//! fn main() {
+//!     let (sum, allocations) = count_allocations(|| (1..=10u32).sum::<u32>());
+//!     assert_eq!(sum, 55);
+//!     assert_eq!(allocations.count, 0);
+//!     let (_boxed, allocations) = count_allocations(|| Box::new(7u64));
+//!     assert_eq!(allocations.count, 1);
+//! }
+//! ```
 //!
 //! This module holds the project's only `unsafe` code: implementing
 //! [`GlobalAlloc`] requires it. Every method forwards to [`System`] with the
