@@ -44,6 +44,7 @@
 mod addr;
 mod cursor;
 mod error;
+pub mod frame;
 pub mod message;
 pub mod packet;
 

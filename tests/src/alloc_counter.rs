@@ -33,6 +33,7 @@ thread_local! {
     static ENABLED: Cell<bool> = const { Cell::new(false) };
     static ALLOCS: Cell<u64> = const { Cell::new(0) };
     static BYTES: Cell<u64> = const { Cell::new(0) };
+    static ACCUMULATED: Cell<Allocations> = const { Cell::new(Allocations { count: 0, bytes: 0 }) };
 }
 
 /// Forwards to the system allocator and counts allocations and
@@ -93,4 +94,23 @@ pub fn count_allocations<R>(f: impl FnOnce() -> R) -> (R, Allocations) {
     let out = f();
     ENABLED.set(false);
     (out, Allocations { count: ALLOCS.get(), bytes: BYTES.get() })
+}
+
+/// Runs `f`, adding its allocations on this thread to a running total
+/// ([`accumulated`]); for measuring many short calls (a simulator counting
+/// only the time spent inside nodes).
+pub fn accumulate<R>(f: impl FnOnce() -> R) -> R {
+    let (out, a) = count_allocations(f);
+    let total = ACCUMULATED.get();
+    ACCUMULATED.set(Allocations { count: total.count + a.count, bytes: total.bytes + a.bytes });
+    out
+}
+
+/// The running total of [`accumulate`] on this thread; `reset` sets it to zero.
+pub fn accumulated(reset: bool) -> Allocations {
+    let total = ACCUMULATED.get();
+    if reset {
+        ACCUMULATED.set(Allocations::default());
+    }
+    total
 }

@@ -3,6 +3,7 @@
 //! - [`alloc_counter`]: a counting global allocator for zero-allocation tests.
 //! - [`bench`]: a small measurement harness printing `key=value` lines, used by
 //!   the benchmarks that `cargo xtask bench` runs.
+//! - [`sim`]: the deterministic cluster simulator.
 //! - [`wire_samples`]: representative packets for the codec's tests and benchmarks.
 
 // Test tooling: a panic here is a failed test (which prints its seed), so the
@@ -17,4 +18,5 @@
 
 pub mod alloc_counter;
 pub mod bench;
+pub mod sim;
 pub mod wire_samples;

@@ -1,0 +1,368 @@
+//! The core's configuration: presets for common networks and validation of
+//! every knob.
+
+use core::fmt;
+use core::time::Duration;
+
+use swim_wire::{DEFAULT_BUDGET, MAX_LABEL_LEN, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION};
+
+/// Every tunable of the protocol. Start from a preset ([`Config::lan`],
+/// [`Config::wan`], [`Config::local`]) and change what you need;
+/// [`Config::validate`] (also run by [`Node::new`](crate::Node::new)) refuses
+/// values that cannot work, naming the field.
+///
+/// ```
+/// use core::time::Duration;
+/// use swim_core::Config;
+/// let mut config = Config::lan();
+/// config.indirect_probes = 5;
+/// assert!(config.validate().is_ok());
+/// config.probe_timeout = Duration::from_secs(2); // longer than the period
+/// let err = config.validate().unwrap_err();
+/// assert_eq!(err.field(), "probe_timeout");
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Seed of the node's random choices (probe order, helpers, sync peers).
+    /// Give each node its own; the same seed and inputs replay the same run.
+    pub seed: u64,
+    /// Cluster label carried in every packet header; packets with another
+    /// label are refused, so two clusters sharing ports never merge.
+    pub label: Vec<u8>,
+
+    /// The protocol period T: one round of probing.
+    pub protocol_period: Duration,
+    /// Time to wait for a direct ack before asking helpers (initial value;
+    /// see `adaptive_probe_timeout`).
+    pub probe_timeout: Duration,
+    /// Lower bound for an adapted probe timeout.
+    pub min_probe_timeout: Duration,
+    /// Upper bound for an adapted probe timeout (below the period).
+    pub max_probe_timeout: Duration,
+    /// Whether the node measures round trips and proposes a probe timeout of
+    /// their 99th percentile plus 10% (the runtime applies it).
+    pub adaptive_probe_timeout: bool,
+    /// Members probed directly each period.
+    pub direct_probes: usize,
+    /// Helpers asked to probe indirectly (K).
+    pub indirect_probes: usize,
+
+    /// Whether a failed probe makes the target *suspect* (refutable) rather
+    /// than faulty at once.
+    pub suspicion: bool,
+    /// α: the minimum suspicion timeout is `α · log10(max(N, 2)) · T`.
+    pub suspicion_mult: u32,
+    /// β: the suspicion timeout starts at `β ·` the minimum and falls towards
+    /// the minimum as independent confirmations arrive.
+    pub suspicion_max_mult: u32,
+    /// Lifeguard: local health scaling probes, dynamic suspicion timeouts,
+    /// nacks from helpers, and the buddy system.
+    pub lifeguard: bool,
+    /// S: the highest local health score; probe interval and timeout are
+    /// multiplied by `score + 1`.
+    pub max_health: u8,
+
+    /// λ: each update is sent at most `λ · ⌈log10(N + 1)⌉` times.
+    pub retransmit_mult: u32,
+    /// Bytes of one datagram, header included.
+    pub packet_budget: usize,
+
+    /// Largest metadata a member may carry.
+    pub max_metadata: usize,
+    /// Members to pre-size tables for.
+    pub expected_members: usize,
+    /// Most members the node will track; more are refused and counted.
+    pub max_members: usize,
+    /// How long faulty and left members are remembered before being reaped.
+    pub tombstone_ttl: Duration,
+
+    /// Base interval between syncs with a random member (scaled up with the
+    /// cluster size); zero disables periodic syncs.
+    pub sync_interval: Duration,
+    /// Largest sync frame, in bytes.
+    pub sync_frame_budget: usize,
+    /// Syncs (opened and accepted) that may run at once.
+    pub max_concurrent_syncs: usize,
+    /// Time between join attempts to the seeds.
+    pub join_retry_interval: Duration,
+    /// Attempts to reach the seeds before the join is reported failed.
+    pub join_attempts: u32,
+
+    /// Largest user broadcast payload.
+    pub max_broadcast_payload: usize,
+    /// User broadcasts the node holds for dissemination at once.
+    pub broadcast_capacity: usize,
+    /// Events held for the application before the oldest are dropped.
+    pub event_capacity: usize,
+
+    /// Protocol version written in headers.
+    pub protocol_version: u8,
+    /// Oldest protocol version accepted.
+    pub min_protocol_version: u8,
+    /// Newest protocol version accepted.
+    pub max_protocol_version: u8,
+}
+
+impl Config {
+    /// A local network: T = 1 s, probe timeout 500 ms, K = 3, α = 4, β = 6,
+    /// λ = 4, sync every 30 s.
+    pub fn lan() -> Self {
+        Config {
+            seed: 0,
+            label: Vec::new(),
+            protocol_period: Duration::from_secs(1),
+            probe_timeout: Duration::from_millis(500),
+            min_probe_timeout: Duration::from_millis(50),
+            max_probe_timeout: Duration::from_millis(800),
+            adaptive_probe_timeout: true,
+            direct_probes: 1,
+            indirect_probes: 3,
+            suspicion: true,
+            suspicion_mult: 4,
+            suspicion_max_mult: 6,
+            lifeguard: true,
+            max_health: 8,
+            retransmit_mult: 4,
+            packet_budget: DEFAULT_BUDGET,
+            max_metadata: 512,
+            expected_members: 64,
+            max_members: 1 << 20,
+            tombstone_ttl: Duration::from_secs(60),
+            sync_interval: Duration::from_secs(30),
+            sync_frame_budget: 64 * 1024,
+            max_concurrent_syncs: 4,
+            join_retry_interval: Duration::from_secs(1),
+            join_attempts: 10,
+            max_broadcast_payload: 1024,
+            broadcast_capacity: 64,
+            event_capacity: 1024,
+            protocol_version: PROTOCOL_VERSION,
+            min_protocol_version: MIN_PROTOCOL_VERSION,
+            max_protocol_version: PROTOCOL_VERSION,
+        }
+    }
+
+    /// A wide-area network: T = 5 s, probe timeout 3 s, α = 6, sync every
+    /// 60 s, tombstones kept 5 minutes.
+    pub fn wan() -> Self {
+        Config {
+            protocol_period: Duration::from_secs(5),
+            probe_timeout: Duration::from_secs(3),
+            min_probe_timeout: Duration::from_millis(200),
+            max_probe_timeout: Duration::from_secs(4),
+            suspicion_mult: 6,
+            sync_interval: Duration::from_secs(60),
+            tombstone_ttl: Duration::from_secs(300),
+            join_retry_interval: Duration::from_secs(3),
+            ..Config::lan()
+        }
+    }
+
+    /// One host or a fast test network: T = 200 ms, probe timeout 100 ms,
+    /// α = 3, sync every 5 s, tombstones kept 10 s.
+    pub fn local() -> Self {
+        Config {
+            protocol_period: Duration::from_millis(200),
+            probe_timeout: Duration::from_millis(100),
+            min_probe_timeout: Duration::from_millis(10),
+            max_probe_timeout: Duration::from_millis(160),
+            suspicion_mult: 3,
+            sync_interval: Duration::from_secs(5),
+            tombstone_ttl: Duration::from_secs(10),
+            join_retry_interval: Duration::from_millis(200),
+            ..Config::lan()
+        }
+    }
+
+    /// Checks every knob; the error names the first field that cannot work.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let fail = |field, reason| Err(ConfigError { field, reason });
+        let ms = Duration::from_millis(1);
+        if self.label.len() > MAX_LABEL_LEN {
+            return fail("label", "is longer than 128 bytes");
+        }
+        if self.protocol_period < ms * 10 {
+            return fail("protocol_period", "must be at least 10 ms");
+        }
+        if self.protocol_period > Duration::from_secs(3600) {
+            return fail("protocol_period", "must be at most an hour");
+        }
+        if self.probe_timeout.is_zero() || self.probe_timeout >= self.protocol_period {
+            return fail("probe_timeout", "must be positive and shorter than protocol_period");
+        }
+        if self.min_probe_timeout.is_zero() || self.min_probe_timeout > self.probe_timeout {
+            return fail("min_probe_timeout", "must be positive and at most probe_timeout");
+        }
+        if self.max_probe_timeout < self.probe_timeout || self.max_probe_timeout >= self.protocol_period {
+            return fail("max_probe_timeout", "must be at least probe_timeout and shorter than protocol_period");
+        }
+        if !(1..=16).contains(&self.direct_probes) {
+            return fail("direct_probes", "must be between 1 and 16");
+        }
+        if self.indirect_probes > 16 {
+            return fail("indirect_probes", "must be at most 16");
+        }
+        if !(1..=100).contains(&self.suspicion_mult) {
+            return fail("suspicion_mult", "must be between 1 and 100");
+        }
+        if !(1..=100).contains(&self.suspicion_max_mult) {
+            return fail("suspicion_max_mult", "must be between 1 and 100");
+        }
+        if self.max_health > 32 {
+            return fail("max_health", "must be at most 32");
+        }
+        if !(1..=20).contains(&self.retransmit_mult) {
+            return fail("retransmit_mult", "must be between 1 and 20");
+        }
+        if !(512..=65_507).contains(&self.packet_budget) {
+            return fail("packet_budget", "must be between 512 and 65507 bytes");
+        }
+        if self.max_metadata > 60_000 {
+            return fail("max_metadata", "must be at most 60000 bytes");
+        }
+        if self.max_members < 2 || self.max_members > 1 << 24 {
+            return fail("max_members", "must be between 2 and 16777216");
+        }
+        if self.expected_members > self.max_members {
+            return fail("expected_members", "must be at most max_members");
+        }
+        if self.tombstone_ttl < self.protocol_period {
+            return fail("tombstone_ttl", "must be at least one protocol_period");
+        }
+        if !self.sync_interval.is_zero() && self.sync_interval < self.protocol_period {
+            return fail("sync_interval", "must be zero (off) or at least one protocol_period");
+        }
+        let largest_record = 1 + 4 + 1 + 255 + 1 + 16 * 23 + 2 + self.max_metadata + 3;
+        if self.sync_frame_budget < 4 + 512 + largest_record || self.sync_frame_budget > 16 << 20 {
+            return fail("sync_frame_budget", "must hold the largest member record, and be at most 16 MiB");
+        }
+        if !(1..=1024).contains(&self.max_concurrent_syncs) {
+            return fail("max_concurrent_syncs", "must be between 1 and 1024");
+        }
+        if self.join_retry_interval < ms {
+            return fail("join_retry_interval", "must be at least 1 ms");
+        }
+        if self.join_attempts == 0 {
+            return fail("join_attempts", "must be at least 1");
+        }
+        if self.max_broadcast_payload + 300 > self.packet_budget {
+            return fail("max_broadcast_payload", "must leave room for headers in packet_budget");
+        }
+        if !(1..=65_536).contains(&self.broadcast_capacity) {
+            return fail("broadcast_capacity", "must be between 1 and 65536");
+        }
+        if !(16..=1 << 20).contains(&self.event_capacity) {
+            return fail("event_capacity", "must be between 16 and 1048576");
+        }
+        if self.min_protocol_version > self.max_protocol_version
+            || !(self.min_protocol_version..=self.max_protocol_version).contains(&self.protocol_version)
+        {
+            return fail("protocol_version", "must lie within min_protocol_version..=max_protocol_version");
+        }
+        if self.min_protocol_version < MIN_PROTOCOL_VERSION {
+            return fail("min_protocol_version", "is older than this crate can read");
+        }
+        Ok(())
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config::lan()
+    }
+}
+
+/// A configuration value that cannot work. Nothing was changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConfigError {
+    field: &'static str,
+    reason: &'static str,
+}
+
+impl ConfigError {
+    pub(crate) const fn new(field: &'static str, reason: &'static str) -> Self {
+        ConfigError { field, reason }
+    }
+
+    /// The field at fault, as named in [`Config`].
+    pub fn field(&self) -> &'static str {
+        self.field
+    }
+
+    /// What is wrong with it.
+    pub fn reason(&self) -> &'static str {
+        self.reason
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid config: `{}` {}", self.field, self.reason)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn presets_are_valid() {
+        for config in [Config::lan(), Config::wan(), Config::local()] {
+            assert_eq!(config.validate(), Ok(()));
+        }
+        assert!(Config::wan().protocol_period > Config::lan().protocol_period);
+        assert!(Config::local().protocol_period < Config::lan().protocol_period);
+    }
+
+    #[test]
+    fn every_knob_is_checked() {
+        type Edit = fn(&mut Config);
+        let cases: &[(&str, Edit)] = &[
+            ("label", |c| c.label = vec![b'x'; 129]),
+            ("protocol_period", |c| c.protocol_period = Duration::from_millis(5)),
+            ("protocol_period", |c| c.protocol_period = Duration::from_secs(4000)),
+            ("probe_timeout", |c| c.probe_timeout = Duration::ZERO),
+            ("probe_timeout", |c| c.probe_timeout = c.protocol_period),
+            ("min_probe_timeout", |c| c.min_probe_timeout = c.probe_timeout * 2),
+            ("max_probe_timeout", |c| c.max_probe_timeout = c.protocol_period),
+            ("direct_probes", |c| c.direct_probes = 0),
+            ("indirect_probes", |c| c.indirect_probes = 17),
+            ("suspicion_mult", |c| c.suspicion_mult = 0),
+            ("suspicion_max_mult", |c| c.suspicion_max_mult = 0),
+            ("max_health", |c| c.max_health = 33),
+            ("retransmit_mult", |c| c.retransmit_mult = 0),
+            ("packet_budget", |c| c.packet_budget = 100),
+            ("max_metadata", |c| c.max_metadata = 70_000),
+            ("max_members", |c| c.max_members = 1),
+            ("expected_members", |c| c.expected_members = c.max_members + 1),
+            ("tombstone_ttl", |c| c.tombstone_ttl = Duration::from_millis(1)),
+            ("sync_interval", |c| c.sync_interval = Duration::from_millis(1)),
+            ("sync_frame_budget", |c| c.sync_frame_budget = 100),
+            ("max_concurrent_syncs", |c| c.max_concurrent_syncs = 0),
+            ("join_retry_interval", |c| c.join_retry_interval = Duration::ZERO),
+            ("join_attempts", |c| c.join_attempts = 0),
+            ("max_broadcast_payload", |c| c.max_broadcast_payload = c.packet_budget),
+            ("broadcast_capacity", |c| c.broadcast_capacity = 0),
+            ("event_capacity", |c| c.event_capacity = 1),
+            ("protocol_version", |c| c.protocol_version = c.max_protocol_version + 1),
+            ("min_protocol_version", |c| {
+                c.min_protocol_version = 0;
+                c.protocol_version = 1;
+            }),
+        ];
+        for (field, edit) in cases {
+            let mut config = Config::lan();
+            edit(&mut config);
+            let err = config.validate().expect_err(field);
+            assert_eq!(err.field(), *field, "{err}");
+        }
+    }
+
+    #[test]
+    fn sync_can_be_turned_off() {
+        let config = Config { sync_interval: Duration::ZERO, ..Config::lan() };
+        assert_eq!(config.validate(), Ok(()));
+    }
+}

@@ -1,0 +1,90 @@
+//! Errors of the core's inputs and commands. None of them changes state:
+//! inputs are validated completely before anything is applied, and commands
+//! check their arguments first.
+
+use core::fmt;
+
+/// A received datagram or sync frame that was refused. The node's state did
+/// not change; the packet is counted in [`Stats::packets_rejected`](crate::Stats).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum InputError {
+    /// The bytes are not a valid packet (says what and where).
+    Decode(swim_wire::Error),
+    /// The packet belongs to a cluster with another label.
+    LabelMismatch,
+    /// A message that cannot arrive this way (for example a sync record in a
+    /// datagram, or a ping on a sync stream).
+    Unexpected(swim_wire::Kind),
+    /// The sync session is unknown or already finished.
+    UnknownSync,
+    /// The sync frame does not fit the exchange (wrong direction or order).
+    SyncOutOfOrder,
+}
+
+impl fmt::Display for InputError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InputError::Decode(e) => write!(f, "malformed packet: {e}"),
+            InputError::LabelMismatch => f.write_str("packet from a cluster with another label"),
+            InputError::Unexpected(kind) => write!(f, "unexpected {} message", kind.name()),
+            InputError::UnknownSync => f.write_str("unknown sync session"),
+            InputError::SyncOutOfOrder => f.write_str("sync frame out of order"),
+        }
+    }
+}
+
+impl std::error::Error for InputError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            InputError::Decode(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<swim_wire::Error> for InputError {
+    fn from(e: swim_wire::Error) -> Self {
+        InputError::Decode(e)
+    }
+}
+
+/// A command that was refused; the node's state did not change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CommandError {
+    /// A payload or metadata is larger than the configured limit.
+    TooLarge {
+        /// What was too large (`"payload"`, `"metadata"`).
+        what: &'static str,
+        /// Its length.
+        len: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// `join` was given no seed (other than this node's own addresses).
+    NoSeeds,
+    /// The node has left the cluster.
+    Left,
+    /// Every broadcast slot holds a broadcast still being sent for the
+    /// first time; try again later.
+    BroadcastQueueFull,
+    /// A sync cannot be accepted: as many as configured are running.
+    TooManySyncs,
+}
+
+impl fmt::Display for CommandError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CommandError::TooLarge { what, len, limit } => {
+                write!(f, "{what} of {len} bytes exceeds the limit of {limit}")
+            }
+            CommandError::NoSeeds => f.write_str("no seed to join through"),
+            CommandError::Left => f.write_str("the node has left the cluster"),
+            CommandError::BroadcastQueueFull => f.write_str("the broadcast queue is full"),
+            CommandError::TooManySyncs => f.write_str("too many syncs running"),
+        }
+    }
+}
+
+impl std::error::Error for CommandError {}

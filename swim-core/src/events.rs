@@ -1,0 +1,239 @@
+//! Events for the application, and the pre-sized queue that holds them until
+//! [`Node::poll_event`](crate::Node::poll_event).
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+
+use crate::members::{MemberRef, State};
+
+/// A view of one member, borrowed from the node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemberInfo<'a> {
+    /// The member's name.
+    pub name: &'a [u8],
+    /// Its addresses, preferred first.
+    pub addrs: &'a [SocketAddr],
+    /// Its application metadata.
+    pub meta: &'a [u8],
+    /// Its incarnation.
+    pub incarnation: u32,
+    /// Its state.
+    pub state: State,
+}
+
+/// Why a join did not complete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum JoinFailure {
+    /// No seed answered within the configured attempts.
+    NoAnswer,
+    /// A seed says another live member holds this node's name.
+    NameConflict,
+    /// A seed says the cluster is full.
+    ClusterFull,
+}
+
+/// Something the application may want to know.
+///
+/// Member events show the member's name, addresses and metadata as they are
+/// when the event is polled, and its state and incarnation as they were when
+/// the event happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event<'a> {
+    /// A member was learned of, or came back after being faulty or having left.
+    Joined(MemberInfo<'a>),
+    /// A member's metadata or addresses changed.
+    Updated(MemberInfo<'a>),
+    /// A member is suspected of having failed.
+    Suspected {
+        /// The member.
+        member: MemberInfo<'a>,
+        /// Who suspects it.
+        by: &'a [u8],
+    },
+    /// A suspected member proved to be alive.
+    Recovered(MemberInfo<'a>),
+    /// A member was declared faulty.
+    Faulty {
+        /// The member.
+        member: MemberInfo<'a>,
+        /// Who declared it.
+        by: &'a [u8],
+    },
+    /// A member left gracefully.
+    Left(MemberInfo<'a>),
+    /// A user broadcast arrived (each one once).
+    Broadcast {
+        /// The member that broadcast it.
+        origin: &'a [u8],
+        /// Its sequence number at the origin.
+        seq: u32,
+        /// The payload.
+        payload: &'a [u8],
+    },
+    /// A process at another address claims a live member's name; its claim
+    /// was refused.
+    NameConflict {
+        /// The contested name.
+        name: &'a [u8],
+        /// The address this node knows for the member.
+        known: SocketAddr,
+        /// The address of the other claimant.
+        claimed: SocketAddr,
+    },
+    /// This node was suspected, declared faulty or said to have left, and
+    /// refuted it with a new incarnation.
+    Refuted {
+        /// The new incarnation.
+        incarnation: u32,
+    },
+    /// The join completed through this seed.
+    JoinSucceeded {
+        /// The seed that answered.
+        seed: SocketAddr,
+    },
+    /// The join failed.
+    JoinFailed {
+        /// Why.
+        reason: JoinFailure,
+    },
+}
+
+/// Bytes of an event stored in the queue's arena.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Span {
+    start: u32,
+    len: u32,
+}
+
+impl Span {
+    pub(crate) fn get(self, bytes: &[u8]) -> &[u8] {
+        let start = self.start as usize;
+        bytes.get(start..start + self.len as usize).unwrap_or_default()
+    }
+}
+
+/// Which member event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MemberEvent {
+    Joined,
+    Updated,
+    Suspected,
+    Recovered,
+    Faulty,
+    Left,
+}
+
+/// An event as queued (member data is looked up when polled).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Record {
+    Member { kind: MemberEvent, member: MemberRef, state: State, incarnation: u32, by: Span },
+    Broadcast { origin: Span, seq: u32, payload: Span },
+    NameConflict { name: Span, known: SocketAddr, claimed: SocketAddr },
+    Refuted { incarnation: u32 },
+    JoinSucceeded { seed: SocketAddr },
+    JoinFailed { reason: JoinFailure },
+}
+
+/// A bounded queue of records plus an arena for their bytes. The arena is
+/// emptied whenever the queue drains, so it never grows past its capacity;
+/// events that do not fit are dropped and counted.
+#[derive(Debug)]
+pub(crate) struct EventQueue {
+    records: VecDeque<Record>,
+    capacity: usize,
+    bytes: Vec<u8>,
+    byte_capacity: usize,
+    dropped: u64,
+}
+
+impl EventQueue {
+    pub(crate) fn new(capacity: usize, byte_capacity: usize) -> Self {
+        EventQueue {
+            records: VecDeque::with_capacity(capacity),
+            capacity,
+            bytes: Vec::with_capacity(byte_capacity),
+            byte_capacity,
+            dropped: 0,
+        }
+    }
+
+    /// Events dropped because the application did not poll in time.
+    pub(crate) fn dropped(&self) -> u64 {
+        self.dropped
+    }
+
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// Queues a record whose spans are built by `build` from the arena;
+    /// drops it when either the queue or the arena is full.
+    pub(crate) fn push_with(&mut self, needed: usize, build: impl FnOnce(&mut Arena<'_>) -> Record) {
+        if self.records.is_empty() {
+            self.bytes.clear();
+        }
+        if self.records.len() >= self.capacity || self.bytes.len() + needed > self.byte_capacity {
+            self.dropped += 1;
+            return;
+        }
+        let record = build(&mut Arena { bytes: &mut self.bytes });
+        self.records.push_back(record);
+    }
+
+    pub(crate) fn push(&mut self, record: Record) {
+        self.push_with(0, |_| record);
+    }
+
+    pub(crate) fn pop(&mut self) -> Option<Record> {
+        self.records.pop_front()
+    }
+}
+
+/// Appends bytes for one record.
+pub(crate) struct Arena<'a> {
+    bytes: &'a mut Vec<u8>,
+}
+
+impl Arena<'_> {
+    pub(crate) fn store(&mut self, data: &[u8]) -> Span {
+        let start = crate::convert::to_u32(self.bytes.len());
+        self.bytes.extend_from_slice(data);
+        Span { start, len: crate::convert::to_u32(data.len()) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounded_queue_drops_and_counts() {
+        let mut q = EventQueue::new(2, 8);
+        q.push(Record::Refuted { incarnation: 1 });
+        q.push(Record::Refuted { incarnation: 2 });
+        q.push(Record::Refuted { incarnation: 3 });
+        assert_eq!((q.len(), q.dropped()), (2, 1));
+        assert!(matches!(q.pop(), Some(Record::Refuted { incarnation: 1 })));
+    }
+
+    #[test]
+    fn arena_holds_bytes_until_drained_and_never_exceeds_capacity() {
+        let mut q = EventQueue::new(8, 8);
+        q.push_with(5, |a| Record::Broadcast { origin: a.store(b"o"), seq: 1, payload: a.store(b"pay") });
+        q.push_with(5, |a| Record::Broadcast { origin: a.store(b"o"), seq: 2, payload: a.store(b"load") });
+        assert_eq!(q.dropped(), 1, "the arena is full");
+        let Some(Record::Broadcast { payload, .. }) = q.pop() else { panic!() };
+        assert_eq!(payload.get(q.bytes()), b"pay");
+        // Drained: the next push reuses the arena from the start.
+        q.push_with(5, |a| Record::Broadcast { origin: a.store(b"o"), seq: 3, payload: a.store(b"abcd") });
+        let Some(Record::Broadcast { origin, payload, .. }) = q.pop() else { panic!() };
+        assert_eq!((origin.get(q.bytes()), payload.get(q.bytes())), (&b"o"[..], &b"abcd"[..]));
+    }
+}

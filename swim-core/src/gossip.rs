@@ -1,0 +1,258 @@
+//! The dissemination queue: which updates and broadcasts to piggyback next.
+//!
+//! Items are kept in buckets by how often they were sent; the next packet
+//! takes items from the lowest bucket up (fewest-sent first, newest first
+//! within a bucket). Each item appears at most once, so a newer update about
+//! a member simply re-queues that member's item at bucket 0. The links live in
+//! a vector indexed by item id: enqueue, remove and "sent once more" are O(1)
+//! and allocate nothing once the vector covers every id.
+
+const NIL: u32 = u32::MAX;
+const NONE: u8 = u8::MAX;
+
+/// Highest transmission limit the queue supports.
+pub(crate) const MAX_TRANSMITS: usize = 64;
+
+/// What a queue item stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Item {
+    /// The current state of the member in this table slot.
+    Member(u32),
+    /// The user broadcast in this pool slot.
+    Broadcast(u32),
+}
+
+impl Item {
+    fn id(self) -> u32 {
+        match self {
+            Item::Member(slot) => slot.wrapping_mul(2),
+            Item::Broadcast(slot) => slot.wrapping_mul(2) | 1,
+        }
+    }
+
+    fn from_id(id: u32) -> Item {
+        if id & 1 == 0 { Item::Member(id / 2) } else { Item::Broadcast(id / 2) }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Link {
+    prev: u32,
+    next: u32,
+    bucket: u8,
+}
+
+const UNLINKED: Link = Link { prev: NIL, next: NIL, bucket: NONE };
+
+#[derive(Debug)]
+pub(crate) struct Gossip {
+    links: Vec<Link>,
+    head: [u32; MAX_TRANSMITS],
+    tail: [u32; MAX_TRANSMITS],
+    len: usize,
+}
+
+impl Gossip {
+    pub(crate) fn with_capacity(items: usize) -> Self {
+        Gossip { links: Vec::with_capacity(items), head: [NIL; MAX_TRANSMITS], tail: [NIL; MAX_TRANSMITS], len: 0 }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    fn link(&self, id: u32) -> Link {
+        self.links.get(id as usize).copied().unwrap_or(UNLINKED)
+    }
+
+    fn set(&mut self, id: u32, f: impl FnOnce(&mut Link)) {
+        if let Some(link) = self.links.get_mut(id as usize) {
+            f(link);
+        }
+    }
+
+    /// How often a queued item was sent, or `None` if it is not queued.
+    pub(crate) fn transmits(&self, item: Item) -> Option<u8> {
+        let bucket = self.link(item.id()).bucket;
+        (bucket != NONE).then_some(bucket)
+    }
+
+    fn unlink(&mut self, id: u32) {
+        let link = self.link(id);
+        let bucket = usize::from(link.bucket);
+        if link.bucket == NONE {
+            return;
+        }
+        if link.prev == NIL {
+            if let Some(h) = self.head.get_mut(bucket) {
+                *h = link.next;
+            }
+        } else {
+            self.set(link.prev, |l| l.next = link.next);
+        }
+        if link.next == NIL {
+            if let Some(t) = self.tail.get_mut(bucket) {
+                *t = link.prev;
+            }
+        } else {
+            self.set(link.next, |l| l.prev = link.prev);
+        }
+        self.set(id, |l| *l = UNLINKED);
+        self.len -= 1;
+    }
+
+    fn push_front(&mut self, id: u32, bucket: u8) {
+        let b = usize::from(bucket);
+        let old = self.head.get(b).copied().unwrap_or(NIL);
+        self.set(id, |l| *l = Link { prev: NIL, next: old, bucket });
+        if old == NIL {
+            if let Some(t) = self.tail.get_mut(b) {
+                *t = id;
+            }
+        } else {
+            self.set(old, |l| l.prev = id);
+        }
+        if let Some(h) = self.head.get_mut(b) {
+            *h = id;
+        }
+        self.len += 1;
+    }
+
+    fn push_back(&mut self, id: u32, bucket: u8) {
+        let b = usize::from(bucket);
+        let old = self.tail.get(b).copied().unwrap_or(NIL);
+        self.set(id, |l| *l = Link { prev: old, next: NIL, bucket });
+        if old == NIL {
+            if let Some(h) = self.head.get_mut(b) {
+                *h = id;
+            }
+        } else {
+            self.set(old, |l| l.next = id);
+        }
+        if let Some(t) = self.tail.get_mut(b) {
+            *t = id;
+        }
+        self.len += 1;
+    }
+
+    /// Queues an item as new (never sent), replacing its earlier place.
+    pub(crate) fn enqueue(&mut self, item: Item) {
+        let id = item.id();
+        if self.links.len() <= id as usize {
+            self.links.resize(id as usize + 1, UNLINKED);
+        }
+        self.unlink(id);
+        self.push_front(id, 0);
+    }
+
+    pub(crate) fn remove(&mut self, item: Item) {
+        self.unlink(item.id());
+    }
+
+    /// Records one more transmission; the item leaves the queue once it has
+    /// been sent `limit` times.
+    pub(crate) fn sent(&mut self, item: Item, limit: usize) {
+        let id = item.id();
+        let link = self.link(id);
+        if link.bucket == NONE {
+            return;
+        }
+        self.unlink(id);
+        let next = usize::from(link.bucket) + 1;
+        if next < limit.min(MAX_TRANSMITS) {
+            self.push_back(id, crate::convert::to_u8(next));
+        }
+    }
+
+    /// Items from fewest-sent up, stopping below bucket `limit`.
+    pub(crate) fn iter(&self, limit: usize) -> impl Iterator<Item = Item> + '_ {
+        let mut bucket = 0usize;
+        let mut at = NIL;
+        let limit = limit.min(MAX_TRANSMITS);
+        core::iter::from_fn(move || {
+            loop {
+                if at == NIL {
+                    if bucket >= limit {
+                        return None;
+                    }
+                    at = self.head.get(bucket).copied().unwrap_or(NIL);
+                    bucket += 1;
+                    continue;
+                }
+                let id = at;
+                at = self.link(id).next;
+                return Some(Item::from_id(id));
+            }
+        })
+    }
+
+    /// The queued item sent most often (a victim when space runs out), among
+    /// items accepted by `want`.
+    pub(crate) fn most_sent(&self, want: impl Fn(Item) -> bool) -> Option<Item> {
+        (0..MAX_TRANSMITS).rev().find_map(|b| {
+            let mut at = self.head.get(b).copied().unwrap_or(NIL);
+            while at != NIL {
+                let item = Item::from_id(at);
+                if want(item) {
+                    return Some(item);
+                }
+                at = self.link(at).next;
+            }
+            None
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fewest_sent_first_newest_first_and_replacement() {
+        let mut q = Gossip::with_capacity(8);
+        q.enqueue(Item::Member(1));
+        q.enqueue(Item::Member(2));
+        q.enqueue(Item::Broadcast(0));
+        assert_eq!(q.iter(10).collect::<Vec<_>>(), [Item::Broadcast(0), Item::Member(2), Item::Member(1)]);
+        q.sent(Item::Broadcast(0), 10);
+        q.sent(Item::Member(2), 10);
+        assert_eq!(q.iter(10).collect::<Vec<_>>(), [Item::Member(1), Item::Broadcast(0), Item::Member(2)]);
+        assert_eq!(q.transmits(Item::Member(2)), Some(1));
+        // A newer update about member 2 replaces the old one: back to zero.
+        q.enqueue(Item::Member(2));
+        assert_eq!(q.transmits(Item::Member(2)), Some(0));
+        assert_eq!(q.len(), 3);
+        assert_eq!(q.iter(10).next(), Some(Item::Member(2)));
+    }
+
+    #[test]
+    fn items_leave_after_the_limit() {
+        let mut q = Gossip::with_capacity(2);
+        q.enqueue(Item::Member(0));
+        for _ in 0..3 {
+            q.sent(Item::Member(0), 3);
+        }
+        assert_eq!(q.transmits(Item::Member(0)), None);
+        assert_eq!(q.len(), 0);
+        assert_eq!(q.iter(3).count(), 0);
+        q.sent(Item::Member(0), 3); // not queued: nothing happens
+        q.remove(Item::Member(7));
+    }
+
+    #[test]
+    fn iteration_respects_the_limit_and_most_sent_finds_victims() {
+        let mut q = Gossip::with_capacity(4);
+        q.enqueue(Item::Broadcast(1));
+        q.enqueue(Item::Broadcast(2));
+        q.enqueue(Item::Member(3));
+        for _ in 0..4 {
+            q.sent(Item::Broadcast(1), 20);
+        }
+        q.sent(Item::Broadcast(2), 20);
+        assert_eq!(q.iter(2).count(), 2, "bucket 4 is beyond a limit of 2");
+        assert_eq!(q.most_sent(|i| matches!(i, Item::Broadcast(_))), Some(Item::Broadcast(1)));
+        assert_eq!(q.most_sent(|i| matches!(i, Item::Member(_))), Some(Item::Member(3)));
+        q.remove(Item::Broadcast(1));
+        assert_eq!(q.most_sent(|i| matches!(i, Item::Broadcast(_))), Some(Item::Broadcast(2)));
+    }
+}

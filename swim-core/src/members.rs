@@ -1,0 +1,358 @@
+//! The member table: one slot per known member (including this node, always
+//! in slot 0), a name index, and generation-checked references.
+//!
+//! Slots are reused after a member is reaped; a reused slot keeps the
+//! capacity of its name and metadata buffers, so churn does not allocate once
+//! the table has warmed up.
+
+use core::time::Duration;
+use std::hash::{BuildHasher, RandomState};
+use std::net::SocketAddr;
+
+use hashbrown::HashTable;
+use smallvec::SmallVec;
+
+use crate::time::Time;
+
+/// A member's state as this node sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum State {
+    /// Answering probes (as far as this node knows).
+    Alive,
+    /// Failed a probe; it may still refute before its suspicion times out.
+    Suspect,
+    /// Declared failed.
+    Faulty,
+    /// Departed gracefully.
+    Left,
+}
+
+impl State {
+    /// Whether the member counts as part of the cluster (alive or suspect).
+    pub const fn is_live(self) -> bool {
+        matches!(self, State::Alive | State::Suspect)
+    }
+
+    pub(crate) const fn to_wire(self) -> swim_wire::MemberState {
+        match self {
+            State::Alive => swim_wire::MemberState::Alive,
+            State::Suspect => swim_wire::MemberState::Suspect,
+            State::Faulty => swim_wire::MemberState::Faulty,
+            State::Left => swim_wire::MemberState::Left,
+        }
+    }
+}
+
+/// The slot of this node itself.
+pub(crate) const LOCAL: u32 = 0;
+
+/// A reference to a slot that notices when the slot has been reused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct MemberRef {
+    pub(crate) slot: u32,
+    pub(crate) generation: u32,
+}
+
+/// Dedup window for user broadcasts from one origin: the highest sequence
+/// number delivered and a bitmap of the 64 before it.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct BroadcastWindow {
+    pub(crate) highest: u32,
+    pub(crate) seen: u64,
+    pub(crate) any: bool,
+}
+
+impl BroadcastWindow {
+    /// Records `seq`; returns whether it is new (to be delivered).
+    pub(crate) fn accept(&mut self, seq: u32) -> bool {
+        if !self.any {
+            *self = BroadcastWindow { highest: seq, seen: 1, any: true };
+            return true;
+        }
+        if crate::serial::newer(seq, self.highest) {
+            let shift = seq.wrapping_sub(self.highest);
+            self.seen = if shift >= 64 { 1 } else { (self.seen << shift) | 1 };
+            self.highest = seq;
+            return true;
+        }
+        let back = self.highest.wrapping_sub(seq);
+        if back >= 64 {
+            return false; // too old to tell: treated as already delivered
+        }
+        let bit = 1u64 << back;
+        let new = self.seen & bit == 0;
+        self.seen |= bit;
+        new
+    }
+}
+
+/// Most independent confirmations of a suspicion that are tracked.
+pub(crate) const MAX_CONFIRMERS: usize = 8;
+
+/// Suspicion bookkeeping of a suspect member.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Suspicion {
+    pub(crate) started: Time,
+    pub(crate) deadline: Time,
+    /// Bounds of the timeout, fixed when the suspicion started.
+    pub(crate) min: Duration,
+    pub(crate) max: Duration,
+    /// Confirmations expected (k).
+    pub(crate) expected: u8,
+    /// Members whose suspicions were counted (the first accuser included).
+    pub(crate) accusers: SmallVec<[u32; MAX_CONFIRMERS]>,
+}
+
+/// One slot of the table.
+#[derive(Debug, Clone)]
+pub(crate) struct Entry {
+    pub(crate) generation: u32,
+    pub(crate) occupied: bool,
+    pub(crate) name: Vec<u8>,
+    pub(crate) addrs: SmallVec<[SocketAddr; 2]>,
+    pub(crate) meta: Vec<u8>,
+    pub(crate) incarnation: u32,
+    pub(crate) state: State,
+    pub(crate) changed_at: Time,
+    /// Who suspected or declared the member (for gossip and events).
+    pub(crate) accuser: Option<MemberRef>,
+    pub(crate) suspicion: Suspicion,
+    pub(crate) broadcasts: BroadcastWindow,
+}
+
+impl Entry {
+    fn vacant() -> Self {
+        Entry {
+            generation: 0,
+            occupied: false,
+            name: Vec::new(),
+            addrs: SmallVec::new(),
+            meta: Vec::new(),
+            incarnation: 0,
+            state: State::Left,
+            changed_at: Time::ZERO,
+            accuser: None,
+            suspicion: Suspicion::default(),
+            broadcasts: BroadcastWindow::default(),
+        }
+    }
+}
+
+/// The table.
+#[derive(Debug)]
+pub(crate) struct Members {
+    entries: Vec<Entry>,
+    free: Vec<u32>,
+    index: HashTable<u32>,
+    hasher: RandomState,
+    /// Members alive or suspect, this node included.
+    live: usize,
+    occupied: usize,
+}
+
+impl Members {
+    pub(crate) fn with_capacity(capacity: usize) -> Self {
+        Members {
+            entries: Vec::with_capacity(capacity),
+            free: Vec::with_capacity(capacity),
+            index: HashTable::with_capacity(capacity),
+            hasher: RandomState::new(),
+            live: 0,
+            occupied: 0,
+        }
+    }
+
+    fn hash(&self, name: &[u8]) -> u64 {
+        self.hasher.hash_one(name)
+    }
+
+    pub(crate) fn find(&self, name: &[u8]) -> Option<u32> {
+        let entries = &self.entries;
+        self.index.find(self.hash(name), |&slot| entries.get(slot as usize).is_some_and(|e| e.name == name)).copied()
+    }
+
+    /// Adds a member (the caller checks `len()` against its limit).
+    pub(crate) fn insert(
+        &mut self,
+        name: &[u8],
+        addrs: impl Iterator<Item = SocketAddr>,
+        meta: &[u8],
+        incarnation: u32,
+        state: State,
+        now: Time,
+    ) -> Option<u32> {
+        let slot = match self.free.pop() {
+            Some(slot) => slot,
+            None => {
+                let slot = u32::try_from(self.entries.len()).ok()?;
+                self.entries.push(Entry::vacant());
+                slot
+            }
+        };
+        let entry = self.entries.get_mut(slot as usize)?;
+        entry.occupied = true;
+        entry.name.clear();
+        entry.name.extend_from_slice(name);
+        entry.addrs.clear();
+        entry.addrs.extend(addrs);
+        entry.meta.clear();
+        entry.meta.extend_from_slice(meta);
+        entry.incarnation = incarnation;
+        entry.state = state;
+        entry.changed_at = now;
+        entry.accuser = None;
+        entry.suspicion.accusers.clear();
+        entry.broadcasts = BroadcastWindow::default();
+        let hash = self.hasher.hash_one(name);
+        let entries = &self.entries;
+        let hasher = &self.hasher;
+        self.index
+            .insert_unique(hash, slot, |&s| hasher.hash_one(entries.get(s as usize).map_or(&[][..], |e| &e.name)));
+        self.occupied += 1;
+        if state.is_live() {
+            self.live += 1;
+        }
+        Some(slot)
+    }
+
+    /// Frees a slot (the member is forgotten).
+    pub(crate) fn remove(&mut self, slot: u32) {
+        let Some(entry) = self.entries.get(slot as usize) else { return };
+        if !entry.occupied || slot == LOCAL {
+            return;
+        }
+        let hash = self.hash(&entry.name);
+        if let Ok(found) = self.index.find_entry(hash, |&s| s == slot) {
+            found.remove();
+        }
+        if let Some(entry) = self.entries.get_mut(slot as usize) {
+            if entry.state.is_live() {
+                self.live -= 1;
+            }
+            entry.occupied = false;
+            entry.generation = entry.generation.wrapping_add(1);
+            self.occupied -= 1;
+            self.free.push(slot);
+        }
+    }
+
+    pub(crate) fn get(&self, slot: u32) -> Option<&Entry> {
+        self.entries.get(slot as usize).filter(|e| e.occupied)
+    }
+
+    pub(crate) fn get_mut(&mut self, slot: u32) -> Option<&mut Entry> {
+        self.entries.get_mut(slot as usize).filter(|e| e.occupied)
+    }
+
+    pub(crate) fn local(&self) -> Option<&Entry> {
+        self.get(LOCAL)
+    }
+
+    pub(crate) fn reference(&self, slot: u32) -> Option<MemberRef> {
+        self.get(slot).map(|e| MemberRef { slot, generation: e.generation })
+    }
+
+    pub(crate) fn resolve(&self, r: MemberRef) -> Option<&Entry> {
+        self.get(r.slot).filter(|e| e.generation == r.generation)
+    }
+
+    /// Changes a member's state, keeping the live count right.
+    pub(crate) fn set_state(&mut self, slot: u32, state: State, now: Time) {
+        let Some(entry) = self.entries.get_mut(slot as usize).filter(|e| e.occupied) else { return };
+        match (entry.state.is_live(), state.is_live()) {
+            (true, false) => self.live -= 1,
+            (false, true) => self.live += 1,
+            _ => {}
+        }
+        entry.state = state;
+        entry.changed_at = now;
+    }
+
+    /// Members alive or suspect, this node included.
+    pub(crate) fn live(&self) -> usize {
+        self.live
+    }
+
+    /// Members known in any state, this node included.
+    pub(crate) fn len(&self) -> usize {
+        self.occupied
+    }
+
+    /// Slots ever allocated (the bound of slot numbers).
+    pub(crate) fn slots(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (u32, &Entry)> {
+        self.entries.iter().enumerate().filter(|(_, e)| e.occupied).map(|(i, e)| (crate::convert::to_u32(i), e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(port: u16) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], port))
+    }
+
+    #[test]
+    fn insert_find_remove_and_reuse() {
+        let mut m = Members::with_capacity(4);
+        let a = m.insert(b"a", [addr(1)].into_iter(), b"", 0, State::Alive, Time::ZERO).unwrap();
+        let b = m.insert(b"b", [addr(2)].into_iter(), b"m", 3, State::Suspect, Time::ZERO).unwrap();
+        assert_eq!((a, b), (0, 1));
+        assert_eq!(m.find(b"b"), Some(b));
+        assert_eq!(m.live(), 2);
+        let r = m.reference(b).unwrap();
+        m.remove(b);
+        assert_eq!(m.find(b"b"), None);
+        assert!(m.resolve(r).is_none(), "a stale reference does not resolve");
+        assert_eq!(m.live(), 1);
+        let c = m.insert(b"c", [addr(3)].into_iter(), b"", 0, State::Alive, Time::ZERO).unwrap();
+        assert_eq!(c, b, "the freed slot is reused");
+        assert_eq!(m.find(b"c"), Some(c));
+        assert_eq!(m.len(), 2);
+    }
+
+    #[test]
+    fn local_slot_is_never_removed() {
+        let mut m = Members::with_capacity(2);
+        m.insert(b"self", [addr(1)].into_iter(), b"", 0, State::Alive, Time::ZERO).unwrap();
+        m.insert(b"x", [addr(2)].into_iter(), b"", 0, State::Alive, Time::ZERO).unwrap();
+        assert_eq!(m.len(), 2);
+        m.remove(LOCAL);
+        assert!(m.local().is_some());
+    }
+
+    #[test]
+    fn set_state_tracks_live_count() {
+        let mut m = Members::with_capacity(2);
+        let s = m.insert(b"x", [addr(2)].into_iter(), b"", 0, State::Alive, Time::ZERO).unwrap();
+        m.set_state(s, State::Suspect, Time::from_secs(1));
+        assert_eq!(m.live(), 1);
+        m.set_state(s, State::Faulty, Time::from_secs(2));
+        assert_eq!(m.live(), 0);
+        assert_eq!(m.get(s).unwrap().changed_at, Time::from_secs(2));
+        m.set_state(s, State::Alive, Time::from_secs(3));
+        assert_eq!(m.live(), 1);
+    }
+
+    #[test]
+    fn broadcast_window_delivers_each_sequence_once() {
+        let mut w = BroadcastWindow::default();
+        assert!(w.accept(10));
+        assert!(!w.accept(10));
+        assert!(w.accept(12));
+        assert!(w.accept(11), "out of order but new");
+        assert!(!w.accept(11));
+        assert!(w.accept(200));
+        assert!(!w.accept(12), "older than the window: treated as seen");
+        // Across the wrap.
+        let mut w = BroadcastWindow::default();
+        assert!(w.accept(u32::MAX));
+        assert!(w.accept(0));
+        assert!(!w.accept(u32::MAX));
+        assert!(w.accept(u32::MAX - 1));
+    }
+}

@@ -1,0 +1,324 @@
+//! Membership updates: how alive, suspect, faulty and left updates change
+//! the table, suspicion timeouts, refutation, and reaping of tombstones.
+//!
+//! Precedence, for a member known at incarnation `j` (SWIM §4.2), with
+//! serial-number comparison:
+//!
+//! | update | applies when the member is | and |
+//! |---|---|---|
+//! | alive `i` | alive or suspect | `i > j` |
+//! | alive `i` | faulty or left | `i > j` (the member restarted) |
+//! | suspect `i` | alive | `i ≥ j` |
+//! | suspect `i` | suspect | `i > j` (new suspicion) or `i = j` (a confirmation) |
+//! | faulty `i`, left `i` | alive or suspect | `i ≥ j` |
+//!
+//! Updates about this node itself are refuted instead (see [`Node::refute`]).
+
+use std::net::SocketAddr;
+
+use super::Node;
+use crate::events::{MemberEvent, Record};
+use crate::gossip::Item;
+use crate::members::{LOCAL, MAX_CONFIRMERS, MemberRef, State};
+use crate::serial;
+use crate::suspicion;
+use crate::time::Time;
+
+/// An alive update or member description, from any source.
+pub(crate) struct AliveUpdate<'a> {
+    pub(crate) name: &'a [u8],
+    pub(crate) incarnation: u32,
+    pub(crate) addrs: swim_wire::Addrs<'a>,
+    pub(crate) meta: &'a [u8],
+}
+
+impl Node {
+    pub(super) fn apply_alive(&mut self, now: Time, update: &AliveUpdate<'_>) {
+        if update.name == self.local_name() {
+            self.heard_about_self(now, update.incarnation, Some(update));
+            return;
+        }
+        let Some(slot) = self.members.find(update.name) else {
+            let limit = self.config.max_members;
+            let inserted = if self.members.len() < limit {
+                self.members.insert(
+                    update.name,
+                    update.addrs.iter(),
+                    update.meta,
+                    update.incarnation,
+                    State::Alive,
+                    now,
+                )
+            } else {
+                None
+            };
+            match inserted {
+                Some(slot) => {
+                    self.probe_list.insert(slot);
+                    self.gossip.enqueue(Item::Member(slot));
+                    self.member_event(MemberEvent::Joined, slot, None);
+                }
+                None => self.stats.members_refused += 1,
+            }
+            return;
+        };
+        let Some(entry) = self.members.get(slot) else { return };
+        if !serial::newer(update.incarnation, entry.incarnation) {
+            return;
+        }
+        let first_known = entry.addrs.first().copied();
+        let first_claimed = update.addrs.first();
+        if entry.state.is_live() && first_known != first_claimed {
+            if let (Some(known), Some(claimed)) = (first_known, first_claimed) {
+                self.name_conflict(update.name, known, claimed);
+            }
+            return;
+        }
+        let was = entry.state;
+        let changed = entry.meta != update.meta || !entry.addrs.iter().copied().eq(update.addrs.iter());
+        if let Some(entry) = self.members.get_mut(slot) {
+            entry.incarnation = update.incarnation;
+            if changed {
+                entry.addrs.clear();
+                entry.addrs.extend(update.addrs.iter());
+                entry.meta.clear();
+                entry.meta.extend_from_slice(update.meta);
+            }
+            entry.accuser = None;
+            entry.suspicion.accusers.clear();
+        }
+        self.members.set_state(slot, State::Alive, now);
+        self.gossip.enqueue(Item::Member(slot));
+        match was {
+            State::Faulty | State::Left => {
+                self.probe_list.insert(slot);
+                self.member_event(MemberEvent::Joined, slot, None);
+            }
+            State::Suspect => {
+                self.member_event(MemberEvent::Recovered, slot, None);
+                if changed {
+                    self.member_event(MemberEvent::Updated, slot, None);
+                }
+            }
+            State::Alive if changed => self.member_event(MemberEvent::Updated, slot, None),
+            State::Alive => {}
+        }
+    }
+
+    pub(super) fn apply_suspect(&mut self, now: Time, name: &[u8], incarnation: u32, by: &[u8]) {
+        if name == self.local_name() {
+            self.heard_about_self(now, incarnation, None);
+            return;
+        }
+        let Some(slot) = self.members.find(name) else { return };
+        let accuser = self.members.find(by).and_then(|s| self.members.reference(s));
+        self.suspect(now, slot, incarnation, accuser);
+    }
+
+    pub(super) fn apply_faulty(&mut self, now: Time, name: &[u8], incarnation: u32, by: &[u8]) {
+        if name == self.local_name() {
+            self.heard_about_self(now, incarnation, None);
+            return;
+        }
+        let Some(slot) = self.members.find(name) else { return };
+        let Some(entry) = self.members.get(slot) else { return };
+        if entry.state.is_live() && serial::at_least(incarnation, entry.incarnation) {
+            let accuser = self.members.find(by).and_then(|s| self.members.reference(s));
+            self.declare_faulty(now, slot, incarnation, accuser);
+        }
+    }
+
+    pub(super) fn apply_left(&mut self, now: Time, name: &[u8], incarnation: u32) {
+        if name == self.local_name() {
+            self.heard_about_self(now, incarnation, None);
+            return;
+        }
+        let Some(slot) = self.members.find(name) else { return };
+        let Some(entry) = self.members.get(slot) else { return };
+        if entry.state.is_live() && serial::at_least(incarnation, entry.incarnation) {
+            if let Some(entry) = self.members.get_mut(slot) {
+                entry.incarnation = incarnation;
+            }
+            self.bury(now, slot, State::Left);
+            self.member_event(MemberEvent::Left, slot, None);
+        }
+    }
+
+    /// Suspects a member at `incarnation` on behalf of `accuser`, or counts a
+    /// confirmation of an existing suspicion.
+    pub(super) fn suspect(&mut self, now: Time, slot: u32, incarnation: u32, accuser: Option<MemberRef>) {
+        let Some(entry) = self.members.get(slot) else { return };
+        match entry.state {
+            State::Alive if serial::at_least(incarnation, entry.incarnation) => {}
+            State::Suspect if serial::newer(incarnation, entry.incarnation) => {}
+            State::Suspect if incarnation == entry.incarnation => {
+                self.confirm(now, slot, accuser);
+                return;
+            }
+            _ => return,
+        }
+        let n = self.members.live();
+        let min = suspicion::min_timeout(self.config.suspicion_mult, n, self.config.protocol_period);
+        let (max, expected) = if self.config.lifeguard {
+            let k = (self.config.suspicion_mult as usize).saturating_sub(2).min(n.saturating_sub(2));
+            (min * self.config.suspicion_max_mult, k)
+        } else {
+            (min, 0)
+        };
+        let deadline = now + suspicion::timeout(min, max, 0, expected);
+        let Some(entry) = self.members.get_mut(slot) else { return };
+        entry.incarnation = incarnation;
+        entry.accuser = accuser;
+        entry.suspicion.started = now;
+        entry.suspicion.deadline = deadline;
+        entry.suspicion.min = min;
+        entry.suspicion.max = max;
+        entry.suspicion.expected = crate::convert::to_u8(expected);
+        entry.suspicion.accusers.clear();
+        if let Some(a) = accuser {
+            entry.suspicion.accusers.push(a.slot);
+        }
+        self.members.set_state(slot, State::Suspect, now);
+        if let Some(r) = self.members.reference(slot) {
+            self.suspicions.push(deadline, r);
+        }
+        self.stats.suspicions += 1;
+        self.gossip.enqueue(Item::Member(slot));
+        self.member_event(MemberEvent::Suspected, slot, accuser);
+    }
+
+    /// Another member independently suspects a member already suspect:
+    /// with Lifeguard, the timeout shrinks and the suspicion is re-gossiped.
+    fn confirm(&mut self, now: Time, slot: u32, accuser: Option<MemberRef>) {
+        if !self.config.lifeguard {
+            return;
+        }
+        let Some(accuser) = accuser else { return };
+        let Some(entry) = self.members.get_mut(slot) else { return };
+        let s = &mut entry.suspicion;
+        if s.accusers.contains(&accuser.slot) || s.accusers.len() >= MAX_CONFIRMERS {
+            return;
+        }
+        s.accusers.push(accuser.slot);
+        let confirmations = s.accusers.len().saturating_sub(1);
+        if confirmations > usize::from(s.expected) {
+            return;
+        }
+        let deadline = s.started + suspicion::timeout(s.min, s.max, confirmations, usize::from(s.expected));
+        let deadline = deadline.max(now);
+        s.deadline = deadline;
+        entry.accuser = Some(accuser);
+        if let Some(r) = self.members.reference(slot) {
+            self.suspicions.push(deadline, r);
+        }
+        self.gossip.enqueue(Item::Member(slot));
+    }
+
+    /// Declares a member faulty.
+    pub(super) fn declare_faulty(&mut self, now: Time, slot: u32, incarnation: u32, accuser: Option<MemberRef>) {
+        let Some(entry) = self.members.get_mut(slot) else { return };
+        entry.incarnation = incarnation;
+        entry.accuser = accuser;
+        self.bury(now, slot, State::Faulty);
+        self.stats.faulty_declared += 1;
+        self.member_event(MemberEvent::Faulty, slot, accuser);
+    }
+
+    /// Moves a member to a terminal state: out of the probe list, gossiped,
+    /// and reaped after the tombstone time.
+    fn bury(&mut self, now: Time, slot: u32, state: State) {
+        self.members.set_state(slot, state, now);
+        self.probe_list.remove(slot);
+        self.gossip.enqueue(Item::Member(slot));
+        if let Some(r) = self.members.reference(slot) {
+            self.tombstones.push_back((now + self.config.tombstone_ttl, r));
+        }
+    }
+
+    /// Suspicions whose time ran out become faulty verdicts.
+    pub(super) fn expire_suspicions(&mut self, now: Time) {
+        for _ in 0..super::BATCH {
+            let Some((at, member)) = self.suspicions.pop_due(now) else { return };
+            let Some(entry) = self.members.resolve(member) else { continue };
+            if entry.state != State::Suspect || entry.suspicion.deadline != at {
+                continue; // refuted, or the deadline moved
+            }
+            let incarnation = entry.incarnation;
+            let local = self.members.reference(LOCAL);
+            self.declare_faulty(now, member.slot, incarnation, local);
+        }
+    }
+
+    /// Forgets faulty and left members after the tombstone time.
+    pub(super) fn reap_tombstones(&mut self, now: Time) {
+        for _ in 0..super::BATCH {
+            let Some(&(at, member)) = self.tombstones.front() else { return };
+            if at > now {
+                return;
+            }
+            self.tombstones.pop_front();
+            let Some(entry) = self.members.resolve(member) else { continue };
+            let expired = !entry.state.is_live() && entry.changed_at + self.config.tombstone_ttl <= now;
+            if expired {
+                self.gossip.remove(Item::Member(member.slot));
+                self.members.remove(member.slot);
+            }
+        }
+    }
+
+    /// Something was said about this node at `incarnation`: refute it if it
+    /// is not stale. `alive` is set when it was an alive update, which only
+    /// needs refuting when it is newer, or as new but different.
+    fn heard_about_self(&mut self, now: Time, incarnation: u32, alive: Option<&AliveUpdate<'_>>) {
+        if self.leave.is_some() {
+            return;
+        }
+        let Some(local) = self.local_entry() else { return };
+        let own = local.incarnation;
+        let stale = match alive {
+            Some(update) => {
+                !serial::newer(incarnation, own)
+                    && !(incarnation == own
+                        && (update.meta != local.meta.as_slice()
+                            || !local.addrs.iter().copied().eq(update.addrs.iter())))
+            }
+            None => !serial::at_least(incarnation, own),
+        };
+        if !stale {
+            self.refute(now, incarnation);
+        }
+    }
+
+    /// Refutes: takes an incarnation above both the node's own and the one
+    /// heard, and gossips itself alive.
+    pub(super) fn refute(&mut self, now: Time, heard: u32) {
+        let Some(local) = self.members.get_mut(LOCAL) else { return };
+        let incarnation = serial::max(local.incarnation, heard).wrapping_add(1);
+        local.incarnation = incarnation;
+        local.changed_at = now;
+        self.gossip.enqueue(Item::Member(LOCAL));
+        self.stats.refutations += 1;
+        self.adjust_health(1);
+        self.events.push(Record::Refuted { incarnation });
+    }
+
+    /// Queues a member event.
+    pub(super) fn member_event(&mut self, kind: MemberEvent, slot: u32, by: Option<MemberRef>) {
+        let Some(member) = self.members.reference(slot) else { return };
+        let Some(entry) = self.members.get(slot) else { return };
+        let (state, incarnation) = (entry.state, entry.incarnation);
+        let by_name: &[u8] = by.and_then(|r| self.members.resolve(r)).map_or(&[], |e| &e.name);
+        self.events.push_with(by_name.len(), |arena| Record::Member {
+            kind,
+            member,
+            state,
+            incarnation,
+            by: arena.store(by_name),
+        });
+    }
+
+    pub(super) fn name_conflict(&mut self, name: &[u8], known: SocketAddr, claimed: SocketAddr) {
+        self.stats.name_conflicts += 1;
+        self.events.push_with(name.len(), |arena| Record::NameConflict { name: arena.store(name), known, claimed });
+    }
+}

@@ -1,0 +1,366 @@
+//! [`Node`]: one member's protocol state machine.
+
+use core::time::Duration;
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+
+use swim_wire::{DecodeOptions, MAX_ADDRS, MAX_NAME_LEN};
+
+use crate::broadcasts::Broadcasts;
+use crate::config::{Config, ConfigError};
+use crate::events::{Event, EventQueue, MemberEvent, MemberInfo, Record};
+use crate::gossip::Gossip;
+use crate::members::{Entry, LOCAL, MemberRef, Members, State};
+use crate::probe_list::ProbeList;
+use crate::rng::Rng;
+use crate::rtt::RttEstimator;
+use crate::stats::Stats;
+use crate::suspicion::Deadlines;
+use crate::time::Time;
+
+mod commands;
+mod forwards;
+mod input;
+mod membership;
+mod probe;
+mod sync;
+mod transmit;
+
+pub use sync::{SyncId, SyncOpen, SyncStatus};
+pub use transmit::Transmit;
+
+use forwards::Forwards;
+use probe::Probe;
+use sync::Syncs;
+use transmit::Outgoing;
+
+/// Outgoing datagrams held between an input and `poll_transmit`.
+const OUTBOX: usize = 512;
+/// Work items of one kind handled per `handle_timeout` call (suspicion
+/// expiries, reaps); more wait for the next call, which `poll_timeout` asks
+/// for at once.
+const BATCH: usize = 64;
+
+/// One member of a SWIM cluster, as a sans-IO state machine.
+///
+/// The node never touches a socket, a clock or a thread. Its owner (the
+/// runtime, the simulator, or your own loop) feeds it inputs and carries out
+/// its outputs:
+///
+/// | inputs | outputs |
+/// |---|---|
+/// | [`handle_datagram`](Node::handle_datagram): a received datagram | [`poll_transmit`](Node::poll_transmit): datagrams to send, written into your buffer |
+/// | [`handle_timeout`](Node::handle_timeout): time has passed | [`poll_timeout`](Node::poll_timeout): when to call `handle_timeout` next |
+/// | [`handle_sync_frame`](Node::handle_sync_frame): a frame of a sync stream | [`poll_sync_open`](Node::poll_sync_open), [`poll_sync_frame`](Node::poll_sync_frame): syncs to open, frames to write |
+/// | commands: [`join`](Node::join), [`leave`](Node::leave), [`broadcast`](Node::broadcast), [`set_metadata`](Node::set_metadata), [`report_overload`](Node::report_overload) | [`poll_event`](Node::poll_event): what the application should know |
+///
+/// **Calling contract.**
+/// 1. Pass the current [`Time`] to every call that takes one; time never
+///    goes backwards (an earlier time is treated as the latest one seen).
+/// 2. After every input or command, drain `poll_transmit` (each call writes
+///    one datagram into a buffer of at least `packet_budget` bytes), drain
+///    `poll_event`, and service `poll_sync_open`.
+/// 3. Sleep until `poll_timeout` (recomputed after each input), then call
+///    `handle_timeout`.
+///
+/// Randomness comes only from `Config::seed`: the same seed and the same
+/// inputs at the same times produce the same outputs. Every call does work
+/// bounded independently of the cluster size, except the sync exchange and
+/// listing members, which are O(N) overall but chunked. Memory is reserved up
+/// front from the configuration and grows only when members join; a
+/// converged node allocates nothing.
+///
+/// ```
+/// use std::net::SocketAddr;
+/// use swim_core::{Config, Node, State, Time};
+///
+/// let addrs: [SocketAddr; 2] = ["127.0.0.1:7001".parse().unwrap(), "127.0.0.1:7002".parse().unwrap()];
+/// let mut now = Time::ZERO;
+/// let a = Node::new(b"a", &addrs[..1], b"", Config { seed: 1, ..Config::local() }, now).unwrap();
+/// let b = Node::new(b"b", &addrs[1..], b"", Config { seed: 2, ..Config::local() }, now).unwrap();
+/// let mut nodes = [a, b];
+/// nodes[1].join(now, &addrs[..1]).unwrap();
+///
+/// // A tiny lossless network: run both nodes for two simulated seconds.
+/// let mut buf = [0u8; 1400];
+/// for _ in 0..200 {
+///     for i in 0..2 {
+///         nodes[i].handle_timeout(now);
+///         while let Some(t) = nodes[i].poll_transmit(now, &mut buf) {
+///             let to = addrs.iter().position(|a| *a == t.destination).unwrap();
+///             nodes[to].handle_datagram(now, addrs[i], &buf[..t.len]).unwrap();
+///         }
+///         while nodes[i].poll_event().is_some() {}
+///     }
+///     now += core::time::Duration::from_millis(10);
+/// }
+/// assert_eq!(nodes[0].member(b"b").map(|m| m.state), Some(State::Alive));
+/// assert_eq!(nodes[1].member(b"a").map(|m| m.state), Some(State::Alive));
+/// ```
+#[derive(Debug)]
+pub struct Node {
+    config: Config,
+    decode: DecodeOptions,
+    rng: Rng,
+    now: Time,
+    members: Members,
+    probe_list: ProbeList,
+    gossip: Gossip,
+    broadcasts: Broadcasts,
+    suspicions: Deadlines,
+    /// Faulty and left members, oldest first, with when to reap them.
+    tombstones: VecDeque<(Time, MemberRef)>,
+    events: EventQueue,
+    outbox: VecDeque<Outgoing>,
+    probes: Vec<Probe>,
+    forwards: Forwards,
+    rtt: RttEstimator,
+    health: u8,
+    /// Probe timeout before health scaling.
+    probe_timeout: Duration,
+    next_seq: u32,
+    next_period: Time,
+    next_broadcast_seq: u32,
+    join: Option<commands::Join>,
+    leave: Option<commands::Leave>,
+    syncs: Syncs,
+    stats: Stats,
+}
+
+impl Node {
+    /// Creates a node named `name` (1..=255 bytes), reachable at `addrs`
+    /// (1..=16, preferred first), carrying `meta`.
+    pub fn new(name: &[u8], addrs: &[SocketAddr], meta: &[u8], config: Config, now: Time) -> Result<Node, ConfigError> {
+        config.validate()?;
+        if name.is_empty() || name.len() > MAX_NAME_LEN {
+            return Err(ConfigError::new("name", "must be 1 to 255 bytes"));
+        }
+        if addrs.is_empty() || addrs.len() > MAX_ADDRS {
+            return Err(ConfigError::new("addrs", "must hold 1 to 16 addresses"));
+        }
+        if meta.len() > config.max_metadata {
+            return Err(ConfigError::new("meta", "is larger than max_metadata"));
+        }
+        let expected = config.expected_members.max(1);
+        let mut members = Members::with_capacity(expected);
+        // The table is empty and its limit is at least 2, so slot 0 (LOCAL) is ours.
+        members
+            .insert(name, addrs.iter().copied(), meta, 0, State::Alive, now)
+            .ok_or(ConfigError::new("max_members", "leaves no room for this node"))?;
+        let decode = DecodeOptions {
+            min_version: config.min_protocol_version,
+            max_version: config.max_protocol_version,
+            max_metadata: config.max_metadata,
+            max_payload: config.max_broadcast_payload,
+        };
+        let mut rng = Rng::new(config.seed);
+        // Spread the first period so that nodes started together do not probe in lockstep.
+        let first_period = now + config.protocol_period.mul_f64(rng.unit());
+        let event_bytes = (64 * 1024).max(8 * (config.max_broadcast_payload + 2 * MAX_NAME_LEN));
+        let node = Node {
+            decode,
+            rng,
+            now,
+            members,
+            probe_list: ProbeList::with_capacity(expected),
+            gossip: Gossip::with_capacity(2 * expected.max(config.broadcast_capacity)),
+            broadcasts: Broadcasts::new(config.broadcast_capacity),
+            suspicions: Deadlines::with_capacity(expected),
+            tombstones: VecDeque::with_capacity(expected),
+            events: EventQueue::new(config.event_capacity, event_bytes),
+            outbox: VecDeque::with_capacity(OUTBOX),
+            probes: Vec::with_capacity(config.direct_probes),
+            forwards: Forwards::new(),
+            rtt: RttEstimator::new(),
+            health: 0,
+            probe_timeout: config.probe_timeout,
+            next_seq: 1,
+            next_period: first_period,
+            next_broadcast_seq: 1,
+            join: None,
+            leave: None,
+            syncs: Syncs::new(config.max_concurrent_syncs, now, &config),
+            stats: Stats::default(),
+            config,
+        };
+        Ok(node)
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// This node as the cluster sees it.
+    pub fn local(&self) -> MemberInfo<'_> {
+        // Slot 0 is filled in `new` and never removed.
+        self.members.local().map(info).unwrap_or(MemberInfo {
+            name: &[],
+            addrs: &[],
+            meta: &[],
+            incarnation: 0,
+            state: State::Left,
+        })
+    }
+
+    /// A member by name (this node included).
+    pub fn member(&self, name: &[u8]) -> Option<MemberInfo<'_>> {
+        self.members.find(name).and_then(|slot| self.members.get(slot)).map(info)
+    }
+
+    /// Every known member, this node and faulty or left ones included
+    /// (O(N)).
+    pub fn members(&self) -> impl Iterator<Item = MemberInfo<'_>> {
+        self.members.iter().map(|(_, e)| info(e))
+    }
+
+    /// Members alive or suspect, this node included.
+    pub fn live_members(&self) -> usize {
+        self.members.live()
+    }
+
+    /// The local health score (0 = healthy, up to `max_health`).
+    pub fn health(&self) -> u8 {
+        self.health
+    }
+
+    /// Counters and gauges.
+    pub fn stats(&self) -> Stats {
+        Stats {
+            health: self.health,
+            probe_timeout: self.scaled(self.probe_timeout),
+            live_members: self.members.live(),
+            known_members: self.members.len(),
+            queued_updates: self.gossip.len(),
+            events_dropped: self.events.dropped(),
+            ..self.stats
+        }
+    }
+
+    /// When `handle_timeout` must be called next.
+    pub fn poll_timeout(&self) -> Option<Time> {
+        let mut next = Time::MAX;
+        let mut consider = |t: Time| next = next.min(t);
+        if self.leave.is_none() {
+            consider(self.next_period);
+        }
+        for p in &self.probes {
+            consider(p.next_deadline());
+        }
+        if let Some(t) = self.forwards.next_deadline() {
+            consider(t);
+        }
+        if let Some(t) = self.suspicions.next() {
+            consider(t);
+        }
+        if let Some((t, _)) = self.tombstones.front() {
+            consider(*t);
+        }
+        if let Some(join) = &self.join {
+            consider(join.next_at);
+        }
+        if let Some(t) = self.syncs.next_deadline() {
+            consider(t);
+        }
+        (next != Time::MAX).then_some(next)
+    }
+
+    /// Advances time: runs every timer that is due.
+    pub fn handle_timeout(&mut self, now: Time) {
+        let now = self.advance(now);
+        self.probe_timers(now);
+        self.forward_timers(now);
+        self.expire_suspicions(now);
+        self.reap_tombstones(now);
+        if self.leave.is_none() && now >= self.next_period {
+            self.start_period(now);
+        }
+        self.join_timer(now);
+        self.sync_timer(now);
+    }
+
+    /// The next event for the application.
+    pub fn poll_event(&mut self) -> Option<Event<'_>> {
+        let record = loop {
+            let record = self.events.pop()?;
+            if let Record::Member { member, .. } = record {
+                if self.members.resolve(member).is_none() {
+                    continue; // the member was reaped before the event was polled
+                }
+            }
+            break record;
+        };
+        let bytes = self.events.bytes();
+        Some(match record {
+            Record::Member { kind, member, state, incarnation, by } => {
+                let entry = self.members.resolve(member)?;
+                let member = MemberInfo { state, incarnation, ..info(entry) };
+                match kind {
+                    MemberEvent::Joined => Event::Joined(member),
+                    MemberEvent::Updated => Event::Updated(member),
+                    MemberEvent::Suspected => Event::Suspected { member, by: by.get(bytes) },
+                    MemberEvent::Recovered => Event::Recovered(member),
+                    MemberEvent::Faulty => Event::Faulty { member, by: by.get(bytes) },
+                    MemberEvent::Left => Event::Left(member),
+                }
+            }
+            Record::Broadcast { origin, seq, payload } => {
+                Event::Broadcast { origin: origin.get(bytes), seq, payload: payload.get(bytes) }
+            }
+            Record::NameConflict { name, known, claimed } => {
+                Event::NameConflict { name: name.get(bytes), known, claimed }
+            }
+            Record::Refuted { incarnation } => Event::Refuted { incarnation },
+            Record::JoinSucceeded { seed } => Event::JoinSucceeded { seed },
+            Record::JoinFailed { reason } => Event::JoinFailed { reason },
+        })
+    }
+
+    /// Moves the clock forward (never back) and returns the current time.
+    fn advance(&mut self, now: Time) -> Time {
+        self.now = self.now.max(now);
+        self.now
+    }
+
+    /// A duration scaled by the local health score (Lifeguard).
+    fn scaled(&self, d: Duration) -> Duration {
+        d * (u32::from(self.health) + 1)
+    }
+
+    fn next_seq(&mut self) -> u32 {
+        let seq = self.next_seq;
+        self.next_seq = self.next_seq.wrapping_add(1);
+        seq
+    }
+
+    /// Raises (`delta > 0`) or lowers the health score, within `0..=max`.
+    fn adjust_health(&mut self, delta: i32) {
+        if !self.config.lifeguard {
+            return;
+        }
+        let score = i32::from(self.health) + delta;
+        self.health = u8::try_from(score.clamp(0, i32::from(self.config.max_health))).unwrap_or(self.config.max_health);
+    }
+
+    fn local_entry(&self) -> Option<&Entry> {
+        self.members.get(LOCAL)
+    }
+
+    fn local_name(&self) -> &[u8] {
+        self.local_entry().map_or(&[][..], |e| &e.name)
+    }
+
+    /// `λ · ⌈log10(N + 1)⌉`: how often each update is sent.
+    fn retransmit_limit(&self) -> usize {
+        let factor = crate::convert::ceil_log10(self.members.live() + 1).max(1);
+        (self.config.retransmit_mult * factor) as usize
+    }
+}
+
+/// A member's public view.
+fn info(e: &Entry) -> MemberInfo<'_> {
+    MemberInfo { name: &e.name, addrs: &e.addrs, meta: &e.meta, incarnation: e.incarnation, state: e.state }
+}
+
+#[cfg(test)]
+mod tests;

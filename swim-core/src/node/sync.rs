@@ -1,0 +1,330 @@
+//! Sync (push-pull anti-entropy): full state exchanged with one member over
+//! a stream, in bounded frames.
+//!
+//! The opener sends its whole table in chunks (the last flagged `LAST`);
+//! the other side merges each chunk as it arrives, then answers with its own
+//! table the same way (flagged `REPLY`). Each frame is at most
+//! `sync_frame_budget` bytes, and producing or merging one frame is the only
+//! work a call does, so no call is O(N).
+//!
+//! Records merge like gossip, except that a *faulty* record is merged as a
+//! *suspicion*: a member that one side has declared faulty gets a chance to
+//! refute before the other side agrees (a stale view healing a partition
+//! must not kill members that are alive).
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+
+use swim_wire::{Addrs, Alive, Header, MemberRecord, MemberState, Message, PacketWriter, Sync, SyncFlags, frame};
+
+use super::Node;
+use super::membership::AliveUpdate;
+use crate::config::Config;
+use crate::error::{CommandError, InputError};
+use crate::members::{Entry, State};
+use crate::time::Time;
+
+/// Identifies one sync exchange of a node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SyncId {
+    index: u32,
+    generation: u32,
+}
+
+/// A sync the node wants opened: connect a stream to `peer`, then exchange
+/// frames with [`Node::poll_sync_frame`] and [`Node::handle_sync_frame`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SyncOpen {
+    /// The exchange.
+    pub id: SyncId,
+    /// Whom to connect to.
+    pub peer: SocketAddr,
+    /// Whether this sync completes a join.
+    pub join: bool,
+}
+
+/// What a sync exchange needs next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncStatus {
+    /// Write frames from [`Node::poll_sync_frame`].
+    Send,
+    /// Read a frame and pass it to [`Node::handle_sync_frame`].
+    Receive,
+    /// Finished: close the stream and call [`Node::close_sync`].
+    Done,
+}
+
+#[derive(Debug, Clone)]
+struct Session {
+    active: bool,
+    generation: u32,
+    peer: SocketAddr,
+    opener: bool,
+    join: bool,
+    status: SyncStatus,
+    /// Next slot to send.
+    cursor: u32,
+    chunk: u32,
+    expected_chunk: u32,
+    deadline: Time,
+}
+
+#[derive(Debug)]
+pub(crate) struct Syncs {
+    sessions: Vec<Session>,
+    pending: VecDeque<SyncId>,
+    next_at: Option<Time>,
+}
+
+impl Syncs {
+    pub(crate) fn new(capacity: usize, now: Time, config: &Config) -> Self {
+        let next_at = (!config.sync_interval.is_zero()).then(|| now + config.sync_interval);
+        Syncs { sessions: Vec::with_capacity(capacity), pending: VecDeque::with_capacity(capacity), next_at }
+    }
+
+    pub(crate) fn next_deadline(&self) -> Option<Time> {
+        let sessions = self.sessions.iter().filter(|s| s.active).map(|s| s.deadline).min();
+        match (self.next_at, sessions) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn get(&self, id: SyncId) -> Option<&Session> {
+        self.sessions.get(id.index as usize).filter(|s| s.active && s.generation == id.generation)
+    }
+
+    fn get_mut(&mut self, id: SyncId) -> Option<&mut Session> {
+        self.sessions.get_mut(id.index as usize).filter(|s| s.active && s.generation == id.generation)
+    }
+
+    fn start(&mut self, limit: usize, session: Session) -> Option<SyncId> {
+        let index = match self.sessions.iter().position(|s| !s.active) {
+            Some(index) => index,
+            None if self.sessions.len() < limit => {
+                self.sessions.push(Session { active: false, ..session.clone() });
+                self.sessions.len() - 1
+            }
+            None => return None,
+        };
+        let slot = self.sessions.get_mut(index)?;
+        let generation = slot.generation.wrapping_add(1);
+        *slot = Session { active: true, generation, ..session };
+        Some(SyncId { index: crate::convert::to_u32(index), generation })
+    }
+}
+
+impl Node {
+    /// How long a sync may take before it is abandoned.
+    fn sync_deadline(&self, now: Time) -> Time {
+        now + (self.config.protocol_period * 20).max(core::time::Duration::from_secs(10))
+    }
+
+    /// Opens a sync with `peer` (`None` when too many are running).
+    pub(super) fn open_sync(&mut self, now: Time, peer: SocketAddr, join: bool) -> Option<SyncId> {
+        let session = Session {
+            active: true,
+            generation: 0,
+            peer,
+            opener: true,
+            join,
+            status: SyncStatus::Send,
+            cursor: 0,
+            chunk: 0,
+            expected_chunk: 0,
+            deadline: self.sync_deadline(now),
+        };
+        let id = self.syncs.start(self.config.max_concurrent_syncs, session)?;
+        self.syncs.pending.push_back(id);
+        Some(id)
+    }
+
+    /// Periodic syncs with a random member, and abandoned sessions.
+    pub(super) fn sync_timer(&mut self, now: Time) {
+        for s in self.syncs.sessions.iter_mut().filter(|s| s.active && now >= s.deadline) {
+            s.active = false;
+        }
+        let Some(at) = self.syncs.next_at else { return };
+        if now < at || self.leave.is_some() {
+            return;
+        }
+        // The interval grows with the cluster: ⌈log2(N / 32)⌉ + 1 times the base.
+        let n = self.members.live().max(1) as f64;
+        let scale = if n <= 32.0 { 1.0 } else { (n / 32.0).log2().ceil() + 1.0 };
+        self.syncs.next_at = Some(now + self.config.sync_interval.mul_f64(scale));
+        let peer = self.probe_list.random(&mut self.rng).and_then(|slot| self.members.get(slot));
+        if let Some(&addr) = peer.filter(|e| e.state == State::Alive).and_then(|e| e.addrs.first()) {
+            self.open_sync(now, addr, false);
+        }
+    }
+
+    /// A sync the node wants opened, if any.
+    pub fn poll_sync_open(&mut self) -> Option<SyncOpen> {
+        while let Some(id) = self.syncs.pending.pop_front() {
+            if let Some(s) = self.syncs.get(id) {
+                return Some(SyncOpen { id, peer: s.peer, join: s.join });
+            }
+        }
+        None
+    }
+
+    /// A peer opened a sync stream to this node.
+    pub fn accept_sync(&mut self, now: Time, peer: SocketAddr) -> Result<SyncId, CommandError> {
+        let now = self.advance(now);
+        let session = Session {
+            active: true,
+            generation: 0,
+            peer,
+            opener: false,
+            join: false,
+            status: SyncStatus::Receive,
+            cursor: 0,
+            chunk: 0,
+            expected_chunk: 0,
+            deadline: self.sync_deadline(now),
+        };
+        self.syncs.start(self.config.max_concurrent_syncs, session).ok_or(CommandError::TooManySyncs)
+    }
+
+    /// What the exchange needs next (`None` if it is unknown or was closed).
+    pub fn sync_status(&self, id: SyncId) -> Option<SyncStatus> {
+        self.syncs.get(id).map(|s| s.status)
+    }
+
+    /// Ends an exchange (finished or failed) and frees its slot.
+    pub fn close_sync(&mut self, id: SyncId) {
+        if let Some(s) = self.syncs.get_mut(id) {
+            s.active = false;
+        }
+    }
+
+    /// Writes this node's next frame (length prefix included) into `buf`,
+    /// which should hold `sync_frame_budget` bytes; `None` when it is not
+    /// this side's turn.
+    pub fn poll_sync_frame(&mut self, id: SyncId, buf: &mut [u8]) -> Option<usize> {
+        let s = self.syncs.get(id)?;
+        if s.status != SyncStatus::Send {
+            return None;
+        }
+        let (cursor, chunk, opener, join) = (s.cursor, s.chunk, s.opener, s.join);
+        let budget = buf.len().min(self.config.sync_frame_budget);
+        let local = self.local_entry()?;
+        let header = self.header();
+        let total = u32::try_from(self.members.len()).unwrap_or(u32::MAX);
+        let sync = |flags| Message::Sync(Sync { flags: SyncFlags(flags), source: &local.name, total, chunk });
+
+        // How many slots fit, so the LAST flag is known before writing.
+        let mut used = frame::PREFIX_LEN + header.encoded_len() + sync(0).encoded_len();
+        let slots = crate::convert::to_u32(self.members.slots());
+        let mut end = cursor;
+        while end < slots {
+            if let Some(e) = self.members.get(end) {
+                let len = Message::MemberRecord(record(e)).encoded_len();
+                if used + len > budget {
+                    // A record larger than a frame cannot happen with a valid
+                    // config; skip it rather than stall.
+                    end += u32::from(end == cursor);
+                    break;
+                }
+                used += len;
+            }
+            end += 1;
+        }
+        let last = end >= slots;
+        let flags = if join { SyncFlags::JOIN } else { 0 }
+            | if opener { 0 } else { SyncFlags::REPLY }
+            | if last { SyncFlags::LAST } else { 0 };
+
+        let (prefix, body) = buf.split_at_mut_checked(frame::PREFIX_LEN)?;
+        let mut w = PacketWriter::new(body, &header, budget - frame::PREFIX_LEN).ok()?;
+        w.push(&sync(flags)).ok()?;
+        for slot in cursor..end {
+            if let Some(e) = self.members.get(slot) {
+                w.push(&Message::MemberRecord(record(e))).ok()?;
+            }
+        }
+        let len = w.finish().ok()?;
+        frame::write_prefix(prefix, len).ok()?;
+
+        let s = self.syncs.get_mut(id)?;
+        s.cursor = end;
+        s.chunk += 1;
+        if last {
+            s.status = if opener { SyncStatus::Receive } else { SyncStatus::Done };
+            if !opener {
+                self.stats.syncs_completed += 1;
+            }
+        }
+        Some(frame::PREFIX_LEN + len)
+    }
+
+    /// Merges a frame received on the exchange's stream (without its length
+    /// prefix). On error nothing was merged.
+    pub fn handle_sync_frame(&mut self, now: Time, id: SyncId, data: &[u8]) -> Result<SyncStatus, InputError> {
+        let result = self.merge_frame(now, id, data);
+        if result.is_err() {
+            self.stats.packets_rejected += 1;
+        }
+        result
+    }
+
+    fn merge_frame(&mut self, now: Time, id: SyncId, data: &[u8]) -> Result<SyncStatus, InputError> {
+        let s = self.syncs.get(id).ok_or(InputError::UnknownSync)?;
+        let (opener, expected_chunk) = (s.opener, s.expected_chunk);
+        if s.status != SyncStatus::Receive {
+            return Err(InputError::SyncOutOfOrder);
+        }
+        let packet = self.check(data)?;
+        let Message::Sync(sync) = packet.primary() else {
+            return Err(InputError::Unexpected(packet.primary().kind()));
+        };
+        if sync.flags.contains(SyncFlags::REPLY) != opener || sync.chunk != expected_chunk {
+            return Err(InputError::SyncOutOfOrder);
+        }
+        let now = self.advance(now);
+        for message in packet.piggyback() {
+            match message {
+                Message::MemberRecord(r) => self.merge_record(now, &r, sync.source),
+                other => self.apply_update(now, &other),
+            }
+        }
+        let last = sync.flags.contains(SyncFlags::LAST);
+        let s = self.syncs.get_mut(id).ok_or(InputError::UnknownSync)?;
+        s.expected_chunk += 1;
+        if last {
+            if opener {
+                s.status = SyncStatus::Done;
+                self.stats.syncs_completed += 1;
+            } else {
+                s.status = SyncStatus::Send;
+                s.join = sync.flags.contains(SyncFlags::JOIN);
+            }
+        }
+        Ok(s.status)
+    }
+
+    fn merge_record(&mut self, now: Time, r: &MemberRecord<'_>, source: &[u8]) {
+        let m = r.member;
+        match r.state {
+            MemberState::Alive => {
+                let update = AliveUpdate { name: m.name, incarnation: m.incarnation, addrs: m.addrs, meta: m.meta };
+                self.apply_alive(now, &update);
+            }
+            MemberState::Suspect | MemberState::Faulty => self.apply_suspect(now, m.name, m.incarnation, source),
+            MemberState::Left => self.apply_left(now, m.name, m.incarnation),
+        }
+    }
+
+    /// The header of this node's packets.
+    pub(super) fn header(&self) -> Header<'_> {
+        Header { version: self.config.protocol_version, encrypted: false, key_id: None, label: &self.config.label }
+    }
+}
+
+/// A member as a sync record.
+fn record(e: &Entry) -> MemberRecord<'_> {
+    MemberRecord {
+        state: e.state.to_wire(),
+        member: Alive { incarnation: e.incarnation, name: &e.name, addrs: Addrs::from_slice(&e.addrs), meta: &e.meta },
+    }
+}

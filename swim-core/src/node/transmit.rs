@@ -1,0 +1,266 @@
+//! Outgoing datagrams: the outbox, and encoding each one with as much gossip
+//! as fits the packet budget.
+
+use std::net::SocketAddr;
+
+use swim_wire::{
+    Ack, Addrs, Alive, Faulty, IndirectAck, IndirectPing, JoinRequest, JoinResponse, JoinStatus, Left, Message, Nack,
+    PacketWriter, Ping, Suspect, UserBroadcast,
+};
+
+use super::{Node, OUTBOX};
+use crate::gossip::Item;
+use crate::members::{Entry, LOCAL, MemberRef, State};
+use crate::time::Time;
+
+/// A datagram written by [`Node::poll_transmit`]: send the first `len`
+/// bytes of the buffer to `destination`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Transmit {
+    /// Where to send it.
+    pub destination: SocketAddr,
+    /// How many bytes of the buffer to send.
+    pub len: usize,
+}
+
+/// A datagram waiting to be encoded. It names what to send, not its bytes:
+/// the bytes (and the gossip riding along) are produced at `poll_transmit`
+/// time, so they are as fresh as possible and the outbox stays small.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Outgoing {
+    Ping { to: SocketAddr, seq: u32, target: MemberRef, buddy: bool },
+    ForwardPing { index: u16, generation: u32 },
+    Ack { to: SocketAddr, seq: u32 },
+    IndirectPing { to: SocketAddr, seq: u32, target: MemberRef, target_addr: SocketAddr, want_nack: bool },
+    IndirectAck { index: u16, generation: u32 },
+    Nack { index: u16, generation: u32 },
+    JoinRequest { to: SocketAddr, seq: u32 },
+    JoinResponse { to: SocketAddr, seq: u32, status: JoinStatus, known_incarnation: u32 },
+}
+
+/// Most gossip items one packet can carry (the smallest item is 9 bytes).
+const MAX_PICKED: usize = 192;
+/// Items that did not fit before the search for smaller ones stops.
+const MAX_MISSES: usize = 8;
+
+/// The gossip items a packet carried, and queue items found stale.
+struct Picked {
+    sent: [Item; MAX_PICKED],
+    sent_len: usize,
+    stale: [Item; 16],
+    stale_len: usize,
+}
+
+impl Picked {
+    fn new() -> Self {
+        Picked { sent: [Item::Member(0); MAX_PICKED], sent_len: 0, stale: [Item::Member(0); 16], stale_len: 0 }
+    }
+
+    fn sent(&mut self, item: Item) {
+        if let Some(slot) = self.sent.get_mut(self.sent_len) {
+            *slot = item;
+            self.sent_len += 1;
+        }
+    }
+
+    fn stale(&mut self, item: Item) {
+        if let Some(slot) = self.stale.get_mut(self.stale_len) {
+            *slot = item;
+            self.stale_len += 1;
+        }
+    }
+
+    fn full(&self) -> bool {
+        self.sent_len >= MAX_PICKED || self.stale_len >= self.stale.len()
+    }
+}
+
+impl Node {
+    pub(super) fn send(&mut self, out: Outgoing) {
+        if self.outbox.len() >= OUTBOX {
+            self.stats.transmits_dropped += 1;
+            return;
+        }
+        self.outbox.push_back(out);
+    }
+
+    /// Writes the next datagram into `buf` (at least `packet_budget` bytes
+    /// long) and says where to send it; `None` when there is nothing to send.
+    pub fn poll_transmit(&mut self, now: Time, buf: &mut [u8]) -> Option<Transmit> {
+        self.advance(now);
+        while let Some(out) = self.outbox.pop_front() {
+            let mut picked = Picked::new();
+            if let Some((destination, len)) = self.write_packet(out, buf, &mut picked) {
+                self.account(&picked);
+                self.stats.packets_sent += 1;
+                self.stats.bytes_sent += len as u64;
+                return Some(Transmit { destination, len });
+            }
+            // The datagram referred to a member or forward that is gone.
+        }
+        None
+    }
+
+    /// Records the transmissions of the gossip a packet carried.
+    fn account(&mut self, picked: &Picked) {
+        let limit = self.retransmit_limit();
+        for &item in picked.sent.get(..picked.sent_len).unwrap_or_default() {
+            self.gossip.sent(item, limit);
+            if item == Item::Member(LOCAL) {
+                if let Some(leave) = &mut self.leave {
+                    leave.announced += 1;
+                }
+            }
+            if let Item::Broadcast(index) = item {
+                if self.gossip.transmits(item).is_none() {
+                    self.broadcasts.release(index);
+                }
+            }
+        }
+        self.stats.updates_sent += picked.sent_len as u64;
+        for &item in picked.stale.get(..picked.stale_len).unwrap_or_default() {
+            self.gossip.remove(item);
+            if let Item::Broadcast(index) = item {
+                self.broadcasts.release(index);
+            }
+        }
+    }
+
+    /// Encodes one datagram and its gossip; `None` if it went stale.
+    fn write_packet(&self, out: Outgoing, buf: &mut [u8], picked: &mut Picked) -> Option<(SocketAddr, usize)> {
+        let local = self.local_entry()?;
+        let me = &local.name[..];
+        let mut w = PacketWriter::new(buf, &self.header(), self.config.packet_budget).ok()?;
+        // A message that must ride first (and is then not repeated).
+        let mut first: Option<Item> = None;
+        let to = match out {
+            Outgoing::Ping { to, seq, target, buddy } => {
+                let t = self.members.resolve(target)?;
+                w.push(&Message::Ping(Ping { seq, source: me, target: &t.name, target_incarnation: t.incarnation }))
+                    .ok()?;
+                // Buddy system: a suspect learns of its suspicion at once.
+                if buddy && t.state == State::Suspect {
+                    first = Some(Item::Member(target.slot));
+                }
+                to
+            }
+            Outgoing::ForwardPing { index, generation } => {
+                let (f, target) = self.forwards.get(index, generation)?;
+                let ping = Ping { seq: f.seq, source: me, target, target_incarnation: f.target_incarnation };
+                w.push(&Message::Ping(ping)).ok()?;
+                f.target_addr
+            }
+            Outgoing::Ack { to, seq } => {
+                w.push(&Message::Ack(Ack { seq, source: me, payload: &[] })).ok()?;
+                to
+            }
+            Outgoing::IndirectPing { to, seq, target, target_addr, want_nack } => {
+                let t = self.members.resolve(target)?;
+                let ping = IndirectPing {
+                    seq,
+                    want_nack,
+                    source: me,
+                    target: &t.name,
+                    target_incarnation: t.incarnation,
+                    target_addr,
+                };
+                w.push(&Message::IndirectPing(ping)).ok()?;
+                to
+            }
+            Outgoing::IndirectAck { index, generation } => {
+                let (f, target) = self.forwards.get(index, generation)?;
+                let ack = IndirectAck { seq: f.requester_seq, source: me, target };
+                w.push(&Message::IndirectAck(ack)).ok()?;
+                f.requester
+            }
+            Outgoing::Nack { index, generation } => {
+                let (f, target) = self.forwards.get(index, generation)?;
+                w.push(&Message::Nack(Nack { seq: f.requester_seq, source: me, target })).ok()?;
+                f.requester
+            }
+            Outgoing::JoinRequest { to, seq } => {
+                w.push(&Message::JoinRequest(JoinRequest { seq, member: alive(local) })).ok()?;
+                to
+            }
+            Outgoing::JoinResponse { to, seq, status, known_incarnation } => {
+                let members = u32::try_from(self.members.live()).unwrap_or(u32::MAX);
+                let response = JoinResponse { seq, status, source: me, known_incarnation, members };
+                w.push(&Message::JoinResponse(response)).ok()?;
+                // The joiner learns of the seed itself first.
+                first = Some(Item::Member(LOCAL));
+                to
+            }
+        };
+        if let Some(item) = first {
+            if let Some(message) = self.gossip_message(item) {
+                if w.push(&message).is_ok() && self.gossip.transmits(item).is_some() {
+                    picked.sent(item);
+                }
+            }
+        }
+        self.fill_gossip(&mut w, first, to, picked);
+        let len = w.finish().ok()?;
+        Some((to, len))
+    }
+
+    /// Adds queued gossip, fewest-sent first, while it fits. An alive update
+    /// about the destination itself would tell it nothing: it is skipped, so
+    /// the transmission goes to someone who can learn from it.
+    fn fill_gossip(&self, w: &mut PacketWriter<'_>, skip: Option<Item>, to: SocketAddr, picked: &mut Picked) {
+        let mut misses = 0;
+        for item in self.gossip.iter(self.retransmit_limit()) {
+            if picked.full() || misses >= MAX_MISSES || w.remaining() < swim_wire::ITEM_HEADER_LEN + 6 {
+                break;
+            }
+            if Some(item) == skip {
+                continue;
+            }
+            if let Item::Member(slot) = item {
+                let about_destination = self.members.get(slot).is_some_and(|e| e.addrs.first() == Some(&to));
+                if about_destination && slot != LOCAL && self.members.get(slot).is_some_and(|e| e.state == State::Alive)
+                {
+                    continue;
+                }
+            }
+            let Some(message) = self.gossip_message(item) else {
+                picked.stale(item);
+                continue;
+            };
+            match w.push(&message) {
+                Ok(()) => picked.sent(item),
+                Err(e) if e.is_no_room() => misses += 1,
+                Err(_) => picked.stale(item),
+            }
+        }
+    }
+
+    /// The message a gossip item stands for now.
+    fn gossip_message(&self, item: Item) -> Option<Message<'_>> {
+        match item {
+            Item::Member(slot) => {
+                let e = self.members.get(slot)?;
+                let (incarnation, name) = (e.incarnation, &e.name[..]);
+                Some(match e.state {
+                    State::Alive => Message::Alive(alive(e)),
+                    State::Suspect => Message::Suspect(Suspect { incarnation, name, by: self.accuser_name(e) }),
+                    State::Faulty => Message::Faulty(Faulty { incarnation, name, by: self.accuser_name(e) }),
+                    State::Left => Message::Left(Left { incarnation, name }),
+                })
+            }
+            Item::Broadcast(index) => {
+                let (origin, seq, payload) = self.broadcasts.get(index)?;
+                Some(Message::UserBroadcast(UserBroadcast { seq, origin, payload }))
+            }
+        }
+    }
+
+    /// Who suspected or declared a member (this node when unknown).
+    fn accuser_name(&self, e: &Entry) -> &[u8] {
+        e.accuser.and_then(|r| self.members.resolve(r)).map_or_else(|| self.local_name(), |a| &a.name[..])
+    }
+}
+
+/// A member as an alive update.
+fn alive(e: &Entry) -> Alive<'_> {
+    Alive { incarnation: e.incarnation, name: &e.name, addrs: Addrs::from_slice(&e.addrs), meta: &e.meta }
+}

@@ -1,0 +1,67 @@
+//! Counters of what a node did, for metrics and tests.
+
+use core::time::Duration;
+
+/// A snapshot of a node's counters ([`Node::stats`](crate::Node::stats)).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Datagrams produced by `poll_transmit`.
+    pub packets_sent: u64,
+    /// Bytes of those datagrams.
+    pub bytes_sent: u64,
+    /// Datagrams accepted by `handle_datagram`.
+    pub packets_received: u64,
+    /// Bytes of those datagrams.
+    pub bytes_received: u64,
+    /// Datagrams and sync frames refused (malformed, foreign, unexpected).
+    pub packets_rejected: u64,
+    /// Probes started.
+    pub probes: u64,
+    /// Probes that got no ack, direct or indirect.
+    pub probes_failed: u64,
+    /// Indirect pings sent on behalf of this node's probes.
+    pub indirect_pings_sent: u64,
+    /// Indirect probes this node performed for others.
+    pub indirect_probes_helped: u64,
+    /// Nacks sent as a helper.
+    pub nacks_sent: u64,
+    /// Nacks received as a prober.
+    pub nacks_received: u64,
+    /// Suspicions this node started or learned.
+    pub suspicions: u64,
+    /// Members this node saw declared faulty (by itself or others).
+    pub faulty_declared: u64,
+    /// Times this node refuted a suspicion of itself.
+    pub refutations: u64,
+    /// Gossip updates and broadcasts piggybacked on sent packets.
+    pub updates_sent: u64,
+    /// Gossip updates and broadcasts received.
+    pub updates_received: u64,
+    /// User broadcasts delivered to the application.
+    pub broadcasts_delivered: u64,
+    /// User broadcasts evicted before being sent often enough.
+    pub broadcasts_evicted: u64,
+    /// Members refused because `max_members` was reached.
+    pub members_refused: u64,
+    /// Name conflicts seen.
+    pub name_conflicts: u64,
+    /// Events dropped because the application did not poll them in time.
+    pub events_dropped: u64,
+    /// Transmissions dropped because the outbox was full.
+    pub transmits_dropped: u64,
+    /// Sync exchanges completed.
+    pub syncs_completed: u64,
+    /// Reports of late timers from the runtime.
+    pub overload_reports: u64,
+    /// The local health score (0 is healthy).
+    pub health: u8,
+    /// The probe timeout in force, health scaling included.
+    pub probe_timeout: Duration,
+    /// Members alive or suspect, this node included.
+    pub live_members: usize,
+    /// Members known in any state, this node included.
+    pub known_members: usize,
+    /// Updates and broadcasts waiting in the dissemination queue.
+    pub queued_updates: usize,
+}

@@ -1,0 +1,107 @@
+//! Suspicion timeouts (Lifeguard's dynamic suspicion) and the deadline heap.
+
+use core::cmp::Reverse;
+use core::time::Duration;
+use std::collections::BinaryHeap;
+
+use crate::members::MemberRef;
+use crate::time::Time;
+
+/// `min = α · log10(max(N, 2)) · T`.
+pub(crate) fn min_timeout(alpha: u32, members: usize, period: Duration) -> Duration {
+    let n = members.max(2) as f64;
+    period.mul_f64(f64::from(alpha) * n.log10())
+}
+
+/// The suspicion timeout after `confirmations` independent confirmations,
+/// when `expected` are expected: `max − (max − min) · log(c + 1) / log(k + 1)`,
+/// never below `min`.
+pub(crate) fn timeout(min: Duration, max: Duration, confirmations: usize, expected: usize) -> Duration {
+    if expected == 0 || max <= min {
+        return min;
+    }
+    let fraction = ((confirmations + 1) as f64).ln() / ((expected + 1) as f64).ln();
+    let t = max.as_secs_f64() - (max - min).as_secs_f64() * fraction;
+    Duration::from_secs_f64(t.max(min.as_secs_f64()))
+}
+
+/// Suspicion deadlines, earliest first. Entries are never removed early:
+/// when a deadline moves or a suspicion ends, the old entry stays and is
+/// recognised as stale when it comes up (the caller checks the member).
+#[derive(Debug)]
+pub(crate) struct Deadlines {
+    heap: BinaryHeap<Reverse<(Time, u32, u32)>>,
+}
+
+impl Deadlines {
+    pub(crate) fn with_capacity(capacity: usize) -> Self {
+        Deadlines { heap: BinaryHeap::with_capacity(capacity) }
+    }
+
+    pub(crate) fn push(&mut self, at: Time, member: MemberRef) {
+        self.heap.push(Reverse((at, member.slot, member.generation)));
+    }
+
+    pub(crate) fn next(&self) -> Option<Time> {
+        self.heap.peek().map(|Reverse((at, _, _))| *at)
+    }
+
+    /// Removes and returns the earliest entry if it is due.
+    pub(crate) fn pop_due(&mut self, now: Time) -> Option<(Time, MemberRef)> {
+        match self.heap.peek() {
+            Some(Reverse((at, _, _))) if *at <= now => {
+                let Reverse((at, slot, generation)) = self.heap.pop()?;
+                Some((at, MemberRef { slot, generation }))
+            }
+            _ => None,
+        }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.heap.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn min_follows_log10_of_cluster_size() {
+        let t = Duration::from_secs(1);
+        assert_eq!(min_timeout(4, 1, t), min_timeout(4, 2, t), "N below 2 counts as 2");
+        let d = min_timeout(4, 100, t);
+        assert!((d.as_secs_f64() - 8.0).abs() < 1e-9, "{d:?}");
+        assert!((min_timeout(5, 1000, t).as_secs_f64() - 15.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn timeout_falls_from_max_to_min_with_confirmations() {
+        let (min, max) = (Duration::from_secs(2), Duration::from_secs(12));
+        assert_eq!(timeout(min, max, 0, 3), max);
+        let one = timeout(min, max, 1, 3);
+        let two = timeout(min, max, 2, 3);
+        assert!(max > one && one > two && two > min, "{one:?} {two:?}");
+        // log(2)/log(4) = 0.5: halfway.
+        assert!((one.as_secs_f64() - 7.0).abs() < 1e-9);
+        assert_eq!(timeout(min, max, 3, 3), min);
+        assert_eq!(timeout(min, max, 9, 3), min, "never below min");
+        assert_eq!(timeout(min, max, 0, 0), min, "no confirmations expected: min at once");
+    }
+
+    #[test]
+    fn deadlines_pop_in_order_when_due() {
+        let mut d = Deadlines::with_capacity(4);
+        let m = |slot| MemberRef { slot, generation: 0 };
+        d.push(Time::from_secs(5), m(1));
+        d.push(Time::from_secs(2), m(2));
+        d.push(Time::from_secs(9), m(3));
+        assert_eq!(d.next(), Some(Time::from_secs(2)));
+        assert_eq!(d.pop_due(Time::from_secs(1)), None);
+        assert_eq!(d.pop_due(Time::from_secs(6)).map(|(_, r)| r.slot), Some(2));
+        assert_eq!(d.pop_due(Time::from_secs(6)).map(|(_, r)| r.slot), Some(1));
+        assert_eq!(d.pop_due(Time::from_secs(6)), None);
+        assert_eq!(d.len(), 1);
+    }
+}

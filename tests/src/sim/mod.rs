@@ -1,0 +1,663 @@
+//! The deterministic cluster simulator: many [`Node`]s in one process on a
+//! virtual clock, talking through a seeded network model.
+//!
+//! Everything that happens is an entry in one time-ordered queue (datagram
+//! deliveries, sync-stream frames, node timers, scheduled commands), so a
+//! run is a pure function of its seed and configuration: the same seed
+//! replays the same run, event for event. If a test panics while a `Sim` is
+//! alive, the seed is printed so the run can be replayed
+//! (`SWIM_SIM_SEED=<seed>`, see [`seed_from_env`]).
+//!
+//! ```
+//! use std::time::Duration;
+//! use swim_tests::sim::{Sim, SimConfig};
+//!
+//! let mut sim = Sim::new(SimConfig { members: 8, seed: 7, ..SimConfig::default() });
+//! sim.join_all(0, Duration::from_millis(10));
+//! assert!(sim.run_until(Duration::from_secs(30), |s| s.converged()));
+//! ```
+
+mod metrics;
+mod network;
+mod queue;
+mod random;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use swim_core::{Config, Event, Node, State, SyncId, SyncStatus, Time};
+
+use crate::alloc_counter;
+pub use metrics::{BroadcastTrack, Detection, MemberMetrics, Metrics};
+pub use network::{LinkModel, Network};
+use queue::Queue;
+pub use random::SimRng;
+
+/// The seed to use: `SWIM_SIM_SEED` from the environment if set, else
+/// `default`.
+pub fn seed_from_env(default: u64) -> u64 {
+    std::env::var("SWIM_SIM_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(default)
+}
+
+/// What to simulate.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    /// Seed of the whole run (nodes' seeds derive from it).
+    pub seed: u64,
+    /// How many members exist (started but not joined).
+    pub members: usize,
+    /// The nodes' configuration (each gets its own seed).
+    pub config: Config,
+    /// Every link's behaviour.
+    pub link: LinkModel,
+    /// Count allocations made inside the nodes (needs the counting
+    /// allocator installed in the binary).
+    pub count_allocations: bool,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig { seed: 1, members: 8, config: Config::local(), link: LinkModel::default(), count_allocations: false }
+    }
+}
+
+/// A member whose inputs and timers are held back: frozen for `delay`
+/// out of every `every`, starting at `from` (Lifeguard's slow members).
+#[derive(Debug, Clone, Copy)]
+pub struct Slow {
+    /// How long each freeze lasts.
+    pub delay: Duration,
+    /// How often a freeze starts.
+    pub every: Duration,
+    /// When the first freeze starts.
+    pub from: Time,
+}
+
+impl Slow {
+    /// If `now` falls in a freeze, when it ends.
+    fn frozen_until(&self, now: Time) -> Option<Time> {
+        if now < self.from {
+            return None;
+        }
+        let every = self.every.as_micros().max(1) as u64;
+        let phase = (now.as_micros() - self.from.as_micros()) % every;
+        let delay = self.delay.as_micros() as u64;
+        (phase < delay).then(|| Time::from_micros(now.as_micros() + (delay - phase)))
+    }
+}
+
+/// One simulated member.
+#[derive(Debug)]
+pub struct SimMember {
+    /// Its name.
+    pub name: Vec<u8>,
+    /// Its address.
+    pub addr: SocketAddr,
+    // Boxed: moved out and back on every event, which must be cheap.
+    node: Option<Box<Node>>,
+    deadline: Option<Time>,
+    /// When it crashed, if it is down.
+    pub crashed_at: Option<Time>,
+    /// Whether it left gracefully (and stopped).
+    pub left: bool,
+    /// How it is slowed, if it is.
+    pub slow: Option<Slow>,
+    restarts: u32,
+}
+
+impl SimMember {
+    /// Whether the member is running.
+    pub fn is_up(&self) -> bool {
+        self.node.is_some()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pending {
+    Timer { node: usize },
+    Datagram { to: usize, from: usize, buf: usize },
+    Frame { sync: usize, to_side: usize, buf: usize },
+    Join { node: usize, seed: usize },
+}
+
+#[derive(Debug)]
+struct SimSync {
+    /// `(member, session)` of the opener and of the acceptor.
+    ends: [(usize, SyncId); 2],
+    open: [bool; 2],
+    /// Latest scheduled arrival per direction, to keep stream order.
+    last_arrival: [Time; 2],
+}
+
+/// The simulator.
+#[derive(Debug)]
+pub struct Sim {
+    seed: u64,
+    now: Time,
+    rng: SimRng,
+    config: Config,
+    /// The network model (change it between runs).
+    pub network: Network,
+    members: Vec<SimMember>,
+    by_addr: HashMap<SocketAddr, usize>,
+    by_name: HashMap<Vec<u8>, usize>,
+    queue: Queue<Pending>,
+    buffers: Vec<Vec<u8>>,
+    free_buffers: Vec<usize>,
+    syncs: Vec<SimSync>,
+    scratch: Vec<u8>,
+    metrics: Metrics,
+    count_allocations: bool,
+}
+
+impl Sim {
+    /// Creates the members (running, each alone until it joins).
+    pub fn new(sim: SimConfig) -> Self {
+        let mut this = Sim {
+            seed: sim.seed,
+            now: Time::ZERO,
+            rng: SimRng::new(sim.seed),
+            config: sim.config,
+            network: Network::new(sim.link),
+            members: Vec::with_capacity(sim.members),
+            by_addr: HashMap::with_capacity(sim.members),
+            by_name: HashMap::with_capacity(sim.members),
+            queue: Queue::new(),
+            buffers: Vec::new(),
+            free_buffers: Vec::new(),
+            syncs: Vec::new(),
+            scratch: Vec::new(),
+            metrics: Metrics::new(sim.members),
+            count_allocations: sim.count_allocations,
+        };
+        let frame = this.config.sync_frame_budget.max(this.config.packet_budget);
+        this.scratch = vec![0; frame];
+        for i in 0..sim.members {
+            let name = format!("m{i:05}").into_bytes();
+            let addr = SocketAddr::from(([10, (i >> 16) as u8, (i >> 8) as u8, i as u8], 7946));
+            this.by_addr.insert(addr, i);
+            this.by_name.insert(name.clone(), i);
+            this.members.push(SimMember {
+                name,
+                addr,
+                node: None,
+                deadline: None,
+                crashed_at: None,
+                left: false,
+                slow: None,
+                restarts: 0,
+            });
+            this.boot(i);
+        }
+        this
+    }
+
+    /// The run's seed.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// The virtual time.
+    pub fn now(&self) -> Time {
+        self.now
+    }
+
+    /// All members.
+    pub fn members(&self) -> &[SimMember] {
+        &self.members
+    }
+
+    /// A member's node, if it is up.
+    pub fn node(&self, i: usize) -> Option<&Node> {
+        self.members.get(i).and_then(|m| m.node.as_deref())
+    }
+
+    /// The index of the member with this name.
+    pub fn index_of(&self, name: &[u8]) -> Option<usize> {
+        self.by_name.get(name).copied()
+    }
+
+    /// What was measured so far.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// Mutable access to the metrics (e.g. to reset them after warm-up).
+    pub fn metrics_mut(&mut self) -> &mut Metrics {
+        &mut self.metrics
+    }
+
+    /// Starts (or restarts) member `i` with a fresh node.
+    fn boot(&mut self, i: usize) {
+        let Some(m) = self.members.get_mut(i) else { return };
+        let seed = SimRng::derive(self.seed, (i as u64) << 16 | u64::from(m.restarts));
+        let config = Config { seed, ..self.config.clone() };
+        let node = Node::new(&m.name, &[m.addr], b"", config, self.now).expect("the simulator's config is valid");
+        m.node = Some(Box::new(node));
+        m.crashed_at = None;
+        m.left = false;
+        m.deadline = None;
+        self.settle(i);
+    }
+
+    /// Every member but `seed` joins through `seed`, one every `stagger`.
+    pub fn join_all(&mut self, seed: usize, stagger: Duration) {
+        let mut at = self.now;
+        for i in (0..self.members.len()).filter(|&i| i != seed) {
+            self.schedule(at, Pending::Join { node: i, seed });
+            at += stagger;
+        }
+    }
+
+    /// Member `i` joins through `seed` now.
+    pub fn join(&mut self, i: usize, seed: usize) {
+        self.schedule(self.now, Pending::Join { node: i, seed });
+    }
+
+    /// Crashes member `i`: it stops at once, without leaving.
+    pub fn crash(&mut self, i: usize) {
+        if let Some(m) = self.members.get_mut(i) {
+            if m.node.take().is_some() {
+                m.crashed_at = Some(self.now);
+                m.deadline = None;
+                self.metrics.crashed(i, self.now);
+            }
+        }
+    }
+
+    /// Restarts a crashed member under the same name and address, with no
+    /// memory of its past; it joins through `seed`.
+    pub fn restart(&mut self, i: usize, seed: usize) {
+        if let Some(m) = self.members.get_mut(i) {
+            if m.node.is_some() {
+                return;
+            }
+            m.restarts += 1;
+        }
+        self.boot(i);
+        self.join(i, seed);
+    }
+
+    /// Member `i` leaves gracefully; it stops once its departure has been
+    /// announced (checked as the simulation runs).
+    pub fn leave(&mut self, i: usize) {
+        let now = self.now;
+        self.with_node(i, |node, _| node.leave(now));
+        if let Some(m) = self.members.get_mut(i) {
+            m.left = true;
+        }
+        self.settle(i);
+    }
+
+    /// Broadcasts from member `i`.
+    pub fn broadcast(&mut self, i: usize, payload: &[u8]) -> Option<u32> {
+        let now = self.now;
+        let seq = self.with_node(i, |node, _| node.broadcast(now, payload).ok()).flatten()?;
+        let live = self.members.iter().filter(|m| m.is_up() && !m.left).count();
+        self.metrics.broadcast_sent(i, seq, now, live.saturating_sub(1));
+        self.settle(i);
+        Some(seq)
+    }
+
+    /// Changes member `i`'s metadata.
+    pub fn set_metadata(&mut self, i: usize, meta: &[u8]) {
+        let now = self.now;
+        self.with_node(i, |node, _| node.set_metadata(now, meta).ok());
+        self.settle(i);
+    }
+
+    /// Slows member `i` (or stops slowing it with `None`).
+    pub fn slow(&mut self, i: usize, slow: Option<Slow>) {
+        if let Some(m) = self.members.get_mut(i) {
+            m.slow = slow;
+        }
+    }
+
+    /// Runs for `duration` of virtual time.
+    pub fn run_for(&mut self, duration: Duration) {
+        let end = self.now + duration;
+        self.run_to(end);
+    }
+
+    /// Runs until `done` holds (checked every 100 ms of virtual time) or
+    /// `limit` has passed; returns whether `done` held.
+    pub fn run_until(&mut self, limit: Duration, mut done: impl FnMut(&Sim) -> bool) -> bool {
+        let end = self.now + limit;
+        while self.now < end {
+            if done(self) {
+                return true;
+            }
+            let step = (self.now + Duration::from_millis(100)).min(end);
+            self.run_to(step);
+        }
+        done(self)
+    }
+
+    fn run_to(&mut self, end: Time) {
+        while let Some(at) = self.queue.peek_time() {
+            if at > end {
+                break;
+            }
+            let Some((at, pending)) = self.queue.pop() else { break };
+            self.now = self.now.max(at);
+            self.dispatch(at, pending);
+        }
+        self.now = self.now.max(end);
+    }
+
+    fn schedule(&mut self, at: Time, pending: Pending) {
+        self.queue.push(at, pending);
+    }
+
+    /// If member `i` is frozen now, when it thaws.
+    fn frozen_until(&self, i: usize) -> Option<Time> {
+        self.members.get(i).and_then(|m| m.slow).and_then(|s| s.frozen_until(self.now))
+    }
+
+    fn dispatch(&mut self, at: Time, pending: Pending) {
+        let target = match pending {
+            Pending::Timer { node } | Pending::Datagram { to: node, .. } | Pending::Join { node, .. } => Some(node),
+            Pending::Frame { sync, to_side, .. } => self.syncs.get(sync).and_then(|s| s.ends.get(to_side)).map(|e| e.0),
+        };
+        if let Some(thaw) = target.and_then(|i| self.frozen_until(i)) {
+            self.schedule(thaw, pending);
+            return;
+        }
+        match pending {
+            Pending::Timer { node } => {
+                if self.members.get(node).is_some_and(|m| m.deadline == Some(at)) {
+                    self.fire_timer(node, at);
+                }
+            }
+            Pending::Datagram { to, from, buf } => {
+                self.deliver(to, from, buf);
+                self.release(buf);
+            }
+            Pending::Frame { sync, to_side, buf } => {
+                self.deliver_frame(sync, to_side, buf);
+                self.release(buf);
+            }
+            Pending::Join { node, seed } => {
+                let (now, seed_addr) = (self.now, self.members.get(seed).map(|m| m.addr));
+                if let Some(addr) = seed_addr {
+                    self.with_node(node, |n, _| n.join(now, &[addr]).ok());
+                    self.settle(node);
+                }
+            }
+        }
+    }
+
+    fn fire_timer(&mut self, i: usize, due: Time) {
+        let now = self.now;
+        let period = self.config.protocol_period;
+        self.with_node(i, |node, _| {
+            let late = now.saturating_since(due);
+            // Like the runtime: waking more than a tenth of a period late is overload.
+            if late > period / 10 {
+                node.report_overload(now, late);
+            }
+            node.handle_timeout(now);
+        });
+        self.settle(i);
+    }
+
+    fn deliver(&mut self, to: usize, from: usize, buf: usize) {
+        let Some(from_addr) = self.members.get(from).map(|m| m.addr) else { return };
+        let Some(data) = self.buffers.get_mut(buf).map(std::mem::take) else { return };
+        let now = self.now;
+        let len = data.len();
+        let accepted = self.with_node(to, |node, _| node.handle_datagram(now, from_addr, &data).is_ok());
+        if let Some(b) = self.buffers.get_mut(buf) {
+            *b = data;
+        }
+        if accepted.is_some() {
+            self.metrics.received(to, len);
+            self.settle(to);
+        }
+    }
+
+    /// Runs `f` on member `i`'s node (counting its allocations if asked).
+    fn with_node<R>(&mut self, i: usize, f: impl FnOnce(&mut Node, Time) -> R) -> Option<R> {
+        let now = self.now;
+        let node = self.members.get_mut(i)?.node.as_deref_mut()?;
+        Some(if self.count_allocations { alloc_counter::accumulate(|| f(node, now)) } else { f(node, now) })
+    }
+
+    /// Carries out member `i`'s outputs: datagrams, events, syncs, and its
+    /// next deadline.
+    fn settle(&mut self, i: usize) {
+        let Some(mut node) = self.members.get_mut(i).and_then(|m| m.node.take()) else { return };
+        let now = self.now;
+        let count = self.count_allocations;
+        let counted = |f: &mut dyn FnMut() -> bool| if count { alloc_counter::accumulate(f) } else { f() };
+        let mut scratch = std::mem::take(&mut self.scratch);
+        loop {
+            let mut sent = None;
+            counted(&mut || {
+                sent = node.poll_transmit(now, &mut scratch);
+                true
+            });
+            let Some(t) = sent else { break };
+            let Some(&to) = self.by_addr.get(&t.destination) else { continue };
+            self.metrics.sent(i, t.len);
+            let deliveries: [Option<Duration>; 2] = self.network.deliveries(&mut self.rng, i, to);
+            for delay in deliveries.into_iter().flatten() {
+                let buf = self.store(scratch.get(..t.len).unwrap_or_default());
+                self.schedule(now + delay, Pending::Datagram { to, from: i, buf });
+            }
+        }
+        self.scratch = scratch;
+        loop {
+            let mut seen = false;
+            counted(&mut || {
+                if let Some(event) = node.poll_event() {
+                    self.metrics.observe(i, now, &event, &self.by_name, &self.members);
+                    seen = true;
+                }
+                true
+            });
+            if !seen {
+                break;
+            }
+        }
+        let mut opens = Vec::new();
+        while let Some(open) = node.poll_sync_open() {
+            opens.push(open);
+        }
+        let announced = node.leave_announced();
+        let deadline = node.poll_timeout();
+        if let Some(m) = self.members.get_mut(i) {
+            m.node = Some(node);
+        }
+        for open in opens {
+            self.open_sync(i, open.id, open.peer);
+        }
+        if announced {
+            // The departure is out: the member stops.
+            if let Some(m) = self.members.get_mut(i) {
+                m.node = None;
+                m.deadline = None;
+            }
+            return;
+        }
+        if let Some(m) = self.members.get_mut(i) {
+            if deadline != m.deadline {
+                m.deadline = deadline;
+                if let Some(at) = deadline {
+                    let at = at.max(now);
+                    m.deadline = Some(at);
+                    self.schedule(at, Pending::Timer { node: i });
+                }
+            }
+        }
+    }
+
+    fn store(&mut self, data: &[u8]) -> usize {
+        match self.free_buffers.pop() {
+            Some(i) => {
+                if let Some(b) = self.buffers.get_mut(i) {
+                    b.clear();
+                    b.extend_from_slice(data);
+                }
+                i
+            }
+            None => {
+                self.buffers.push(data.to_vec());
+                self.buffers.len() - 1
+            }
+        }
+    }
+
+    fn release(&mut self, buf: usize) {
+        self.free_buffers.push(buf);
+    }
+
+    fn open_sync(&mut self, opener: usize, id: SyncId, peer: SocketAddr) {
+        let now = self.now;
+        let from_addr = self.members.get(opener).map(|m| m.addr);
+        let accepted = match (self.by_addr.get(&peer).copied(), from_addr) {
+            (Some(to), Some(from)) if self.network.connected(opener, to) => {
+                self.with_node(to, |n, _| n.accept_sync(now, from).ok()).flatten().map(|aid| (to, aid))
+            }
+            _ => None,
+        };
+        let Some((to, aid)) = accepted else {
+            // Connection refused or unreachable.
+            self.with_node(opener, |n, _| n.close_sync(id));
+            return;
+        };
+        self.syncs.push(SimSync { ends: [(opener, id), (to, aid)], open: [true, true], last_arrival: [now, now] });
+        let sync = self.syncs.len() - 1;
+        self.pump(sync, 0);
+        self.pump(sync, 1);
+    }
+
+    /// Sends whatever side `side` of a sync has to send.
+    fn pump(&mut self, sync: usize, side: usize) {
+        let Some(&(member, id)) = self.syncs.get(sync).and_then(|s| s.ends.get(side)) else { return };
+        loop {
+            let status = self.node(member).and_then(|n| n.sync_status(id));
+            match status {
+                Some(SyncStatus::Send) => {
+                    let mut scratch = std::mem::take(&mut self.scratch);
+                    let written = self.with_node(member, |n, _| n.poll_sync_frame(id, &mut scratch)).flatten();
+                    let frame = written.map(|len| self.store(scratch.get(4..len).unwrap_or_default()));
+                    self.scratch = scratch;
+                    let Some(buf) = frame else {
+                        self.abort_sync(sync);
+                        return;
+                    };
+                    let other = 1 - side;
+                    let to = self.syncs.get(sync).and_then(|s| s.ends.get(other)).map(|e| e.0).unwrap_or(member);
+                    let delay = self.network.stream_delay(&mut self.rng, member, to);
+                    let Some(s) = self.syncs.get_mut(sync) else { return };
+                    let at = (self.now + delay).max(s.last_arrival[other] + Duration::from_micros(1));
+                    s.last_arrival[other] = at;
+                    self.schedule(at, Pending::Frame { sync, to_side: other, buf });
+                }
+                Some(SyncStatus::Done) => {
+                    self.with_node(member, |n, _| n.close_sync(id));
+                    if let Some(s) = self.syncs.get_mut(sync) {
+                        s.open[side] = false;
+                    }
+                    return;
+                }
+                Some(SyncStatus::Receive) => return,
+                None => {
+                    if let Some(s) = self.syncs.get_mut(sync) {
+                        s.open[side] = false;
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    fn deliver_frame(&mut self, sync: usize, to_side: usize, buf: usize) {
+        let Some(s) = self.syncs.get(sync) else { return };
+        let (member, id) = s.ends[to_side];
+        let from = s.ends[1 - to_side].0;
+        if !s.open[to_side] || !self.network.connected(from, member) {
+            self.abort_sync(sync);
+            return;
+        }
+        let Some(data) = self.buffers.get_mut(buf).map(std::mem::take) else { return };
+        let now = self.now;
+        let result = self.with_node(member, |n, _| n.handle_sync_frame(now, id, &data));
+        if let Some(b) = self.buffers.get_mut(buf) {
+            *b = data;
+        }
+        match result {
+            Some(Ok(_)) => {
+                self.pump(sync, to_side);
+                self.settle(member);
+            }
+            _ => self.abort_sync(sync),
+        }
+    }
+
+    /// Closes both ends of a broken sync stream.
+    fn abort_sync(&mut self, sync: usize) {
+        let Some(s) = self.syncs.get_mut(sync) else { return };
+        let ends = s.ends;
+        s.open = [false, false];
+        for (member, id) in ends {
+            self.with_node(member, |n, _| n.close_sync(id));
+        }
+    }
+
+    /// Members that are up and have not left.
+    pub fn live(&self) -> impl Iterator<Item = usize> + '_ {
+        self.members.iter().enumerate().filter(|(_, m)| m.is_up() && !m.left).map(|(i, _)| i)
+    }
+
+    /// Whether every running member sees exactly the running members as
+    /// alive (O(N²)).
+    pub fn converged(&self) -> bool {
+        let live: Vec<usize> = self.live().collect();
+        // Counts first (O(N)), the full comparison only when they agree.
+        let counts_agree = live.iter().all(|&i| self.node(i).is_some_and(|n| n.live_members() == live.len()));
+        counts_agree
+            && live.iter().all(|&i| {
+                let Some(node) = self.node(i) else { return false };
+                node.live_members() == live.len()
+                    && live.iter().all(|&j| {
+                        let name = &self.members[j].name;
+                        node.member(name).is_some_and(|m| m.state == State::Alive)
+                    })
+            })
+    }
+
+    /// How many running members see member `j` in `state`.
+    pub fn seen_as(&self, j: usize, state: State) -> usize {
+        let name = &self.members[j].name;
+        self.live().filter(|&i| self.node(i).and_then(|n| n.member(name)).is_some_and(|m| m.state == state)).count()
+    }
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("simulation seed: {} (replay with SWIM_SIM_SEED={})", self.seed, self.seed);
+        }
+    }
+}
+
+/// Member events a test may want to look at, by kind.
+pub fn event_kind(event: &Event<'_>) -> &'static str {
+    match event {
+        Event::Joined(_) => "joined",
+        Event::Updated(_) => "updated",
+        Event::Suspected { .. } => "suspected",
+        Event::Recovered(_) => "recovered",
+        Event::Faulty { .. } => "faulty",
+        Event::Left(_) => "left",
+        Event::Broadcast { .. } => "broadcast",
+        Event::NameConflict { .. } => "name conflict",
+        Event::Refuted { .. } => "refuted",
+        Event::JoinSucceeded { .. } => "join succeeded",
+        Event::JoinFailed { .. } => "join failed",
+        _ => "other",
+    }
+}
