@@ -74,6 +74,9 @@ pub struct Config {
     /// Most members the node will track; more are refused and counted.
     pub max_members: usize,
     /// How long faulty and left members are remembered before being reaped.
+    /// While remembered, faulty members are occasionally contacted for a
+    /// sync, which is how a cluster split by a partition merges again: keep
+    /// it longer than the partitions you expect to heal from.
     pub tombstone_ttl: Duration,
 
     /// Base interval between syncs with a random member (scaled up with the
@@ -105,7 +108,7 @@ pub struct Config {
 
 impl Config {
     /// A local network: T = 1 s, probe timeout 500 ms, K = 3, α = 4, β = 6,
-    /// λ = 4, sync every 30 s.
+    /// λ = 4, sync every 30 s, tombstones kept 5 minutes.
     pub fn lan() -> Self {
         Config {
             seed: 0,
@@ -127,7 +130,7 @@ impl Config {
             max_metadata: 512,
             expected_members: 64,
             max_members: 1 << 20,
-            tombstone_ttl: Duration::from_secs(60),
+            tombstone_ttl: Duration::from_secs(300),
             sync_interval: Duration::from_secs(30),
             sync_frame_budget: 64 * 1024,
             max_concurrent_syncs: 4,
@@ -143,7 +146,7 @@ impl Config {
     }
 
     /// A wide-area network: T = 5 s, probe timeout 3 s, α = 6, sync every
-    /// 60 s, tombstones kept 5 minutes.
+    /// 60 s, tombstones kept 30 minutes.
     pub fn wan() -> Self {
         Config {
             protocol_period: Duration::from_secs(5),
@@ -152,14 +155,14 @@ impl Config {
             max_probe_timeout: Duration::from_secs(4),
             suspicion_mult: 6,
             sync_interval: Duration::from_secs(60),
-            tombstone_ttl: Duration::from_secs(300),
+            tombstone_ttl: Duration::from_secs(1800),
             join_retry_interval: Duration::from_secs(3),
             ..Config::lan()
         }
     }
 
     /// One host or a fast test network: T = 200 ms, probe timeout 100 ms,
-    /// α = 3, sync every 5 s, tombstones kept 10 s.
+    /// α = 3, sync every 5 s, tombstones kept 30 s.
     pub fn local() -> Self {
         Config {
             protocol_period: Duration::from_millis(200),
@@ -168,7 +171,7 @@ impl Config {
             max_probe_timeout: Duration::from_millis(160),
             suspicion_mult: 3,
             sync_interval: Duration::from_secs(5),
-            tombstone_ttl: Duration::from_secs(10),
+            tombstone_ttl: Duration::from_secs(30),
             join_retry_interval: Duration::from_millis(200),
             ..Config::lan()
         }

@@ -43,6 +43,15 @@ impl State {
     }
 }
 
+/// Who suspects or declares a member.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum By<'a> {
+    /// This node.
+    Local,
+    /// The member of this name (possibly unknown to this node).
+    Name(&'a [u8]),
+}
+
 /// The slot of this node itself.
 pub(crate) const LOCAL: u32 = 0;
 
@@ -99,8 +108,9 @@ pub(crate) struct Suspicion {
     pub(crate) max: Duration,
     /// Confirmations expected (k).
     pub(crate) expected: u8,
-    /// Members whose suspicions were counted (the first accuser included).
-    pub(crate) accusers: SmallVec<[u32; MAX_CONFIRMERS]>,
+    /// Name hashes of the members whose suspicions were counted (the first
+    /// accuser included), so that each counts once.
+    pub(crate) accusers: SmallVec<[u64; MAX_CONFIRMERS]>,
 }
 
 /// One slot of the table.
@@ -114,8 +124,10 @@ pub(crate) struct Entry {
     pub(crate) incarnation: u32,
     pub(crate) state: State,
     pub(crate) changed_at: Time,
-    /// Who suspected or declared the member (for gossip and events).
-    pub(crate) accuser: Option<MemberRef>,
+    /// Who suspected or declared the member (for gossip and events). Inline
+    /// up to 32 bytes, so that suspicions do not allocate for typical names;
+    /// a longer name allocates once per slot and the capacity is kept.
+    pub(crate) accuser: SmallVec<[u8; 32]>,
     pub(crate) suspicion: Suspicion,
     pub(crate) broadcasts: BroadcastWindow,
 }
@@ -131,7 +143,7 @@ impl Entry {
             incarnation: 0,
             state: State::Left,
             changed_at: Time::ZERO,
-            accuser: None,
+            accuser: SmallVec::new(),
             suspicion: Suspicion::default(),
             broadcasts: BroadcastWindow::default(),
         }
@@ -162,8 +174,28 @@ impl Members {
         }
     }
 
-    fn hash(&self, name: &[u8]) -> u64 {
+    /// The keyed hash of a name (also identifies accusers).
+    pub(crate) fn hash(&self, name: &[u8]) -> u64 {
         self.hasher.hash_one(name)
+    }
+
+    /// Records who accused the member in `slot`: `by`, or this node itself.
+    pub(crate) fn set_accuser(&mut self, slot: u32, by: By<'_>) {
+        let (head, tail) = self.entries.split_at_mut(1);
+        let (Some(local), Some(entry)) = (head.first(), tail.get_mut((slot as usize).wrapping_sub(1))) else { return };
+        entry.accuser.clear();
+        entry.accuser.extend_from_slice(match by {
+            By::Local => &local.name,
+            By::Name(name) => name,
+        });
+    }
+
+    /// The name of an accuser.
+    pub(crate) fn accuser_name<'a>(&'a self, by: By<'a>) -> &'a [u8] {
+        match by {
+            By::Local => self.local().map_or(&[], |e| &e.name),
+            By::Name(name) => name,
+        }
     }
 
     pub(crate) fn find(&self, name: &[u8]) -> Option<u32> {
@@ -200,7 +232,7 @@ impl Members {
         entry.incarnation = incarnation;
         entry.state = state;
         entry.changed_at = now;
-        entry.accuser = None;
+        entry.accuser.clear();
         entry.suspicion.accusers.clear();
         entry.broadcasts = BroadcastWindow::default();
         let hash = self.hasher.hash_one(name);

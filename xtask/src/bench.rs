@@ -6,8 +6,10 @@ use std::process::Command;
 use crate::{cargo, root};
 
 /// Benchmarks and what they measure.
-pub(crate) const BENCHES: &[(&str, &str)] =
-    &[("wire", "encode and decode of a ping carrying 8 alive updates (32-byte names, 64-byte metadata)")];
+pub(crate) const BENCHES: &[(&str, &str)] = &[
+    ("wire", "encode and decode of a ping carrying 8 alive updates (32-byte names, 64-byte metadata)"),
+    ("core", "16,000-member node build and step times; simulator throughput and allocations at 1,000 members"),
+];
 
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
     match args.split_first() {

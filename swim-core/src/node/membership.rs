@@ -19,10 +19,19 @@ use std::net::SocketAddr;
 use super::Node;
 use crate::events::{MemberEvent, Record};
 use crate::gossip::Item;
-use crate::members::{LOCAL, MAX_CONFIRMERS, MemberRef, State};
+use crate::members::{By, LOCAL, MAX_CONFIRMERS, State};
 use crate::serial;
 use crate::suspicion;
 use crate::time::Time;
+
+/// What was said about this node.
+#[derive(Clone, Copy)]
+enum Claim<'u, 'a> {
+    Alive(&'u AliveUpdate<'a>),
+    Suspect,
+    /// Faulty or left.
+    Gone,
+}
 
 /// An alive update or member description, from any source.
 pub(crate) struct AliveUpdate<'a> {
@@ -35,7 +44,7 @@ pub(crate) struct AliveUpdate<'a> {
 impl Node {
     pub(super) fn apply_alive(&mut self, now: Time, update: &AliveUpdate<'_>) {
         if update.name == self.local_name() {
-            self.heard_about_self(now, update.incarnation, Some(update));
+            self.heard_about_self(now, update.incarnation, Claim::Alive(update));
             return;
         }
         let Some(slot) = self.members.find(update.name) else {
@@ -56,7 +65,7 @@ impl Node {
                 Some(slot) => {
                     self.probe_list.insert(slot);
                     self.gossip.enqueue(Item::Member(slot));
-                    self.member_event(MemberEvent::Joined, slot, None);
+                    self.member_event(MemberEvent::Joined, slot);
                 }
                 None => self.stats.members_refused += 1,
             }
@@ -84,7 +93,7 @@ impl Node {
                 entry.meta.clear();
                 entry.meta.extend_from_slice(update.meta);
             }
-            entry.accuser = None;
+            entry.accuser.clear();
             entry.suspicion.accusers.clear();
         }
         self.members.set_state(slot, State::Alive, now);
@@ -92,45 +101,43 @@ impl Node {
         match was {
             State::Faulty | State::Left => {
                 self.probe_list.insert(slot);
-                self.member_event(MemberEvent::Joined, slot, None);
+                self.member_event(MemberEvent::Joined, slot);
             }
             State::Suspect => {
-                self.member_event(MemberEvent::Recovered, slot, None);
+                self.member_event(MemberEvent::Recovered, slot);
                 if changed {
-                    self.member_event(MemberEvent::Updated, slot, None);
+                    self.member_event(MemberEvent::Updated, slot);
                 }
             }
-            State::Alive if changed => self.member_event(MemberEvent::Updated, slot, None),
+            State::Alive if changed => self.member_event(MemberEvent::Updated, slot),
             State::Alive => {}
         }
     }
 
     pub(super) fn apply_suspect(&mut self, now: Time, name: &[u8], incarnation: u32, by: &[u8]) {
         if name == self.local_name() {
-            self.heard_about_self(now, incarnation, None);
+            self.heard_about_self(now, incarnation, Claim::Suspect);
             return;
         }
         let Some(slot) = self.members.find(name) else { return };
-        let accuser = self.members.find(by).and_then(|s| self.members.reference(s));
-        self.suspect(now, slot, incarnation, accuser);
+        self.suspect(now, slot, incarnation, By::Name(by));
     }
 
     pub(super) fn apply_faulty(&mut self, now: Time, name: &[u8], incarnation: u32, by: &[u8]) {
         if name == self.local_name() {
-            self.heard_about_self(now, incarnation, None);
+            self.heard_about_self(now, incarnation, Claim::Gone);
             return;
         }
         let Some(slot) = self.members.find(name) else { return };
         let Some(entry) = self.members.get(slot) else { return };
         if entry.state.is_live() && serial::at_least(incarnation, entry.incarnation) {
-            let accuser = self.members.find(by).and_then(|s| self.members.reference(s));
-            self.declare_faulty(now, slot, incarnation, accuser);
+            self.declare_faulty(now, slot, incarnation, By::Name(by));
         }
     }
 
     pub(super) fn apply_left(&mut self, now: Time, name: &[u8], incarnation: u32) {
         if name == self.local_name() {
-            self.heard_about_self(now, incarnation, None);
+            self.heard_about_self(now, incarnation, Claim::Gone);
             return;
         }
         let Some(slot) = self.members.find(name) else { return };
@@ -140,19 +147,19 @@ impl Node {
                 entry.incarnation = incarnation;
             }
             self.bury(now, slot, State::Left);
-            self.member_event(MemberEvent::Left, slot, None);
+            self.member_event(MemberEvent::Left, slot);
         }
     }
 
-    /// Suspects a member at `incarnation` on behalf of `accuser`, or counts a
+    /// Suspects a member at `incarnation` on behalf of `by`, or counts a
     /// confirmation of an existing suspicion.
-    pub(super) fn suspect(&mut self, now: Time, slot: u32, incarnation: u32, accuser: Option<MemberRef>) {
+    pub(super) fn suspect(&mut self, now: Time, slot: u32, incarnation: u32, by: By<'_>) {
         let Some(entry) = self.members.get(slot) else { return };
         match entry.state {
             State::Alive if serial::at_least(incarnation, entry.incarnation) => {}
             State::Suspect if serial::newer(incarnation, entry.incarnation) => {}
             State::Suspect if incarnation == entry.incarnation => {
-                self.confirm(now, slot, accuser);
+                self.confirm(now, slot, by);
                 return;
             }
             _ => return,
@@ -166,40 +173,39 @@ impl Node {
             (min, 0)
         };
         let deadline = now + suspicion::timeout(min, max, 0, expected);
+        let accuser = self.members.hash(self.members.accuser_name(by));
+        self.members.set_accuser(slot, by);
         let Some(entry) = self.members.get_mut(slot) else { return };
         entry.incarnation = incarnation;
-        entry.accuser = accuser;
         entry.suspicion.started = now;
         entry.suspicion.deadline = deadline;
         entry.suspicion.min = min;
         entry.suspicion.max = max;
         entry.suspicion.expected = crate::convert::to_u8(expected);
         entry.suspicion.accusers.clear();
-        if let Some(a) = accuser {
-            entry.suspicion.accusers.push(a.slot);
-        }
+        entry.suspicion.accusers.push(accuser);
         self.members.set_state(slot, State::Suspect, now);
         if let Some(r) = self.members.reference(slot) {
             self.suspicions.push(deadline, r);
         }
         self.stats.suspicions += 1;
         self.gossip.enqueue(Item::Member(slot));
-        self.member_event(MemberEvent::Suspected, slot, accuser);
+        self.member_event(MemberEvent::Suspected, slot);
     }
 
     /// Another member independently suspects a member already suspect:
     /// with Lifeguard, the timeout shrinks and the suspicion is re-gossiped.
-    fn confirm(&mut self, now: Time, slot: u32, accuser: Option<MemberRef>) {
+    fn confirm(&mut self, now: Time, slot: u32, by: By<'_>) {
         if !self.config.lifeguard {
             return;
         }
-        let Some(accuser) = accuser else { return };
+        let accuser = self.members.hash(self.members.accuser_name(by));
         let Some(entry) = self.members.get_mut(slot) else { return };
         let s = &mut entry.suspicion;
-        if s.accusers.contains(&accuser.slot) || s.accusers.len() >= MAX_CONFIRMERS {
+        if s.accusers.contains(&accuser) || s.accusers.len() >= MAX_CONFIRMERS {
             return;
         }
-        s.accusers.push(accuser.slot);
+        s.accusers.push(accuser);
         let confirmations = s.accusers.len().saturating_sub(1);
         if confirmations > usize::from(s.expected) {
             return;
@@ -207,7 +213,7 @@ impl Node {
         let deadline = s.started + suspicion::timeout(s.min, s.max, confirmations, usize::from(s.expected));
         let deadline = deadline.max(now);
         s.deadline = deadline;
-        entry.accuser = Some(accuser);
+        self.members.set_accuser(slot, by);
         if let Some(r) = self.members.reference(slot) {
             self.suspicions.push(deadline, r);
         }
@@ -215,13 +221,13 @@ impl Node {
     }
 
     /// Declares a member faulty.
-    pub(super) fn declare_faulty(&mut self, now: Time, slot: u32, incarnation: u32, accuser: Option<MemberRef>) {
+    pub(super) fn declare_faulty(&mut self, now: Time, slot: u32, incarnation: u32, by: By<'_>) {
         let Some(entry) = self.members.get_mut(slot) else { return };
         entry.incarnation = incarnation;
-        entry.accuser = accuser;
+        self.members.set_accuser(slot, by);
         self.bury(now, slot, State::Faulty);
         self.stats.faulty_declared += 1;
-        self.member_event(MemberEvent::Faulty, slot, accuser);
+        self.member_event(MemberEvent::Faulty, slot);
     }
 
     /// Moves a member to a terminal state: out of the probe list, gossiped,
@@ -244,8 +250,7 @@ impl Node {
                 continue; // refuted, or the deadline moved
             }
             let incarnation = entry.incarnation;
-            let local = self.members.reference(LOCAL);
-            self.declare_faulty(now, member.slot, incarnation, local);
+            self.declare_faulty(now, member.slot, incarnation, By::Local);
         }
     }
 
@@ -266,26 +271,30 @@ impl Node {
         }
     }
 
-    /// Something was said about this node at `incarnation`: refute it if it
-    /// is not stale. `alive` is set when it was an alive update, which only
-    /// needs refuting when it is newer, or as new but different.
-    fn heard_about_self(&mut self, now: Time, incarnation: u32, alive: Option<&AliveUpdate<'_>>) {
+    /// Something was said about this node at `incarnation`: refute it unless
+    /// it is stale. An alive update needs refuting only when it is newer, or
+    /// as new but different. A stale verdict that this node is faulty or gone
+    /// means some member still holds an old view of it: this node then
+    /// re-announces itself (same incarnation), so that member can catch up.
+    fn heard_about_self(&mut self, now: Time, incarnation: u32, claim: Claim<'_, '_>) {
         if self.leave.is_some() {
             return;
         }
         let Some(local) = self.local_entry() else { return };
         let own = local.incarnation;
-        let stale = match alive {
-            Some(update) => {
+        let stale = match claim {
+            Claim::Alive(update) => {
                 !serial::newer(incarnation, own)
                     && !(incarnation == own
                         && (update.meta != local.meta.as_slice()
                             || !local.addrs.iter().copied().eq(update.addrs.iter())))
             }
-            None => !serial::at_least(incarnation, own),
+            Claim::Suspect | Claim::Gone => !serial::at_least(incarnation, own),
         };
         if !stale {
             self.refute(now, incarnation);
+        } else if matches!(claim, Claim::Gone) {
+            self.gossip.enqueue(Item::Member(LOCAL));
         }
     }
 
@@ -302,12 +311,15 @@ impl Node {
         self.events.push(Record::Refuted { incarnation });
     }
 
-    /// Queues a member event.
-    pub(super) fn member_event(&mut self, kind: MemberEvent, slot: u32, by: Option<MemberRef>) {
+    /// Queues a member event (suspicions and verdicts name their accuser).
+    pub(super) fn member_event(&mut self, kind: MemberEvent, slot: u32) {
         let Some(member) = self.members.reference(slot) else { return };
         let Some(entry) = self.members.get(slot) else { return };
         let (state, incarnation) = (entry.state, entry.incarnation);
-        let by_name: &[u8] = by.and_then(|r| self.members.resolve(r)).map_or(&[], |e| &e.name);
+        let by_name: &[u8] = match kind {
+            MemberEvent::Suspected | MemberEvent::Faulty => &entry.accuser,
+            _ => &[],
+        };
         self.events.push_with(by_name.len(), |arena| Record::Member {
             kind,
             member,

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use super::Node;
 use super::forwards::{Due, Forward};
 use super::transmit::Outgoing;
-use crate::members::{LOCAL, MemberRef, State};
+use crate::members::{By, LOCAL, MemberRef, State};
 use crate::time::Time;
 
 /// One probe of one member in the current period.
@@ -36,7 +36,13 @@ impl Node {
     pub(super) fn start_period(&mut self, now: Time) {
         let period = self.scaled(self.config.protocol_period);
         let timeout = self.scaled(self.probe_timeout);
-        for _ in 0..self.config.direct_probes.min(self.probe_list.len()) {
+        let wanted = self.config.direct_probes.min(self.probe_list.len());
+        // At a round boundary the next pick can be a member already probed
+        // this period; it counts as probed, and another pick is drawn.
+        for _ in 0..2 * wanted {
+            if self.probes.len() >= wanted {
+                break;
+            }
             let Some(slot) = self.probe_list.next(&mut self.rng) else { break };
             if slot == LOCAL || self.probes.iter().any(|p| p.target.slot == slot) {
                 continue;
@@ -136,11 +142,10 @@ impl Node {
             return;
         }
         let incarnation = entry.incarnation;
-        let local = self.members.reference(LOCAL);
         if self.config.suspicion {
-            self.suspect(now, probe.target.slot, incarnation, local);
+            self.suspect(now, probe.target.slot, incarnation, By::Local);
         } else {
-            self.declare_faulty(now, probe.target.slot, incarnation, local);
+            self.declare_faulty(now, probe.target.slot, incarnation, By::Local);
         }
     }
 

@@ -74,12 +74,19 @@ pub(crate) struct Syncs {
     sessions: Vec<Session>,
     pending: VecDeque<SyncId>,
     next_at: Option<Time>,
+    /// Whether the next periodic sync tries a faulty member.
+    reconnect: bool,
 }
 
 impl Syncs {
     pub(crate) fn new(capacity: usize, now: Time, config: &Config) -> Self {
         let next_at = (!config.sync_interval.is_zero()).then(|| now + config.sync_interval);
-        Syncs { sessions: Vec::with_capacity(capacity), pending: VecDeque::with_capacity(capacity), next_at }
+        Syncs {
+            sessions: Vec::with_capacity(capacity),
+            pending: VecDeque::with_capacity(capacity),
+            next_at,
+            reconnect: false,
+        }
     }
 
     pub(crate) fn next_deadline(&self) -> Option<Time> {
@@ -152,10 +159,30 @@ impl Node {
         let n = self.members.live().max(1) as f64;
         let scale = if n <= 32.0 { 1.0 } else { (n / 32.0).log2().ceil() + 1.0 };
         self.syncs.next_at = Some(now + self.config.sync_interval.mul_f64(scale));
-        let peer = self.probe_list.random(&mut self.rng).and_then(|slot| self.members.get(slot));
-        if let Some(&addr) = peer.filter(|e| e.state == State::Alive).and_then(|e| e.addrs.first()) {
+        self.syncs.reconnect = !self.syncs.reconnect;
+        let peer = if self.syncs.reconnect { self.random_faulty() } else { None };
+        let peer = peer.or_else(|| {
+            let slot = self.probe_list.random(&mut self.rng)?;
+            self.members.get(slot).filter(|e| e.state == State::Alive).and_then(|e| e.addrs.first().copied())
+        });
+        if let Some(addr) = peer {
             self.open_sync(now, addr, false);
         }
+    }
+
+    /// A random member declared faulty and not yet reaped: every other sync
+    /// goes to one, so that the sides of a healed partition find each other
+    /// (a member that is really down just refuses the connection).
+    fn random_faulty(&mut self) -> Option<SocketAddr> {
+        let len = self.tombstones.len();
+        for _ in 0..4 {
+            let (_, member) = self.tombstones.get(self.rng.below(len))?;
+            let entry = self.members.resolve(*member);
+            if let Some(e) = entry.filter(|e| e.state == State::Faulty) {
+                return e.addrs.first().copied();
+            }
+        }
+        None
     }
 
     /// A sync the node wants opened, if any.

@@ -1,1 +1,899 @@
+//! One node driven by hand: crafted datagrams in, decoded datagrams out.
+//! Behaviour across many nodes is tested in the simulator (`tests` crate).
 
+use core::time::Duration;
+use std::net::SocketAddr;
+
+use swim_wire::{
+    Ack, Addrs, Alive, DecodeOptions, Faulty, Header, IndirectAck, IndirectPing, JoinRequest, JoinResponse, JoinStatus,
+    Kind, Message, Nack, Packet, PacketWriter, Ping, Suspect, UserBroadcast,
+};
+
+use super::*;
+use crate::events::Event;
+use crate::{CommandError, InputError};
+
+fn addr(i: u8) -> SocketAddr {
+    SocketAddr::from(([10, 0, 0, i], 7946))
+}
+
+fn name(i: u8) -> Vec<u8> {
+    format!("n{i}").into_bytes()
+}
+
+fn config() -> Config {
+    Config { seed: 42, sync_interval: Duration::ZERO, ..Config::lan() }
+}
+
+/// Node `n0` at `addr(0)`.
+fn node(config: Config) -> Node {
+    Node::new(&name(0), &[addr(0)], b"", config, Time::ZERO).unwrap()
+}
+
+/// Encodes a packet with the default header.
+fn packet(primary: Message<'_>, updates: &[Message<'_>]) -> Vec<u8> {
+    let mut buf = vec![0u8; 65_000];
+    let mut w = PacketWriter::new(&mut buf, &Header::default(), 65_000).unwrap();
+    w.push(&primary).unwrap();
+    for u in updates {
+        w.push(u).unwrap();
+    }
+    let len = w.finish().unwrap();
+    buf.truncate(len);
+    buf
+}
+
+fn ack_from(i: u8, seq: u32) -> Vec<u8> {
+    let source = name(i);
+    packet(Message::Ack(Ack { seq, source: &source, payload: &[] }), &[])
+}
+
+/// Makes `n1..=count` known to the node, alive at incarnation 0.
+fn introduce(node: &mut Node, now: Time, count: u8) {
+    let names: Vec<Vec<u8>> = (1..=count).map(name).collect();
+    let addrs: Vec<[SocketAddr; 1]> = (1..=count).map(|i| [addr(i)]).collect();
+    let updates: Vec<Message<'_>> = names
+        .iter()
+        .zip(&addrs)
+        .map(|(n, a)| Message::Alive(Alive { incarnation: 0, name: n, addrs: Addrs::from_slice(a), meta: b"" }))
+        .collect();
+    let bytes = packet(Message::Ack(Ack { seq: 0, source: b"intro", payload: &[] }), &updates);
+    node.handle_datagram(now, addr(200), &bytes).unwrap();
+    drain_events(node);
+}
+
+/// Every datagram the node wants to send now.
+fn transmits(node: &mut Node, now: Time) -> Vec<(SocketAddr, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; 1400];
+    while let Some(t) = node.poll_transmit(now, &mut buf) {
+        out.push((t.destination, buf[..t.len].to_vec()));
+    }
+    out
+}
+
+fn parse(bytes: &[u8]) -> Packet<'_> {
+    Packet::parse(bytes, &DecodeOptions::default()).unwrap()
+}
+
+fn drain_events(node: &mut Node) -> Vec<String> {
+    let mut out = Vec::new();
+    while let Some(e) = node.poll_event() {
+        out.push(describe(&e));
+    }
+    out
+}
+
+fn describe(e: &Event<'_>) -> String {
+    let n = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    match e {
+        Event::Joined(m) => format!("joined {}", n(m.name)),
+        Event::Updated(m) => format!("updated {} meta={}", n(m.name), n(m.meta)),
+        Event::Suspected { member, by } => format!("suspected {} by {}", n(member.name), n(by)),
+        Event::Recovered(m) => format!("recovered {}", n(m.name)),
+        Event::Faulty { member, by } => format!("faulty {} by {}", n(member.name), n(by)),
+        Event::Left(m) => format!("left {}", n(m.name)),
+        Event::Broadcast { origin, seq, payload } => format!("broadcast {} {} {}", n(origin), seq, n(payload)),
+        Event::NameConflict { name, known, claimed } => format!("conflict {} {known} {claimed}", n(name)),
+        Event::Refuted { incarnation } => format!("refuted {incarnation}"),
+        Event::JoinSucceeded { seed } => format!("join succeeded {seed}"),
+        Event::JoinFailed { reason } => format!("join failed {reason:?}"),
+    }
+}
+
+/// Runs timers until the node pings someone; returns the ping's target
+/// index, sequence number, and when it was sent.
+fn next_probe(node: &mut Node, mut now: Time) -> (u8, u32, Time) {
+    for _ in 0..10_000 {
+        node.handle_timeout(now);
+        for (to, bytes) in transmits(node, now) {
+            if let Message::Ping(p) = parse(&bytes).primary() {
+                let target = to.ip().to_string().rsplit('.').next().unwrap().parse().unwrap();
+                return (target, p.seq, now);
+            }
+        }
+        now = node.poll_timeout().unwrap().max(now);
+    }
+    panic!("no probe")
+}
+
+fn state_of(node: &Node, i: u8) -> Option<State> {
+    node.member(&name(i)).map(|m| m.state)
+}
+
+/// `(name, addrs, meta, field at fault)`.
+type IdentityCase<'a> = (&'a [u8], &'a [SocketAddr], &'a [u8], &'a str);
+
+#[test]
+fn new_rejects_bad_identity() {
+    let long = vec![b'x'; 256];
+    let cases: [IdentityCase<'_>; 4] = [
+        (b"", &[addr(0)], b"", "name"),
+        (&long, &[addr(0)], b"", "name"),
+        (b"a", &[], b"", "addrs"),
+        (b"a", &[addr(0)], &[0; 513], "meta"),
+    ];
+    for (n, a, m, field) in cases {
+        let err = Node::new(n, a, m, config(), Time::ZERO).unwrap_err();
+        assert_eq!(err.field(), field);
+    }
+    let bad = Config { probe_timeout: Duration::from_secs(5), ..config() };
+    assert_eq!(Node::new(b"a", &[addr(0)], b"", bad, Time::ZERO).unwrap_err().field(), "probe_timeout");
+}
+
+#[test]
+fn ping_is_answered_with_an_ack_echoing_its_sequence() {
+    let mut n = node(config());
+    let ping = packet(Message::Ping(Ping { seq: 77, source: b"n9", target: &name(0), target_incarnation: 0 }), &[]);
+    n.handle_datagram(Time::ZERO, addr(9), &ping).unwrap();
+    let out = transmits(&mut n, Time::ZERO);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].0, addr(9), "acks go back to the sender's address");
+    let Message::Ack(ack) = parse(&out[0].1).primary() else { panic!("not an ack") };
+    assert_eq!((ack.seq, ack.source), (77, &name(0)[..]));
+
+    // A ping meant for another member (stale address) is ignored.
+    let stray = packet(Message::Ping(Ping { seq: 78, source: b"n9", target: b"other", target_incarnation: 0 }), &[]);
+    n.handle_datagram(Time::ZERO, addr(9), &stray).unwrap();
+    assert!(transmits(&mut n, Time::ZERO).is_empty());
+}
+
+#[test]
+fn bad_input_is_refused_and_changes_nothing() {
+    let mut n = node(config());
+    introduce(&mut n, Time::ZERO, 3);
+    let before: Vec<(Vec<u8>, u32)> = n.members().map(|m| (m.name.to_vec(), m.incarnation)).collect();
+    let (queued, incarnation) = (n.stats().queued_updates, n.incarnation());
+
+    assert!(matches!(n.handle_datagram(Time::ZERO, addr(9), b"garbage"), Err(InputError::Decode(_))));
+    // A valid packet of another cluster, carrying a suspicion of this node.
+    let mut buf = vec![0u8; 200];
+    let header = Header { label: b"other-cluster", ..Header::default() };
+    let mut w = PacketWriter::new(&mut buf, &header, 200).unwrap();
+    w.push(&Message::Ack(Ack { seq: 1, source: b"x", payload: &[] })).unwrap();
+    w.push(&Message::Suspect(Suspect { incarnation: 9, name: &name(0), by: b"x" })).unwrap();
+    let len = w.finish().unwrap();
+    let labelled = &buf[..len];
+    assert_eq!(n.handle_datagram(Time::ZERO, addr(9), labelled), Err(InputError::LabelMismatch));
+    let sync = packet(
+        Message::Sync(swim_wire::Sync { flags: swim_wire::SyncFlags(0), source: b"x", total: 0, chunk: 0 }),
+        &[],
+    );
+    assert_eq!(n.handle_datagram(Time::ZERO, addr(9), &sync), Err(InputError::Unexpected(Kind::Sync)));
+
+    let after: Vec<(Vec<u8>, u32)> = n.members().map(|m| (m.name.to_vec(), m.incarnation)).collect();
+    assert_eq!(before, after);
+    assert_eq!((n.stats().queued_updates, n.incarnation()), (queued, incarnation));
+    assert_eq!(n.stats().packets_rejected, 3);
+    assert!(transmits(&mut n, Time::ZERO).is_empty());
+    assert!(drain_events(&mut n).is_empty());
+}
+
+#[test]
+fn failed_probe_goes_indirect_through_k_helpers_then_suspects() {
+    let mut n = node(Config { indirect_probes: 3, ..config() });
+    introduce(&mut n, Time::ZERO, 6);
+    let (target, seq, sent) = next_probe(&mut n, Time::ZERO);
+    assert_ne!(seq, 0);
+
+    // No ack: at the probe timeout, indirect pings go to 3 distinct helpers.
+    let t = sent + Duration::from_millis(500);
+    n.handle_timeout(t);
+    let out = transmits(&mut n, t);
+    let helpers: Vec<SocketAddr> = out
+        .iter()
+        .filter_map(|(to, b)| match parse(b).primary() {
+            Message::IndirectPing(p) => {
+                assert_eq!(p.target, &name(target)[..]);
+                assert_eq!(p.target_addr, addr(target));
+                assert!(p.want_nack, "Lifeguard asks helpers for nacks");
+                Some(*to)
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(helpers.len(), 3);
+    assert!(!helpers.contains(&addr(target)) && !helpers.contains(&addr(0)));
+    let mut distinct = helpers.clone();
+    distinct.dedup();
+    assert_eq!(distinct.len(), 3);
+
+    // Still nothing by the end of the period: the target is suspect.
+    let end = sent + Duration::from_secs(1);
+    n.handle_timeout(end);
+    assert_eq!(state_of(&n, target), Some(State::Suspect));
+    let events = drain_events(&mut n);
+    assert!(events.contains(&format!("suspected n{target} by n0")), "{events:?}");
+    assert_eq!(n.stats().probes_failed, 1);
+    // Three nacks were expected and none came: Lifeguard blames this node.
+    assert_eq!(n.health(), 3);
+}
+
+#[test]
+fn an_ack_in_time_keeps_the_target_alive_and_improves_health() {
+    let mut n = node(config());
+    introduce(&mut n, Time::ZERO, 4);
+    n.report_overload(Time::ZERO, Duration::from_millis(50));
+    assert_eq!(n.health(), 1);
+    let (target, seq, sent) = next_probe(&mut n, Time::ZERO);
+    n.handle_datagram(sent + Duration::from_millis(3), addr(target), &ack_from(target, seq)).unwrap();
+    n.handle_timeout(sent + Duration::from_secs(2));
+    assert_eq!(state_of(&n, target), Some(State::Alive));
+    assert_eq!(n.health(), 0);
+    assert_eq!(n.stats().probes_failed, 0);
+}
+
+#[test]
+fn an_indirect_ack_saves_the_target_and_nacks_spare_this_nodes_health() {
+    let mut n = node(Config { indirect_probes: 2, ..config() });
+    introduce(&mut n, Time::ZERO, 5);
+    let (target, _, sent) = next_probe(&mut n, Time::ZERO);
+    let t = sent + Duration::from_millis(500);
+    n.handle_timeout(t);
+    let indirect: Vec<(SocketAddr, u32)> = transmits(&mut n, t)
+        .iter()
+        .filter_map(|(to, b)| match parse(b).primary() {
+            Message::IndirectPing(p) => Some((*to, p.seq)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(indirect.len(), 2);
+    // Both helpers nack: the target is silent for them too, so this node's
+    // health is not blamed, but the target is suspected.
+    for &(helper, seq) in &indirect {
+        let nack = packet(Message::Nack(Nack { seq, source: b"helper", target: &name(target) }), &[]);
+        n.handle_datagram(t, helper, &nack).unwrap();
+    }
+    n.handle_timeout(sent + Duration::from_secs(1));
+    assert_eq!(state_of(&n, target), Some(State::Suspect));
+    assert_eq!((n.health(), n.stats().nacks_received), (0, 2));
+
+    // Next probe: a helper's indirect ack counts as the target answering.
+    let (target, _, sent) = next_probe(&mut n, sent + Duration::from_secs(1));
+    let t = sent + Duration::from_millis(500);
+    n.handle_timeout(t);
+    let (_, seq) = transmits(&mut n, t)
+        .iter()
+        .find_map(|(to, b)| match parse(b).primary() {
+            Message::IndirectPing(p) => Some((*to, p.seq)),
+            _ => None,
+        })
+        .unwrap();
+    let ack = packet(Message::IndirectAck(IndirectAck { seq, source: b"helper", target: &name(target) }), &[]);
+    n.handle_datagram(t, addr(1), &ack).unwrap();
+    n.handle_timeout(sent + Duration::from_secs(1));
+    assert_ne!(state_of(&n, target), Some(State::Faulty));
+    assert_eq!(n.stats().probes_failed, 1, "only the first probe failed");
+}
+
+#[test]
+fn as_a_helper_it_forwards_and_nacks_at_eighty_percent() {
+    let mut n = node(config());
+    let request = |seq| {
+        packet(
+            Message::IndirectPing(IndirectPing {
+                seq,
+                want_nack: true,
+                source: b"prober",
+                target: b"silent",
+                target_incarnation: 4,
+                target_addr: addr(7),
+            }),
+            &[],
+        )
+    };
+    n.handle_datagram(Time::ZERO, addr(5), &request(900)).unwrap();
+    let out = transmits(&mut n, Time::ZERO);
+    let Message::Ping(ping) = parse(&out[0].1).primary() else { panic!() };
+    assert_eq!((out[0].0, ping.target, ping.target_incarnation), (addr(7), &b"silent"[..], 4));
+
+    // The target stays silent: a nack at 80% of the probe timeout (400 ms).
+    n.handle_timeout(Time::from_millis(399));
+    assert!(transmits(&mut n, Time::from_millis(399)).is_empty());
+    n.handle_timeout(Time::from_millis(400));
+    let out = transmits(&mut n, Time::from_millis(400));
+    assert_eq!(out.len(), 1);
+    let Message::Nack(nack) = parse(&out[0].1).primary() else { panic!("not a nack") };
+    assert_eq!((out[0].0, nack.seq, nack.target), (addr(5), 900, &b"silent"[..]));
+
+    // Another request, and this time the target answers: an indirect ack.
+    n.handle_datagram(Time::from_secs(5), addr(5), &request(901)).unwrap();
+    let out = transmits(&mut n, Time::from_secs(5));
+    let Message::Ping(ping) = parse(&out[0].1).primary() else { panic!() };
+    n.handle_datagram(Time::from_secs(5), addr(7), &ack_from(7, ping.seq)).unwrap();
+    let out = transmits(&mut n, Time::from_secs(5));
+    let Message::IndirectAck(ack) = parse(&out[0].1).primary() else { panic!("not an indirect ack") };
+    assert_eq!((out[0].0, ack.seq), (addr(5), 901));
+    n.handle_timeout(Time::from_secs(6));
+    assert!(transmits(&mut n, Time::from_secs(6)).iter().all(|(_, b)| parse(b).primary().kind() != Kind::Nack));
+}
+
+#[test]
+fn buddy_ping_carries_the_suspicion_first() {
+    let mut n = node(config());
+    introduce(&mut n, Time::ZERO, 1);
+    let suspicion = packet(
+        Message::Ack(Ack { seq: 0, source: b"n2", payload: &[] }),
+        &[Message::Suspect(Suspect { incarnation: 0, name: &name(1), by: b"n2" })],
+    );
+    n.handle_datagram(Time::ZERO, addr(2), &suspicion).unwrap();
+    let mut now = Time::ZERO;
+    let bytes = loop {
+        n.handle_timeout(now);
+        let out = transmits(&mut n, now);
+        if let Some((_, b)) = out.into_iter().find(|(_, b)| parse(b).primary().kind() == Kind::Ping) {
+            break b;
+        }
+        now = n.poll_timeout().unwrap();
+    };
+    let p = parse(&bytes);
+    let first = p.piggyback().next().expect("the ping carries gossip");
+    assert_eq!(first, Message::Suspect(Suspect { incarnation: 0, name: &name(1), by: b"n2" }));
+}
+
+#[test]
+fn refutes_suspicion_with_a_higher_incarnation() {
+    let mut n = node(config());
+    introduce(&mut n, Time::ZERO, 1);
+    let about_me = packet(
+        Message::Ack(Ack { seq: 0, source: b"n1", payload: &[] }),
+        &[Message::Suspect(Suspect { incarnation: 0, name: &name(0), by: b"n1" })],
+    );
+    n.handle_datagram(Time::ZERO, addr(1), &about_me).unwrap();
+    assert_eq!(n.incarnation(), 1);
+    assert_eq!(drain_events(&mut n), ["refuted 1"]);
+    assert_eq!(n.health(), 1, "having to refute counts against health");
+    // A stale suspicion (older incarnation) is not refuted again.
+    n.handle_datagram(Time::ZERO, addr(1), &about_me).unwrap();
+    assert_eq!(n.incarnation(), 1);
+    // The refutation is gossiped: the next datagram carries alive(1).
+    let ping = packet(Message::Ping(Ping { seq: 5, source: b"n1", target: &name(0), target_incarnation: 1 }), &[]);
+    n.handle_datagram(Time::ZERO, addr(1), &ping).unwrap();
+    let out = transmits(&mut n, Time::ZERO);
+    let p = parse(&out[0].1);
+    assert!(p.piggyback().any(|m| matches!(m, Message::Alive(a) if a.name == &name(0)[..] && a.incarnation == 1)));
+    // Declared faulty: refuted too.
+    let faulty = packet(
+        Message::Ack(Ack { seq: 0, source: b"n1", payload: &[] }),
+        &[Message::Faulty(Faulty { incarnation: 1, name: &name(0), by: b"n1" })],
+    );
+    n.handle_datagram(Time::ZERO, addr(1), &faulty).unwrap();
+    assert_eq!(n.incarnation(), 2);
+}
+
+#[test]
+fn a_restarted_member_resumes_above_its_old_incarnation() {
+    // The cluster knew this node at incarnation 7; it restarted at 0.
+    let mut n = node(config());
+    let ping = packet(Message::Ping(Ping { seq: 1, source: b"n1", target: &name(0), target_incarnation: 7 }), &[]);
+    n.handle_datagram(Time::ZERO, addr(1), &ping).unwrap();
+    assert_eq!(n.incarnation(), 8);
+    // From a join response too.
+    let mut n = node(config());
+    n.join(Time::ZERO, &[addr(1)]).unwrap();
+    let out = transmits(&mut n, Time::ZERO);
+    let Message::JoinRequest(request) = parse(&out[0].1).primary() else { panic!() };
+    let response = packet(
+        Message::JoinResponse(JoinResponse {
+            seq: request.seq,
+            status: JoinStatus::Accepted,
+            source: b"n1",
+            known_incarnation: 12,
+            members: 5,
+        }),
+        &[],
+    );
+    n.handle_datagram(Time::ZERO, addr(1), &response).unwrap();
+    assert_eq!(n.incarnation(), 13);
+    let events = drain_events(&mut n);
+    assert!(events.contains(&format!("join succeeded {}", addr(1))), "{events:?}");
+    // And it opens a sync with the seed to learn the whole table.
+    let open = n.poll_sync_open().expect("a join sync");
+    assert!(open.join);
+    assert_eq!(open.peer, addr(1));
+}
+
+#[test]
+fn incarnations_compare_across_the_wrap() {
+    let mut n = node(config());
+    introduce(&mut n, Time::ZERO, 1);
+    let at = |inc: u32, suspect: bool| {
+        let a = [addr(1)];
+        let update = if suspect {
+            Message::Suspect(Suspect { incarnation: inc, name: &name(1), by: b"n2" })
+        } else {
+            Message::Alive(Alive { incarnation: inc, name: &name(1), addrs: Addrs::from_slice(&a), meta: b"" })
+        };
+        packet(Message::Ack(Ack { seq: 0, source: b"n2", payload: &[] }), &[update])
+    };
+    // Climb to the top of the range in steps of less than half of it.
+    for inc in [0x7fff_ffff, 0xffff_fffe, u32::MAX] {
+        n.handle_datagram(Time::ZERO, addr(2), &at(inc, false)).unwrap();
+        assert_eq!(n.member(&name(1)).unwrap().incarnation, inc);
+    }
+    n.handle_datagram(Time::ZERO, addr(2), &at(u32::MAX, true)).unwrap();
+    assert_eq!(state_of(&n, 1), Some(State::Suspect));
+    // The refutation wrapped to 0, which is newer than u32::MAX.
+    n.handle_datagram(Time::ZERO, addr(2), &at(0, false)).unwrap();
+    assert_eq!(state_of(&n, 1), Some(State::Alive));
+    assert_eq!(n.member(&name(1)).unwrap().incarnation, 0);
+    // This node's own incarnation wraps the same way when it refutes.
+    let mut me = node(config());
+    let faulty = |inc| {
+        packet(
+            Message::Ack(Ack { seq: 0, source: b"n1", payload: &[] }),
+            &[Message::Faulty(Faulty { incarnation: inc, name: &name(0), by: b"n1" })],
+        )
+    };
+    for (heard, own) in [(0x7fff_ffff, 0x8000_0000), (0xffff_fffe, u32::MAX), (u32::MAX, 0)] {
+        me.handle_datagram(Time::ZERO, addr(1), &faulty(heard)).unwrap();
+        assert_eq!(me.incarnation(), own, "refuting {heard}");
+    }
+}
+
+#[test]
+fn dynamic_suspicion_shrinks_with_independent_confirmations() {
+    // Without confirmations the suspicion lasts β·min; each independent
+    // confirmation brings the verdict closer to min.
+    let faulty_after = |confirmations: u8| {
+        let mut n = node(Config { suspicion_mult: 4, suspicion_max_mult: 6, ..config() });
+        introduce(&mut n, Time::ZERO, 9);
+        let suspect = |by: u8| {
+            let by = name(by);
+            packet(
+                Message::Ack(Ack { seq: 0, source: &by, payload: &[] }),
+                &[Message::Suspect(Suspect { incarnation: 0, name: &name(1), by: &by })],
+            )
+        };
+        for by in 2..2 + confirmations + 1 {
+            n.handle_datagram(Time::ZERO, addr(by), &suspect(by)).unwrap();
+            // A repeated suspicion from the same member is not independent.
+            n.handle_datagram(Time::ZERO, addr(by), &suspect(by)).unwrap();
+        }
+        let mut now = Time::ZERO;
+        while state_of(&n, 1) == Some(State::Suspect) {
+            now += Duration::from_millis(100);
+            n.handle_timeout(now);
+        }
+        assert_eq!(state_of(&n, 1), Some(State::Faulty));
+        now
+    };
+    // N = 10: min = 4 · log10(10) · 1 s = 4 s, max = 24 s, k = min(α − 2, N − 2) = 2.
+    let none = faulty_after(0);
+    let one = faulty_after(1);
+    let two = faulty_after(2);
+    let many = faulty_after(5);
+    assert_eq!(none, Time::from_secs(24));
+    // max − (max − min) · log(2) / log(3) = 24 − 20 · 0.63 = 11.4 s
+    assert_eq!(one, Time::from_millis(11_400));
+    assert_eq!(two, Time::from_secs(4));
+    assert_eq!(many, Time::from_secs(4), "never below min");
+}
+
+#[test]
+fn without_lifeguard_the_suspicion_timeout_is_fixed() {
+    let mut n = node(Config { lifeguard: false, suspicion_mult: 4, ..config() });
+    introduce(&mut n, Time::ZERO, 9);
+    let suspect = packet(
+        Message::Ack(Ack { seq: 0, source: b"n2", payload: &[] }),
+        &[Message::Suspect(Suspect { incarnation: 0, name: &name(1), by: b"n2" })],
+    );
+    n.handle_datagram(Time::ZERO, addr(2), &suspect).unwrap();
+    n.handle_timeout(Time::from_millis(3_900));
+    assert_eq!(state_of(&n, 1), Some(State::Suspect));
+    n.handle_timeout(Time::from_secs(4));
+    assert_eq!(state_of(&n, 1), Some(State::Faulty));
+}
+
+#[test]
+fn without_suspicion_a_failed_probe_is_a_faulty_verdict() {
+    let mut n = node(Config { suspicion: false, ..config() });
+    introduce(&mut n, Time::ZERO, 3);
+    let (target, _, sent) = next_probe(&mut n, Time::ZERO);
+    n.handle_timeout(sent + Duration::from_secs(1));
+    assert_eq!(state_of(&n, target), Some(State::Faulty));
+}
+
+#[test]
+fn health_scales_the_probe_interval_and_timeout() {
+    let mut n = node(config());
+    introduce(&mut n, Time::ZERO, 4);
+    for _ in 0..3 {
+        n.report_overload(Time::ZERO, Duration::from_millis(200));
+    }
+    assert_eq!(n.health(), 3);
+    assert_eq!(n.probe_timeout(), Duration::from_millis(2000), "500 ms × (3 + 1)");
+    // A period started at health 3 lasts 4 s, and its probe waits 2 s before
+    // going indirect.
+    let (_, _, start) = next_probe(&mut n, Time::ZERO);
+    assert_eq!(n.poll_timeout(), Some(start + Duration::from_secs(2)));
+    n.handle_timeout(start + Duration::from_millis(1999));
+    assert!(transmits(&mut n, start + Duration::from_millis(1999)).is_empty());
+    n.handle_timeout(start + Duration::from_secs(2));
+    assert!(
+        transmits(&mut n, start + Duration::from_secs(2))
+            .iter()
+            .all(|(_, b)| parse(b).primary().kind() == Kind::IndirectPing)
+    );
+    assert_eq!(n.poll_timeout(), Some(start + Duration::from_secs(4)));
+    // Health never exceeds S.
+    for _ in 0..20 {
+        n.report_overload(start, Duration::from_millis(1));
+    }
+    assert_eq!(n.health(), 8);
+}
+
+#[test]
+fn rtt_estimator_proposes_p99_plus_ten_percent() {
+    let mut n = node(config());
+    introduce(&mut n, Time::ZERO, 3);
+    assert_eq!(n.proposed_probe_timeout(), None);
+    let mut now = Time::ZERO;
+    for i in 0..40u64 {
+        let (target, seq, sent) = next_probe(&mut n, now);
+        let rtt = Duration::from_millis(10 + i % 10 * 10); // 10..=100 ms
+        n.handle_datagram(sent + rtt, addr(target), &ack_from(target, seq)).unwrap();
+        now = sent + Duration::from_millis(1);
+    }
+    let proposed = n.proposed_probe_timeout().unwrap();
+    assert_eq!(proposed, Duration::from_millis(110), "p99 = 100 ms, plus 10%");
+    n.set_probe_timeout(proposed);
+    assert_eq!(n.probe_timeout(), proposed);
+    n.set_probe_timeout(Duration::from_millis(1));
+    assert_eq!(n.probe_timeout(), config().min_probe_timeout, "clamped to the bounds");
+}
+
+#[test]
+fn every_update_is_sent_lambda_log_n_times_newest_and_fewest_first() {
+    // N = 12 live members: limit = 4 · ⌈log10(13)⌉ = 8 transmissions.
+    let mut n = node(config());
+    introduce(&mut n, Time::ZERO, 11);
+    let mut sent = 0;
+    for seq in 1001..1021 {
+        let ping = packet(Message::Ping(Ping { seq, source: b"n1", target: &name(0), target_incarnation: 0 }), &[]);
+        n.handle_datagram(Time::ZERO, addr(1), &ping).unwrap();
+        for (_, b) in transmits(&mut n, Time::ZERO) {
+            sent += parse(&b).piggyback().filter(|m| matches!(m, Message::Alive(a) if a.name == b"n11")).count();
+        }
+    }
+    assert_eq!(sent, 8);
+    // A newer update about a member replaces the queued one and goes first.
+    let suspect = packet(
+        Message::Ack(Ack { seq: 0, source: b"n2", payload: &[] }),
+        &[Message::Suspect(Suspect { incarnation: 0, name: b"n5", by: b"n2" })],
+    );
+    n.handle_datagram(Time::ZERO, addr(2), &suspect).unwrap();
+    let ping = packet(Message::Ping(Ping { seq: 1, source: b"n1", target: &name(0), target_incarnation: 0 }), &[]);
+    n.handle_datagram(Time::ZERO, addr(1), &ping).unwrap();
+    let out = transmits(&mut n, Time::ZERO);
+    let p = parse(&out[0].1);
+    let about_n5: Vec<Message<'_>> =
+        p.piggyback().filter(|m| matches!(m, Message::Suspect(s) if s.name == b"n5")).collect();
+    assert_eq!(about_n5.len(), 1);
+    assert_eq!(p.piggyback().next(), Some(about_n5[0]), "fewest-sent first");
+    assert!(!p.piggyback().any(|m| matches!(m, Message::Alive(a) if a.name == b"n5")), "the old alive is replaced");
+}
+
+#[test]
+fn gossip_fills_the_budget_and_no_more() {
+    let mut n = node(Config { packet_budget: 512, max_broadcast_payload: 200, ..config() });
+    introduce(&mut n, Time::ZERO, 60);
+    let ping = packet(Message::Ping(Ping { seq: 1, source: b"n1", target: &name(0), target_incarnation: 0 }), &[]);
+    n.handle_datagram(Time::ZERO, addr(1), &ping).unwrap();
+    let out = transmits(&mut n, Time::ZERO);
+    assert!(out[0].1.len() <= 512 && out[0].1.len() > 512 - 40, "len {}", out[0].1.len());
+    assert!(parse(&out[0].1).piggyback().count() > 10);
+}
+
+#[test]
+fn broadcasts_are_delivered_once_and_passed_on() {
+    let mut n = node(config());
+    introduce(&mut n, Time::ZERO, 3);
+    let b = |seq| {
+        packet(
+            Message::Ack(Ack { seq: 0, source: b"n1", payload: &[] }),
+            &[Message::UserBroadcast(UserBroadcast { seq, origin: b"n1", payload: b"hello" })],
+        )
+    };
+    n.handle_datagram(Time::ZERO, addr(1), &b(1)).unwrap();
+    n.handle_datagram(Time::ZERO, addr(2), &b(1)).unwrap();
+    n.handle_datagram(Time::ZERO, addr(2), &b(2)).unwrap();
+    assert_eq!(drain_events(&mut n), ["broadcast n1 1 hello", "broadcast n1 2 hello"]);
+    assert_eq!(n.stats().broadcasts_delivered, 2);
+    // Passed on in the node's gossip.
+    let ping = packet(Message::Ping(Ping { seq: 1, source: b"n3", target: &name(0), target_incarnation: 0 }), &[]);
+    n.handle_datagram(Time::ZERO, addr(3), &ping).unwrap();
+    let out = transmits(&mut n, Time::ZERO);
+    assert_eq!(parse(&out[0].1).piggyback().filter(|m| m.kind() == Kind::UserBroadcast).count(), 2);
+    // A node's own broadcast: sequence numbers, and the payload limit.
+    assert_eq!(n.broadcast(Time::ZERO, b"mine"), Ok(1));
+    assert_eq!(n.broadcast(Time::ZERO, b"mine too"), Ok(2));
+    let err = n.broadcast(Time::ZERO, &[0; 2000]).unwrap_err();
+    assert_eq!(err, CommandError::TooLarge { what: "payload", len: 2000, limit: 1024 });
+}
+
+#[test]
+fn metadata_changes_are_gossiped_with_a_new_incarnation() {
+    let mut n = node(config());
+    introduce(&mut n, Time::ZERO, 1);
+    n.set_metadata(Time::ZERO, b"zone=b").unwrap();
+    assert_eq!((n.incarnation(), n.local().meta), (1, &b"zone=b"[..]));
+    let ping = packet(Message::Ping(Ping { seq: 1, source: b"n1", target: &name(0), target_incarnation: 0 }), &[]);
+    n.handle_datagram(Time::ZERO, addr(1), &ping).unwrap();
+    let out = transmits(&mut n, Time::ZERO);
+    assert!(parse(&out[0].1).piggyback().any(|m| matches!(m, Message::Alive(a) if a.meta == b"zone=b")));
+    assert!(matches!(n.set_metadata(Time::ZERO, &[0; 600]), Err(CommandError::TooLarge { .. })));
+    // A peer's metadata change arrives as an update event.
+    let a = [addr(1)];
+    let update = packet(
+        Message::Ack(Ack { seq: 0, source: b"n1", payload: &[] }),
+        &[Message::Alive(Alive { incarnation: 1, name: &name(1), addrs: Addrs::from_slice(&a), meta: b"v2" })],
+    );
+    n.handle_datagram(Time::ZERO, addr(1), &update).unwrap();
+    assert_eq!(drain_events(&mut n), ["updated n1 meta=v2"]);
+}
+
+#[test]
+fn members_may_have_several_addresses_of_both_families() {
+    let v6: SocketAddr = "[fd00::7]:7946".parse().unwrap();
+    let mut n = Node::new(b"multi", &[addr(0), v6], b"", config(), Time::ZERO).unwrap();
+    let a = [addr(1), "[fd00::1]:7946".parse().unwrap()];
+    let update = packet(
+        Message::Ack(Ack { seq: 0, source: b"n1", payload: &[] }),
+        &[Message::Alive(Alive { incarnation: 0, name: b"peer", addrs: Addrs::from_slice(&a), meta: b"" })],
+    );
+    n.handle_datagram(Time::ZERO, addr(1), &update).unwrap();
+    assert_eq!(n.member(b"peer").unwrap().addrs, &a[..]);
+    n.join(Time::ZERO, &[addr(1)]).unwrap();
+    let out = transmits(&mut n, Time::ZERO);
+    let Message::JoinRequest(r) = parse(&out[0].1).primary() else { panic!() };
+    assert!(r.member.addrs.iter().eq([addr(0), v6]));
+}
+
+#[test]
+fn a_name_claimed_from_another_address_is_a_conflict() {
+    let mut n = node(config());
+    introduce(&mut n, Time::ZERO, 1);
+    let other = [addr(99)];
+    let claim = packet(
+        Message::Ack(Ack { seq: 0, source: b"x", payload: &[] }),
+        &[Message::Alive(Alive { incarnation: 5, name: &name(1), addrs: Addrs::from_slice(&other), meta: b"" })],
+    );
+    n.handle_datagram(Time::ZERO, addr(99), &claim).unwrap();
+    assert_eq!(n.member(&name(1)).unwrap().addrs, &[addr(1)][..], "not merged");
+    assert_eq!(drain_events(&mut n), [format!("conflict n1 {} {}", addr(1), addr(99))]);
+    // A join request under a live member's name is refused.
+    let request = packet(
+        Message::JoinRequest(JoinRequest {
+            seq: 3,
+            member: Alive { incarnation: 0, name: &name(1), addrs: Addrs::from_slice(&other), meta: b"" },
+        }),
+        &[],
+    );
+    n.handle_datagram(Time::ZERO, addr(99), &request).unwrap();
+    let out = transmits(&mut n, Time::ZERO);
+    let Message::JoinResponse(r) = parse(&out[0].1).primary() else { panic!() };
+    assert_eq!((r.seq, r.status), (3, JoinStatus::NameConflict));
+    assert_eq!(n.stats().name_conflicts, 2);
+}
+
+#[test]
+fn a_seed_admits_joiners_and_introduces_itself() {
+    let mut seed = node(config());
+    let a = [addr(5)];
+    let request = packet(
+        Message::JoinRequest(JoinRequest {
+            seq: 9,
+            member: Alive { incarnation: 0, name: b"joiner", addrs: Addrs::from_slice(&a), meta: b"m" },
+        }),
+        &[],
+    );
+    seed.handle_datagram(Time::ZERO, addr(5), &request).unwrap();
+    assert_eq!(seed.member(b"joiner").map(|m| m.state), Some(State::Alive));
+    assert_eq!(drain_events(&mut seed), ["joined joiner"]);
+    let out = transmits(&mut seed, Time::ZERO);
+    let p = parse(&out[0].1);
+    let Message::JoinResponse(r) = p.primary() else { panic!() };
+    assert_eq!((r.seq, r.status, r.members), (9, JoinStatus::Accepted, 2));
+    assert!(matches!(p.piggyback().next(), Some(Message::Alive(a)) if a.name == &name(0)[..]), "the seed first");
+
+    // A full cluster refuses.
+    let mut full = node(Config { max_members: 2, expected_members: 2, ..config() });
+    introduce(&mut full, Time::ZERO, 1);
+    full.handle_datagram(Time::ZERO, addr(5), &request).unwrap();
+    let out = transmits(&mut full, Time::ZERO);
+    let Message::JoinResponse(r) = parse(&out[0].1).primary() else { panic!() };
+    assert_eq!(r.status, JoinStatus::ClusterFull);
+    assert_eq!(full.stats().members_refused, 1);
+}
+
+#[test]
+fn join_retries_then_fails_without_an_answer() {
+    let mut n = node(Config { join_attempts: 3, ..config() });
+    assert_eq!(n.join(Time::ZERO, &[addr(0)]), Err(CommandError::NoSeeds), "its own address is no seed");
+    n.join(Time::ZERO, &[addr(1), addr(2)]).unwrap();
+    let mut requests = transmits(&mut n, Time::ZERO).len();
+    let mut now = Time::ZERO;
+    let mut events = Vec::new();
+    while events.is_empty() && now < Time::from_secs(10) {
+        now += Duration::from_millis(100);
+        n.handle_timeout(now);
+        requests +=
+            transmits(&mut n, now).iter().filter(|(_, b)| parse(b).primary().kind() == Kind::JoinRequest).count();
+        events = drain_events(&mut n);
+    }
+    assert_eq!(requests, 6, "3 attempts to 2 seeds");
+    assert_eq!(events, ["join failed NoAnswer"]);
+    assert_eq!(now, Time::from_secs(3));
+}
+
+#[test]
+fn leaving_tells_a_few_members_and_stops_probing() {
+    let mut n = node(config());
+    introduce(&mut n, Time::ZERO, 8);
+    n.leave(Time::ZERO);
+    assert!(n.has_left() && !n.leave_announced());
+    let out = transmits(&mut n, Time::ZERO);
+    assert_eq!(out.len(), 3);
+    for (_, b) in &out {
+        let p = parse(b);
+        assert_eq!(p.primary().kind(), Kind::Ping);
+        assert!(p.piggyback().any(|m| matches!(m, Message::Left(l) if l.name == &name(0)[..])));
+    }
+    assert!(n.leave_announced());
+    assert_eq!(n.local().state, State::Left);
+    assert_eq!(n.broadcast(Time::ZERO, b"x"), Err(CommandError::Left));
+    n.handle_timeout(Time::from_secs(30));
+    assert!(transmits(&mut n, Time::from_secs(30)).is_empty(), "no probes after leaving");
+}
+
+#[test]
+fn tombstones_are_reaped_after_their_time() {
+    let mut n = node(Config { tombstone_ttl: Duration::from_secs(10), ..config() });
+    introduce(&mut n, Time::ZERO, 2);
+    let faulty = packet(
+        Message::Ack(Ack { seq: 0, source: b"n2", payload: &[] }),
+        &[Message::Faulty(Faulty { incarnation: 0, name: &name(1), by: b"n2" })],
+    );
+    n.handle_datagram(Time::from_secs(1), addr(2), &faulty).unwrap();
+    assert_eq!(state_of(&n, 1), Some(State::Faulty));
+    assert_eq!((n.live_members(), n.stats().known_members), (2, 3));
+    n.handle_timeout(Time::from_millis(10_999));
+    assert_eq!(state_of(&n, 1), Some(State::Faulty));
+    n.handle_timeout(Time::from_secs(11));
+    assert_eq!(state_of(&n, 1), None, "reaped");
+    assert_eq!(n.stats().known_members, 2);
+    // Revived before its time: not reaped by the old tombstone.
+    introduce(&mut n, Time::from_secs(12), 1);
+    n.handle_datagram(Time::from_secs(12), addr(2), &faulty).unwrap();
+    let a = [addr(1)];
+    let revive = packet(
+        Message::Ack(Ack { seq: 0, source: b"n1", payload: &[] }),
+        &[Message::Alive(Alive { incarnation: 1, name: &name(1), addrs: Addrs::from_slice(&a), meta: b"" })],
+    );
+    n.handle_datagram(Time::from_secs(13), addr(1), &revive).unwrap();
+    n.handle_timeout(Time::from_secs(30));
+    assert_eq!(state_of(&n, 1), Some(State::Alive));
+}
+
+#[test]
+fn sync_is_chunked_and_merges_faulty_as_suspect() {
+    let small = Config {
+        sync_frame_budget: 4 + 512 + 1 + 4 + 1 + 255 + 1 + 16 * 23 + 2 + 64 + 3,
+        max_metadata: 64,
+        ..config()
+    };
+    let mut a = node(small.clone());
+    let mut b = Node::new(&name(1), &[addr(1)], b"", small, Time::ZERO).unwrap();
+    introduce(&mut a, Time::ZERO, 150);
+    // b knows n2 alive; a says n2 is faulty: b only suspects it.
+    let a2 = [addr(2)];
+    let alive = packet(
+        Message::Ack(Ack { seq: 0, source: b"x", payload: &[] }),
+        &[Message::Alive(Alive { incarnation: 0, name: &name(2), addrs: Addrs::from_slice(&a2), meta: b"" })],
+    );
+    b.handle_datagram(Time::ZERO, addr(9), &alive).unwrap();
+    let faulty = packet(
+        Message::Ack(Ack { seq: 0, source: b"x", payload: &[] }),
+        &[Message::Faulty(Faulty { incarnation: 0, name: &name(2), by: b"n3" })],
+    );
+    a.handle_datagram(Time::ZERO, addr(3), &faulty).unwrap();
+
+    let id_a = a.open_sync(Time::ZERO, addr(1), false).unwrap();
+    assert_eq!(a.poll_sync_open().map(|o| (o.id, o.peer)), Some((id_a, addr(1))));
+    let id_b = b.accept_sync(Time::ZERO, addr(0)).unwrap();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut frames = 0;
+    while a.sync_status(id_a) == Some(SyncStatus::Send) {
+        let len = a.poll_sync_frame(id_a, &mut buf).unwrap();
+        frames += 1;
+        b.handle_sync_frame(Time::ZERO, id_b, &buf[4..len]).unwrap();
+    }
+    assert!(frames > 2, "the table went in {frames} frames");
+    assert_eq!(a.sync_status(id_a), Some(SyncStatus::Receive));
+    assert_eq!(b.sync_status(id_b), Some(SyncStatus::Send));
+    while b.sync_status(id_b) == Some(SyncStatus::Send) {
+        let len = b.poll_sync_frame(id_b, &mut buf).unwrap();
+        a.handle_sync_frame(Time::ZERO, id_a, &buf[4..len]).unwrap();
+    }
+    assert_eq!((a.sync_status(id_a), b.sync_status(id_b)), (Some(SyncStatus::Done), Some(SyncStatus::Done)));
+    // a's table: a and n1..=n150, where n1 is b itself.
+    assert_eq!(b.stats().known_members, 151, "b learned a's whole table");
+    assert_eq!(state_of(&b, 2), Some(State::Suspect), "faulty is merged as a suspicion");
+    assert_eq!(a.member(&name(1)).map(|m| m.state), Some(State::Alive));
+    // Frames out of turn are refused and change nothing.
+    assert_eq!(a.handle_sync_frame(Time::ZERO, id_a, &buf[4..]), Err(InputError::SyncOutOfOrder));
+    a.close_sync(id_a);
+    assert_eq!(a.sync_status(id_a), None);
+    assert_eq!(a.handle_sync_frame(Time::ZERO, id_a, &buf[4..]), Err(InputError::UnknownSync));
+}
+
+#[test]
+fn syncs_are_limited_and_periodic() {
+    let mut n = node(Config { max_concurrent_syncs: 1, sync_interval: Duration::from_secs(30), ..config() });
+    introduce(&mut n, Time::ZERO, 3);
+    let first = n.accept_sync(Time::ZERO, addr(1)).unwrap();
+    assert_eq!(n.accept_sync(Time::ZERO, addr(2)), Err(CommandError::TooManySyncs));
+    n.close_sync(first);
+    n.handle_timeout(Time::from_secs(29));
+    assert_eq!(n.poll_sync_open(), None);
+    n.handle_timeout(Time::from_secs(30));
+    let open = n.poll_sync_open().expect("a periodic sync");
+    assert!(!open.join && [addr(1), addr(2), addr(3)].contains(&open.peer));
+}
+
+#[test]
+fn every_member_is_probed_within_two_n_minus_one_periods_with_several_per_period() {
+    let mut n = node(Config { direct_probes: 2, ..config() });
+    introduce(&mut n, Time::ZERO, 9);
+    let mut now = Time::ZERO;
+    let mut last = [None::<u32>; 10];
+    let mut worst = 0;
+    let mut per_period = std::collections::BTreeMap::<u32, usize>::new();
+    let mut first = None;
+    for _ in 0..4000 {
+        n.handle_timeout(now);
+        for (to, b) in transmits(&mut n, now) {
+            let p = parse(&b);
+            if let Message::Ping(ping) = p.primary() {
+                let start = *first.get_or_insert(now);
+                let period = u32::try_from(now.saturating_since(start).as_secs()).unwrap();
+                *per_period.entry(period).or_default() += 1;
+                let i: u8 = to.ip().to_string().rsplit('.').next().unwrap().parse().unwrap();
+                if let Some(prev) = last[usize::from(i)] {
+                    worst = worst.max(period - prev);
+                }
+                last[usize::from(i)] = Some(period);
+                // Answer, so nothing is suspected.
+                n.handle_datagram(now, to, &ack_from(i, ping.seq)).unwrap();
+            }
+        }
+        now = n.poll_timeout().unwrap().max(now + Duration::from_millis(1));
+        if now > Time::from_secs(200) {
+            break;
+        }
+    }
+    // 9 targets, 2 per period: each within ⌈(2·9 − 1) / 2⌉ = 9 periods.
+    assert!(worst <= 9, "a member waited {worst} periods");
+    assert!(per_period.values().all(|&c| c == 2), "{per_period:?}");
+}

@@ -254,9 +254,9 @@ impl Node {
         }
     }
 
-    /// Who suspected or declared a member (this node when unknown).
-    fn accuser_name(&self, e: &Entry) -> &[u8] {
-        e.accuser.and_then(|r| self.members.resolve(r)).map_or_else(|| self.local_name(), |a| &a.name[..])
+    /// Who suspected or declared a member (this node if nobody was recorded).
+    fn accuser_name<'a>(&'a self, e: &'a Entry) -> &'a [u8] {
+        if e.accuser.is_empty() { self.local_name() } else { &e.accuser }
     }
 }
 

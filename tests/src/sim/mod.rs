@@ -307,6 +307,12 @@ impl Sim {
         self.settle(i);
     }
 
+    /// Turns counting of the nodes' allocations on or off (see
+    /// [`alloc_counter::accumulated`]).
+    pub fn count_allocations(&mut self, on: bool) {
+        self.count_allocations = on;
+    }
+
     /// Slows member `i` (or stops slowing it with `None`).
     pub fn slow(&mut self, i: usize, slow: Option<Slow>) {
         if let Some(m) = self.members.get_mut(i) {

@@ -1,0 +1,56 @@
+//! A converged 1,000-member cluster runs 200 periods with 5% loss and a crash
+//! (suspicions, refutations, verdicts and gossip all happen) without a single
+//! allocation inside the nodes.
+
+#![allow(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::cast_possible_truncation
+)]
+
+use std::time::Duration;
+
+use swim_core::{Config, State};
+use swim_tests::alloc_counter::{self, CountingAllocator};
+use swim_tests::sim::{LinkModel, Sim, SimConfig, seed_from_env};
+
+#[global_allocator]
+static ALLOC: CountingAllocator = CountingAllocator;
+
+#[test]
+fn converged_cluster_allocates_nothing_in_steady_state() {
+    let members = 1000;
+    let config = Config { expected_members: members, ..Config::local() };
+    let period = config.protocol_period;
+    let sim_config =
+        SimConfig { seed: seed_from_env(71), members, config, count_allocations: true, ..SimConfig::default() };
+    let mut sim = Sim::new(sim_config);
+    sim.join_all(0, Duration::from_millis(2));
+    assert!(sim.run_until(Duration::from_secs(120), Sim::converged), "no convergence");
+
+    // Warm up under the conditions that will be measured: loss and a crash.
+    sim.network.default = LinkModel { loss: 0.05, ..LinkModel::default() };
+    sim.crash(300);
+    sim.run_for(period * 100);
+    let warm_up = alloc_counter::accumulated(true);
+
+    sim.metrics_mut().reset();
+    sim.crash(700);
+    sim.run_for(period * 200);
+    let steady = alloc_counter::accumulated(true);
+
+    let m = sim.metrics();
+    assert!(m.false_suspicions > 0 && m.refutations > 0, "loss caused suspicions and refutations");
+    // (By now it may have been reaped: the verdicts are in the metrics.)
+    assert_eq!(m.detections[&700].faulty_seen_by, sim.live().count(), "the crash was detected by all");
+    assert_eq!(sim.seen_as(700, State::Alive), 0);
+    assert!(m.total(|x| x.msgs_sent) > 200 * 1000, "gossip flowed");
+    assert!(warm_up.count > 0, "the counter sees the nodes' allocations");
+    assert_eq!(steady.count, 0, "{} allocations ({} bytes) in 200 periods", steady.count, steady.bytes);
+    eprintln!(
+        "200 periods × {members} members: 0 allocations ({} false suspicions, {} refutations; start-up made {})",
+        m.false_suspicions, m.refutations, warm_up.count
+    );
+}

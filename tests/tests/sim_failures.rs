@@ -1,0 +1,90 @@
+//! Crashes are detected and agreed on; healthy members survive loss; churn
+//! settles.
+
+#![allow(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::cast_possible_truncation
+)]
+
+use std::time::Duration;
+
+use swim_core::{Config, State};
+use swim_tests::sim::{LinkModel, Sim, SimConfig, seed_from_env};
+
+fn converged(members: usize, seed: u64, config: Config) -> Sim {
+    let mut sim = Sim::new(SimConfig { seed, members, config, ..SimConfig::default() });
+    sim.join_all(0, Duration::from_millis(5));
+    assert!(sim.run_until(Duration::from_secs(60), Sim::converged), "no convergence");
+    sim
+}
+
+#[test]
+fn a_crashed_member_is_detected_then_declared_faulty_by_all() {
+    let mut sim = converged(100, seed_from_env(21), Config::local());
+    let period = Config::local().protocol_period;
+    let crashed = 42;
+    sim.crash(crashed);
+    let crash_at = sim.now();
+    let detected =
+        sim.run_until(Duration::from_secs(30), |s| s.metrics().detections[&crashed].first_suspected.is_some());
+    assert!(detected, "nobody noticed the crash");
+    let all = sim.run_until(Duration::from_secs(60), |s| s.seen_as(crashed, State::Faulty) == s.live().count());
+    assert!(all, "only {} of {} declared it faulty", sim.seen_as(crashed, State::Faulty), sim.live().count());
+    let d = sim.metrics().detections[&crashed];
+    let first = d.first_suspected.unwrap().saturating_since(crash_at);
+    let verdict = d.first_faulty.unwrap().saturating_since(crash_at);
+    assert!(first < period * 10, "first detection after {first:?}");
+    assert!(verdict > first, "suspicion comes before the verdict");
+    assert_eq!(sim.metrics().false_faulty, 0);
+    eprintln!(
+        "crash: first suspected after {first:?}, first faulty after {verdict:?}, all after {:?}",
+        d.last_faulty.unwrap().saturating_since(crash_at)
+    );
+}
+
+#[test]
+fn no_healthy_member_is_declared_faulty_in_87_periods_at_ten_percent_loss() {
+    // The production preset (T = 1 s of virtual time costs nothing extra).
+    let config = Config::lan();
+    let mut sim = converged(55, seed_from_env(31), config.clone());
+    sim.network.default = LinkModel { loss: 0.10, ..LinkModel::default() };
+    sim.metrics_mut().reset();
+    sim.run_for(config.protocol_period * 87);
+    let m = sim.metrics();
+    assert_eq!(m.false_faulty, 0, "healthy members declared faulty ({} suspicions)", m.false_suspicions);
+    assert!(m.false_suspicions > 0, "10% loss does cause suspicions, which are refuted");
+    assert!(m.refutations > 0);
+    eprintln!(
+        "87 periods at 10% loss: {} false suspicions, {} refutations, 0 false verdicts",
+        m.false_suspicions, m.refutations
+    );
+}
+
+#[test]
+fn ten_percent_churn_settles_into_one_consistent_cluster() {
+    let members = 60;
+    let mut sim = converged(members, seed_from_env(41), Config::local());
+    // Crash 10%, let the cluster notice, restart them (fresh state, same
+    // names and addresses), twice.
+    for round in 0..2 {
+        let victims: Vec<usize> = (0..6).map(|k| 5 + k * 9 + round).collect();
+        for &v in &victims {
+            sim.crash(v);
+        }
+        sim.run_for(Duration::from_secs(10));
+        for &v in &victims {
+            assert_eq!(sim.seen_as(v, State::Alive), 0, "member {v} still seen alive");
+            sim.restart(v, 0);
+        }
+        let settled = sim.run_until(Duration::from_secs(60), Sim::converged);
+        assert!(settled, "round {round}: not consistent after {:?}", sim.now());
+        for &v in &victims {
+            let incarnation = sim.node(v).unwrap().incarnation();
+            assert!(incarnation > 0, "member {v} resumed above its old incarnation");
+        }
+    }
+    assert_eq!(sim.metrics().false_faulty, 0);
+}
