@@ -88,3 +88,47 @@ fn ten_percent_churn_settles_into_one_consistent_cluster() {
     }
     assert_eq!(sim.metrics().false_faulty, 0);
 }
+
+#[test]
+fn a_graceful_leave_is_seen_as_left_not_faulty() {
+    let mut sim = converged(50, seed_from_env(81), Config::local());
+    sim.leave(17);
+    let seen = sim.run_until(Duration::from_secs(20), |s| s.seen_as(17, State::Left) == s.live().count());
+    assert!(seen, "only {} of {} saw the departure", sim.seen_as(17, State::Left), sim.live().count());
+    assert!(!sim.members()[17].is_up(), "the member stopped once its departure was announced");
+    sim.run_for(Duration::from_secs(10));
+    let m = sim.metrics();
+    assert_eq!((m.faulty_of_left, m.false_faulty), (0, 0), "nobody declared it faulty");
+    assert_eq!(m.left_seen, 49);
+}
+
+#[test]
+fn lifeguard_keeps_a_slowed_member_from_accusing_healthy_ones() {
+    // Member 3's network stalls for 400 ms of every second while its timers
+    // run (as in the Lifeguard paper's experiments): its probes fail and it
+    // accuses healthy members. With Lifeguard, the nacks it misses raise its
+    // health score, so it probes more patiently and accuses far less.
+    let run = |lifeguard: bool| {
+        let config = Config { lifeguard, ..Config::local() };
+        let mut sim = converged(30, seed_from_env(91), config);
+        let slow = swim_tests::sim::Slow {
+            delay: Duration::from_millis(400),
+            every: Duration::from_secs(1),
+            from: sim.now(),
+            mode: swim_tests::sim::SlowMode::BlockIo,
+        };
+        sim.slow(3, Some(slow));
+        sim.metrics_mut().reset();
+        sim.run_for(Duration::from_secs(60));
+        (sim.metrics().false_faulty_by_healthy, sim.metrics().members[3].false_suspicions)
+    };
+    let (with_faulty, with_accusations) = run(true);
+    let (without_faulty, without_accusations) = run(false);
+    assert!(without_accusations > 0, "without Lifeguard the slowed member accuses healthy ones");
+    assert!(2 * with_accusations < without_accusations, "{with_accusations} vs {without_accusations}");
+    assert!(with_faulty < without_faulty, "{with_faulty} vs {without_faulty}");
+    eprintln!(
+        "slowed member: accusations it made {with_accusations} (Lifeguard) vs {without_accusations}; \
+         false verdicts by healthy members {with_faulty} vs {without_faulty}"
+    );
+}

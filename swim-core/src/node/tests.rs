@@ -860,6 +860,19 @@ fn syncs_are_limited_and_periodic() {
     n.handle_timeout(Time::from_secs(30));
     let open = n.poll_sync_open().expect("a periodic sync");
     assert!(!open.join && [addr(1), addr(2), addr(3)].contains(&open.peer));
+    n.close_sync(open.id);
+
+    // The interval grows with the cluster: at N = 100 it is
+    // (⌈log2(100 / 32)⌉ + 1) = 3 times the base.
+    let mut big = node(Config { sync_interval: Duration::from_secs(30), ..config() });
+    introduce(&mut big, Time::ZERO, 99);
+    big.handle_timeout(Time::from_secs(30));
+    let first = big.poll_sync_open().expect("the first sync");
+    big.close_sync(first.id);
+    big.handle_timeout(Time::from_secs(119));
+    assert_eq!(big.poll_sync_open(), None);
+    big.handle_timeout(Time::from_secs(120));
+    assert!(big.poll_sync_open().is_some(), "the next one 90 s later");
 }
 
 #[test]

@@ -62,20 +62,33 @@ impl Default for SimConfig {
     }
 }
 
-/// A member whose inputs and timers are held back: frozen for `delay`
-/// out of every `every`, starting at `from` (Lifeguard's slow members).
+/// What a slowed member suffers during each slow window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlowMode {
+    /// The process stalls (CPU exhaustion): its inputs and its timers wait
+    /// for the window to end; then its overdue timers fire first.
+    Stall,
+    /// Its network stalls: datagrams to it and from it are held until the
+    /// window ends, while its timers keep firing on time (the Lifeguard
+    /// paper's slow members).
+    BlockIo,
+}
+
+/// A slowed member: slow for `delay` out of every `every`, from `from`.
 #[derive(Debug, Clone, Copy)]
 pub struct Slow {
-    /// How long each freeze lasts.
+    /// How long each slow window lasts.
     pub delay: Duration,
-    /// How often a freeze starts.
+    /// How often a window starts.
     pub every: Duration,
-    /// When the first freeze starts.
+    /// When the first window starts.
     pub from: Time,
+    /// What is held back.
+    pub mode: SlowMode,
 }
 
 impl Slow {
-    /// If `now` falls in a freeze, when it ends.
+    /// If `now` falls in a slow window, when it ends.
     fn frozen_until(&self, now: Time) -> Option<Time> {
         if now < self.from {
             return None;
@@ -115,10 +128,25 @@ impl SimMember {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Pending {
-    Timer { node: usize },
-    Datagram { to: usize, from: usize, buf: usize },
-    Frame { sync: usize, to_side: usize, buf: usize },
-    Join { node: usize, seed: usize },
+    /// A node's deadline `due` (postponed past `due` if the node is frozen).
+    Timer {
+        node: usize,
+        due: Time,
+    },
+    Datagram {
+        to: usize,
+        from: usize,
+        buf: usize,
+    },
+    Frame {
+        sync: usize,
+        to_side: usize,
+        buf: usize,
+    },
+    Join {
+        node: usize,
+        seed: usize,
+    },
 }
 
 #[derive(Debug)]
@@ -347,7 +375,7 @@ impl Sim {
             }
             let Some((at, pending)) = self.queue.pop() else { break };
             self.now = self.now.max(at);
-            self.dispatch(at, pending);
+            self.dispatch(pending);
         }
         self.now = self.now.max(end);
     }
@@ -356,24 +384,32 @@ impl Sim {
         self.queue.push(at, pending);
     }
 
-    /// If member `i` is frozen now, when it thaws.
-    fn frozen_until(&self, i: usize) -> Option<Time> {
-        self.members.get(i).and_then(|m| m.slow).and_then(|s| s.frozen_until(self.now))
+    /// If member `i`'s `kind` of activity is held now, until when.
+    fn held_until(&self, i: usize, timer: bool) -> Option<Time> {
+        let slow = self.members.get(i).and_then(|m| m.slow)?;
+        if timer && slow.mode == SlowMode::BlockIo {
+            return None;
+        }
+        slow.frozen_until(self.now)
     }
 
-    fn dispatch(&mut self, at: Time, pending: Pending) {
+    fn dispatch(&mut self, pending: Pending) {
         let target = match pending {
-            Pending::Timer { node } | Pending::Datagram { to: node, .. } | Pending::Join { node, .. } => Some(node),
+            Pending::Timer { node, .. } | Pending::Datagram { to: node, .. } | Pending::Join { node, .. } => Some(node),
             Pending::Frame { sync, to_side, .. } => self.syncs.get(sync).and_then(|s| s.ends.get(to_side)).map(|e| e.0),
         };
-        if let Some(thaw) = target.and_then(|i| self.frozen_until(i)) {
-            self.schedule(thaw, pending);
+        let timer = matches!(pending, Pending::Timer { .. } | Pending::Join { .. });
+        if let Some(thaw) = target.and_then(|i| self.held_until(i, timer)) {
+            // A stalled process finds its timeouts expired when it wakes,
+            // before it reads what arrived meanwhile.
+            let at = if timer { thaw } else { thaw + Duration::from_micros(1) };
+            self.schedule(at, pending);
             return;
         }
         match pending {
-            Pending::Timer { node } => {
-                if self.members.get(node).is_some_and(|m| m.deadline == Some(at)) {
-                    self.fire_timer(node, at);
+            Pending::Timer { node, due } => {
+                if self.members.get(node).is_some_and(|m| m.deadline == Some(due)) {
+                    self.fire_timer(node, due);
                 }
             }
             Pending::Datagram { to, from, buf } => {
@@ -447,10 +483,12 @@ impl Sim {
             let Some(t) = sent else { break };
             let Some(&to) = self.by_addr.get(&t.destination) else { continue };
             self.metrics.sent(i, t.len);
+            // A member whose network is blocked sends when the block ends.
+            let departs = self.held_until(i, false).unwrap_or(now);
             let deliveries: [Option<Duration>; 2] = self.network.deliveries(&mut self.rng, i, to);
             for delay in deliveries.into_iter().flatten() {
                 let buf = self.store(scratch.get(..t.len).unwrap_or_default());
-                self.schedule(now + delay, Pending::Datagram { to, from: i, buf });
+                self.schedule(departs + delay, Pending::Datagram { to, from: i, buf });
             }
         }
         self.scratch = scratch;
@@ -493,7 +531,7 @@ impl Sim {
                 if let Some(at) = deadline {
                     let at = at.max(now);
                     m.deadline = Some(at);
-                    self.schedule(at, Pending::Timer { node: i });
+                    self.schedule(at, Pending::Timer { node: i, due: at });
                 }
             }
         }
