@@ -287,6 +287,12 @@ impl ConfigError {
         ConfigError { field, reason }
     }
 
+    /// An error about a setting outside [`Config`] (for example a runtime
+    /// option), in the same shape.
+    pub const fn runtime(field: &'static str, reason: &'static str) -> Self {
+        ConfigError { field, reason }
+    }
+
     /// The field at fault, as named in [`Config`].
     pub fn field(&self) -> &'static str {
         self.field

@@ -1,9 +1,11 @@
 //! Workspace integration tests, benchmarks and the tools they share.
 //!
 //! - [`alloc_counter`]: a counting global allocator for zero-allocation tests.
-//! - [`bench`]: a small measurement harness printing `key=value` lines, used by
+//! - [`bench`](mod@bench): a small measurement harness printing `key=value` lines, used by
 //!   the benchmarks that `cargo xtask bench` runs.
 //! - [`sim`]: the deterministic cluster simulator.
+//! - [`net`]: helpers for tests over real sockets.
+//! - [`user_transport`]: a transport of the kind a user would write.
 //! - [`wire_samples`]: representative packets for the codec's tests and benchmarks.
 
 // Test tooling: a panic here is a failed test (which prints its seed), so the
@@ -18,5 +20,7 @@
 
 pub mod alloc_counter;
 pub mod bench;
+pub mod net;
 pub mod sim;
+pub mod user_transport;
 pub mod wire_samples;

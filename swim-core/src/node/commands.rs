@@ -27,13 +27,20 @@ pub(crate) struct Join {
     seq: u32,
 }
 
+/// Leave pings outstanding at once.
+const LEAVE_PINGS: usize = 16;
+
 /// A graceful departure in progress.
 #[derive(Debug)]
 pub(crate) struct Leave {
-    /// Transmissions of this node's left update so far.
-    pub(crate) announced: usize,
-    /// Transmissions wanted before the departure counts as announced.
-    wanted: usize,
+    /// Members to tell per round.
+    fanout: usize,
+    /// Sequence numbers of this round's pings (each carries the left update).
+    pings: SmallVec<[u32; LEAVE_PINGS]>,
+    /// Whether some member acknowledged a ping carrying the departure.
+    acked: bool,
+    /// When to try another round if nobody acknowledged.
+    pub(crate) retry_at: Time,
 }
 
 impl Node {
@@ -142,8 +149,10 @@ impl Node {
     }
 
     /// Leaves the cluster gracefully: gossips that this node left, stops
-    /// probing, and tells a few members at once. Keep driving the node until
-    /// [`leave_announced`](Node::leave_announced) (or a timeout), then drop it.
+    /// probing, and pings a few members at once with the news, again every
+    /// probe timeout until one of them acknowledges. Keep driving the node
+    /// until [`leave_announced`](Node::leave_announced) (or a timeout), then
+    /// drop it.
     pub fn leave(&mut self, now: Time) {
         if self.leave.is_some() {
             return;
@@ -151,30 +160,57 @@ impl Node {
         let now = self.advance(now);
         self.join = None;
         self.probes.clear();
+        // Counted while this node is still alive: every live member but itself.
+        let others = self.members.live().saturating_sub(1);
         self.members.set_state(LOCAL, State::Left, now);
         self.gossip.enqueue(Item::Member(LOCAL));
-        let others = self.members.live().saturating_sub(1);
-        let fanout = self.config.indirect_probes.max(3).min(others);
-        self.leave = Some(Leave { announced: 0, wanted: fanout });
-        // Ping a few distinct random members: the left update rides on each.
-        let mut told = [u32::MAX; 16];
-        let mut count = 0;
+        let fanout = self.config.indirect_probes.max(3).min(others).min(LEAVE_PINGS);
+        self.leave = Some(Leave { fanout, pings: SmallVec::new(), acked: false, retry_at: now });
+        self.announce_departure(now);
+    }
+
+    /// Pings a few distinct random members; the left update rides on each
+    /// (it is queued as fresh gossip, so it goes first).
+    fn announce_departure(&mut self, now: Time) {
+        let Some(fanout) = self.leave.as_ref().map(|l| l.fanout) else { return };
+        let retry = self.scaled(self.probe_timeout);
+        if let Some(leave) = &mut self.leave {
+            leave.pings.clear();
+            leave.retry_at = now + retry;
+        }
+        self.gossip.enqueue(Item::Member(LOCAL));
         for _ in 0..fanout * 4 {
-            if count >= fanout.min(told.len()) {
+            if self.leave.as_ref().is_none_or(|l| l.pings.len() >= fanout) {
                 break;
             }
             let Some(slot) = self.probe_list.random(&mut self.rng) else { break };
-            if told.contains(&slot) {
-                continue;
-            }
             let Some(target) = self.members.reference(slot) else { continue };
             let Some(&to) = self.members.get(slot).and_then(|e| e.addrs.first()) else { continue };
-            if let Some(t) = told.get_mut(count) {
-                *t = slot;
-                count += 1;
+            if self.outbox.iter().any(|o| matches!(o, Outgoing::Ping { target: t, .. } if *t == target)) {
+                continue;
             }
             let seq = self.next_seq();
+            if let Some(leave) = &mut self.leave {
+                leave.pings.push(seq);
+            }
             self.send(Outgoing::Ping { to, seq, target, buddy: false });
+        }
+    }
+
+    /// Retries the announcement until someone acknowledges it.
+    pub(super) fn leave_timer(&mut self, now: Time) {
+        if self.leave.as_ref().is_some_and(|l| !l.acked && now >= l.retry_at) {
+            self.announce_departure(now);
+        }
+    }
+
+    /// An ack arrived while leaving: if it answers a leave ping, the
+    /// departure is known to at least one member, which gossips it on.
+    pub(super) fn leave_acked(&mut self, seq: u32) {
+        if let Some(leave) = &mut self.leave {
+            if leave.pings.contains(&seq) {
+                leave.acked = true;
+            }
         }
     }
 
@@ -183,10 +219,10 @@ impl Node {
         self.leave.is_some()
     }
 
-    /// Whether the departure has been sent to enough members that the
-    /// node may stop (always true when it was alone).
+    /// Whether the departure reached at least one member (or there was
+    /// nobody to tell): the node may stop.
     pub fn leave_announced(&self) -> bool {
-        self.leave.as_ref().is_some_and(|l| l.announced >= l.wanted)
+        self.leave.as_ref().is_some_and(|l| l.acked || l.fanout == 0)
     }
 
     /// Broadcasts `payload` to every other member (delivered once each, as

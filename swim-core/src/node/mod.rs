@@ -237,6 +237,13 @@ impl Node {
         }
     }
 
+    /// When the next protocol period starts (`None` after leaving). A
+    /// runtime that jitters periods delays its wake-up when
+    /// [`poll_timeout`](Node::poll_timeout) equals this.
+    pub fn next_period(&self) -> Option<Time> {
+        self.leave.is_none().then_some(self.next_period)
+    }
+
     /// When `handle_timeout` must be called next.
     pub fn poll_timeout(&self) -> Option<Time> {
         let mut next = Time::MAX;
@@ -259,6 +266,9 @@ impl Node {
         if let Some(join) = &self.join {
             consider(join.next_at);
         }
+        if let Some(leave) = self.leave.as_ref().filter(|_| !self.leave_announced()) {
+            consider(leave.retry_at);
+        }
         if let Some(t) = self.syncs.next_deadline() {
             consider(t);
         }
@@ -276,6 +286,7 @@ impl Node {
             self.start_period(now);
         }
         self.join_timer(now);
+        self.leave_timer(now);
         self.sync_timer(now);
     }
 

@@ -152,6 +152,7 @@ impl Node {
     /// A direct ack with sequence number `seq`: for one of this node's
     /// probes, or for a probe it performs for someone else.
     pub(super) fn on_ack(&mut self, now: Time, seq: u32) {
+        self.leave_acked(seq);
         if let Some(probe) = self.probes.iter_mut().find(|p| p.seq == seq && !p.acked) {
             probe.acked = true;
             let rtt = now.saturating_since(probe.started);

@@ -760,11 +760,40 @@ fn leaving_tells_a_few_members_and_stops_probing() {
         assert_eq!(p.primary().kind(), Kind::Ping);
         assert!(p.piggyback().any(|m| matches!(m, Message::Left(l) if l.name == &name(0)[..])));
     }
+    // Sending is not enough: nobody acknowledged, so after a probe timeout
+    // it tells three more.
+    assert!(!n.leave_announced());
+    assert_eq!(n.poll_timeout(), Some(Time::from_millis(500)));
+    n.handle_timeout(Time::from_millis(500));
+    let again = transmits(&mut n, Time::from_millis(500));
+    assert_eq!(again.len(), 3);
+    // One acknowledgement, and the departure is announced.
+    let (to, bytes) = &again[1];
+    let Message::Ping(ping) = parse(bytes).primary() else { panic!() };
+    let i: u8 = to.ip().to_string().rsplit('.').next().unwrap().parse().unwrap();
+    n.handle_datagram(Time::from_millis(501), *to, &ack_from(i, ping.seq)).unwrap();
     assert!(n.leave_announced());
     assert_eq!(n.local().state, State::Left);
     assert_eq!(n.broadcast(Time::ZERO, b"x"), Err(CommandError::Left));
     n.handle_timeout(Time::from_secs(30));
     assert!(transmits(&mut n, Time::from_secs(30)).is_empty(), "no probes after leaving");
+}
+
+#[test]
+fn leaving_with_one_other_member_still_tells_it() {
+    let mut n = node(config());
+    introduce(&mut n, Time::ZERO, 1);
+    n.leave(Time::ZERO);
+    assert!(!n.leave_announced(), "one member is left to tell");
+    let out = transmits(&mut n, Time::ZERO);
+    assert_eq!(out.len(), 1);
+    let Message::Ping(ping) = parse(&out[0].1).primary() else { panic!() };
+    n.handle_datagram(Time::ZERO, addr(1), &ack_from(1, ping.seq)).unwrap();
+    assert!(n.leave_announced());
+    // Alone, there is nobody to tell.
+    let mut alone = node(config());
+    alone.leave(Time::ZERO);
+    assert!(alone.leave_announced());
 }
 
 #[test]

@@ -106,11 +106,6 @@ impl Node {
         let limit = self.retransmit_limit();
         for &item in picked.sent.get(..picked.sent_len).unwrap_or_default() {
             self.gossip.sent(item, limit);
-            if item == Item::Member(LOCAL) {
-                if let Some(leave) = &mut self.leave {
-                    leave.announced += 1;
-                }
-            }
             if let Item::Broadcast(index) = item {
                 if self.gossip.transmits(item).is_none() {
                     self.broadcasts.release(index);

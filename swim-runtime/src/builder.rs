@@ -1,0 +1,200 @@
+//! Configuring and starting a member.
+
+use std::hash::{BuildHasher, RandomState};
+use std::net::SocketAddr;
+
+use crate::{Cluster, Error, RuntimeOptions};
+use bytes::Bytes;
+use swim_core::{Config, Node, Time};
+use swim_transport::Transport;
+use swim_transport::quic::QuicTransport;
+use swim_transport::tls::MemberIdentity;
+use swim_transport::udp::UdpTransport;
+
+/// The default port (UDP and TCP).
+pub const DEFAULT_PORT: u16 = 7946;
+
+/// A transport, type-erased so the builder needs no type parameter.
+trait Launch: Send {
+    fn local_addr(&self) -> SocketAddr;
+    fn max_datagram_size(&self) -> usize;
+    fn launch(self: Box<Self>, node: Node, options: RuntimeOptions) -> Cluster;
+}
+
+struct Launcher<T>(T);
+
+impl<T: Transport> Launch for Launcher<T> {
+    fn local_addr(&self) -> SocketAddr {
+        self.0.local_addr()
+    }
+
+    fn max_datagram_size(&self) -> usize {
+        self.0.max_datagram_size()
+    }
+
+    fn launch(self: Box<Self>, node: Node, options: RuntimeOptions) -> Cluster {
+        crate::spawn(node, self.0, options)
+    }
+}
+
+enum Choice {
+    Udp,
+    Quic(MemberIdentity),
+    Custom(Box<dyn Launch>),
+}
+
+/// Configures a member; [`start`](Builder::start) runs it.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), swim_runtime::Error> {
+/// use swim_core::Config;
+/// use swim_runtime::Cluster;
+///
+/// let cluster = Cluster::builder("node-a")
+///     .config(Config::lan())
+///     .bind("10.0.0.5:7946".parse().unwrap())
+///     .metadata("zone=eu-1")
+///     .seeds(["10.0.0.1:7946".parse().unwrap()])
+///     .start()
+///     .await?;
+/// for member in cluster.members().await? {
+///     println!("{} {:?}", member.name, member.state);
+/// }
+/// # Ok(()) }
+/// ```
+pub struct Builder {
+    name: String,
+    config: Config,
+    options: RuntimeOptions,
+    bind: SocketAddr,
+    advertise: Option<SocketAddr>,
+    metadata: Bytes,
+    seeds: Vec<SocketAddr>,
+    transport: Choice,
+}
+
+impl std::fmt::Debug for Builder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Builder")
+            .field("name", &self.name)
+            .field("bind", &self.bind)
+            .field("advertise", &self.advertise)
+            .field("seeds", &self.seeds)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Builder {
+    fn new(name: String) -> Self {
+        Builder {
+            name,
+            config: Config::lan(),
+            options: RuntimeOptions::default(),
+            bind: SocketAddr::from(([0, 0, 0, 0], DEFAULT_PORT)),
+            advertise: None,
+            metadata: Bytes::new(),
+            seeds: Vec::new(),
+            transport: Choice::Udp,
+        }
+    }
+
+    /// The protocol configuration (default [`Config::lan`]). A `seed` of 0
+    /// is replaced by a random one; `packet_budget` and
+    /// `max_broadcast_payload` are lowered if the transport's datagrams are
+    /// smaller (QUIC datagrams carry 1,100 bytes).
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// How the member's task schedules and reports.
+    pub fn runtime_options(mut self, options: RuntimeOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// Where to listen (default `0.0.0.0:7946`; port 0 picks a free port).
+    pub fn bind(mut self, addr: SocketAddr) -> Self {
+        self.bind = addr;
+        self
+    }
+
+    /// The address other members reach this one at (default: the bound
+    /// address, which then must not be `0.0.0.0` or `::`).
+    pub fn advertise(mut self, addr: SocketAddr) -> Self {
+        self.advertise = Some(addr);
+        self
+    }
+
+    /// Application metadata gossiped with this member (at most
+    /// `Config::max_metadata` bytes).
+    pub fn metadata(mut self, meta: impl Into<Bytes>) -> Self {
+        self.metadata = meta.into();
+        self
+    }
+
+    /// Members to join through when starting; `start` waits for the join.
+    pub fn seeds(mut self, seeds: impl IntoIterator<Item = SocketAddr>) -> Self {
+        self.seeds = seeds.into_iter().collect();
+        self
+    }
+
+    /// Runs over QUIC with mutual TLS: only members presenting a certificate
+    /// signed by the cluster's CA can connect.
+    pub fn quic(mut self, identity: MemberIdentity) -> Self {
+        self.transport = Choice::Quic(identity);
+        self
+    }
+
+    /// Runs over a transport of your own (already bound; `bind` is then
+    /// ignored).
+    pub fn transport<T: Transport>(mut self, transport: T) -> Self {
+        self.transport = Choice::Custom(Box::new(Launcher(transport)));
+        self
+    }
+
+    /// Binds the transport, starts the member and, if seeds were given,
+    /// joins through them (the member stops again if the join fails).
+    pub async fn start(self) -> Result<Cluster, Error> {
+        self.options.validate()?;
+        let launch: Box<dyn Launch> = match self.transport {
+            Choice::Udp => Box::new(Launcher(UdpTransport::bind(self.bind).await?)),
+            Choice::Quic(identity) => {
+                let quic = QuicTransport::bind(self.bind, &identity).await.map_err(|e| Error::Transport(e.into()))?;
+                Box::new(Launcher(quic))
+            }
+            Choice::Custom(launch) => launch,
+        };
+        let advertise = self.advertise.unwrap_or_else(|| launch.local_addr());
+        if advertise.ip().is_unspecified() {
+            return Err(Error::Config(swim_core::ConfigError::runtime(
+                "advertise",
+                "is required when binding an unspecified address (0.0.0.0 or ::)",
+            )));
+        }
+        let mut config = self.config;
+        // Fit the datagram budget, and the largest broadcast with it, to
+        // what the transport carries.
+        config.packet_budget = config.packet_budget.min(launch.max_datagram_size());
+        config.max_broadcast_payload = config.max_broadcast_payload.min(config.packet_budget.saturating_sub(300));
+        if config.seed == 0 {
+            config.seed = RandomState::new().hash_one((&self.name, std::time::SystemTime::now()));
+        }
+        let node = Node::new(self.name.as_bytes(), &[advertise], &self.metadata, config, Time::ZERO)?;
+        let cluster = launch.launch(node, self.options);
+        if !self.seeds.is_empty() {
+            if let Err(e) = cluster.join(self.seeds).await {
+                let _ = cluster.shutdown().await;
+                return Err(e);
+            }
+        }
+        Ok(cluster)
+    }
+}
+
+impl Cluster {
+    /// Starts configuring a member named `name` (1 to 255 bytes).
+    pub fn builder(name: impl Into<String>) -> Builder {
+        Builder::new(name.into())
+    }
+}

@@ -1,0 +1,383 @@
+//! The member's task: one loop that owns the node and waits on everything at
+//! once — received datagrams, the next deadline (one `Sleep`, reset in
+//! place), accepted and open sync streams, and commands — then carries out
+//! the node's outputs. Buffers are allocated once; nothing is spawned or
+//! allocated per datagram or per period.
+
+use std::future::poll_fn;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::time::Duration;
+
+use swim_core::{Node, SyncId, SyncStatus, Time};
+use swim_transport::Transport;
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::time::{Instant, Sleep};
+
+use crate::RuntimeOptions;
+use crate::cluster::Command;
+use crate::error::Error;
+use crate::metrics::Metrics;
+use crate::syncs::{SyncEvent, Syncs};
+use crate::types::{Event, Member};
+
+/// What woke the loop.
+enum Wake<S> {
+    Command(Option<Command>),
+    Datagram(io::Result<(usize, SocketAddr)>),
+    Timer,
+    Accept(io::Result<(S, SocketAddr)>),
+    Sync(SyncEvent),
+}
+
+#[derive(PartialEq, Eq)]
+enum Flow {
+    Continue,
+    Stop,
+}
+
+pub(crate) struct Driver<T: Transport> {
+    node: Node,
+    transport: T,
+    options: RuntimeOptions,
+    origin: Instant,
+    events: broadcast::Sender<Event>,
+    recv: Vec<u8>,
+    send: Vec<u8>,
+    frame: Vec<u8>,
+    syncs: Syncs<T::Stream>,
+    join: Option<oneshot::Sender<Result<SocketAddr, Error>>>,
+    leave: Option<(Instant, oneshot::Sender<Result<(), Error>>)>,
+    wake_at: Option<Instant>,
+    /// The jitter chosen for the period starting at this time.
+    jitter: Option<(Time, Duration)>,
+    rng: u64,
+    metrics: Metrics,
+    next_publish: Instant,
+}
+
+impl<T: Transport> Driver<T> {
+    pub(crate) fn new(node: Node, transport: T, options: RuntimeOptions, events: broadcast::Sender<Event>) -> Self {
+        let config = node.config();
+        let budget = config.packet_budget;
+        let syncs = Syncs::new(config.max_concurrent_syncs, config.sync_frame_budget);
+        let frame = vec![0; config.sync_frame_budget];
+        let rng = config.seed ^ 0x9e37_79b9_7f4a_7c15;
+        let name = node.local().name.to_vec();
+        let origin = Instant::now();
+        Driver {
+            metrics: Metrics::new(&String::from_utf8_lossy(&name)),
+            next_publish: origin + options.metrics_interval,
+            node,
+            transport,
+            options,
+            origin,
+            events,
+            recv: vec![0; 65_536],
+            send: vec![0; budget],
+            frame,
+            syncs,
+            join: None,
+            leave: None,
+            wake_at: None,
+            jitter: None,
+            rng,
+        }
+    }
+
+    /// The node's clock: microseconds since the task started.
+    fn now(&self) -> Time {
+        Time::from_micros(u64::try_from(self.origin.elapsed().as_micros()).unwrap_or(u64::MAX))
+    }
+
+    fn instant(&self, t: Time) -> Instant {
+        self.origin + Duration::from_micros(t.as_micros())
+    }
+
+    /// A uniform number in `[0, 1)` (xorshift; jitter needs no more).
+    fn random_unit(&mut self) -> f64 {
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        (self.rng >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    pub(crate) async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
+        let sleep = tokio::time::sleep_until(self.origin);
+        tokio::pin!(sleep);
+        self.flush().await;
+        self.arm(sleep.as_mut());
+        loop {
+            let wake = tokio::select! {
+                command = commands.recv() => Wake::Command(command),
+                received = self.transport.recv_from(&mut self.recv) => Wake::Datagram(received),
+                () = &mut sleep, if self.wake_at.is_some() => Wake::Timer,
+                accepted = self.transport.accept() => Wake::Accept(accepted),
+                event = poll_fn(|cx| self.syncs.poll_event(cx)) => Wake::Sync(event),
+            };
+            let flow = match wake {
+                Wake::Command(None) => Flow::Stop, // every handle was dropped
+                Wake::Command(Some(command)) => self.command(command),
+                Wake::Datagram(Ok((len, from))) => {
+                    let now = self.now();
+                    if let Err(e) = self.node.handle_datagram(now, from, self.recv.get(..len).unwrap_or_default()) {
+                        tracing::trace!(%from, error = %e, "refused a datagram");
+                    }
+                    Flow::Continue
+                }
+                Wake::Datagram(Err(e)) => {
+                    tracing::warn!(error = %e, "receiving failed");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    Flow::Continue
+                }
+                Wake::Timer => {
+                    self.timer();
+                    Flow::Continue
+                }
+                Wake::Accept(Ok((stream, peer))) => {
+                    match self.node.accept_sync(self.now(), peer) {
+                        Ok(id) => self.syncs.accepted(id, stream),
+                        Err(e) => tracing::debug!(%peer, error = %e, "refused a sync"),
+                    }
+                    Flow::Continue
+                }
+                Wake::Accept(Err(e)) => {
+                    tracing::debug!(error = %e, "accepting a stream failed");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    Flow::Continue
+                }
+                Wake::Sync(event) => {
+                    self.sync_event(event);
+                    Flow::Continue
+                }
+            };
+            if flow == Flow::Stop {
+                break;
+            }
+            self.flush().await;
+            if self.leave_finished() {
+                break;
+            }
+            self.arm(sleep.as_mut());
+        }
+        let ids: Vec<SyncId> = self.syncs.ids().collect();
+        for id in ids {
+            self.syncs.close(id);
+        }
+        tracing::debug!("stopped");
+    }
+
+    /// Sets the one timer to the node's next deadline (a period start is
+    /// jittered), or to the leave deadline if that comes first.
+    fn arm(&mut self, sleep: Pin<&mut Sleep>) {
+        let deadline = self.node.poll_timeout();
+        let mut at = deadline.map(|d| self.instant(d));
+        if let (Some(d), Some(period_start)) = (deadline, self.node.next_period()) {
+            if d == period_start && self.options.period_jitter > 0.0 {
+                let offset = match self.jitter {
+                    Some((t, offset)) if t == period_start => offset,
+                    _ => {
+                        let fraction = self.options.period_jitter * self.random_unit();
+                        let offset = self.node.config().protocol_period.mul_f64(fraction);
+                        self.jitter = Some((period_start, offset));
+                        offset
+                    }
+                };
+                at = at.map(|a| a + offset);
+            }
+        }
+        if let Some((leave_by, _)) = &self.leave {
+            at = Some(at.map_or(*leave_by, |a| a.min(*leave_by)));
+        }
+        if at != self.wake_at {
+            self.wake_at = at;
+            if let Some(at) = at {
+                sleep.reset(at);
+            }
+        }
+    }
+
+    /// The timer fired: report lateness, run the node's timers, apply the
+    /// adaptive probe timeout, publish metrics when due.
+    fn timer(&mut self) {
+        let now = self.now();
+        if let Some(at) = self.wake_at {
+            let late = Instant::now().saturating_duration_since(at);
+            let threshold = self.options.overload_threshold.unwrap_or_else(|| self.node.config().protocol_period / 10);
+            if late > threshold {
+                tracing::debug!(late_ms = late.as_millis(), "woke late: local overload");
+                self.node.report_overload(now, late);
+            }
+        }
+        self.wake_at = None;
+        self.node.handle_timeout(now);
+        if let Some(timeout) = self.node.proposed_probe_timeout() {
+            self.node.set_probe_timeout(timeout);
+        }
+        // Streams of exchanges the node gave up on.
+        loop {
+            let forgotten = self.syncs.ids().find(|id| self.node.sync_status(*id).is_none());
+            match forgotten {
+                Some(id) => self.syncs.close(id),
+                None => break,
+            }
+        }
+        if Instant::now() >= self.next_publish {
+            self.metrics.publish(&self.node.stats());
+            self.next_publish += self.options.metrics_interval;
+        }
+    }
+
+    /// Carries out the node's outputs: datagrams, events, syncs to open.
+    async fn flush(&mut self) {
+        let now = self.now();
+        while let Some(t) = self.node.poll_transmit(now, &mut self.send) {
+            let datagram = self.send.get(..t.len).unwrap_or_default();
+            if let Err(e) = self.transport.send_to(datagram, t.destination).await {
+                tracing::debug!(to = %t.destination, error = %e, "sending failed");
+            }
+        }
+        while let Some(event) = self.node.poll_event() {
+            let Some(event) = Event::from_core(&event) else { continue };
+            self.announce(event);
+        }
+        while let Some(open) = self.node.poll_sync_open() {
+            let connect = self.transport.connect(open.peer);
+            self.syncs.connecting(open.id, connect);
+        }
+    }
+
+    /// Logs an event, completes a waiting join, and hands the event to
+    /// subscribers (a slow subscriber lags; it never blocks this task).
+    fn announce(&mut self, event: Event) {
+        match &event {
+            Event::MemberJoined(m) => tracing::info!(member = %m.name, "member joined"),
+            Event::MemberSuspected { member, by } => tracing::debug!(member = %member.name, %by, "member suspected"),
+            Event::MemberRecovered(m) => tracing::debug!(member = %m.name, "member recovered"),
+            Event::MemberFaulty { member, by } => tracing::info!(member = %member.name, %by, "member faulty"),
+            Event::MemberLeft(m) => tracing::info!(member = %m.name, "member left"),
+            Event::NameConflict { name, claimed, .. } => tracing::warn!(%name, %claimed, "name conflict"),
+            Event::Refuted { incarnation } => tracing::info!(incarnation, "refuted a suspicion of this member"),
+            Event::JoinSucceeded { seed } => {
+                tracing::info!(%seed, "joined");
+                if let Some(reply) = self.join.take() {
+                    let _ = reply.send(Ok(*seed));
+                }
+            }
+            Event::JoinFailed { reason } => {
+                tracing::warn!(?reason, "join failed");
+                if let Some(reply) = self.join.take() {
+                    let _ = reply.send(Err(Error::JoinFailed(*reason)));
+                }
+            }
+            _ => {}
+        }
+        let _ = self.events.send(event);
+    }
+
+    fn command(&mut self, command: Command) -> Flow {
+        let now = self.now();
+        match command {
+            Command::Join { seeds, reply } => match self.node.join(now, &seeds) {
+                Ok(()) => {
+                    if let Some(old) = self.join.replace(reply) {
+                        let _ = old.send(Err(Error::Superseded));
+                    }
+                }
+                Err(e) => {
+                    let _ = reply.send(Err(e.into()));
+                }
+            },
+            Command::Members { reply } => {
+                let _ = reply.send(self.node.members().map(|m| Member::from_info(&m)).collect());
+            }
+            Command::Local { reply } => {
+                let _ = reply.send(Member::from_info(&self.node.local()));
+            }
+            Command::Broadcast { payload, reply } => {
+                let _ = reply.send(self.node.broadcast(now, &payload).map_err(Error::from));
+            }
+            Command::SetMetadata { meta, reply } => {
+                let _ = reply.send(self.node.set_metadata(now, &meta).map_err(Error::from));
+            }
+            Command::Stats { reply } => {
+                let _ = reply.send(self.node.stats());
+            }
+            Command::Leave { timeout, reply } => {
+                if self.leave.is_none() {
+                    self.node.leave(now);
+                    self.leave = Some((Instant::now() + timeout, reply));
+                } else {
+                    let _ = reply.send(Err(Error::Command(swim_core::CommandError::Left)));
+                }
+            }
+            Command::Shutdown { reply } => {
+                let _ = reply.send(());
+                return Flow::Stop;
+            }
+        }
+        Flow::Continue
+    }
+
+    /// Whether a departure is complete (announced, or out of time).
+    fn leave_finished(&mut self) -> bool {
+        let Some((deadline, _)) = &self.leave else { return false };
+        let outcome = if self.node.leave_announced() {
+            Ok(())
+        } else if Instant::now() >= *deadline {
+            Err(Error::LeaveTimedOut)
+        } else {
+            return false;
+        };
+        if let Some((_, reply)) = self.leave.take() {
+            let _ = reply.send(outcome);
+        }
+        true
+    }
+
+    fn sync_event(&mut self, event: SyncEvent) {
+        match event {
+            SyncEvent::Connected(id) | SyncEvent::Flushed(id) => self.pump(id),
+            SyncEvent::Frame(id) => {
+                let now = self.now();
+                let result = self.node.handle_sync_frame(now, id, self.syncs.frame(id));
+                self.syncs.consume_frame(id);
+                match result {
+                    Ok(_) => self.pump(id),
+                    Err(e) => {
+                        tracing::debug!(error = %e, "refused a sync frame");
+                        self.node.close_sync(id);
+                        self.syncs.close(id);
+                    }
+                }
+            }
+            SyncEvent::Failed(id, e) => {
+                tracing::debug!(error = %e, "sync stream failed");
+                self.node.close_sync(id);
+            }
+        }
+    }
+
+    /// Moves an exchange along: writes its next frame once the previous one
+    /// is out (one frame per step), or closes it when it is done.
+    fn pump(&mut self, id: SyncId) {
+        match self.node.sync_status(id) {
+            Some(SyncStatus::Send) => {
+                if self.syncs.flushed(id) {
+                    if let Some(len) = self.node.poll_sync_frame(id, &mut self.frame) {
+                        self.syncs.queue(id, self.frame.get(..len).unwrap_or_default());
+                    }
+                }
+            }
+            Some(SyncStatus::Done) => {
+                if self.syncs.flushed(id) {
+                    self.node.close_sync(id);
+                    self.syncs.close(id);
+                }
+            }
+            Some(SyncStatus::Receive) => {}
+            None => self.syncs.close(id),
+        }
+    }
+}

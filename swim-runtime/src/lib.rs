@@ -1,0 +1,109 @@
+//! The tokio runtime that drives one [`swim_core::Node`] over a
+//! [`swim_transport::Transport`].
+//!
+//! [`spawn`] starts one task per member. The task owns the node and waits on
+//! everything at once: received datagrams, the node's next deadline (one
+//! timer, reset in place), sync streams and commands. After each wake-up it
+//! sends the node's datagrams, hands its events to subscribers and moves
+//! sync exchanges along. Nothing is spawned, created or allocated per
+//! datagram or per period: buffers are allocated once and reused.
+//!
+//! The task also does what only a scheduler can: it jitters the start of
+//! protocol periods (so members do not probe in lockstep), measures how late
+//! it wakes and reports overload to the node (Lifeguard's local health),
+//! applies the node's proposed probe timeout, publishes metrics (see
+//! [`metrics`] for their names) and logs through `tracing`
+//! (span `swim`, field `node`).
+//!
+//! Applications normally use [`Cluster::builder`] (re-exported by the `swim`
+//! crate) rather than calling [`spawn`] directly.
+#![forbid(unsafe_code)]
+
+use std::time::Duration;
+
+use swim_core::Node;
+use swim_transport::Transport;
+use tokio::sync::{broadcast, mpsc};
+use tracing::Instrument;
+
+mod builder;
+mod cluster;
+mod driver;
+mod error;
+pub mod metrics;
+mod syncs;
+mod types;
+
+pub use builder::{Builder, DEFAULT_PORT};
+pub use cluster::{Cluster, Events, RecvError};
+pub use error::Error;
+pub use types::{Event, Member, Name};
+
+/// How the task schedules and reports.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuntimeOptions {
+    /// Each protocol period starts up to this fraction of a period late, at
+    /// random (0 disables; at most 0.5).
+    pub period_jitter: f64,
+    /// Waking up later than this after a deadline counts as local overload
+    /// (default: a tenth of the protocol period).
+    pub overload_threshold: Option<Duration>,
+    /// Events held for subscribers; a subscriber further behind lags.
+    pub event_capacity: usize,
+    /// Commands queued for the task.
+    pub command_capacity: usize,
+    /// How often metrics are published.
+    pub metrics_interval: Duration,
+}
+
+impl Default for RuntimeOptions {
+    fn default() -> Self {
+        RuntimeOptions {
+            period_jitter: 0.1,
+            overload_threshold: None,
+            event_capacity: 1024,
+            command_capacity: 64,
+            metrics_interval: Duration::from_secs(1),
+        }
+    }
+}
+
+impl RuntimeOptions {
+    /// Checks the options; the error names the field.
+    pub fn validate(&self) -> Result<(), swim_core::ConfigError> {
+        let check =
+            |ok: bool, field, reason| if ok { Ok(()) } else { Err(swim_core::ConfigError::runtime(field, reason)) };
+        check((0.0..=0.5).contains(&self.period_jitter), "period_jitter", "must be between 0 and 0.5")?;
+        check(self.event_capacity >= 1, "event_capacity", "must be at least 1")?;
+        check(self.command_capacity >= 1, "command_capacity", "must be at least 1")?;
+        check(!self.metrics_interval.is_zero(), "metrics_interval", "must be positive")
+    }
+}
+
+/// Starts the member's task on the current tokio runtime and returns its
+/// handle. The node should have been created at [`swim_core::Time::ZERO`]:
+/// the task's clock starts now.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use swim_core::{Config, Node, Time};
+/// use swim_runtime::{RuntimeOptions, spawn};
+/// use swim_transport::{Transport, udp::UdpTransport};
+///
+/// let transport = UdpTransport::bind("127.0.0.1:0".parse()?).await?;
+/// let node = Node::new(b"node-a", &[transport.local_addr()], b"", Config::lan(), Time::ZERO)?;
+/// let cluster = spawn(node, transport, RuntimeOptions::default());
+/// println!("{} is up at {}", cluster.name(), cluster.local_addr());
+/// # Ok(()) }
+/// ```
+pub fn spawn<T: Transport>(node: Node, transport: T, options: RuntimeOptions) -> Cluster {
+    let (commands, command_rx) = mpsc::channel(options.command_capacity.max(1));
+    let (events, _) = broadcast::channel(options.event_capacity.max(1));
+    let local = node.local();
+    let name = Name::from(local.name);
+    let addr = local.addrs.first().copied().unwrap_or_else(|| transport.local_addr());
+    let span = tracing::info_span!("swim", node = %name);
+    let driver = driver::Driver::new(node, transport, options, events.clone());
+    let task = tokio::spawn(driver.run(command_rx).instrument(span));
+    Cluster::new(commands, events, name, addr, task)
+}

@@ -1,0 +1,88 @@
+//! Metrics through the [`metrics`] facade, fed from the node's counters once
+//! per interval (never per message). Every metric carries a `node` label.
+//!
+//! | name | kind | meaning |
+//! |---|---|---|
+//! | `swim_packets_sent_total` | counter | datagrams sent |
+//! | `swim_bytes_sent_total` | counter | bytes of those datagrams |
+//! | `swim_packets_received_total` | counter | datagrams accepted |
+//! | `swim_bytes_received_total` | counter | bytes of those datagrams |
+//! | `swim_packets_rejected_total` | counter | datagrams and sync frames refused (malformed, foreign, unexpected) |
+//! | `swim_probes_total` | counter | probes started |
+//! | `swim_probes_failed_total` | counter | probes with no ack, direct or indirect |
+//! | `swim_suspicions_total` | counter | suspicions started or learned |
+//! | `swim_faulty_total` | counter | members declared faulty (as seen here) |
+//! | `swim_refutations_total` | counter | suspicions of this member it refuted |
+//! | `swim_broadcasts_delivered_total` | counter | user broadcasts delivered here |
+//! | `swim_syncs_completed_total` | counter | sync exchanges completed |
+//! | `swim_overload_reports_total` | counter | late wake-ups reported to the protocol |
+//! | `swim_members_refused_total` | counter | members refused because `max_members` was reached |
+//! | `swim_events_dropped_total` | counter | protocol events dropped before the runtime read them |
+//! | `swim_members_live` | gauge | members alive or suspect, this one included |
+//! | `swim_members_known` | gauge | members known in any state |
+//! | `swim_health_score` | gauge | Lifeguard local health (0 is healthy) |
+//! | `swim_probe_timeout_seconds` | gauge | probe timeout in force |
+//! | `swim_gossip_queue` | gauge | updates waiting to be disseminated |
+
+use metrics::{Counter, Gauge, counter, gauge};
+use swim_core::Stats;
+
+/// A counter and the stats field it follows.
+type Tracked = (Counter, fn(&Stats) -> u64);
+
+pub(crate) struct Metrics {
+    counters: [Tracked; 15],
+    members_live: Gauge,
+    members_known: Gauge,
+    health: Gauge,
+    probe_timeout: Gauge,
+    gossip_queue: Gauge,
+    last: Stats,
+}
+
+impl Metrics {
+    /// Registers every metric once, so updates allocate nothing.
+    pub(crate) fn new(node: &str) -> Self {
+        let node = node.to_owned();
+        let c = |name: &'static str| counter!(name, "node" => node.clone());
+        let g = |name: &'static str| gauge!(name, "node" => node.clone());
+        Metrics {
+            counters: [
+                (c("swim_packets_sent_total"), |s| s.packets_sent),
+                (c("swim_bytes_sent_total"), |s| s.bytes_sent),
+                (c("swim_packets_received_total"), |s| s.packets_received),
+                (c("swim_bytes_received_total"), |s| s.bytes_received),
+                (c("swim_packets_rejected_total"), |s| s.packets_rejected),
+                (c("swim_probes_total"), |s| s.probes),
+                (c("swim_probes_failed_total"), |s| s.probes_failed),
+                (c("swim_suspicions_total"), |s| s.suspicions),
+                (c("swim_faulty_total"), |s| s.faulty_declared),
+                (c("swim_refutations_total"), |s| s.refutations),
+                (c("swim_broadcasts_delivered_total"), |s| s.broadcasts_delivered),
+                (c("swim_syncs_completed_total"), |s| s.syncs_completed),
+                (c("swim_overload_reports_total"), |s| s.overload_reports),
+                (c("swim_members_refused_total"), |s| s.members_refused),
+                (c("swim_events_dropped_total"), |s| s.events_dropped),
+            ],
+            members_live: g("swim_members_live"),
+            members_known: g("swim_members_known"),
+            health: g("swim_health_score"),
+            probe_timeout: g("swim_probe_timeout_seconds"),
+            gossip_queue: g("swim_gossip_queue"),
+            last: Stats::default(),
+        }
+    }
+
+    /// Publishes what changed since the last call.
+    pub(crate) fn publish(&mut self, stats: &Stats) {
+        for (counter, field) in &self.counters {
+            counter.increment(field(stats).saturating_sub(field(&self.last)));
+        }
+        self.members_live.set(stats.live_members as f64);
+        self.members_known.set(stats.known_members as f64);
+        self.health.set(f64::from(stats.health));
+        self.probe_timeout.set(stats.probe_timeout.as_secs_f64());
+        self.gossip_queue.set(stats.queued_updates as f64);
+        self.last = *stats;
+    }
+}

@@ -1,0 +1,174 @@
+//! Owned views of members and events, as handed to the application.
+
+use std::fmt;
+use std::net::SocketAddr;
+
+use bytes::Bytes;
+use swim_core::{JoinFailure, MemberInfo, State};
+
+/// A member's name. Names are bytes on the wire; they display as UTF-8
+/// (lossily, should a peer use other bytes).
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Name(Bytes);
+
+impl Name {
+    /// The name's bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// The name as text, if it is UTF-8.
+    pub fn as_str(&self) -> Option<&str> {
+        std::str::from_utf8(&self.0).ok()
+    }
+}
+
+impl From<&[u8]> for Name {
+    fn from(bytes: &[u8]) -> Self {
+        Name(Bytes::copy_from_slice(bytes))
+    }
+}
+
+impl From<&str> for Name {
+    fn from(s: &str) -> Self {
+        Name(Bytes::copy_from_slice(s.as_bytes()))
+    }
+}
+
+impl PartialEq<str> for Name {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other.as_bytes()
+    }
+}
+
+impl PartialEq<&str> for Name {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == other.as_bytes()
+    }
+}
+
+impl fmt::Display for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&String::from_utf8_lossy(&self.0))
+    }
+}
+
+impl fmt::Debug for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", String::from_utf8_lossy(&self.0))
+    }
+}
+
+/// A member of the cluster (a snapshot).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    /// Its name.
+    pub name: Name,
+    /// Its addresses, preferred first.
+    pub addrs: Vec<SocketAddr>,
+    /// Its application metadata.
+    pub meta: Bytes,
+    /// Its incarnation (grows when it refutes a suspicion or changes metadata).
+    pub incarnation: u32,
+    /// Its state as this member sees it.
+    pub state: State,
+}
+
+impl Member {
+    pub(crate) fn from_info(m: &MemberInfo<'_>) -> Self {
+        Member {
+            name: Name::from(m.name),
+            addrs: m.addrs.to_vec(),
+            meta: Bytes::copy_from_slice(m.meta),
+            incarnation: m.incarnation,
+            state: m.state,
+        }
+    }
+}
+
+/// Something that happened in the cluster, as seen by this member.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// A member joined (or came back after failing or leaving).
+    MemberJoined(Member),
+    /// A member's metadata or addresses changed.
+    MemberUpdated(Member),
+    /// A member is suspected of having failed.
+    MemberSuspected {
+        /// The member.
+        member: Member,
+        /// Who suspects it.
+        by: Name,
+    },
+    /// A suspected member proved alive.
+    MemberRecovered(Member),
+    /// A member was declared faulty.
+    MemberFaulty {
+        /// The member.
+        member: Member,
+        /// Who declared it.
+        by: Name,
+    },
+    /// A member left gracefully.
+    MemberLeft(Member),
+    /// A user broadcast arrived (each one once).
+    Broadcast {
+        /// Who broadcast it.
+        origin: Name,
+        /// Its sequence number at the origin.
+        seq: u32,
+        /// The payload.
+        payload: Bytes,
+    },
+    /// Another process claims a live member's name from another address.
+    NameConflict {
+        /// The contested name.
+        name: Name,
+        /// The address known for the member.
+        known: SocketAddr,
+        /// The other claimant's address.
+        claimed: SocketAddr,
+    },
+    /// This member was suspected (or declared faulty) and refuted it.
+    Refuted {
+        /// Its new incarnation.
+        incarnation: u32,
+    },
+    /// A join completed through this seed.
+    JoinSucceeded {
+        /// The seed.
+        seed: SocketAddr,
+    },
+    /// A join failed.
+    JoinFailed {
+        /// Why.
+        reason: JoinFailure,
+    },
+}
+
+impl Event {
+    pub(crate) fn from_core(e: &swim_core::Event<'_>) -> Option<Self> {
+        use swim_core::Event as E;
+        Some(match e {
+            E::Joined(m) => Event::MemberJoined(Member::from_info(m)),
+            E::Updated(m) => Event::MemberUpdated(Member::from_info(m)),
+            E::Suspected { member, by } => {
+                Event::MemberSuspected { member: Member::from_info(member), by: Name::from(*by) }
+            }
+            E::Recovered(m) => Event::MemberRecovered(Member::from_info(m)),
+            E::Faulty { member, by } => Event::MemberFaulty { member: Member::from_info(member), by: Name::from(*by) },
+            E::Left(m) => Event::MemberLeft(Member::from_info(m)),
+            E::Broadcast { origin, seq, payload } => {
+                Event::Broadcast { origin: Name::from(*origin), seq: *seq, payload: Bytes::copy_from_slice(payload) }
+            }
+            E::NameConflict { name, known, claimed } => {
+                Event::NameConflict { name: Name::from(*name), known: *known, claimed: *claimed }
+            }
+            E::Refuted { incarnation } => Event::Refuted { incarnation: *incarnation },
+            E::JoinSucceeded { seed } => Event::JoinSucceeded { seed: *seed },
+            E::JoinFailed { reason } => Event::JoinFailed { reason: *reason },
+            _ => return None,
+        })
+    }
+}

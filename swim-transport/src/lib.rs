@@ -1,0 +1,65 @@
+//! Transports for the swim membership protocol.
+//!
+//! The protocol needs two things from a network: unreliable datagrams (probes
+//! and gossip) and, now and then, a reliable byte stream to one peer (sync
+//! and join exchanges). [`Transport`] is that contract; this crate provides:
+//!
+//! - [`udp::UdpTransport`]: UDP datagrams, with a TCP listener on the same
+//!   port for streams. The default.
+//! - [`quic::QuicTransport`]: QUIC (quinn) with mutual TLS (rustls): probes
+//!   as QUIC datagrams, syncs as bidirectional streams, and only members
+//!   holding a certificate signed by the cluster's CA get in ([`tls`]).
+//! - [`memory::MemoryNetwork`]: an in-process network for tests.
+//!
+//! A user with another network (a mesh, a relay, a simulator) implements
+//! [`Transport`] in their own crate and hands it to the `swim` builder.
+#![forbid(unsafe_code)]
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+
+use tokio::io::{AsyncRead, AsyncWrite};
+
+pub mod memory;
+pub mod quic;
+pub mod tls;
+pub mod udp;
+
+/// A network the protocol runs over.
+///
+/// Datagrams may be lost, duplicated or reordered (the protocol copes);
+/// streams must be reliable and ordered. Addresses are whatever the
+/// transport uses to name peers; members advertise theirs and the protocol
+/// passes them back to [`send_to`](Transport::send_to) and
+/// [`connect`](Transport::connect).
+///
+/// The runtime calls [`recv_from`](Transport::recv_from) and
+/// [`accept`](Transport::accept) inside `tokio::select!`, so both must be
+/// cancel-safe: dropping the future before it completes must not lose a
+/// datagram or a stream.
+pub trait Transport: Send + Sync + 'static {
+    /// A reliable, ordered byte stream to one peer.
+    type Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static;
+
+    /// The address peers reach this transport at.
+    fn local_addr(&self) -> SocketAddr;
+
+    /// The largest datagram this transport carries.
+    fn max_datagram_size(&self) -> usize;
+
+    /// Sends one datagram (best effort: an unreachable peer is not an error).
+    fn send_to(&self, data: &[u8], to: SocketAddr) -> impl Future<Output = io::Result<()>> + Send;
+
+    /// Receives one datagram into `buf`; returns its length and sender.
+    /// Must be cancel-safe.
+    fn recv_from(&self, buf: &mut [u8]) -> impl Future<Output = io::Result<(usize, SocketAddr)>> + Send;
+
+    /// Opens a stream to `to`. The future must not borrow the transport (it
+    /// runs beside the protocol loop).
+    fn connect(&self, to: SocketAddr) -> impl Future<Output = io::Result<Self::Stream>> + Send + 'static;
+
+    /// Waits for a peer to open a stream; returns it and the peer's address.
+    /// Must be cancel-safe.
+    fn accept(&self) -> impl Future<Output = io::Result<(Self::Stream, SocketAddr)>> + Send;
+}

@@ -1,0 +1,307 @@
+//! QUIC with mutual TLS: probes and gossip as QUIC datagrams, syncs as
+//! bidirectional streams, and only members presenting a certificate signed by
+//! the cluster's CA can connect (see [`crate::tls`]).
+//!
+//! One endpoint serves and connects. Connections are kept per peer address
+//! and reused; sending to a peer without one starts a handshake in the
+//! background and queues a few datagrams meanwhile, so a send never waits on
+//! a handshake (an unreachable peer must not stall the protocol). QUIC
+//! datagrams are unreliable, like UDP, which is what probes need.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+use quinn::crypto::rustls::{QuicClientConfig, QuicServerConfig};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::Transport;
+use crate::tls::{CLUSTER_SERVER_NAME, MemberIdentity, TlsError};
+
+/// Datagrams received and not yet read before new ones are dropped.
+const QUEUE: usize = 1024;
+/// Datagrams held for a peer while its connection is being established.
+const PENDING: usize = 16;
+/// The largest datagram sent (QUIC datagrams must fit one packet; this
+/// leaves room for QUIC's own headers under the minimum 1200-byte MTU).
+const MAX_DATAGRAM: usize = 1100;
+
+enum Peer {
+    Connecting(Vec<Bytes>),
+    Connected(quinn::Connection),
+}
+
+struct Inner {
+    endpoint: quinn::Endpoint,
+    local: SocketAddr,
+    peers: Mutex<HashMap<SocketAddr, Peer>>,
+    datagrams_tx: mpsc::Sender<(Bytes, SocketAddr)>,
+    datagrams_rx: tokio::sync::Mutex<mpsc::Receiver<(Bytes, SocketAddr)>>,
+    streams_tx: mpsc::Sender<(QuicStream, SocketAddr)>,
+    streams_rx: tokio::sync::Mutex<mpsc::Receiver<(QuicStream, SocketAddr)>>,
+    refused: std::sync::atomic::AtomicU64,
+}
+
+/// The QUIC transport.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use swim_transport::{Transport, quic::QuicTransport, tls::ClusterCa};
+/// let ca = ClusterCa::generate("prod")?;
+/// let transport = QuicTransport::bind("127.0.0.1:0".parse()?, &ca.issue("node-a")?).await?;
+/// println!("QUIC on {}", transport.local_addr());
+/// # Ok(()) }
+/// ```
+pub struct QuicTransport {
+    inner: Arc<Inner>,
+    accept_loop: JoinHandle<()>,
+}
+
+impl std::fmt::Debug for QuicTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QuicTransport").field("local", &self.inner.local).finish_non_exhaustive()
+    }
+}
+
+impl Drop for QuicTransport {
+    fn drop(&mut self) {
+        self.accept_loop.abort();
+        self.inner.endpoint.close(0u32.into(), b"shutdown");
+    }
+}
+
+/// Why a QUIC transport could not start.
+#[derive(Debug)]
+pub enum QuicError {
+    /// The TLS material is unusable.
+    Tls(TlsError),
+    /// The socket could not be bound.
+    Io(io::Error),
+}
+
+impl std::fmt::Display for QuicError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            QuicError::Tls(e) => write!(f, "TLS: {e}"),
+            QuicError::Io(e) => write!(f, "binding the QUIC endpoint: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for QuicError {}
+
+fn transport_config() -> Arc<quinn::TransportConfig> {
+    let mut t = quinn::TransportConfig::default();
+    t.keep_alive_interval(Some(Duration::from_secs(5)));
+    // A dead peer's connection goes away; the next send reconnects.
+    t.max_idle_timeout(Some(quinn::IdleTimeout::from(quinn::VarInt::from_u32(30_000))));
+    t.datagram_receive_buffer_size(Some(1 << 20));
+    Arc::new(t)
+}
+
+impl QuicTransport {
+    /// Binds a QUIC endpoint at `addr` with this member's identity.
+    pub async fn bind(addr: SocketAddr, identity: &MemberIdentity) -> Result<Self, QuicError> {
+        let server_tls = QuicServerConfig::try_from(identity.server_config().map_err(QuicError::Tls)?)
+            .map_err(|e| QuicError::Io(io::Error::other(e.to_string())))?;
+        let client_tls = QuicClientConfig::try_from(identity.client_config().map_err(QuicError::Tls)?)
+            .map_err(|e| QuicError::Io(io::Error::other(e.to_string())))?;
+        let mut server = quinn::ServerConfig::with_crypto(Arc::new(server_tls));
+        server.transport_config(transport_config());
+        let mut client = quinn::ClientConfig::new(Arc::new(client_tls));
+        client.transport_config(transport_config());
+        let mut endpoint = quinn::Endpoint::server(server, addr).map_err(QuicError::Io)?;
+        endpoint.set_default_client_config(client);
+        let local = endpoint.local_addr().map_err(QuicError::Io)?;
+        let (datagrams_tx, datagrams_rx) = mpsc::channel(QUEUE);
+        let (streams_tx, streams_rx) = mpsc::channel(16);
+        let inner = Arc::new(Inner {
+            endpoint,
+            local,
+            peers: Mutex::new(HashMap::new()),
+            datagrams_tx,
+            datagrams_rx: tokio::sync::Mutex::new(datagrams_rx),
+            streams_tx,
+            streams_rx: tokio::sync::Mutex::new(streams_rx),
+            refused: std::sync::atomic::AtomicU64::new(0),
+        });
+        let accept_loop = tokio::spawn(accept_loop(Arc::clone(&inner)));
+        Ok(QuicTransport { inner, accept_loop })
+    }
+
+    /// Handshakes refused so far (peers without a valid certificate).
+    pub fn refused_handshakes(&self) -> u64 {
+        self.inner.refused.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+/// Accepts incoming connections; a peer whose certificate the cluster's CA
+/// did not sign fails the handshake and is counted.
+async fn accept_loop(inner: Arc<Inner>) {
+    while let Some(incoming) = inner.endpoint.accept().await {
+        let inner = Arc::clone(&inner);
+        tokio::spawn(async move {
+            match incoming.await {
+                Ok(connection) => register(&inner, connection),
+                Err(e) => {
+                    inner.refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    tracing::debug!(error = %e, "refused a QUIC handshake");
+                }
+            }
+        });
+    }
+}
+
+/// Keeps a connection and starts reading its datagrams and streams.
+fn register(inner: &Arc<Inner>, connection: quinn::Connection) {
+    let peer = connection.remote_address();
+    let queued = match inner.peers.lock().insert(peer, Peer::Connected(connection.clone())) {
+        Some(Peer::Connecting(queued)) => queued,
+        _ => Vec::new(),
+    };
+    for datagram in queued {
+        let _ = connection.send_datagram(datagram);
+    }
+    let reader = Arc::clone(inner);
+    let conn = connection.clone();
+    tokio::spawn(async move {
+        while let Ok(datagram) = conn.read_datagram().await {
+            if reader.datagrams_tx.send((datagram, peer)).await.is_err() {
+                break;
+            }
+        }
+        forget(&reader, &conn);
+    });
+    let acceptor = Arc::clone(inner);
+    tokio::spawn(async move {
+        while let Ok((send, recv)) = connection.accept_bi().await {
+            if acceptor.streams_tx.send((QuicStream { send, recv }, peer)).await.is_err() {
+                break;
+            }
+        }
+    });
+}
+
+/// Drops a closed connection from the table (unless it was replaced).
+fn forget(inner: &Inner, connection: &quinn::Connection) {
+    let peer = connection.remote_address();
+    let mut peers = inner.peers.lock();
+    if matches!(peers.get(&peer), Some(Peer::Connected(c)) if c.stable_id() == connection.stable_id()) {
+        peers.remove(&peer);
+    }
+}
+
+/// A connection to `to`, established if needed.
+async fn connection(inner: &Arc<Inner>, to: SocketAddr) -> io::Result<quinn::Connection> {
+    if let Some(Peer::Connected(c)) = inner.peers.lock().get(&to) {
+        return Ok(c.clone());
+    }
+    let connecting = inner.endpoint.connect(to, CLUSTER_SERVER_NAME).map_err(io::Error::other)?;
+    let connection = connecting.await.map_err(|e| io::Error::new(io::ErrorKind::ConnectionRefused, e))?;
+    register(inner, connection.clone());
+    Ok(connection)
+}
+
+impl Transport for QuicTransport {
+    type Stream = QuicStream;
+
+    fn local_addr(&self) -> SocketAddr {
+        self.inner.local
+    }
+
+    fn max_datagram_size(&self) -> usize {
+        MAX_DATAGRAM
+    }
+
+    async fn send_to(&self, data: &[u8], to: SocketAddr) -> io::Result<()> {
+        let datagram = Bytes::copy_from_slice(data);
+        let mut peers = self.inner.peers.lock();
+        match peers.get_mut(&to) {
+            Some(Peer::Connected(c)) => {
+                if c.send_datagram(datagram).is_err() {
+                    // Closed: forget it; the next send reconnects.
+                    peers.remove(&to);
+                }
+            }
+            Some(Peer::Connecting(queued)) => {
+                if queued.len() < PENDING {
+                    queued.push(datagram);
+                }
+            }
+            None => {
+                peers.insert(to, Peer::Connecting(vec![datagram]));
+                drop(peers);
+                let inner = Arc::clone(&self.inner);
+                tokio::spawn(async move {
+                    if let Err(e) = connection(&inner, to).await {
+                        tracing::debug!(peer = %to, error = %e, "QUIC connection failed");
+                        let mut peers = inner.peers.lock();
+                        if matches!(peers.get(&to), Some(Peer::Connecting(_))) {
+                            peers.remove(&to);
+                        }
+                    }
+                });
+            }
+        }
+        Ok(())
+    }
+
+    async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        let mut rx = self.inner.datagrams_rx.lock().await;
+        let (data, from) = rx.recv().await.ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "closed"))?;
+        let len = data.len().min(buf.len());
+        if let (Some(dst), Some(src)) = (buf.get_mut(..len), data.get(..len)) {
+            dst.copy_from_slice(src);
+        }
+        Ok((len, from))
+    }
+
+    fn connect(&self, to: SocketAddr) -> impl std::future::Future<Output = io::Result<QuicStream>> + Send + 'static {
+        let inner = Arc::clone(&self.inner);
+        async move {
+            let connection = connection(&inner, to).await?;
+            let (send, recv) = connection.open_bi().await.map_err(io::Error::other)?;
+            Ok(QuicStream { send, recv })
+        }
+    }
+
+    async fn accept(&self) -> io::Result<(QuicStream, SocketAddr)> {
+        let mut rx = self.inner.streams_rx.lock().await;
+        rx.recv().await.ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "closed"))
+    }
+}
+
+/// A bidirectional QUIC stream as one byte stream.
+#[derive(Debug)]
+pub struct QuicStream {
+    send: quinn::SendStream,
+    recv: quinn::RecvStream,
+}
+
+impl AsyncRead for QuicStream {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.recv).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for QuicStream {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        AsyncWrite::poll_write(Pin::new(&mut self.send), cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        AsyncWrite::poll_flush(Pin::new(&mut self.send), cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        AsyncWrite::poll_shutdown(Pin::new(&mut self.send), cx)
+    }
+}

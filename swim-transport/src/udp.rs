@@ -1,0 +1,98 @@
+//! UDP for datagrams, TCP on the same port number for streams.
+
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+
+use crate::Transport;
+
+/// How long a stream connection may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The default transport: a UDP socket for probes and gossip, and a TCP
+/// listener on the same port for syncs.
+///
+/// ```no_run
+/// # async fn demo() -> std::io::Result<()> {
+/// use swim_transport::{Transport, udp::UdpTransport};
+/// let transport = UdpTransport::bind("127.0.0.1:0".parse().unwrap()).await?;
+/// println!("listening on {}", transport.local_addr());
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct UdpTransport {
+    socket: UdpSocket,
+    listener: TcpListener,
+    local: SocketAddr,
+}
+
+impl UdpTransport {
+    /// Binds both sockets. With port 0, a port free for both UDP and TCP is
+    /// chosen.
+    pub async fn bind(addr: SocketAddr) -> io::Result<Self> {
+        let attempts = if addr.port() == 0 { 16 } else { 1 };
+        let mut last = None;
+        for _ in 0..attempts {
+            let socket = UdpSocket::bind(addr).await?;
+            let local = socket.local_addr()?;
+            match TcpListener::bind(local).await {
+                Ok(listener) => return Ok(UdpTransport { socket, listener, local }),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| io::Error::new(io::ErrorKind::AddrInUse, "no port free for both UDP and TCP")))
+    }
+}
+
+impl Transport for UdpTransport {
+    type Stream = TcpStream;
+
+    fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    fn max_datagram_size(&self) -> usize {
+        // Safe under the usual 1500-byte MTU with IPv6 and UDP headers.
+        1400
+    }
+
+    async fn send_to(&self, data: &[u8], to: SocketAddr) -> io::Result<()> {
+        match self.socket.send_to(data, to).await {
+            Ok(_) => Ok(()),
+            // ICMP errors from earlier sends surface here; the peer is just unreachable.
+            Err(e) if matches!(e.kind(), io::ErrorKind::ConnectionRefused | io::ErrorKind::ConnectionReset) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        loop {
+            match self.socket.recv_from(buf).await {
+                Ok(received) => return Ok(received),
+                // An ICMP "port unreachable" for an earlier send: not a datagram.
+                Err(e) if matches!(e.kind(), io::ErrorKind::ConnectionRefused | io::ErrorKind::ConnectionReset) => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    // Not an `async fn`: the future must not borrow `self` (see the trait).
+    #[allow(clippy::manual_async_fn)]
+    fn connect(&self, to: SocketAddr) -> impl std::future::Future<Output = io::Result<TcpStream>> + Send + 'static {
+        async move {
+            let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(to))
+                .await
+                .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "stream connect timed out"))??;
+            stream.set_nodelay(true)?;
+            Ok(stream)
+        }
+    }
+
+    async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
+        let (stream, peer) = self.listener.accept().await?;
+        stream.set_nodelay(true)?;
+        Ok((stream, peer))
+    }
+}

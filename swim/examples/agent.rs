@@ -1,0 +1,228 @@
+//! One long-lived member that prints membership changes: how to run swim as
+//! real processes on real hosts.
+//!
+//! ```text
+//! cargo run --release --example agent -- --bind 10.0.0.1:7946
+//! cargo run --release --example agent -- --bind 10.0.0.2:7946 --join 10.0.0.1:7946
+//!
+//! # QUIC with mutual TLS: make a CA and member certificates, then
+//! cargo run --release --example agent -- gen-certs --out certs --names n1,n2
+//! cargo run --release --example agent -- --name n1 --bind 10.0.0.1:7946 \
+//!     --quic --ca certs/ca.pem --cert certs/n1.pem --key certs/n1.key
+//! ```
+//!
+//! Ctrl-C (or SIGTERM) leaves the cluster gracefully. Each line starts with
+//! the seconds since start; `view:` lines list the members seen alive.
+
+#![allow(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::cast_possible_truncation
+)]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use swim::tls::{ClusterCa, MemberIdentity};
+use swim::{Cluster, Config, Event, RecvError, State};
+
+const USAGE: &str = "\
+usage: agent --bind ADDR [--name NAME] [--join ADDR[,ADDR...]] [--advertise ADDR]
+             [--config lan|wan|local] [--meta TEXT] [--status SECONDS]
+             [--quic --ca FILE --cert FILE --key FILE]
+       agent gen-certs --out DIR --names NAME[,NAME...]";
+
+struct Args {
+    name: Option<String>,
+    bind: SocketAddr,
+    advertise: Option<SocketAddr>,
+    join: Vec<SocketAddr>,
+    config: Config,
+    meta: String,
+    status: Duration,
+    quic: Option<(PathBuf, PathBuf, PathBuf)>,
+}
+
+fn parse_addrs(list: &str) -> Result<Vec<SocketAddr>, String> {
+    list.split(',')
+        .map(|a| a.trim().parse().map_err(|_| format!("`{a}` is not an address like 10.0.0.1:7946")))
+        .collect()
+}
+
+fn parse_args(args: &[String]) -> Result<Args, String> {
+    let mut parsed = Args {
+        name: None,
+        bind: "127.0.0.1:7946".parse().map_err(|_| "default address")?,
+        advertise: None,
+        join: Vec::new(),
+        config: Config::lan(),
+        meta: String::new(),
+        status: Duration::from_secs(10),
+        quic: None,
+    };
+    let (mut quic, mut ca, mut cert, mut key) = (false, None, None, None);
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        let mut value = || it.next().cloned().ok_or_else(|| format!("{arg} needs a value"));
+        match arg.as_str() {
+            "--name" => parsed.name = Some(value()?),
+            "--bind" => parsed.bind = value()?.parse().map_err(|_| "--bind takes an address like 10.0.0.1:7946")?,
+            "--advertise" => parsed.advertise = Some(value()?.parse().map_err(|_| "--advertise takes an address")?),
+            "--join" => parsed.join = parse_addrs(&value()?)?,
+            "--meta" => parsed.meta = value()?,
+            "--status" => {
+                let s: f64 = value()?.parse().map_err(|_| "--status takes seconds")?;
+                parsed.status = Duration::try_from_secs_f64(s).map_err(|_| "--status takes positive seconds")?;
+            }
+            "--config" => {
+                parsed.config = match value()?.as_str() {
+                    "lan" => Config::lan(),
+                    "wan" => Config::wan(),
+                    "local" => Config::local(),
+                    other => return Err(format!("--config: `{other}` is not lan, wan or local")),
+                }
+            }
+            "--quic" => quic = true,
+            "--ca" => ca = Some(PathBuf::from(value()?)),
+            "--cert" => cert = Some(PathBuf::from(value()?)),
+            "--key" => key = Some(PathBuf::from(value()?)),
+            "-h" | "--help" => return Err(USAGE.into()),
+            other => return Err(format!("unknown argument `{other}`\n{USAGE}")),
+        }
+    }
+    if quic {
+        match (ca, cert, key) {
+            (Some(ca), Some(cert), Some(key)) => parsed.quic = Some((ca, cert, key)),
+            _ => return Err("--quic needs --ca, --cert and --key".into()),
+        }
+    }
+    Ok(parsed)
+}
+
+/// `gen-certs --out DIR --names a,b`: a CA and one certificate per name.
+fn gen_certs(args: &[String]) -> Result<(), String> {
+    let (mut out, mut names) = (None, None);
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--out" => out = it.next().map(PathBuf::from),
+            "--names" => names = it.next().cloned(),
+            other => return Err(format!("unknown argument `{other}`\n{USAGE}")),
+        }
+    }
+    let (Some(out), Some(names)) = (out, names) else { return Err(USAGE.into()) };
+    std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+    let ca = ClusterCa::generate("swim agents").map_err(|e| e.to_string())?;
+    let write = |file: &str, text: &str| {
+        let path = out.join(file);
+        std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))
+    };
+    write("ca.pem", &ca.cert_pem())?;
+    for name in names.split(',') {
+        let id = ca.issue(name).map_err(|e| e.to_string())?;
+        write(&format!("{name}.pem"), id.cert_pem())?;
+        write(&format!("{name}.key"), id.key_pem())?;
+    }
+    println!("wrote ca.pem and a certificate and key per member to {}", out.display());
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = if args.first().map(String::as_str) == Some("gen-certs") {
+        gen_certs(args.get(1..).unwrap_or_default())
+    } else {
+        match parse_args(&args) {
+            Ok(parsed) => run(parsed).await,
+            Err(message) => Err(message),
+        }
+    };
+    if let Err(message) = result {
+        eprintln!("{message}");
+        std::process::exit(2);
+    }
+}
+
+async fn run(args: Args) -> Result<(), String> {
+    let start = Instant::now();
+    let stamp = move || format!("[{:>9.3}s]", start.elapsed().as_secs_f64());
+    let name = args.name.clone().unwrap_or_else(|| format!("agent-{}", args.advertise.unwrap_or(args.bind)));
+    let mut builder = Cluster::builder(name.clone()).config(args.config).bind(args.bind).metadata(args.meta);
+    if let Some(addr) = args.advertise {
+        builder = builder.advertise(addr);
+    }
+    let transport = if let Some((ca, cert, key)) = &args.quic {
+        let read = |p: &PathBuf| std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()));
+        let identity = MemberIdentity::from_pem(&read(ca)?, &read(cert)?, &read(key)?).map_err(|e| e.to_string())?;
+        builder = builder.quic(identity);
+        "quic"
+    } else {
+        "udp"
+    };
+    let cluster = builder.start().await.map_err(|e| format!("starting: {e}"))?;
+    let mut events = cluster.events();
+    println!("{} {name} up at {} ({transport})", stamp(), cluster.local_addr());
+    if !args.join.is_empty() {
+        match cluster.join(args.join.iter().copied()).await {
+            Ok(seed) => println!("{} joined through {seed}", stamp()),
+            Err(e) => println!("{} join failed: {e} (running alone; others can join this member)", stamp()),
+        }
+    }
+
+    let mut status = tokio::time::interval(args.status);
+    let mut terminate = terminate_signal()?;
+    loop {
+        tokio::select! {
+            event = events.recv() => match event {
+                Ok(event) => print_event(&stamp(), &event),
+                Err(RecvError::Lagged(n)) => println!("{} (missed {n} events)", stamp()),
+                Err(RecvError::Closed) => break,
+            },
+            _ = status.tick() => {
+                if let Ok(members) = cluster.members().await {
+                    let mut alive: Vec<String> =
+                        members.iter().filter(|m| m.state == State::Alive).map(|m| m.name.to_string()).collect();
+                    alive.sort();
+                    println!("{} view: {} alive: {}", stamp(), alive.len(), alive.join(" "));
+                }
+            }
+            _ = tokio::signal::ctrl_c() => break,
+            _ = terminate.recv() => break,
+        }
+    }
+    println!("{} leaving", stamp());
+    match cluster.leave(Duration::from_secs(5)).await {
+        Ok(()) => println!("{} left", stamp()),
+        Err(e) => println!("{} stopped: {e}", stamp()),
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+fn terminate_signal() -> Result<tokio::signal::unix::Signal, String> {
+    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).map_err(|e| e.to_string())
+}
+
+fn print_event(stamp: &str, event: &Event) {
+    match event {
+        Event::MemberJoined(m) => {
+            let addr = m.addrs.first().map_or(String::new(), ToString::to_string);
+            println!("{stamp} + {} joined at {addr}", m.name);
+        }
+        Event::MemberUpdated(m) => println!("{stamp} ~ {} updated: {}", m.name, String::from_utf8_lossy(&m.meta)),
+        Event::MemberSuspected { member, by } => println!("{stamp} ? {} suspected by {by}", member.name),
+        Event::MemberRecovered(m) => println!("{stamp} ! {} recovered", m.name),
+        Event::MemberFaulty { member, by } => println!("{stamp} x {} faulty, declared by {by}", member.name),
+        Event::MemberLeft(m) => println!("{stamp} - {} left", m.name),
+        Event::Broadcast { origin, payload, .. } => {
+            println!("{stamp} * broadcast from {origin}: {}", String::from_utf8_lossy(payload));
+        }
+        Event::NameConflict { name, claimed, .. } => println!("{stamp} ! name {name} also claimed by {claimed}"),
+        Event::Refuted { incarnation } => println!("{stamp} ! refuted a suspicion (incarnation {incarnation})"),
+        _ => {}
+    }
+}

@@ -1,0 +1,256 @@
+//! The swim demo: a local cluster over real sockets, a crash, a departure
+//! and a broadcast, narrated.
+//!
+//! ```text
+//! cargo run --release --example cluster                 # 16 members over UDP
+//! cargo run --release --example cluster -- --members 32 --quic
+//! ```
+
+#![allow(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::cast_possible_truncation
+)]
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use swim::tls::ClusterCa;
+use swim::{Cluster, Config, Event, Events, State};
+
+struct Args {
+    members: usize,
+    quic: bool,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args { members: 16, quic: false };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--members" => {
+                let n = it.next().ok_or("--members needs a number")?;
+                args.members = n.parse().map_err(|_| format!("--members: `{n}` is not a number"))?;
+            }
+            "--quic" => args.quic = true,
+            "-h" | "--help" => {
+                return Err("usage: cluster [--members N] [--quic]".into());
+            }
+            other => return Err(format!("unknown argument `{other}` (try --help)")),
+        }
+    }
+    if args.members < 5 {
+        return Err("--members must be at least 5".into());
+    }
+    Ok(args)
+}
+
+#[tokio::main]
+async fn main() {
+    let args = match parse_args() {
+        Ok(args) => args,
+        Err(message) => {
+            eprintln!("{message}");
+            std::process::exit(2);
+        }
+    };
+    if let Err(e) = run(args).await {
+        eprintln!("demo failed: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn name(i: usize) -> String {
+    format!("m{i:02}")
+}
+
+fn secs(d: Duration) -> String {
+    format!("{:.2}s", d.as_secs_f64())
+}
+
+async fn run(args: Args) -> Result<(), swim::Error> {
+    let config = Config::local();
+    let n = args.members;
+    let transport = if args.quic { "QUIC with mutual TLS" } else { "UDP (syncs over TCP)" };
+    println!("swim demo: {n} members on 127.0.0.1 over {transport}, protocol period {:?}\n", config.protocol_period);
+
+    // Start the members.
+    let ca =
+        if args.quic { Some(ClusterCa::generate("demo").map_err(|e| swim::Error::Transport(e.into()))?) } else { None };
+    let mut members = Vec::with_capacity(n);
+    for i in 0..n {
+        let mut builder = Cluster::builder(name(i))
+            .config(config.clone())
+            .bind("127.0.0.1:0".parse().expect("a socket address"))
+            .metadata(format!("zone={}", ["a", "b", "c"][i % 3]));
+        if let Some(ca) = &ca {
+            builder = builder.quic(ca.issue(&name(i)).map_err(|e| swim::Error::Transport(e.into()))?);
+        }
+        members.push(builder.start().await?);
+    }
+    let first = members[0].local_addr().port();
+    println!("  started {n} members ({}:{first} and up)", members[0].local_addr().ip());
+
+    // Everyone joins through m00; wait until everyone sees everyone.
+    let started = Instant::now();
+    let seed = members[0].local_addr();
+    for m in &members[1..] {
+        m.join([seed]).await?;
+    }
+    wait(Duration::from_secs(30), || all_alive(&members, n)).await;
+    println!("  all {n} members see all {n} alive after {}\n", secs(started.elapsed()));
+
+    // Kill two members without a goodbye, and watch the survivors.
+    let victims = [3, n - 5];
+    let mut watchers: Vec<(usize, Events)> =
+        (0..n).filter(|i| !victims.contains(i)).map(|i| (i, members[i].events())).collect();
+    let killed_at = Instant::now();
+    for &v in &victims {
+        members[v].shutdown().await?;
+    }
+    println!("  killed {} and {} (no goodbye)", name(victims[0]), name(victims[1]));
+    let survivors = watchers.len();
+    let mut first_suspected: HashMap<String, (Duration, String)> = HashMap::new();
+    let mut faulty_at: HashMap<String, Vec<Duration>> = HashMap::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while victims.iter().any(|&v| faulty_at.get(&name(v)).map_or(0, Vec::len) < survivors) && Instant::now() < deadline
+    {
+        for (_, events) in &mut watchers {
+            while let Some(Ok(event)) = events.try_recv() {
+                let at = killed_at.elapsed();
+                match event {
+                    Event::MemberSuspected { member, by } => {
+                        first_suspected.entry(member.name.to_string()).or_insert((at, by.to_string()));
+                    }
+                    Event::MemberFaulty { member, .. } => {
+                        faulty_at.entry(member.name.to_string()).or_default().push(at)
+                    }
+                    _ => {}
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    for &v in &victims {
+        let who = name(v);
+        let suspected = first_suspected.get(&who).map_or("never".into(), |(t, by)| format!("{} (by {by})", secs(*t)));
+        let verdicts = faulty_at.get(&who).cloned().unwrap_or_default();
+        let (first, last) = (verdicts.iter().min(), verdicts.iter().max());
+        println!("    {who}: first suspected after {suspected}");
+        match (first, last) {
+            (Some(first), Some(last)) => println!(
+                "         declared faulty by the first survivor after {}, by all {} of {survivors} after {}",
+                secs(*first),
+                verdicts.len(),
+                secs(*last)
+            ),
+            _ => println!("         not declared faulty within a minute"),
+        }
+    }
+
+    // One member leaves gracefully.
+    let leaver = 1;
+    let mut events = members[0].events();
+    let left_at = Instant::now();
+    members[leaver].leave(Duration::from_secs(5)).await?;
+    let live: Vec<usize> = (0..n).filter(|i| !victims.contains(i) && *i != leaver).collect();
+    let remaining: Vec<Cluster> = live.iter().map(|&i| members[i].clone()).collect();
+    let leaver_name = name(leaver);
+    wait(Duration::from_secs(30), || all_see(&remaining, &leaver_name, State::Left)).await;
+    let mut faulty = false;
+    while let Some(Ok(e)) = events.try_recv() {
+        faulty |= matches!(&e, Event::MemberFaulty { member, .. } if member.name == name(leaver).as_str());
+    }
+    println!(
+        "\n  {} left gracefully: all {} remaining members saw it leave after {}{}",
+        name(leaver),
+        remaining.len(),
+        secs(left_at.elapsed()),
+        if faulty { " (but someone declared it faulty!)" } else { ", and nobody declared it faulty" }
+    );
+
+    // A broadcast.
+    let mut inboxes: Vec<Events> = remaining.iter().map(Cluster::events).collect();
+    let sender = &remaining[0];
+    let sent_at = Instant::now();
+    sender.broadcast(format!("hello from {}", sender.name())).await?;
+    let mut received = vec![0usize; inboxes.len()];
+    let mut last = Duration::ZERO;
+    let mut text = String::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while received.iter().skip(1).any(|&r| r == 0) && Instant::now() < deadline {
+        for (i, inbox) in inboxes.iter_mut().enumerate() {
+            while let Some(Ok(e)) = inbox.try_recv() {
+                if let Event::Broadcast { payload, .. } = e {
+                    received[i] += 1;
+                    last = sent_at.elapsed();
+                    text = String::from_utf8_lossy(&payload).into_owned();
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await; // would a duplicate arrive?
+    for (i, inbox) in inboxes.iter_mut().enumerate() {
+        while let Some(Ok(e)) = inbox.try_recv() {
+            received[i] += usize::from(matches!(e, Event::Broadcast { .. }));
+        }
+    }
+    let once = received.iter().skip(1).filter(|&&r| r == 1).count();
+    println!(
+        "  {} broadcast \"{text}\": {once} of {} other members received it exactly once, the last after {}",
+        sender.name(),
+        remaining.len() - 1,
+        secs(last)
+    );
+
+    // The membership table, as one member sees it.
+    let viewer = &remaining[1];
+    println!("\n  membership as {} sees it:\n", viewer.name());
+    println!("    {:<6} {:<22} {:<8} {:>11}  METADATA", "NAME", "ADDRESS", "STATE", "INCARNATION");
+    let mut table = viewer.members().await?;
+    table.sort_by(|a, b| a.name.cmp(&b.name));
+    for m in &table {
+        let addr = m.addrs.first().map_or(String::new(), ToString::to_string);
+        let state = format!("{:?}", m.state).to_lowercase();
+        let meta = String::from_utf8_lossy(&m.meta);
+        println!("    {:<6} {:<22} {:<8} {:>11}  {meta}", m.name.to_string(), addr, state, m.incarnation);
+    }
+    for m in &remaining {
+        m.shutdown().await?;
+    }
+    Ok(())
+}
+
+async fn wait<F, Fut>(limit: Duration, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + limit;
+    while !check().await && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+async fn all_alive(members: &[Cluster], n: usize) -> bool {
+    for m in members {
+        match m.members().await {
+            Ok(view) if view.iter().filter(|x| x.state == State::Alive).count() == n => {}
+            _ => return false,
+        }
+    }
+    true
+}
+
+async fn all_see(members: &[Cluster], who: &str, state: State) -> bool {
+    for m in members {
+        match m.members().await {
+            Ok(view) if view.iter().any(|x| x.name == who && x.state == state) => {}
+            _ => return false,
+        }
+    }
+    true
+}

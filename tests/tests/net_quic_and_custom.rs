@@ -1,0 +1,90 @@
+//! QUIC with mutual TLS, a stranger refused, and a user's own transport.
+
+#![allow(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::cast_possible_truncation
+)]
+
+use std::time::Duration;
+
+use swim::tls::ClusterCa;
+use swim::{Cluster, Error, JoinFailure, State};
+use swim_tests::net::{all_see_alive, eventually, fast, join_all, view};
+use swim_tests::user_transport::TwoPortTransport;
+
+const LIMIT: Duration = Duration::from_secs(20);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_members_over_quic_with_mutual_tls_and_a_stranger_refused() {
+    let ca = ClusterCa::generate("test cluster").unwrap();
+    let mut members = Vec::new();
+    for i in 0..3 {
+        let name = format!("q{i}");
+        let cluster = Cluster::builder(name.clone())
+            .config(fast())
+            .bind("127.0.0.1:0".parse().unwrap())
+            .quic(ca.issue(&name).unwrap())
+            .start()
+            .await
+            .unwrap();
+        members.push(cluster);
+    }
+    join_all(&members).await;
+    assert!(eventually(LIMIT, || all_see_alive(&members, 3)).await, "no convergence over QUIC");
+    let seq = members[1].broadcast("over quic").await.unwrap();
+    assert_eq!(seq, 1);
+
+    // A member of another cluster (another CA) cannot get in.
+    let other_ca = ClusterCa::generate("other cluster").unwrap();
+    let stranger = Cluster::builder("stranger")
+        .config(swim::Config { join_attempts: 3, ..fast() })
+        .bind("127.0.0.1:0".parse().unwrap())
+        .quic(other_ca.issue("stranger").unwrap())
+        .seeds([members[0].local_addr()])
+        .start()
+        .await;
+    assert!(
+        matches!(stranger, Err(Error::JoinFailed(JoinFailure::NoAnswer))),
+        "the stranger's handshake is refused: {stranger:?}"
+    );
+    for m in &members {
+        assert!(view(m, "stranger").await.is_none(), "the stranger is unknown to the cluster");
+    }
+    assert!(all_see_alive(&members, 3).await);
+    for m in &members {
+        m.shutdown().await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_users_own_transport_plugs_into_the_builder() {
+    let mut members = Vec::new();
+    for i in 0..4 {
+        let transport = TwoPortTransport::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let cluster = Cluster::builder(format!("u{i}")).config(fast()).transport(transport).start().await.unwrap();
+        members.push(cluster);
+    }
+    join_all(&members).await;
+    assert!(eventually(LIMIT, || all_see_alive(&members, 4)).await, "no convergence over the user's transport");
+    // Sync streams went over the user's TCP port: every join synced the table.
+    let syncs = members[0].stats().await.unwrap().syncs_completed;
+    assert!(syncs >= 3, "{syncs} syncs completed");
+    members[3].shutdown().await.unwrap();
+    let rest = &members[..3];
+    let detected = eventually(LIMIT, || async {
+        for m in rest {
+            if view(m, "u3").await.map(|v| v.state) != Some(State::Faulty) {
+                return false;
+            }
+        }
+        true
+    })
+    .await;
+    assert!(detected);
+    for m in rest {
+        m.shutdown().await.unwrap();
+    }
+}

@@ -1,0 +1,174 @@
+//! Members over real loopback UDP (and TCP for syncs).
+
+#![allow(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::cast_possible_truncation
+)]
+
+use std::time::Duration;
+
+use swim::{Cluster, Event, RecvError, State};
+use swim_tests::net::{all_see, all_see_alive, eventually, fast, join_all, start_udp, view};
+
+const LIMIT: Duration = Duration::from_secs(20);
+
+async fn shutdown(members: &[Cluster]) {
+    for m in members {
+        let _ = m.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_and_thirty_two_members_converge() {
+    for n in [3, 32] {
+        let members = start_udp(n, &format!("c{n}-"), "127.0.0.1").await;
+        let started = std::time::Instant::now();
+        join_all(&members).await;
+        assert!(eventually(LIMIT, || all_see_alive(&members, n)).await, "{n} members did not converge");
+        eprintln!("{n} members converged over UDP in {:?}", started.elapsed());
+        shutdown(&members).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_member_is_declared_faulty_by_all_and_a_leaver_is_left() {
+    let members = start_udp(6, "k", "127.0.0.1").await;
+    join_all(&members).await;
+    assert!(eventually(LIMIT, || all_see_alive(&members, 6)).await);
+    let mut events = members[0].events();
+
+    members[5].shutdown().await.unwrap(); // killed: no goodbye
+    let survivors = &members[..5];
+    assert!(eventually(LIMIT, || all_see(survivors, "k5", State::Faulty)).await, "k5 not declared faulty");
+
+    members[4].leave(Duration::from_secs(5)).await.unwrap();
+    let rest = &members[..4];
+    assert!(eventually(LIMIT, || all_see(rest, "k4", State::Left)).await, "k4 not seen as left");
+
+    let mut saw = Vec::new();
+    while let Some(Ok(e)) = events.try_recv() {
+        match e {
+            Event::MemberFaulty { member, .. } => saw.push(format!("faulty {}", member.name)),
+            Event::MemberLeft(m) => saw.push(format!("left {}", m.name)),
+            _ => {}
+        }
+    }
+    assert!(saw.contains(&"faulty k5".to_owned()) && saw.contains(&"left k4".to_owned()), "{saw:?}");
+    assert!(!saw.contains(&"faulty k4".to_owned()), "the leaver was not declared faulty: {saw:?}");
+    shutdown(rest).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metadata_and_broadcasts_reach_everyone() {
+    let members = start_udp(5, "b", "127.0.0.1").await;
+    join_all(&members).await;
+    assert!(eventually(LIMIT, || all_see_alive(&members, 5)).await);
+    let mut subscribers: Vec<_> = members.iter().map(Cluster::events).collect();
+
+    members[2].set_metadata("role=leader").await.unwrap();
+    let spread = eventually(LIMIT, || async {
+        for m in &members {
+            if view(m, "b2").await.map(|v| v.meta) != Some("role=leader".into()) {
+                return false;
+            }
+        }
+        true
+    })
+    .await;
+    assert!(spread, "metadata did not spread");
+
+    let seq = members[0].broadcast("deploy v42").await.unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    for (i, events) in subscribers.iter_mut().enumerate() {
+        let mut got = 0;
+        while let Some(Ok(e)) = events.try_recv() {
+            if let Event::Broadcast { origin, seq: s, payload } = e {
+                assert_eq!((origin.as_str(), s, &payload[..]), (Some("b0"), seq, &b"deploy v42"[..]));
+                got += 1;
+            }
+        }
+        let expected = usize::from(i != 0);
+        assert_eq!(got, expected, "member b{i} got the broadcast {got} times");
+    }
+    shutdown(&members).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_member_rejoins_with_a_higher_incarnation() {
+    let mut members = start_udp(4, "r", "127.0.0.1").await;
+    join_all(&members).await;
+    assert!(eventually(LIMIT, || all_see_alive(&members, 4)).await);
+    // r3 refutes a suspicion or changes metadata so its incarnation is > 0.
+    members[3].set_metadata("v1").await.unwrap();
+    assert!(eventually(LIMIT, || async { view(&members[0], "r3").await.map(|v| v.incarnation) == Some(1) }).await);
+
+    let addr = members[3].local_addr();
+    members.pop().unwrap().shutdown().await.unwrap();
+    let restarted = Cluster::builder("r3")
+        .config(fast())
+        .bind(addr)
+        .seeds([members[0].local_addr()])
+        .start()
+        .await
+        .expect("the restarted member rejoins");
+    let local = restarted.local_member().await.unwrap();
+    assert!(local.incarnation >= 2, "resumed above the old incarnation, got {}", local.incarnation);
+    members.push(restarted);
+    // The others may never have noticed the restart; either way the new
+    // incarnation reaches them and supersedes the old one.
+    let updated = eventually(LIMIT, || async {
+        for m in &members[..3] {
+            match view(m, "r3").await {
+                Some(v) if v.state == State::Alive && v.incarnation >= local.incarnation => {}
+                _ => return false,
+            }
+        }
+        true
+    })
+    .await;
+    assert!(updated, "the others see the restarted r3 alive at its new incarnation");
+    shutdown(&members).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ipv6_loopback_works_where_available() {
+    if std::net::UdpSocket::bind("[::1]:0").is_err() {
+        eprintln!("skipped: this host has no IPv6 loopback");
+        return;
+    }
+    let members = start_udp(3, "six", "[::1]").await;
+    join_all(&members).await;
+    assert!(eventually(LIMIT, || all_see_alive(&members, 3)).await);
+    assert!(members[1].local_addr().is_ipv6());
+    shutdown(&members).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_subscriber_lags_without_blocking_the_member() {
+    let options = swim::RuntimeOptions { event_capacity: 4, ..swim::RuntimeOptions::default() };
+    let seed = Cluster::builder("lag-seed")
+        .config(fast())
+        .runtime_options(options)
+        .bind("127.0.0.1:0".parse().unwrap())
+        .start()
+        .await
+        .unwrap();
+    let mut slow = seed.events(); // never read until the end
+    let others = start_udp(8, "lag", "127.0.0.1").await;
+    for m in &others {
+        m.join([seed.local_addr()]).await.unwrap();
+    }
+    let mut all = others.clone();
+    all.push(seed.clone());
+    assert!(eventually(LIMIT, || all_see_alive(&all, 9)).await, "the member kept working");
+    // Eight joins alone produce more than four events: the subscriber lagged.
+    match slow.recv().await {
+        Err(RecvError::Lagged(missed)) => assert!(missed > 0),
+        other => panic!("expected a lag notice, got {other:?}"),
+    }
+    assert!(slow.recv().await.is_ok(), "and then it continues with the events still held");
+    shutdown(&all).await;
+}
