@@ -12,7 +12,9 @@
 //! ```
 //!
 //! Ctrl-C (or SIGTERM) leaves the cluster gracefully. Each line starts with
-//! the seconds since start; `view:` lines list the members seen alive.
+//! the seconds since start; `view:` lines list the members seen alive. Set
+//! `RUST_LOG` (for example `RUST_LOG=swim_runtime=debug`) to see the
+//! protocol's own log on stderr.
 
 #![allow(
     clippy::indexing_slicing,
@@ -132,6 +134,12 @@ fn gen_certs(args: &[String]) -> Result<(), String> {
 
 #[tokio::main]
 async fn main() {
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = if args.first().map(String::as_str) == Some("gen-certs") {
         gen_certs(args.get(1..).unwrap_or_default())
