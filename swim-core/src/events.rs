@@ -7,6 +7,13 @@ use std::net::SocketAddr;
 use crate::members::{MemberRef, State};
 
 /// A view of one member, borrowed from the node.
+///
+/// ```
+/// use swim_core::{Config, Node, State, Time};
+/// let node = Node::new(b"a", &["10.0.0.1:7946".parse().unwrap()], b"rack=4", Config::lan(), Time::ZERO).unwrap();
+/// let me = node.local();
+/// assert_eq!((me.name, me.meta, me.state, me.incarnation), (&b"a"[..], &b"rack=4"[..], State::Alive, 0));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MemberInfo<'a> {
     /// The member's name.
@@ -33,7 +40,22 @@ pub enum JoinFailure {
     ClusterFull,
 }
 
-/// Something the application may want to know.
+/// Something the application may want to know, from
+/// [`Node::poll_event`](crate::Node::poll_event).
+///
+/// ```
+/// use swim_core::Event;
+/// fn log(event: &Event<'_>) {
+///     match event {
+///         Event::Suspected { member, by } => {
+///             println!("{} suspected by {}", String::from_utf8_lossy(member.name), String::from_utf8_lossy(by))
+///         }
+///         Event::Faulty { member, .. } => println!("{} is faulty", String::from_utf8_lossy(member.name)),
+///         _ => {}
+///     }
+/// }
+/// log(&Event::Refuted { incarnation: 1 });
+/// ```
 ///
 /// Member events show the member's name, addresses and metadata as they are
 /// when the event is polled, and its state and incarnation as they were when

@@ -15,6 +15,12 @@ use smallvec::SmallVec;
 use crate::time::Time;
 
 /// A member's state as this node sees it.
+///
+/// ```
+/// use swim_core::State;
+/// assert!(State::Suspect.is_live());
+/// assert!(!State::Faulty.is_live() && !State::Left.is_live());
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum State {
     /// Answering probes (as far as this node knows).

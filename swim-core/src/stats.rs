@@ -3,6 +3,13 @@
 use core::time::Duration;
 
 /// A snapshot of a node's counters ([`Node::stats`](crate::Node::stats)).
+///
+/// ```
+/// use swim_core::{Config, Node, Time};
+/// let node = Node::new(b"a", &["10.0.0.1:7946".parse().unwrap()], b"", Config::lan(), Time::ZERO).unwrap();
+/// let stats = node.stats();
+/// assert_eq!((stats.live_members, stats.packets_sent, stats.health), (1, 0, 0));
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Stats {

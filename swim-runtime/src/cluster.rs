@@ -41,6 +41,26 @@ struct Shared {
 ///
 /// Every method talks to the member's task; a method fails with
 /// [`Error::Stopped`] once the member has stopped.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), swim_runtime::Error> {
+/// use std::time::Duration;
+/// use swim_core::{Config, State};
+/// use swim_runtime::Cluster;
+///
+/// let start = |name: &str| Cluster::builder(name).config(Config::local()).bind("127.0.0.1:0".parse().unwrap()).start();
+/// let (a, b) = (start("a").await?, start("b").await?);
+/// b.join([a.local_addr()]).await?;
+/// let view = b.members().await?;
+/// assert!(view.iter().any(|m| m.name == "a" && m.state == State::Alive));
+/// b.set_metadata("role=cache").await?;
+/// let seq = a.broadcast("hello").await?;
+/// assert_eq!(seq, 1);
+/// assert!(a.stats().await?.live_members >= 1);
+/// b.leave(Duration::from_secs(2)).await?;
+/// a.shutdown().await?;
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 pub struct Cluster {
     shared: Arc<Shared>,
@@ -164,6 +184,21 @@ impl std::fmt::Display for RecvError {
 impl std::error::Error for RecvError {}
 
 /// A subscription to a member's events ([`Cluster::events`]).
+///
+/// ```no_run
+/// # async fn demo(cluster: swim_runtime::Cluster) {
+/// use swim_runtime::{Event, RecvError};
+/// let mut events = cluster.events();
+/// loop {
+///     match events.recv().await {
+///         Ok(Event::MemberFaulty { member, by }) => println!("{} failed (declared by {by})", member.name),
+///         Ok(_) => {}
+///         Err(RecvError::Lagged(missed)) => println!("fell behind, missed {missed} events"),
+///         Err(RecvError::Closed) => break,
+///     }
+/// }
+/// # }
+/// ```
 #[derive(Debug)]
 pub struct Events {
     rx: broadcast::Receiver<Event>,

@@ -40,6 +40,15 @@ pub use error::Error;
 pub use types::{Event, Member, Name};
 
 /// How the task schedules and reports.
+///
+/// ```
+/// use std::time::Duration;
+/// use swim_runtime::RuntimeOptions;
+/// let options = RuntimeOptions { period_jitter: 0.2, event_capacity: 4096, ..RuntimeOptions::default() };
+/// assert!(options.validate().is_ok());
+/// let bad = RuntimeOptions { metrics_interval: Duration::ZERO, ..options };
+/// assert_eq!(bad.validate().unwrap_err().field(), "metrics_interval");
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct RuntimeOptions {
     /// Each protocol period starts up to this fraction of a period late, at

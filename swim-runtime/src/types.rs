@@ -8,6 +8,14 @@ use swim_core::{JoinFailure, MemberInfo, State};
 
 /// A member's name. Names are bytes on the wire; they display as UTF-8
 /// (lossily, should a peer use other bytes).
+///
+/// ```
+/// use swim_runtime::Name;
+/// let name = Name::from("node-a");
+/// assert_eq!(name, "node-a");
+/// assert_eq!(name.as_str(), Some("node-a"));
+/// assert_eq!(name.to_string(), "node-a");
+/// ```
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Name(Bytes);
 
@@ -59,7 +67,19 @@ impl fmt::Debug for Name {
     }
 }
 
-/// A member of the cluster (a snapshot).
+/// A member of the cluster (a snapshot), from [`Cluster::members`](crate::Cluster::members)
+/// or an [`Event`].
+///
+/// ```no_run
+/// # async fn demo(cluster: swim_runtime::Cluster) -> Result<(), swim_runtime::Error> {
+/// use swim_core::State;
+/// for m in cluster.members().await? {
+///     if m.state == State::Alive {
+///         println!("{} at {:?} (incarnation {}): {:?}", m.name, m.addrs, m.incarnation, m.meta);
+///     }
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Member {
     /// Its name.
@@ -86,7 +106,22 @@ impl Member {
     }
 }
 
-/// Something that happened in the cluster, as seen by this member.
+/// Something that happened in the cluster, as seen by this member (see
+/// [`Events`](crate::Events) for how to receive them).
+///
+/// ```
+/// use swim_runtime::Event;
+/// fn describe(event: &Event) -> String {
+///     match event {
+///         Event::MemberJoined(m) => format!("{} joined", m.name),
+///         Event::MemberFaulty { member, by } => format!("{} failed, said {by}", member.name),
+///         Event::MemberLeft(m) => format!("{} left", m.name),
+///         Event::Broadcast { origin, payload, .. } => format!("{origin} says {payload:?}"),
+///         other => format!("{other:?}"),
+///     }
+/// }
+/// assert_eq!(describe(&Event::Refuted { incarnation: 3 }), "Refuted { incarnation: 3 }");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Event {

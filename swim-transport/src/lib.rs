@@ -38,6 +38,44 @@ pub mod udp;
 /// [`accept`](Transport::accept) inside `tokio::select!`, so both must be
 /// cancel-safe: dropping the future before it completes must not lose a
 /// datagram or a stream.
+///
+/// A transport of your own, here one that wraps another and counts the
+/// datagrams it sends:
+///
+/// ```
+/// use std::io;
+/// use std::net::SocketAddr;
+/// use std::sync::atomic::{AtomicU64, Ordering};
+/// use swim_transport::Transport;
+///
+/// struct Counting<T> {
+///     inner: T,
+///     sent: AtomicU64,
+/// }
+///
+/// impl<T: Transport> Transport for Counting<T> {
+///     type Stream = T::Stream;
+///     fn local_addr(&self) -> SocketAddr {
+///         self.inner.local_addr()
+///     }
+///     fn max_datagram_size(&self) -> usize {
+///         self.inner.max_datagram_size()
+///     }
+///     async fn send_to(&self, data: &[u8], to: SocketAddr) -> io::Result<()> {
+///         self.sent.fetch_add(1, Ordering::Relaxed);
+///         self.inner.send_to(data, to).await
+///     }
+///     async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+///         self.inner.recv_from(buf).await
+///     }
+///     fn connect(&self, to: SocketAddr) -> impl Future<Output = io::Result<T::Stream>> + Send + 'static {
+///         self.inner.connect(to)
+///     }
+///     async fn accept(&self) -> io::Result<(T::Stream, SocketAddr)> {
+///         self.inner.accept().await
+///     }
+/// }
+/// ```
 pub trait Transport: Send + Sync + 'static {
     /// A reliable, ordered byte stream to one peer.
     type Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static;

@@ -106,6 +106,15 @@ impl ClusterCa {
 
 /// What a member needs for mutual TLS: the cluster's CA certificate, its
 /// own certificate chain and its private key.
+///
+/// ```
+/// use swim_transport::tls::{ClusterCa, MemberIdentity};
+/// let ca = ClusterCa::generate("prod").unwrap();
+/// let issued = ca.issue("node-a").unwrap();
+/// // What a deployment would read from files:
+/// let loaded = MemberIdentity::from_pem(&ca.cert_pem(), issued.cert_pem(), issued.key_pem()).unwrap();
+/// assert!(loaded.server_config().is_ok() && loaded.client_config().is_ok());
+/// ```
 pub struct MemberIdentity {
     ca: CertificateDer<'static>,
     chain: Vec<CertificateDer<'static>>,

@@ -451,6 +451,15 @@ debug_with_bytes!(JoinResponse { seq: plain, status: plain, source: bytes, known
 debug_with_bytes!(Sync { flags: plain, source: bytes, total: plain, chunk: plain });
 
 /// Any message.
+///
+/// ```
+/// use swim_wire::{Kind, Left, Message, Ping};
+/// let ping = Message::Ping(Ping { seq: 1, source: b"a", target: b"b", target_incarnation: 0 });
+/// assert_eq!(ping.kind(), Kind::Ping);
+/// assert!(ping.kind().is_primary());
+/// let left = Message::Left(Left { incarnation: 2, name: b"c" });
+/// assert!(!left.kind().is_primary()); // rides on a primary message
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[allow(missing_docs)] // each variant holds the struct of the same name
 pub enum Message<'a> {

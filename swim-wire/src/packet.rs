@@ -166,6 +166,13 @@ impl<'a> Header<'a> {
 }
 
 /// What a decoder accepts.
+///
+/// ```
+/// use swim_wire::{DecodeOptions, PROTOCOL_VERSION};
+/// // During a rolling upgrade, accept the next version too.
+/// let opts = DecodeOptions { max_version: PROTOCOL_VERSION + 1, max_metadata: 1024, ..DecodeOptions::default() };
+/// assert_eq!(opts.min_version, 1);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DecodeOptions {
     /// Oldest protocol version accepted.

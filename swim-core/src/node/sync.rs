@@ -25,6 +25,38 @@ use crate::members::{Entry, State};
 use crate::time::Time;
 
 /// Identifies one sync exchange of a node.
+///
+/// A whole exchange between two nodes, with the caller carrying the frames
+/// (a real runtime carries them over a stream):
+///
+/// ```
+/// use swim_core::{Config, Node, SyncStatus, Time};
+/// let addrs = ["10.0.0.1:7946".parse().unwrap(), "10.0.0.2:7946".parse().unwrap()];
+/// let config = Config { sync_interval: core::time::Duration::ZERO, ..Config::lan() };
+/// let mut a = Node::new(b"a", &addrs[..1], b"", config.clone(), Time::ZERO).unwrap();
+/// let mut b = Node::new(b"b", &addrs[1..], b"", config, Time::ZERO).unwrap();
+/// // a joins through b: b accepts, a opens a sync with it.
+/// a.join(Time::ZERO, &addrs[1..]).unwrap();
+/// let mut buf = vec![0u8; 1400];
+/// let t = a.poll_transmit(Time::ZERO, &mut buf).unwrap();
+/// b.handle_datagram(Time::ZERO, addrs[0], &buf[..t.len]).unwrap();
+/// let t = b.poll_transmit(Time::ZERO, &mut buf).unwrap();
+/// a.handle_datagram(Time::ZERO, addrs[1], &buf[..t.len]).unwrap();
+/// let open = a.poll_sync_open().expect("a sync to b");
+/// let accepted = b.accept_sync(Time::ZERO, addrs[0]).unwrap();
+///
+/// let mut frame = vec![0u8; 64 * 1024];
+/// let (mut from, mut to, mut ids) = (&mut a, &mut b, (open.id, accepted));
+/// while from.sync_status(ids.0) == Some(SyncStatus::Send) {
+///     let len = from.poll_sync_frame(ids.0, &mut frame).unwrap();
+///     to.handle_sync_frame(Time::ZERO, ids.1, &frame[4..len]).unwrap();
+///     if from.sync_status(ids.0) != Some(SyncStatus::Send) && to.sync_status(ids.1) == Some(SyncStatus::Send) {
+///         (from, to, ids) = (to, from, (ids.1, ids.0)); // the reply
+///     }
+/// }
+/// assert_eq!(a.sync_status(open.id), Some(SyncStatus::Done));
+/// assert_eq!(b.sync_status(accepted), Some(SyncStatus::Done));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct SyncId {
     index: u32,

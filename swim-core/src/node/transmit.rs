@@ -15,6 +15,18 @@ use crate::time::Time;
 
 /// A datagram written by [`Node::poll_transmit`]: send the first `len`
 /// bytes of the buffer to `destination`.
+///
+/// ```
+/// use swim_core::{Config, Node, Time};
+/// let seed: std::net::SocketAddr = "10.0.0.9:7946".parse().unwrap();
+/// let mut node = Node::new(b"a", &["10.0.0.1:7946".parse().unwrap()], b"", Config::lan(), Time::ZERO).unwrap();
+/// node.join(Time::ZERO, &[seed]).unwrap();
+/// let mut buf = [0u8; 1400];
+/// let t = node.poll_transmit(Time::ZERO, &mut buf).expect("a join request");
+/// assert_eq!(t.destination, seed);
+/// let datagram = &buf[..t.len]; // hand this to the socket
+/// assert!(datagram.starts_with(b"SW"));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Transmit {
     /// Where to send it.
