@@ -88,12 +88,23 @@ pub struct Allocations {
 /// Runs `f` and counts the allocations it makes on this thread. Only
 /// meaningful in a binary that installed [`CountingAllocator`].
 pub fn count_allocations<R>(f: impl FnOnce() -> R) -> (R, Allocations) {
+    start_counting();
+    let out = f();
+    (out, stop_counting())
+}
+
+/// Starts counting this thread's allocations (for spans that `await`: on a
+/// current-thread runtime, every task that runs meanwhile is counted).
+pub fn start_counting() {
     ALLOCS.set(0);
     BYTES.set(0);
     ENABLED.set(true);
-    let out = f();
+}
+
+/// Stops counting and returns what was counted since [`start_counting`].
+pub fn stop_counting() -> Allocations {
     ENABLED.set(false);
-    (out, Allocations { count: ALLOCS.get(), bytes: BYTES.get() })
+    Allocations { count: ALLOCS.get(), bytes: BYTES.get() }
 }
 
 /// Runs `f`, adding its allocations on this thread to a running total

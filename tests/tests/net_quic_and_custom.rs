@@ -88,3 +88,19 @@ async fn a_users_own_transport_plugs_into_the_builder() {
         m.shutdown().await.unwrap();
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_converge_over_the_in_memory_transport() {
+    let network = swim::memory::MemoryNetwork::new();
+    let mut members = Vec::new();
+    for i in 0..5u8 {
+        let transport = network.bind(std::net::SocketAddr::from(([10, 9, 0, i], 7946))).unwrap();
+        members.push(Cluster::builder(format!("mem{i}")).config(fast()).transport(transport).start().await.unwrap());
+    }
+    join_all(&members).await;
+    assert!(eventually(LIMIT, || all_see_alive(&members, 5)).await);
+    assert!(network.bind("10.9.0.1:7946".parse().unwrap()).is_err(), "an address in use is refused");
+    for m in &members {
+        m.shutdown().await.unwrap();
+    }
+}
