@@ -124,6 +124,13 @@ pub enum ErrorKind {
     /// The packet is encrypted and must be opened with the cluster's keyring
     /// before it can be parsed.
     Encrypted,
+    /// No installed key has this id.
+    UnknownKey(u32),
+    /// The packet failed authentication: forged, corrupted, or sealed with
+    /// another key of the same id.
+    BadSeal,
+    /// An encrypted packet was expected.
+    NotEncrypted,
     /// The header length is shorter than the fields the flags announce.
     BadHeaderLength(u8),
     /// A name is empty.
@@ -235,6 +242,9 @@ impl fmt::Display for ErrorKind {
             }
             ErrorKind::UnknownRequiredFlags(bits) => write!(f, "unknown required flags {bits:#04x}"),
             ErrorKind::Encrypted => f.write_str("packet is encrypted"),
+            ErrorKind::UnknownKey(id) => write!(f, "no key {id:08x}"),
+            ErrorKind::BadSeal => f.write_str("packet failed authentication"),
+            ErrorKind::NotEncrypted => f.write_str("packet is not encrypted"),
             ErrorKind::BadHeaderLength(len) => write!(f, "header length {len} too short for its flags"),
             ErrorKind::EmptyName => f.write_str("empty name"),
             ErrorKind::NameTooLong(len) => {

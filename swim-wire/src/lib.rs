@@ -42,6 +42,7 @@
 #![forbid(unsafe_code)]
 
 mod addr;
+pub mod crypto;
 mod cursor;
 mod error;
 pub mod frame;

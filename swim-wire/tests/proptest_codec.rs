@@ -220,6 +220,37 @@ proptest! {
     }
 
     #[test]
+    fn sealed_packets_open_to_the_same_packet(
+        key in any::<[u8; 32]>(),
+        label in label(),
+        primary in primary_spec(),
+        piggyback in vec(piggyback_spec(), 0..8),
+        epoch in any::<u64>(),
+        counter in any::<u32>(),
+        time in any::<u64>(),
+    ) {
+        let ring = crypto::Keyring::new(&key);
+        let header = Header { label: &label, ..Header::default() };
+        let mut buf = vec![0u8; 4096 + crypto::OVERHEAD];
+        let mut w = PacketWriter::new(&mut buf, &header, 4096).unwrap();
+        w.push(&primary.message()).unwrap();
+        for spec in &piggyback {
+            let _ = w.push(&spec.message());
+        }
+        let plain = w.finish().unwrap();
+        let original = buf[..plain].to_vec();
+        let sealed = ring.seal(&mut buf, plain, crypto::Nonce { epoch, counter }, time).unwrap();
+        prop_assert_eq!(sealed, plain + crypto::OVERHEAD);
+        let opened = ring.open(&mut buf, sealed, &DecodeOptions::default()).unwrap();
+        prop_assert_eq!((opened.nonce, opened.sent_at_ms), (crypto::Nonce { epoch, counter }, time));
+        let before = Packet::parse(&original, &DecodeOptions::default()).unwrap();
+        let after = Packet::parse(&buf[..opened.len], &DecodeOptions::default()).unwrap();
+        prop_assert_eq!(after.primary(), before.primary());
+        prop_assert!(after.piggyback().eq(before.piggyback()));
+        prop_assert_eq!(after.header().label, before.header().label);
+    }
+
+    #[test]
     fn arbitrary_bytes_never_panic_and_reencode_stably(bytes in vec(any::<u8>(), 0..1500)) {
         let opts = DecodeOptions { max_version: 255, min_version: 0, ..DecodeOptions::default() };
         assert_stable(&bytes, &opts)?;
