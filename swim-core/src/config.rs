@@ -4,7 +4,88 @@
 use core::fmt;
 use core::time::Duration;
 
+use swim_wire::crypto::{KEY_LEN, MAX_KEYS, OVERHEAD, key_id};
 use swim_wire::{DEFAULT_BUDGET, MAX_LABEL_LEN, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION};
+
+pub use crate::limits::RateLimit;
+
+/// A 256-bit cluster key for AES-256-GCM. Its `Debug` shows only its id, so
+/// keys do not end up in logs.
+///
+/// ```
+/// use swim_core::SecretKey;
+/// let key = SecretKey([7; 32]);
+/// assert!(format!("{key:?}").starts_with("SecretKey(id "));
+/// assert_eq!(key.id(), SecretKey([7; 32]).id());
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretKey(pub [u8; KEY_LEN]);
+
+impl SecretKey {
+    /// The key's id, as carried in packet headers.
+    pub fn id(&self) -> u32 {
+        key_id(&self.0)
+    }
+}
+
+impl fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SecretKey(id {:08x})", self.id())
+    }
+}
+
+/// Encryption of every datagram and sync frame (AES-256-GCM).
+///
+/// Moving a running cluster from plaintext to encryption, without downtime:
+/// 1. give every member the keys with `encrypt_outgoing: false,
+///    accept_plaintext: true` (all still send plaintext, all can open);
+/// 2. then `encrypt_outgoing: true` everywhere (all send sealed, still
+///    accepting plaintext from members not yet restarted);
+/// 3. then `accept_plaintext: false` everywhere.
+///
+/// The reverse order turns encryption off. Keys rotate at runtime with
+/// [`Node::add_key`](crate::Node::add_key), [`Node::use_key`](crate::Node::use_key)
+/// and [`Node::remove_key`](crate::Node::remove_key).
+///
+/// ```
+/// use swim_core::{Config, Encryption, SecretKey};
+/// let config = Config {
+///     // The nonce epoch must be random for every process run (the `swim`
+///     // builder draws one from the operating system).
+///     encryption: Some(Encryption::new(SecretKey([7; 32]), 0x5eed_1234_5678_9abc)),
+///     ..Config::lan()
+/// };
+/// assert!(config.validate().is_ok());
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Encryption {
+    /// Installed keys; the first seals, all open.
+    pub keys: Vec<SecretKey>,
+    /// Whether outgoing packets are sealed.
+    pub encrypt_outgoing: bool,
+    /// Whether plaintext packets are accepted.
+    pub accept_plaintext: bool,
+    /// Random, non-zero, and different for every process run: it makes
+    /// nonces unique across the cluster. Never reuse one with the same key.
+    pub nonce_epoch: u64,
+    /// Packets whose sender clock differs from this node's by more than this
+    /// are refused (replay protection; members' clocks must agree that well).
+    pub max_age: Duration,
+}
+
+impl Encryption {
+    /// Encryption with one key: seal everything, accept nothing unsealed,
+    /// refuse packets a minute off.
+    pub fn new(key: SecretKey, nonce_epoch: u64) -> Self {
+        Encryption {
+            keys: vec![key],
+            encrypt_outgoing: true,
+            accept_plaintext: false,
+            nonce_epoch,
+            max_age: Duration::from_secs(60),
+        }
+    }
+}
 
 /// Every tunable of the protocol. Start from a preset ([`Config::lan`],
 /// [`Config::wan`], [`Config::local`]) and change what you need;
@@ -98,6 +179,13 @@ pub struct Config {
     /// Events held for the application before the oldest are dropped.
     pub event_capacity: usize,
 
+    /// Encryption of packets (`None`: plaintext).
+    pub encryption: Option<Encryption>,
+    /// Join requests accepted per second from one source address.
+    pub join_rate: RateLimit,
+    /// Syncs accepted per second from one source address.
+    pub sync_rate: RateLimit,
+
     /// Protocol version written in headers.
     pub protocol_version: u8,
     /// Oldest protocol version accepted.
@@ -139,6 +227,9 @@ impl Config {
             max_broadcast_payload: 1024,
             broadcast_capacity: 64,
             event_capacity: 1024,
+            encryption: None,
+            join_rate: RateLimit { per_second: 10, burst: 20 },
+            sync_rate: RateLimit { per_second: 5, burst: 10 },
             protocol_version: PROTOCOL_VERSION,
             min_protocol_version: MIN_PROTOCOL_VERSION,
             max_protocol_version: PROTOCOL_VERSION,
@@ -180,6 +271,8 @@ impl Config {
     /// Checks every knob; the error names the first field that cannot work.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let fail = |field, reason| Err(ConfigError { field, reason });
+        // Bytes the encryption envelope adds to every packet and frame.
+        let envelope = if self.encryption.is_some() { OVERHEAD } else { 0 };
         let ms = Duration::from_millis(1);
         if self.label.len() > MAX_LABEL_LEN {
             return fail("label", "is longer than 128 bytes");
@@ -236,7 +329,7 @@ impl Config {
             return fail("sync_interval", "must be zero (off) or at least one protocol_period");
         }
         let largest_record = 1 + 4 + 1 + 255 + 1 + 16 * 23 + 2 + self.max_metadata + 3;
-        if self.sync_frame_budget < 4 + 512 + largest_record || self.sync_frame_budget > 16 << 20 {
+        if self.sync_frame_budget < 4 + 512 + largest_record + envelope || self.sync_frame_budget > 16 << 20 {
             return fail("sync_frame_budget", "must hold the largest member record, and be at most 16 MiB");
         }
         if !(1..=1024).contains(&self.max_concurrent_syncs) {
@@ -248,8 +341,8 @@ impl Config {
         if self.join_attempts == 0 {
             return fail("join_attempts", "must be at least 1");
         }
-        if self.max_broadcast_payload + 300 > self.packet_budget {
-            return fail("max_broadcast_payload", "must leave room for headers in packet_budget");
+        if self.max_broadcast_payload + 300 + envelope > self.packet_budget {
+            return fail("max_broadcast_payload", "must leave room for headers (and encryption) in packet_budget");
         }
         if !(1..=65_536).contains(&self.broadcast_capacity) {
             return fail("broadcast_capacity", "must be between 1 and 65536");
@@ -264,6 +357,28 @@ impl Config {
         }
         if self.min_protocol_version < MIN_PROTOCOL_VERSION {
             return fail("min_protocol_version", "is older than this crate can read");
+        }
+        if let Some(e) = &self.encryption {
+            if e.keys.is_empty() || e.keys.len() > MAX_KEYS {
+                return fail("encryption.keys", "must hold 1 to 8 keys");
+            }
+            if e.keys.iter().enumerate().any(|(i, k)| e.keys.iter().skip(i + 1).any(|o| o.id() == k.id())) {
+                return fail("encryption.keys", "holds two keys with the same id");
+            }
+            if e.nonce_epoch == 0 {
+                return fail("encryption.nonce_epoch", "must be random and non-zero");
+            }
+            if e.max_age < Duration::from_secs(1) || e.max_age > Duration::from_secs(86_400) {
+                return fail("encryption.max_age", "must be between 1 s and a day");
+            }
+            if !e.encrypt_outgoing && !e.accept_plaintext {
+                return fail("encryption", "must accept plaintext while sending plaintext");
+            }
+        }
+        for (field, rate) in [("join_rate", self.join_rate), ("sync_rate", self.sync_rate)] {
+            if rate.per_second > 0 && rate.burst == 0 {
+                return fail(field, "needs a burst of at least 1 when limited");
+            }
         }
         Ok(())
     }
@@ -355,6 +470,23 @@ mod tests {
             ("max_broadcast_payload", |c| c.max_broadcast_payload = c.packet_budget),
             ("broadcast_capacity", |c| c.broadcast_capacity = 0),
             ("event_capacity", |c| c.event_capacity = 1),
+            ("encryption.keys", |c| {
+                c.encryption = Some(Encryption { keys: vec![], ..Encryption::new(SecretKey([1; 32]), 9) })
+            }),
+            ("encryption.keys", |c| {
+                c.encryption =
+                    Some(Encryption { keys: vec![SecretKey([1; 32]); 2], ..Encryption::new(SecretKey([1; 32]), 9) });
+            }),
+            ("encryption.nonce_epoch", |c| c.encryption = Some(Encryption::new(SecretKey([1; 32]), 0))),
+            ("encryption.max_age", |c| {
+                c.encryption = Some(Encryption { max_age: Duration::ZERO, ..Encryption::new(SecretKey([1; 32]), 9) });
+            }),
+            ("encryption", |c| {
+                let plain = Encryption { encrypt_outgoing: false, ..Encryption::new(SecretKey([1; 32]), 9) };
+                c.encryption = Some(plain);
+            }),
+            ("join_rate", |c| c.join_rate = RateLimit { per_second: 1, burst: 0 }),
+            ("sync_rate", |c| c.sync_rate = RateLimit { per_second: 1, burst: 0 }),
             ("protocol_version", |c| c.protocol_version = c.max_protocol_version + 1),
             ("min_protocol_version", |c| {
                 c.min_protocol_version = 0;

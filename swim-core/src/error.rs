@@ -20,6 +20,17 @@ pub enum InputError {
     UnknownSync,
     /// The sync frame does not fit the exchange (wrong direction or order).
     SyncOutOfOrder,
+    /// The peer sent more sync records than a cluster can hold.
+    SyncTooLarge,
+    /// A plaintext packet, and this node accepts only encrypted ones.
+    Plaintext,
+    /// An encrypted packet, and this node has no keys.
+    Sealed,
+    /// A packet seen before (a replay of a captured packet).
+    Replayed,
+    /// A packet whose sender time is further from this node's clock than
+    /// the configured age (an old capture, or a clock far off).
+    Stale,
 }
 
 impl fmt::Display for InputError {
@@ -30,6 +41,11 @@ impl fmt::Display for InputError {
             InputError::Unexpected(kind) => write!(f, "unexpected {} message", kind.name()),
             InputError::UnknownSync => f.write_str("unknown sync session"),
             InputError::SyncOutOfOrder => f.write_str("sync frame out of order"),
+            InputError::SyncTooLarge => f.write_str("sync exchange larger than a cluster can be"),
+            InputError::Plaintext => f.write_str("plaintext packet refused: encryption is required"),
+            InputError::Sealed => f.write_str("encrypted packet, and no key is installed"),
+            InputError::Replayed => f.write_str("replayed packet"),
+            InputError::Stale => f.write_str("packet sent too long ago (or the sender's clock is off)"),
         }
     }
 }
@@ -71,6 +87,12 @@ pub enum CommandError {
     BroadcastQueueFull,
     /// A sync cannot be accepted: as many as configured are running.
     TooManySyncs,
+    /// The source tried too often (join or sync rate limit).
+    RateLimited,
+    /// Key commands need encryption to be configured.
+    NoEncryption,
+    /// The keyring refused the change.
+    Keyring(swim_wire::crypto::KeyringError),
 }
 
 impl fmt::Display for CommandError {
@@ -83,6 +105,9 @@ impl fmt::Display for CommandError {
             CommandError::Left => f.write_str("the node has left the cluster"),
             CommandError::BroadcastQueueFull => f.write_str("the broadcast queue is full"),
             CommandError::TooManySyncs => f.write_str("too many syncs running"),
+            CommandError::RateLimited => f.write_str("too many attempts from this source"),
+            CommandError::NoEncryption => f.write_str("encryption is not configured"),
+            CommandError::Keyring(e) => write!(f, "{e}"),
         }
     }
 }

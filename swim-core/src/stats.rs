@@ -21,8 +21,25 @@ pub struct Stats {
     pub packets_received: u64,
     /// Bytes of those datagrams.
     pub bytes_received: u64,
-    /// Datagrams and sync frames refused (malformed, foreign, unexpected).
+    /// Datagrams and sync frames refused, for any reason (the total of the
+    /// `rejected_*` counters).
     pub packets_rejected: u64,
+    /// Refused: not a valid packet.
+    pub rejected_malformed: u64,
+    /// Refused: another cluster's label.
+    pub rejected_label: u64,
+    /// Refused: unknown key, or failed authentication.
+    pub rejected_key: u64,
+    /// Refused: plaintext where encryption is required, or sealed where no
+    /// key is installed.
+    pub rejected_encryption: u64,
+    /// Refused: a replay, or a sender time outside the allowed age.
+    pub rejected_replay: u64,
+    /// Refused: a message that cannot arrive that way, or a sync frame out of
+    /// order or beyond the size limit.
+    pub rejected_unexpected: u64,
+    /// Join requests and syncs refused by the per-source rate limits.
+    pub rate_limited: u64,
     /// Probes started.
     pub probes: u64,
     /// Probes that got no ack, direct or indirect.

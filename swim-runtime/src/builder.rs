@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 
 use crate::{Cluster, Error, RuntimeOptions};
 use bytes::Bytes;
-use swim_core::{Config, Node, Time};
+use swim_core::{Config, Encryption, Node, SecretKey, Time};
 use swim_transport::Transport;
 use swim_transport::quic::QuicTransport;
 use swim_transport::tls::MemberIdentity;
@@ -139,6 +139,19 @@ impl Builder {
         self
     }
 
+    /// Encrypts every datagram and sync frame with these keys (AES-256-GCM;
+    /// the first seals, all open). Shortcut for setting `Config::encryption`;
+    /// the nonce epoch is drawn from the operating system's random source.
+    pub fn encrypt(mut self, keys: impl IntoIterator<Item = SecretKey>) -> Self {
+        let mut keys = keys.into_iter();
+        if let Some(first) = keys.next() {
+            let mut e = Encryption::new(first, 0);
+            e.keys.extend(keys);
+            self.config.encryption = Some(e);
+        }
+        self
+    }
+
     /// Runs over QUIC with mutual TLS: only members presenting a certificate
     /// signed by the cluster's CA can connect.
     pub fn quic(mut self, identity: MemberIdentity) -> Self {
@@ -166,6 +179,7 @@ impl Builder {
             Choice::Custom(launch) => launch,
         };
         let advertise = self.advertise.unwrap_or_else(|| launch.local_addr());
+        let envelope = if self.config.encryption.is_some() { swim_wire::crypto::OVERHEAD } else { 0 };
         if advertise.ip().is_unspecified() {
             return Err(Error::Config(swim_core::ConfigError::runtime(
                 "advertise",
@@ -176,9 +190,15 @@ impl Builder {
         // Fit the datagram budget, and the largest broadcast with it, to
         // what the transport carries.
         config.packet_budget = config.packet_budget.min(launch.max_datagram_size());
-        config.max_broadcast_payload = config.max_broadcast_payload.min(config.packet_budget.saturating_sub(300));
+        config.max_broadcast_payload =
+            config.max_broadcast_payload.min(config.packet_budget.saturating_sub(300 + envelope));
         if config.seed == 0 {
             config.seed = RandomState::new().hash_one((&self.name, std::time::SystemTime::now()));
+        }
+        if let Some(e) = config.encryption.as_mut() {
+            if e.nonce_epoch == 0 {
+                e.nonce_epoch = random_epoch()?;
+            }
         }
         let node = Node::new(self.name.as_bytes(), &[advertise], &self.metadata, config, Time::ZERO)?;
         let cluster = launch.launch(node, self.options);
@@ -197,4 +217,14 @@ impl Cluster {
     pub fn builder(name: impl Into<String>) -> Builder {
         Builder::new(name.into())
     }
+}
+
+/// A random, non-zero nonce epoch from the operating system.
+fn random_epoch() -> Result<u64, Error> {
+    use ring::rand::SecureRandom;
+    let mut bytes = [0u8; 8];
+    ring::rand::SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| Error::Transport("the operating system's random source failed".into()))?;
+    Ok(u64::from_be_bytes(bytes) | 1)
 }

@@ -6,12 +6,21 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use parking_lot::Mutex;
-use swim_core::Stats;
+use swim_core::{SecretKey, Stats};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::error::Error;
 use crate::types::{Event, Member, Name};
+
+/// A change to the keyring.
+#[derive(Debug)]
+pub(crate) enum KeyChange {
+    Add(SecretKey),
+    Use(u32),
+    Remove(u32),
+    List,
+}
 
 /// A request to the member's task.
 #[derive(Debug)]
@@ -23,6 +32,7 @@ pub(crate) enum Command {
     SetMetadata { meta: Bytes, reply: oneshot::Sender<Result<(), Error>> },
     Stats { reply: oneshot::Sender<Stats> },
     Leave { timeout: Duration, reply: oneshot::Sender<Result<(), Error>> },
+    Key { change: KeyChange, reply: oneshot::Sender<Result<Vec<u32>, Error>> },
     Shutdown { reply: oneshot::Sender<()> },
 }
 
@@ -130,6 +140,29 @@ impl Cluster {
     pub async fn set_metadata(&self, meta: impl Into<Bytes>) -> Result<(), Error> {
         let meta = meta.into();
         self.ask(|reply| Command::SetMetadata { meta, reply }).await?
+    }
+
+    /// Installs a key for opening packets; returns the ids of the installed
+    /// keys (the one in use first). Rotation across a running cluster: add
+    /// the new key on every member, then [`use_key`](Cluster::use_key) it on
+    /// every member, then [`remove_key`](Cluster::remove_key) the old one.
+    pub async fn add_key(&self, key: SecretKey) -> Result<Vec<u32>, Error> {
+        self.ask(|reply| Command::Key { change: KeyChange::Add(key), reply }).await?
+    }
+
+    /// Seals with the installed key `id` from now on.
+    pub async fn use_key(&self, id: u32) -> Result<Vec<u32>, Error> {
+        self.ask(|reply| Command::Key { change: KeyChange::Use(id), reply }).await?
+    }
+
+    /// Removes the installed key `id` (refused for the key in use).
+    pub async fn remove_key(&self, id: u32) -> Result<Vec<u32>, Error> {
+        self.ask(|reply| Command::Key { change: KeyChange::Remove(id), reply }).await?
+    }
+
+    /// The ids of the installed keys, the one in use first.
+    pub async fn key_ids(&self) -> Result<Vec<u32>, Error> {
+        self.ask(|reply| Command::Key { change: KeyChange::List, reply }).await?
     }
 
     /// Counters and gauges of this member.

@@ -16,7 +16,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::time::{Instant, Sleep};
 
 use crate::RuntimeOptions;
-use crate::cluster::Command;
+use crate::cluster::{Command, KeyChange};
 use crate::error::Error;
 use crate::metrics::Metrics;
 use crate::syncs::{SyncEvent, Syncs};
@@ -103,7 +103,16 @@ impl<T: Transport> Driver<T> {
         (self.rng >> 11) as f64 / (1u64 << 53) as f64
     }
 
+    /// Tells the node the wall-clock time (encrypted packets carry it for
+    /// replay protection), following any clock adjustment.
+    fn update_wall_clock(&mut self, now: Time) {
+        if let Ok(since_epoch) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+            self.node.set_wall_clock(now, u64::try_from(since_epoch.as_millis()).unwrap_or(u64::MAX));
+        }
+    }
+
     pub(crate) async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
+        self.update_wall_clock(self.now());
         let sleep = tokio::time::sleep_until(self.origin);
         tokio::pin!(sleep);
         self.flush().await;
@@ -121,7 +130,7 @@ impl<T: Transport> Driver<T> {
                 Wake::Command(Some(command)) => self.command(command),
                 Wake::Datagram(Ok((len, from))) => {
                     let now = self.now();
-                    if let Err(e) = self.node.handle_datagram(now, from, self.recv.get(..len).unwrap_or_default()) {
+                    if let Err(e) = self.node.handle_datagram(now, from, self.recv.get_mut(..len).unwrap_or_default()) {
                         tracing::trace!(%from, error = %e, "refused a datagram");
                     }
                     Flow::Continue
@@ -211,6 +220,7 @@ impl<T: Transport> Driver<T> {
             }
         }
         self.wake_at = None;
+        self.update_wall_clock(now);
         self.node.handle_timeout(now);
         if let Some(timeout) = self.node.proposed_probe_timeout() {
             self.node.set_probe_timeout(timeout);
@@ -303,6 +313,15 @@ impl<T: Transport> Driver<T> {
             }
             Command::Stats { reply } => {
                 let _ = reply.send(self.node.stats());
+            }
+            Command::Key { change, reply } => {
+                let done = match change {
+                    KeyChange::Add(key) => self.node.add_key(&key).map(drop),
+                    KeyChange::Use(id) => self.node.use_key(id),
+                    KeyChange::Remove(id) => self.node.remove_key(id),
+                    KeyChange::List => Ok(()),
+                };
+                let _ = reply.send(done.map(|()| self.node.key_ids()).map_err(Error::from));
             }
             Command::Leave { timeout, reply } => {
                 if self.leave.is_none() {

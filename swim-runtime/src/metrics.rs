@@ -7,7 +7,9 @@
 //! | `swim_bytes_sent_total` | counter | bytes of those datagrams |
 //! | `swim_packets_received_total` | counter | datagrams accepted |
 //! | `swim_bytes_received_total` | counter | bytes of those datagrams |
-//! | `swim_packets_rejected_total` | counter | datagrams and sync frames refused (malformed, foreign, unexpected) |
+//! | `swim_packets_rejected_total` | counter | datagrams and sync frames refused, all reasons |
+//! | `swim_rejected_total` | counter, label `reason` | refusals by reason: `malformed`, `label`, `key` (unknown key or failed authentication), `encryption` (plaintext where encryption is required, or sealed without keys), `replay`, `unexpected` |
+//! | `swim_rate_limited_total` | counter | join requests and syncs refused by the per-source rate limits |
 //! | `swim_probes_total` | counter | probes started |
 //! | `swim_probes_failed_total` | counter | probes with no ack, direct or indirect |
 //! | `swim_suspicions_total` | counter | suspicions started or learned |
@@ -31,7 +33,7 @@ use swim_core::Stats;
 type Tracked = (Counter, fn(&Stats) -> u64);
 
 pub(crate) struct Metrics {
-    counters: [Tracked; 15],
+    counters: [Tracked; 22],
     members_live: Gauge,
     members_known: Gauge,
     health: Gauge,
@@ -45,6 +47,7 @@ impl Metrics {
     pub(crate) fn new(node: &str) -> Self {
         let node = node.to_owned();
         let c = |name: &'static str| counter!(name, "node" => node.clone());
+        let r = |reason: &'static str| counter!("swim_rejected_total", "node" => node.clone(), "reason" => reason);
         let g = |name: &'static str| gauge!(name, "node" => node.clone());
         Metrics {
             counters: [
@@ -63,6 +66,13 @@ impl Metrics {
                 (c("swim_overload_reports_total"), |s| s.overload_reports),
                 (c("swim_members_refused_total"), |s| s.members_refused),
                 (c("swim_events_dropped_total"), |s| s.events_dropped),
+                (c("swim_rate_limited_total"), |s| s.rate_limited),
+                (r("malformed"), |s| s.rejected_malformed),
+                (r("label"), |s| s.rejected_label),
+                (r("key"), |s| s.rejected_key),
+                (r("encryption"), |s| s.rejected_encryption),
+                (r("replay"), |s| s.rejected_replay),
+                (r("unexpected"), |s| s.rejected_unexpected),
             ],
             members_live: g("swim_members_live"),
             members_known: g("swim_members_known"),

@@ -92,12 +92,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Syncs<S> {
         self.slots.iter().find(|s| s.id == id).is_none_or(|s| s.written >= s.write.len())
     }
 
-    /// The frame that arrived on `id` (without its prefix).
-    pub(crate) fn frame(&self, id: SyncId) -> &[u8] {
+    /// The frame that arrived on `id` (without its prefix; the node may
+    /// open it in place).
+    pub(crate) fn frame(&mut self, id: SyncId) -> &mut [u8] {
         self.slots
-            .iter()
+            .iter_mut()
             .find(|s| s.id == id && s.frame_ready)
-            .and_then(|s| s.read.get(frame::PREFIX_LEN..s.read_len))
+            .and_then(|s| s.read.get_mut(frame::PREFIX_LEN..s.read_len))
             .unwrap_or_default()
     }
 

@@ -40,7 +40,7 @@
 #![forbid(unsafe_code)]
 
 pub use bytes::Bytes;
-pub use swim_core::{CommandError, Config, ConfigError, JoinFailure, State, Stats};
+pub use swim_core::{CommandError, Config, ConfigError, Encryption, JoinFailure, RateLimit, SecretKey, State, Stats};
 pub use swim_runtime::{
     Builder, Cluster, DEFAULT_PORT, Error, Event, Events, Member, Name, RecvError, RuntimeOptions, metrics,
 };

@@ -70,7 +70,7 @@ fn drain(node: &mut Node, now: Time, buf: &mut [u8]) -> usize {
 fn build() -> (Node, Duration) {
     let ack = Message::Ack(Ack { seq: 0, source: b"member-000001", payload: &[] });
     let per_packet = 32;
-    let packets: Vec<Vec<u8>> = (1..MEMBERS)
+    let mut packets: Vec<Vec<u8>> = (1..MEMBERS)
         .step_by(per_packet)
         .map(|start| datagram(ack, (start..MEMBERS.min(start + per_packet)).map(|i| (i, 0))))
         .collect();
@@ -78,7 +78,7 @@ fn build() -> (Node, Duration) {
     let mut buf = vec![0u8; 1400];
     let start = Instant::now();
     let mut node = Node::new(&name(0), &[addr(0)], b"role=db", config, Time::ZERO).expect("valid config");
-    for p in &packets {
+    for p in &mut packets {
         node.handle_datagram(Time::ZERO, addr(1), p).expect("valid datagram");
         drain(&mut node, Time::ZERO, &mut buf);
     }
@@ -124,21 +124,21 @@ fn main() {
             probe_seq = Some((to, seq, target));
         }
         if let Some((to, seq, target)) = probe_seq.take() {
-            let ack = datagram(Message::Ack(Ack { seq, source: &target, payload: &[] }), std::iter::empty());
+            let mut ack = datagram(Message::Ack(Ack { seq, source: &target, payload: &[] }), std::iter::empty());
             let t = Instant::now();
-            let _ = node.handle_datagram(now, to, &ack);
+            let _ = node.handle_datagram(now, to, &mut ack);
             drain(&mut node, now, &mut buf);
             steps.push(t.elapsed().as_nanos() as f64);
         }
         let from = first + (round * 7919) % (last - first);
         let gossip = [((round * 104_729) % (last - 2)) + 2, ((round * 1_299_709) % (last - 2)) + 2];
         let pinger = name(from);
-        let ping = datagram(
+        let mut ping = datagram(
             Message::Ping(Ping { seq: round as u32, source: &pinger, target: &name(0), target_incarnation: 0 }),
             gossip.into_iter().map(|i| (i, incarnation)),
         );
         let t = Instant::now();
-        let _ = node.handle_datagram(now, addr(from), &ping);
+        let _ = node.handle_datagram(now, addr(from), &mut ping);
         drain(&mut node, now, &mut buf);
         steps.push(t.elapsed().as_nanos() as f64);
     }

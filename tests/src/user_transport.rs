@@ -67,3 +67,52 @@ impl Transport for TwoPortTransport {
         Ok((stream, SocketAddr::new(from.ip(), from.port().wrapping_sub(1))))
     }
 }
+
+/// Wraps a transport and keeps a copy of every datagram it sends, as an
+/// eavesdropper would (for replay tests).
+#[derive(Debug)]
+pub struct Recording<T> {
+    inner: T,
+    sent: Capture,
+}
+
+/// The datagrams a [`Recording`] transport sent (destination, bytes),
+/// shared with the test.
+pub type Capture = std::sync::Arc<parking_lot::Mutex<Vec<(SocketAddr, Vec<u8>)>>>;
+
+impl<T> Recording<T> {
+    /// Wraps `inner`; returns the wrapper and its capture.
+    pub fn new(inner: T) -> (Self, Capture) {
+        let sent = Capture::default();
+        (Recording { inner, sent: sent.clone() }, sent)
+    }
+}
+
+impl<T: Transport> Transport for Recording<T> {
+    type Stream = T::Stream;
+
+    fn local_addr(&self) -> SocketAddr {
+        self.inner.local_addr()
+    }
+
+    fn max_datagram_size(&self) -> usize {
+        self.inner.max_datagram_size()
+    }
+
+    async fn send_to(&self, data: &[u8], to: SocketAddr) -> io::Result<()> {
+        self.sent.lock().push((to, data.to_vec()));
+        self.inner.send_to(data, to).await
+    }
+
+    async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        self.inner.recv_from(buf).await
+    }
+
+    fn connect(&self, to: SocketAddr) -> impl std::future::Future<Output = io::Result<T::Stream>> + Send + 'static {
+        self.inner.connect(to)
+    }
+
+    async fn accept(&self) -> io::Result<(T::Stream, SocketAddr)> {
+        self.inner.accept().await
+    }
+}

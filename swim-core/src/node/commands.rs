@@ -93,6 +93,10 @@ impl Node {
 
     /// As a seed: a member asks to join.
     pub(super) fn on_join_request(&mut self, now: Time, from: SocketAddr, request: &JoinRequest<'_>) {
+        if !self.join_limiter.allow(now, from.ip()) {
+            self.stats.rate_limited += 1;
+            return;
+        }
         let m = request.member;
         let claimed = m.addrs.first().unwrap_or(from);
         let status = match self.members.find(m.name) {

@@ -17,25 +17,37 @@ use crate::stats::Stats;
 use crate::time::Time;
 
 impl Node {
-    /// Handles a datagram received from `from`.
+    /// Handles a datagram received from `from`. An encrypted datagram is
+    /// opened in place, so `data` is scratch afterwards.
     ///
-    /// The whole packet is validated before anything is applied: on error
-    /// the node's state is unchanged (only the rejection is counted).
-    pub fn handle_datagram(&mut self, now: Time, from: SocketAddr, data: &[u8]) -> Result<(), InputError> {
-        let packet = match self.check(data) {
-            Ok(packet) => packet,
+    /// The whole packet is opened and validated before anything is applied:
+    /// on error the node's state is unchanged (only the refusal is counted,
+    /// by reason, in [`Stats`](crate::Stats)).
+    pub fn handle_datagram(&mut self, now: Time, from: SocketAddr, data: &mut [u8]) -> Result<(), InputError> {
+        let now = self.advance(now);
+        let received = data.len();
+        let (len, nonce) = match self.unseal(data) {
+            Ok(u) => (u.len, u.nonce),
             Err(e) => {
-                self.stats.packets_rejected += 1;
+                self.reject(&e);
                 return Err(e);
             }
         };
-        if let kind @ (Kind::Sync | Kind::MemberRecord) = packet.primary().kind() {
-            self.stats.packets_rejected += 1;
-            return Err(InputError::Unexpected(kind));
-        }
-        let now = self.advance(now);
+        let data = data.get(..len.min(received)).unwrap_or_default();
+        let checked = self.check(data).and_then(|packet| match packet.primary().kind() {
+            kind @ (Kind::Sync | Kind::MemberRecord) => Err(InputError::Unexpected(kind)),
+            _ => Ok(packet),
+        });
+        let packet = match checked {
+            Ok(packet) => packet,
+            Err(e) => {
+                self.reject(&e);
+                return Err(e);
+            }
+        };
+        self.accepted(nonce);
         self.stats.packets_received += 1;
-        self.stats.bytes_received += data.len() as u64;
+        self.stats.bytes_received += received as u64;
         for message in packet.piggyback() {
             self.apply_update(now, &message);
         }

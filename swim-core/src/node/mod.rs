@@ -8,8 +8,10 @@ use swim_wire::{DecodeOptions, MAX_ADDRS, MAX_NAME_LEN};
 
 use crate::broadcasts::Broadcasts;
 use crate::config::{Config, ConfigError};
+use crate::error::InputError;
 use crate::events::{Event, EventQueue, MemberEvent, MemberInfo, Record};
 use crate::gossip::Gossip;
+use crate::limits::Limiter;
 use crate::members::{Entry, LOCAL, MemberRef, Members, State};
 use crate::probe_list::ProbeList;
 use crate::rng::Rng;
@@ -23,6 +25,7 @@ mod forwards;
 mod input;
 mod membership;
 mod probe;
+mod seal;
 mod sync;
 mod transmit;
 
@@ -88,7 +91,7 @@ const BATCH: usize = 64;
 ///         nodes[i].handle_timeout(now);
 ///         while let Some(t) = nodes[i].poll_transmit(now, &mut buf) {
 ///             let to = addrs.iter().position(|a| *a == t.destination).unwrap();
-///             nodes[to].handle_datagram(now, addrs[i], &buf[..t.len]).unwrap();
+///             nodes[to].handle_datagram(now, addrs[i], &mut buf[..t.len]).unwrap();
 ///         }
 ///         while nodes[i].poll_event().is_some() {}
 ///     }
@@ -124,6 +127,11 @@ pub struct Node {
     join: Option<commands::Join>,
     leave: Option<commands::Leave>,
     syncs: Syncs,
+    sealing: Option<seal::Sealing>,
+    /// A wall-clock reading: (node time, ms since the Unix epoch).
+    wall: Option<(Time, u64)>,
+    join_limiter: Limiter,
+    sync_limiter: Limiter,
     stats: Stats,
 }
 
@@ -180,6 +188,10 @@ impl Node {
             join: None,
             leave: None,
             syncs: Syncs::new(config.max_concurrent_syncs, now, &config),
+            sealing: seal::Sealing::new(&config),
+            wall: None,
+            join_limiter: Limiter::new(config.join_rate, 4 * expected.max(64)),
+            sync_limiter: Limiter::new(config.sync_rate, 4 * expected.max(64)),
             stats: Stats::default(),
             config,
         };
@@ -327,6 +339,23 @@ impl Node {
         })
     }
 
+    /// Counts a refused input under its reason.
+    fn reject(&mut self, e: &InputError) {
+        let s = &mut self.stats;
+        s.packets_rejected += 1;
+        let counter = match e {
+            InputError::Decode(d) => match d.kind() {
+                swim_wire::ErrorKind::UnknownKey(_) | swim_wire::ErrorKind::BadSeal => &mut s.rejected_key,
+                _ => &mut s.rejected_malformed,
+            },
+            InputError::LabelMismatch => &mut s.rejected_label,
+            InputError::Plaintext | InputError::Sealed => &mut s.rejected_encryption,
+            InputError::Replayed | InputError::Stale => &mut s.rejected_replay,
+            _ => &mut s.rejected_unexpected,
+        };
+        *counter += 1;
+    }
+
     /// Moves the clock forward (never back) and returns the current time.
     fn advance(&mut self, now: Time) -> Time {
         self.now = self.now.max(now);
@@ -373,5 +402,7 @@ fn info(e: &Entry) -> MemberInfo<'_> {
     MemberInfo { name: &e.name, addrs: &e.addrs, meta: &e.meta, incarnation: e.incarnation, state: e.state }
 }
 
+#[cfg(test)]
+mod security_tests;
 #[cfg(test)]
 mod tests;

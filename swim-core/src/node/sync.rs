@@ -39,9 +39,9 @@ use crate::time::Time;
 /// a.join(Time::ZERO, &addrs[1..]).unwrap();
 /// let mut buf = vec![0u8; 1400];
 /// let t = a.poll_transmit(Time::ZERO, &mut buf).unwrap();
-/// b.handle_datagram(Time::ZERO, addrs[0], &buf[..t.len]).unwrap();
+/// b.handle_datagram(Time::ZERO, addrs[0], &mut buf[..t.len]).unwrap();
 /// let t = b.poll_transmit(Time::ZERO, &mut buf).unwrap();
-/// a.handle_datagram(Time::ZERO, addrs[1], &buf[..t.len]).unwrap();
+/// a.handle_datagram(Time::ZERO, addrs[1], &mut buf[..t.len]).unwrap();
 /// let open = a.poll_sync_open().expect("a sync to b");
 /// let accepted = b.accept_sync(Time::ZERO, addrs[0]).unwrap();
 ///
@@ -49,7 +49,7 @@ use crate::time::Time;
 /// let (mut from, mut to, mut ids) = (&mut a, &mut b, (open.id, accepted));
 /// while from.sync_status(ids.0) == Some(SyncStatus::Send) {
 ///     let len = from.poll_sync_frame(ids.0, &mut frame).unwrap();
-///     to.handle_sync_frame(Time::ZERO, ids.1, &frame[4..len]).unwrap();
+///     to.handle_sync_frame(Time::ZERO, ids.1, &mut frame[4..len]).unwrap();
 ///     if from.sync_status(ids.0) != Some(SyncStatus::Send) && to.sync_status(ids.1) == Some(SyncStatus::Send) {
 ///         (from, to, ids) = (to, from, (ids.1, ids.0)); // the reply
 ///     }
@@ -98,6 +98,8 @@ struct Session {
     cursor: u32,
     chunk: u32,
     expected_chunk: u32,
+    /// Member records received so far.
+    records: usize,
     deadline: Time,
 }
 
@@ -171,6 +173,7 @@ impl Node {
             cursor: 0,
             chunk: 0,
             expected_chunk: 0,
+            records: 0,
             deadline: self.sync_deadline(now),
         };
         let id = self.syncs.start(self.config.max_concurrent_syncs, session)?;
@@ -227,9 +230,15 @@ impl Node {
         None
     }
 
-    /// A peer opened a sync stream to this node.
+    /// A peer opened a sync stream to this node. Refused when as many syncs
+    /// as configured are running, or when the peer's address tries too often
+    /// (`sync_rate`).
     pub fn accept_sync(&mut self, now: Time, peer: SocketAddr) -> Result<SyncId, CommandError> {
         let now = self.advance(now);
+        if !self.sync_limiter.allow(now, peer.ip()) {
+            self.stats.rate_limited += 1;
+            return Err(CommandError::RateLimited);
+        }
         let session = Session {
             active: true,
             generation: 0,
@@ -240,6 +249,7 @@ impl Node {
             cursor: 0,
             chunk: 0,
             expected_chunk: 0,
+            records: 0,
             deadline: self.sync_deadline(now),
         };
         self.syncs.start(self.config.max_concurrent_syncs, session).ok_or(CommandError::TooManySyncs)
@@ -267,6 +277,7 @@ impl Node {
         }
         let (cursor, chunk, opener, join) = (s.cursor, s.chunk, s.opener, s.join);
         let budget = buf.len().min(self.config.sync_frame_budget);
+        let plain_budget = frame::PREFIX_LEN + self.plain_budget(budget.saturating_sub(frame::PREFIX_LEN));
         let local = self.local_entry()?;
         let header = self.header();
         let total = u32::try_from(self.members.len()).unwrap_or(u32::MAX);
@@ -279,7 +290,7 @@ impl Node {
         while end < slots {
             if let Some(e) = self.members.get(end) {
                 let len = Message::MemberRecord(record(e)).encoded_len();
-                if used + len > budget {
+                if used + len > plain_budget {
                     // A record larger than a frame cannot happen with a valid
                     // config; skip it rather than stall.
                     end += u32::from(end == cursor);
@@ -295,7 +306,8 @@ impl Node {
             | if last { SyncFlags::LAST } else { 0 };
 
         let (prefix, body) = buf.split_at_mut_checked(frame::PREFIX_LEN)?;
-        let mut w = PacketWriter::new(body, &header, budget - frame::PREFIX_LEN).ok()?;
+        let body = body.get_mut(..budget.saturating_sub(frame::PREFIX_LEN))?;
+        let mut w = PacketWriter::new(body, &header, plain_budget.saturating_sub(frame::PREFIX_LEN)).ok()?;
         w.push(&sync(flags)).ok()?;
         for slot in cursor..end {
             if let Some(e) = self.members.get(slot) {
@@ -303,6 +315,7 @@ impl Node {
             }
         }
         let len = w.finish().ok()?;
+        let len = self.seal(body, len)?;
         frame::write_prefix(prefix, len).ok()?;
 
         let s = self.syncs.get_mut(id)?;
@@ -318,29 +331,39 @@ impl Node {
     }
 
     /// Merges a frame received on the exchange's stream (without its length
-    /// prefix). On error nothing was merged.
-    pub fn handle_sync_frame(&mut self, now: Time, id: SyncId, data: &[u8]) -> Result<SyncStatus, InputError> {
-        let result = self.merge_frame(now, id, data);
-        if result.is_err() {
-            self.stats.packets_rejected += 1;
+    /// prefix; an encrypted frame is opened in place). On error nothing was
+    /// merged.
+    pub fn handle_sync_frame(&mut self, now: Time, id: SyncId, data: &mut [u8]) -> Result<SyncStatus, InputError> {
+        self.advance(now);
+        let result = self.merge_frame(id, data);
+        if let Err(e) = &result {
+            self.reject(e);
         }
         result
     }
 
-    fn merge_frame(&mut self, now: Time, id: SyncId, data: &[u8]) -> Result<SyncStatus, InputError> {
+    fn merge_frame(&mut self, id: SyncId, data: &mut [u8]) -> Result<SyncStatus, InputError> {
         let s = self.syncs.get(id).ok_or(InputError::UnknownSync)?;
-        let (opener, expected_chunk) = (s.opener, s.expected_chunk);
+        let (opener, expected_chunk, records) = (s.opener, s.expected_chunk, s.records);
         if s.status != SyncStatus::Receive {
             return Err(InputError::SyncOutOfOrder);
         }
-        let packet = self.check(data)?;
+        let unsealed = self.unseal(data)?;
+        let packet = self.check(data.get(..unsealed.len).unwrap_or_default())?;
         let Message::Sync(sync) = packet.primary() else {
             return Err(InputError::Unexpected(packet.primary().kind()));
         };
         if sync.flags.contains(SyncFlags::REPLY) != opener || sync.chunk != expected_chunk {
             return Err(InputError::SyncOutOfOrder);
         }
-        let now = self.advance(now);
+        // A peer cannot make this node hold more than a cluster's worth.
+        let incoming = packet.piggyback().filter(|m| m.kind() == swim_wire::Kind::MemberRecord).count();
+        let limit = self.config.max_members.saturating_add(64);
+        if records.saturating_add(incoming) > limit {
+            return Err(InputError::SyncTooLarge);
+        }
+        self.accepted(unsealed.nonce);
+        let now = self.now;
         for message in packet.piggyback() {
             match message {
                 Message::MemberRecord(r) => self.merge_record(now, &r, sync.source),
@@ -350,6 +373,7 @@ impl Node {
         let last = sync.flags.contains(SyncFlags::LAST);
         let s = self.syncs.get_mut(id).ok_or(InputError::UnknownSync)?;
         s.expected_chunk += 1;
+        s.records += incoming;
         if last {
             if opener {
                 s.status = SyncStatus::Done;

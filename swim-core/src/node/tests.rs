@@ -13,25 +13,30 @@ use super::*;
 use crate::events::Event;
 use crate::{CommandError, InputError};
 
-fn addr(i: u8) -> SocketAddr {
+pub(super) fn addr(i: u8) -> SocketAddr {
     SocketAddr::from(([10, 0, 0, i], 7946))
 }
 
-fn name(i: u8) -> Vec<u8> {
+pub(super) fn name(i: u8) -> Vec<u8> {
     format!("n{i}").into_bytes()
 }
 
-fn config() -> Config {
+pub(super) fn config() -> Config {
     Config { seed: 42, sync_interval: Duration::ZERO, ..Config::lan() }
 }
 
 /// Node `n0` at `addr(0)`.
-fn node(config: Config) -> Node {
+pub(super) fn node(config: Config) -> Node {
     Node::new(&name(0), &[addr(0)], b"", config, Time::ZERO).unwrap()
 }
 
+/// Hands `bytes` to the node (which may open them in place: a copy goes in).
+pub(super) fn feed(node: &mut Node, now: Time, from: SocketAddr, bytes: &[u8]) -> Result<(), InputError> {
+    node.handle_datagram(now, from, &mut bytes.to_vec())
+}
+
 /// Encodes a packet with the default header.
-fn packet(primary: Message<'_>, updates: &[Message<'_>]) -> Vec<u8> {
+pub(super) fn packet(primary: Message<'_>, updates: &[Message<'_>]) -> Vec<u8> {
     let mut buf = vec![0u8; 65_000];
     let mut w = PacketWriter::new(&mut buf, &Header::default(), 65_000).unwrap();
     w.push(&primary).unwrap();
@@ -43,13 +48,13 @@ fn packet(primary: Message<'_>, updates: &[Message<'_>]) -> Vec<u8> {
     buf
 }
 
-fn ack_from(i: u8, seq: u32) -> Vec<u8> {
+pub(super) fn ack_from(i: u8, seq: u32) -> Vec<u8> {
     let source = name(i);
     packet(Message::Ack(Ack { seq, source: &source, payload: &[] }), &[])
 }
 
 /// Makes `n1..=count` known to the node, alive at incarnation 0.
-fn introduce(node: &mut Node, now: Time, count: u8) {
+pub(super) fn introduce(node: &mut Node, now: Time, count: u8) {
     let names: Vec<Vec<u8>> = (1..=count).map(name).collect();
     let addrs: Vec<[SocketAddr; 1]> = (1..=count).map(|i| [addr(i)]).collect();
     let updates: Vec<Message<'_>> = names
@@ -58,12 +63,12 @@ fn introduce(node: &mut Node, now: Time, count: u8) {
         .map(|(n, a)| Message::Alive(Alive { incarnation: 0, name: n, addrs: Addrs::from_slice(a), meta: b"" }))
         .collect();
     let bytes = packet(Message::Ack(Ack { seq: 0, source: b"intro", payload: &[] }), &updates);
-    node.handle_datagram(now, addr(200), &bytes).unwrap();
+    feed(node, now, addr(200), &bytes).unwrap();
     drain_events(node);
 }
 
 /// Every datagram the node wants to send now.
-fn transmits(node: &mut Node, now: Time) -> Vec<(SocketAddr, Vec<u8>)> {
+pub(super) fn transmits(node: &mut Node, now: Time) -> Vec<(SocketAddr, Vec<u8>)> {
     let mut out = Vec::new();
     let mut buf = vec![0u8; 1400];
     while let Some(t) = node.poll_transmit(now, &mut buf) {
@@ -72,11 +77,11 @@ fn transmits(node: &mut Node, now: Time) -> Vec<(SocketAddr, Vec<u8>)> {
     out
 }
 
-fn parse(bytes: &[u8]) -> Packet<'_> {
+pub(super) fn parse(bytes: &[u8]) -> Packet<'_> {
     Packet::parse(bytes, &DecodeOptions::default()).unwrap()
 }
 
-fn drain_events(node: &mut Node) -> Vec<String> {
+pub(super) fn drain_events(node: &mut Node) -> Vec<String> {
     let mut out = Vec::new();
     while let Some(e) = node.poll_event() {
         out.push(describe(&e));
@@ -103,7 +108,7 @@ fn describe(e: &Event<'_>) -> String {
 
 /// Runs timers until the node pings someone; returns the ping's target
 /// index, sequence number, and when it was sent.
-fn next_probe(node: &mut Node, mut now: Time) -> (u8, u32, Time) {
+pub(super) fn next_probe(node: &mut Node, mut now: Time) -> (u8, u32, Time) {
     for _ in 0..10_000 {
         node.handle_timeout(now);
         for (to, bytes) in transmits(node, now) {
@@ -117,7 +122,7 @@ fn next_probe(node: &mut Node, mut now: Time) -> (u8, u32, Time) {
     panic!("no probe")
 }
 
-fn state_of(node: &Node, i: u8) -> Option<State> {
+pub(super) fn state_of(node: &Node, i: u8) -> Option<State> {
     node.member(&name(i)).map(|m| m.state)
 }
 
@@ -145,7 +150,7 @@ fn new_rejects_bad_identity() {
 fn ping_is_answered_with_an_ack_echoing_its_sequence() {
     let mut n = node(config());
     let ping = packet(Message::Ping(Ping { seq: 77, source: b"n9", target: &name(0), target_incarnation: 0 }), &[]);
-    n.handle_datagram(Time::ZERO, addr(9), &ping).unwrap();
+    feed(&mut n, Time::ZERO, addr(9), &ping).unwrap();
     let out = transmits(&mut n, Time::ZERO);
     assert_eq!(out.len(), 1);
     assert_eq!(out[0].0, addr(9), "acks go back to the sender's address");
@@ -154,7 +159,7 @@ fn ping_is_answered_with_an_ack_echoing_its_sequence() {
 
     // A ping meant for another member (stale address) is ignored.
     let stray = packet(Message::Ping(Ping { seq: 78, source: b"n9", target: b"other", target_incarnation: 0 }), &[]);
-    n.handle_datagram(Time::ZERO, addr(9), &stray).unwrap();
+    feed(&mut n, Time::ZERO, addr(9), &stray).unwrap();
     assert!(transmits(&mut n, Time::ZERO).is_empty());
 }
 
@@ -165,7 +170,7 @@ fn bad_input_is_refused_and_changes_nothing() {
     let before: Vec<(Vec<u8>, u32)> = n.members().map(|m| (m.name.to_vec(), m.incarnation)).collect();
     let (queued, incarnation) = (n.stats().queued_updates, n.incarnation());
 
-    assert!(matches!(n.handle_datagram(Time::ZERO, addr(9), b"garbage"), Err(InputError::Decode(_))));
+    assert!(matches!(feed(&mut n, Time::ZERO, addr(9), b"garbage"), Err(InputError::Decode(_))));
     // A valid packet of another cluster, carrying a suspicion of this node.
     let mut buf = vec![0u8; 200];
     let header = Header { label: b"other-cluster", ..Header::default() };
@@ -174,12 +179,12 @@ fn bad_input_is_refused_and_changes_nothing() {
     w.push(&Message::Suspect(Suspect { incarnation: 9, name: &name(0), by: b"x" })).unwrap();
     let len = w.finish().unwrap();
     let labelled = &buf[..len];
-    assert_eq!(n.handle_datagram(Time::ZERO, addr(9), labelled), Err(InputError::LabelMismatch));
+    assert_eq!(feed(&mut n, Time::ZERO, addr(9), labelled), Err(InputError::LabelMismatch));
     let sync = packet(
         Message::Sync(swim_wire::Sync { flags: swim_wire::SyncFlags(0), source: b"x", total: 0, chunk: 0 }),
         &[],
     );
-    assert_eq!(n.handle_datagram(Time::ZERO, addr(9), &sync), Err(InputError::Unexpected(Kind::Sync)));
+    assert_eq!(feed(&mut n, Time::ZERO, addr(9), &sync), Err(InputError::Unexpected(Kind::Sync)));
 
     let after: Vec<(Vec<u8>, u32)> = n.members().map(|m| (m.name.to_vec(), m.incarnation)).collect();
     assert_eq!(before, after);
@@ -236,7 +241,7 @@ fn an_ack_in_time_keeps_the_target_alive_and_improves_health() {
     n.report_overload(Time::ZERO, Duration::from_millis(50));
     assert_eq!(n.health(), 1);
     let (target, seq, sent) = next_probe(&mut n, Time::ZERO);
-    n.handle_datagram(sent + Duration::from_millis(3), addr(target), &ack_from(target, seq)).unwrap();
+    feed(&mut n, sent + Duration::from_millis(3), addr(target), &ack_from(target, seq)).unwrap();
     n.handle_timeout(sent + Duration::from_secs(2));
     assert_eq!(state_of(&n, target), Some(State::Alive));
     assert_eq!(n.health(), 0);
@@ -262,7 +267,7 @@ fn an_indirect_ack_saves_the_target_and_nacks_spare_this_nodes_health() {
     // health is not blamed, but the target is suspected.
     for &(helper, seq) in &indirect {
         let nack = packet(Message::Nack(Nack { seq, source: b"helper", target: &name(target) }), &[]);
-        n.handle_datagram(t, helper, &nack).unwrap();
+        feed(&mut n, t, helper, &nack).unwrap();
     }
     n.handle_timeout(sent + Duration::from_secs(1));
     assert_eq!(state_of(&n, target), Some(State::Suspect));
@@ -280,7 +285,7 @@ fn an_indirect_ack_saves_the_target_and_nacks_spare_this_nodes_health() {
         })
         .unwrap();
     let ack = packet(Message::IndirectAck(IndirectAck { seq, source: b"helper", target: &name(target) }), &[]);
-    n.handle_datagram(t, addr(1), &ack).unwrap();
+    feed(&mut n, t, addr(1), &ack).unwrap();
     n.handle_timeout(sent + Duration::from_secs(1));
     assert_ne!(state_of(&n, target), Some(State::Faulty));
     assert_eq!(n.stats().probes_failed, 1, "only the first probe failed");
@@ -302,7 +307,7 @@ fn as_a_helper_it_forwards_and_nacks_at_eighty_percent() {
             &[],
         )
     };
-    n.handle_datagram(Time::ZERO, addr(5), &request(900)).unwrap();
+    feed(&mut n, Time::ZERO, addr(5), &request(900)).unwrap();
     let out = transmits(&mut n, Time::ZERO);
     let Message::Ping(ping) = parse(&out[0].1).primary() else { panic!() };
     assert_eq!((out[0].0, ping.target, ping.target_incarnation), (addr(7), &b"silent"[..], 4));
@@ -317,10 +322,10 @@ fn as_a_helper_it_forwards_and_nacks_at_eighty_percent() {
     assert_eq!((out[0].0, nack.seq, nack.target), (addr(5), 900, &b"silent"[..]));
 
     // Another request, and this time the target answers: an indirect ack.
-    n.handle_datagram(Time::from_secs(5), addr(5), &request(901)).unwrap();
+    feed(&mut n, Time::from_secs(5), addr(5), &request(901)).unwrap();
     let out = transmits(&mut n, Time::from_secs(5));
     let Message::Ping(ping) = parse(&out[0].1).primary() else { panic!() };
-    n.handle_datagram(Time::from_secs(5), addr(7), &ack_from(7, ping.seq)).unwrap();
+    feed(&mut n, Time::from_secs(5), addr(7), &ack_from(7, ping.seq)).unwrap();
     let out = transmits(&mut n, Time::from_secs(5));
     let Message::IndirectAck(ack) = parse(&out[0].1).primary() else { panic!("not an indirect ack") };
     assert_eq!((out[0].0, ack.seq), (addr(5), 901));
@@ -336,7 +341,7 @@ fn buddy_ping_carries_the_suspicion_first() {
         Message::Ack(Ack { seq: 0, source: b"n2", payload: &[] }),
         &[Message::Suspect(Suspect { incarnation: 0, name: &name(1), by: b"n2" })],
     );
-    n.handle_datagram(Time::ZERO, addr(2), &suspicion).unwrap();
+    feed(&mut n, Time::ZERO, addr(2), &suspicion).unwrap();
     let mut now = Time::ZERO;
     let bytes = loop {
         n.handle_timeout(now);
@@ -359,16 +364,16 @@ fn refutes_suspicion_with_a_higher_incarnation() {
         Message::Ack(Ack { seq: 0, source: b"n1", payload: &[] }),
         &[Message::Suspect(Suspect { incarnation: 0, name: &name(0), by: b"n1" })],
     );
-    n.handle_datagram(Time::ZERO, addr(1), &about_me).unwrap();
+    feed(&mut n, Time::ZERO, addr(1), &about_me).unwrap();
     assert_eq!(n.incarnation(), 1);
     assert_eq!(drain_events(&mut n), ["refuted 1"]);
     assert_eq!(n.health(), 1, "having to refute counts against health");
     // A stale suspicion (older incarnation) is not refuted again.
-    n.handle_datagram(Time::ZERO, addr(1), &about_me).unwrap();
+    feed(&mut n, Time::ZERO, addr(1), &about_me).unwrap();
     assert_eq!(n.incarnation(), 1);
     // The refutation is gossiped: the next datagram carries alive(1).
     let ping = packet(Message::Ping(Ping { seq: 5, source: b"n1", target: &name(0), target_incarnation: 1 }), &[]);
-    n.handle_datagram(Time::ZERO, addr(1), &ping).unwrap();
+    feed(&mut n, Time::ZERO, addr(1), &ping).unwrap();
     let out = transmits(&mut n, Time::ZERO);
     let p = parse(&out[0].1);
     assert!(p.piggyback().any(|m| matches!(m, Message::Alive(a) if a.name == &name(0)[..] && a.incarnation == 1)));
@@ -377,7 +382,7 @@ fn refutes_suspicion_with_a_higher_incarnation() {
         Message::Ack(Ack { seq: 0, source: b"n1", payload: &[] }),
         &[Message::Faulty(Faulty { incarnation: 1, name: &name(0), by: b"n1" })],
     );
-    n.handle_datagram(Time::ZERO, addr(1), &faulty).unwrap();
+    feed(&mut n, Time::ZERO, addr(1), &faulty).unwrap();
     assert_eq!(n.incarnation(), 2);
 }
 
@@ -386,7 +391,7 @@ fn a_restarted_member_resumes_above_its_old_incarnation() {
     // The cluster knew this node at incarnation 7; it restarted at 0.
     let mut n = node(config());
     let ping = packet(Message::Ping(Ping { seq: 1, source: b"n1", target: &name(0), target_incarnation: 7 }), &[]);
-    n.handle_datagram(Time::ZERO, addr(1), &ping).unwrap();
+    feed(&mut n, Time::ZERO, addr(1), &ping).unwrap();
     assert_eq!(n.incarnation(), 8);
     // From a join response too.
     let mut n = node(config());
@@ -403,7 +408,7 @@ fn a_restarted_member_resumes_above_its_old_incarnation() {
         }),
         &[],
     );
-    n.handle_datagram(Time::ZERO, addr(1), &response).unwrap();
+    feed(&mut n, Time::ZERO, addr(1), &response).unwrap();
     assert_eq!(n.incarnation(), 13);
     let events = drain_events(&mut n);
     assert!(events.contains(&format!("join succeeded {}", addr(1))), "{events:?}");
@@ -428,13 +433,13 @@ fn incarnations_compare_across_the_wrap() {
     };
     // Climb to the top of the range in steps of less than half of it.
     for inc in [0x7fff_ffff, 0xffff_fffe, u32::MAX] {
-        n.handle_datagram(Time::ZERO, addr(2), &at(inc, false)).unwrap();
+        feed(&mut n, Time::ZERO, addr(2), &at(inc, false)).unwrap();
         assert_eq!(n.member(&name(1)).unwrap().incarnation, inc);
     }
-    n.handle_datagram(Time::ZERO, addr(2), &at(u32::MAX, true)).unwrap();
+    feed(&mut n, Time::ZERO, addr(2), &at(u32::MAX, true)).unwrap();
     assert_eq!(state_of(&n, 1), Some(State::Suspect));
     // The refutation wrapped to 0, which is newer than u32::MAX.
-    n.handle_datagram(Time::ZERO, addr(2), &at(0, false)).unwrap();
+    feed(&mut n, Time::ZERO, addr(2), &at(0, false)).unwrap();
     assert_eq!(state_of(&n, 1), Some(State::Alive));
     assert_eq!(n.member(&name(1)).unwrap().incarnation, 0);
     // This node's own incarnation wraps the same way when it refutes.
@@ -446,7 +451,7 @@ fn incarnations_compare_across_the_wrap() {
         )
     };
     for (heard, own) in [(0x7fff_ffff, 0x8000_0000), (0xffff_fffe, u32::MAX), (u32::MAX, 0)] {
-        me.handle_datagram(Time::ZERO, addr(1), &faulty(heard)).unwrap();
+        feed(&mut me, Time::ZERO, addr(1), &faulty(heard)).unwrap();
         assert_eq!(me.incarnation(), own, "refuting {heard}");
     }
 }
@@ -466,9 +471,9 @@ fn dynamic_suspicion_shrinks_with_independent_confirmations() {
             )
         };
         for by in 2..2 + confirmations + 1 {
-            n.handle_datagram(Time::ZERO, addr(by), &suspect(by)).unwrap();
+            feed(&mut n, Time::ZERO, addr(by), &suspect(by)).unwrap();
             // A repeated suspicion from the same member is not independent.
-            n.handle_datagram(Time::ZERO, addr(by), &suspect(by)).unwrap();
+            feed(&mut n, Time::ZERO, addr(by), &suspect(by)).unwrap();
         }
         let mut now = Time::ZERO;
         while state_of(&n, 1) == Some(State::Suspect) {
@@ -498,7 +503,7 @@ fn without_lifeguard_the_suspicion_timeout_is_fixed() {
         Message::Ack(Ack { seq: 0, source: b"n2", payload: &[] }),
         &[Message::Suspect(Suspect { incarnation: 0, name: &name(1), by: b"n2" })],
     );
-    n.handle_datagram(Time::ZERO, addr(2), &suspect).unwrap();
+    feed(&mut n, Time::ZERO, addr(2), &suspect).unwrap();
     n.handle_timeout(Time::from_millis(3_900));
     assert_eq!(state_of(&n, 1), Some(State::Suspect));
     n.handle_timeout(Time::from_secs(4));
@@ -552,7 +557,7 @@ fn rtt_estimator_proposes_p99_plus_ten_percent() {
     for i in 0..40u64 {
         let (target, seq, sent) = next_probe(&mut n, now);
         let rtt = Duration::from_millis(10 + i % 10 * 10); // 10..=100 ms
-        n.handle_datagram(sent + rtt, addr(target), &ack_from(target, seq)).unwrap();
+        feed(&mut n, sent + rtt, addr(target), &ack_from(target, seq)).unwrap();
         now = sent + Duration::from_millis(1);
     }
     let proposed = n.proposed_probe_timeout().unwrap();
@@ -571,7 +576,7 @@ fn every_update_is_sent_lambda_log_n_times_newest_and_fewest_first() {
     let mut sent = 0;
     for seq in 1001..1021 {
         let ping = packet(Message::Ping(Ping { seq, source: b"n1", target: &name(0), target_incarnation: 0 }), &[]);
-        n.handle_datagram(Time::ZERO, addr(1), &ping).unwrap();
+        feed(&mut n, Time::ZERO, addr(1), &ping).unwrap();
         for (_, b) in transmits(&mut n, Time::ZERO) {
             sent += parse(&b).piggyback().filter(|m| matches!(m, Message::Alive(a) if a.name == b"n11")).count();
         }
@@ -582,9 +587,9 @@ fn every_update_is_sent_lambda_log_n_times_newest_and_fewest_first() {
         Message::Ack(Ack { seq: 0, source: b"n2", payload: &[] }),
         &[Message::Suspect(Suspect { incarnation: 0, name: b"n5", by: b"n2" })],
     );
-    n.handle_datagram(Time::ZERO, addr(2), &suspect).unwrap();
+    feed(&mut n, Time::ZERO, addr(2), &suspect).unwrap();
     let ping = packet(Message::Ping(Ping { seq: 1, source: b"n1", target: &name(0), target_incarnation: 0 }), &[]);
-    n.handle_datagram(Time::ZERO, addr(1), &ping).unwrap();
+    feed(&mut n, Time::ZERO, addr(1), &ping).unwrap();
     let out = transmits(&mut n, Time::ZERO);
     let p = parse(&out[0].1);
     let about_n5: Vec<Message<'_>> =
@@ -599,7 +604,7 @@ fn gossip_fills_the_budget_and_no_more() {
     let mut n = node(Config { packet_budget: 512, max_broadcast_payload: 200, ..config() });
     introduce(&mut n, Time::ZERO, 60);
     let ping = packet(Message::Ping(Ping { seq: 1, source: b"n1", target: &name(0), target_incarnation: 0 }), &[]);
-    n.handle_datagram(Time::ZERO, addr(1), &ping).unwrap();
+    feed(&mut n, Time::ZERO, addr(1), &ping).unwrap();
     let out = transmits(&mut n, Time::ZERO);
     assert!(out[0].1.len() <= 512 && out[0].1.len() > 512 - 40, "len {}", out[0].1.len());
     assert!(parse(&out[0].1).piggyback().count() > 10);
@@ -615,14 +620,14 @@ fn broadcasts_are_delivered_once_and_passed_on() {
             &[Message::UserBroadcast(UserBroadcast { seq, origin: b"n1", payload: b"hello" })],
         )
     };
-    n.handle_datagram(Time::ZERO, addr(1), &b(1)).unwrap();
-    n.handle_datagram(Time::ZERO, addr(2), &b(1)).unwrap();
-    n.handle_datagram(Time::ZERO, addr(2), &b(2)).unwrap();
+    feed(&mut n, Time::ZERO, addr(1), &b(1)).unwrap();
+    feed(&mut n, Time::ZERO, addr(2), &b(1)).unwrap();
+    feed(&mut n, Time::ZERO, addr(2), &b(2)).unwrap();
     assert_eq!(drain_events(&mut n), ["broadcast n1 1 hello", "broadcast n1 2 hello"]);
     assert_eq!(n.stats().broadcasts_delivered, 2);
     // Passed on in the node's gossip.
     let ping = packet(Message::Ping(Ping { seq: 1, source: b"n3", target: &name(0), target_incarnation: 0 }), &[]);
-    n.handle_datagram(Time::ZERO, addr(3), &ping).unwrap();
+    feed(&mut n, Time::ZERO, addr(3), &ping).unwrap();
     let out = transmits(&mut n, Time::ZERO);
     assert_eq!(parse(&out[0].1).piggyback().filter(|m| m.kind() == Kind::UserBroadcast).count(), 2);
     // A node's own broadcast: sequence numbers, and the payload limit.
@@ -639,7 +644,7 @@ fn metadata_changes_are_gossiped_with_a_new_incarnation() {
     n.set_metadata(Time::ZERO, b"zone=b").unwrap();
     assert_eq!((n.incarnation(), n.local().meta), (1, &b"zone=b"[..]));
     let ping = packet(Message::Ping(Ping { seq: 1, source: b"n1", target: &name(0), target_incarnation: 0 }), &[]);
-    n.handle_datagram(Time::ZERO, addr(1), &ping).unwrap();
+    feed(&mut n, Time::ZERO, addr(1), &ping).unwrap();
     let out = transmits(&mut n, Time::ZERO);
     assert!(parse(&out[0].1).piggyback().any(|m| matches!(m, Message::Alive(a) if a.meta == b"zone=b")));
     assert!(matches!(n.set_metadata(Time::ZERO, &[0; 600]), Err(CommandError::TooLarge { .. })));
@@ -649,7 +654,7 @@ fn metadata_changes_are_gossiped_with_a_new_incarnation() {
         Message::Ack(Ack { seq: 0, source: b"n1", payload: &[] }),
         &[Message::Alive(Alive { incarnation: 1, name: &name(1), addrs: Addrs::from_slice(&a), meta: b"v2" })],
     );
-    n.handle_datagram(Time::ZERO, addr(1), &update).unwrap();
+    feed(&mut n, Time::ZERO, addr(1), &update).unwrap();
     assert_eq!(drain_events(&mut n), ["updated n1 meta=v2"]);
 }
 
@@ -662,7 +667,7 @@ fn members_may_have_several_addresses_of_both_families() {
         Message::Ack(Ack { seq: 0, source: b"n1", payload: &[] }),
         &[Message::Alive(Alive { incarnation: 0, name: b"peer", addrs: Addrs::from_slice(&a), meta: b"" })],
     );
-    n.handle_datagram(Time::ZERO, addr(1), &update).unwrap();
+    feed(&mut n, Time::ZERO, addr(1), &update).unwrap();
     assert_eq!(n.member(b"peer").unwrap().addrs, &a[..]);
     n.join(Time::ZERO, &[addr(1)]).unwrap();
     let out = transmits(&mut n, Time::ZERO);
@@ -679,7 +684,7 @@ fn a_name_claimed_from_another_address_is_a_conflict() {
         Message::Ack(Ack { seq: 0, source: b"x", payload: &[] }),
         &[Message::Alive(Alive { incarnation: 5, name: &name(1), addrs: Addrs::from_slice(&other), meta: b"" })],
     );
-    n.handle_datagram(Time::ZERO, addr(99), &claim).unwrap();
+    feed(&mut n, Time::ZERO, addr(99), &claim).unwrap();
     assert_eq!(n.member(&name(1)).unwrap().addrs, &[addr(1)][..], "not merged");
     assert_eq!(drain_events(&mut n), [format!("conflict n1 {} {}", addr(1), addr(99))]);
     // A join request under a live member's name is refused.
@@ -690,7 +695,7 @@ fn a_name_claimed_from_another_address_is_a_conflict() {
         }),
         &[],
     );
-    n.handle_datagram(Time::ZERO, addr(99), &request).unwrap();
+    feed(&mut n, Time::ZERO, addr(99), &request).unwrap();
     let out = transmits(&mut n, Time::ZERO);
     let Message::JoinResponse(r) = parse(&out[0].1).primary() else { panic!() };
     assert_eq!((r.seq, r.status), (3, JoinStatus::NameConflict));
@@ -708,7 +713,7 @@ fn a_seed_admits_joiners_and_introduces_itself() {
         }),
         &[],
     );
-    seed.handle_datagram(Time::ZERO, addr(5), &request).unwrap();
+    feed(&mut seed, Time::ZERO, addr(5), &request).unwrap();
     assert_eq!(seed.member(b"joiner").map(|m| m.state), Some(State::Alive));
     assert_eq!(drain_events(&mut seed), ["joined joiner"]);
     let out = transmits(&mut seed, Time::ZERO);
@@ -720,7 +725,7 @@ fn a_seed_admits_joiners_and_introduces_itself() {
     // A full cluster refuses.
     let mut full = node(Config { max_members: 2, expected_members: 2, ..config() });
     introduce(&mut full, Time::ZERO, 1);
-    full.handle_datagram(Time::ZERO, addr(5), &request).unwrap();
+    feed(&mut full, Time::ZERO, addr(5), &request).unwrap();
     let out = transmits(&mut full, Time::ZERO);
     let Message::JoinResponse(r) = parse(&out[0].1).primary() else { panic!() };
     assert_eq!(r.status, JoinStatus::ClusterFull);
@@ -771,7 +776,7 @@ fn leaving_tells_a_few_members_and_stops_probing() {
     let (to, bytes) = &again[1];
     let Message::Ping(ping) = parse(bytes).primary() else { panic!() };
     let i: u8 = to.ip().to_string().rsplit('.').next().unwrap().parse().unwrap();
-    n.handle_datagram(Time::from_millis(501), *to, &ack_from(i, ping.seq)).unwrap();
+    feed(&mut n, Time::from_millis(501), *to, &ack_from(i, ping.seq)).unwrap();
     assert!(n.leave_announced());
     assert_eq!(n.local().state, State::Left);
     assert_eq!(n.broadcast(Time::ZERO, b"x"), Err(CommandError::Left));
@@ -788,7 +793,7 @@ fn leaving_with_one_other_member_still_tells_it() {
     let out = transmits(&mut n, Time::ZERO);
     assert_eq!(out.len(), 1);
     let Message::Ping(ping) = parse(&out[0].1).primary() else { panic!() };
-    n.handle_datagram(Time::ZERO, addr(1), &ack_from(1, ping.seq)).unwrap();
+    feed(&mut n, Time::ZERO, addr(1), &ack_from(1, ping.seq)).unwrap();
     assert!(n.leave_announced());
     // Alone, there is nobody to tell.
     let mut alone = node(config());
@@ -804,7 +809,7 @@ fn tombstones_are_reaped_after_their_time() {
         Message::Ack(Ack { seq: 0, source: b"n2", payload: &[] }),
         &[Message::Faulty(Faulty { incarnation: 0, name: &name(1), by: b"n2" })],
     );
-    n.handle_datagram(Time::from_secs(1), addr(2), &faulty).unwrap();
+    feed(&mut n, Time::from_secs(1), addr(2), &faulty).unwrap();
     assert_eq!(state_of(&n, 1), Some(State::Faulty));
     assert_eq!((n.live_members(), n.stats().known_members), (2, 3));
     n.handle_timeout(Time::from_millis(10_999));
@@ -814,13 +819,13 @@ fn tombstones_are_reaped_after_their_time() {
     assert_eq!(n.stats().known_members, 2);
     // Revived before its time: not reaped by the old tombstone.
     introduce(&mut n, Time::from_secs(12), 1);
-    n.handle_datagram(Time::from_secs(12), addr(2), &faulty).unwrap();
+    feed(&mut n, Time::from_secs(12), addr(2), &faulty).unwrap();
     let a = [addr(1)];
     let revive = packet(
         Message::Ack(Ack { seq: 0, source: b"n1", payload: &[] }),
         &[Message::Alive(Alive { incarnation: 1, name: &name(1), addrs: Addrs::from_slice(&a), meta: b"" })],
     );
-    n.handle_datagram(Time::from_secs(13), addr(1), &revive).unwrap();
+    feed(&mut n, Time::from_secs(13), addr(1), &revive).unwrap();
     n.handle_timeout(Time::from_secs(30));
     assert_eq!(state_of(&n, 1), Some(State::Alive));
 }
@@ -841,12 +846,12 @@ fn sync_is_chunked_and_merges_faulty_as_suspect() {
         Message::Ack(Ack { seq: 0, source: b"x", payload: &[] }),
         &[Message::Alive(Alive { incarnation: 0, name: &name(2), addrs: Addrs::from_slice(&a2), meta: b"" })],
     );
-    b.handle_datagram(Time::ZERO, addr(9), &alive).unwrap();
+    feed(&mut b, Time::ZERO, addr(9), &alive).unwrap();
     let faulty = packet(
         Message::Ack(Ack { seq: 0, source: b"x", payload: &[] }),
         &[Message::Faulty(Faulty { incarnation: 0, name: &name(2), by: b"n3" })],
     );
-    a.handle_datagram(Time::ZERO, addr(3), &faulty).unwrap();
+    feed(&mut a, Time::ZERO, addr(3), &faulty).unwrap();
 
     let id_a = a.open_sync(Time::ZERO, addr(1), false).unwrap();
     assert_eq!(a.poll_sync_open().map(|o| (o.id, o.peer)), Some((id_a, addr(1))));
@@ -856,14 +861,14 @@ fn sync_is_chunked_and_merges_faulty_as_suspect() {
     while a.sync_status(id_a) == Some(SyncStatus::Send) {
         let len = a.poll_sync_frame(id_a, &mut buf).unwrap();
         frames += 1;
-        b.handle_sync_frame(Time::ZERO, id_b, &buf[4..len]).unwrap();
+        b.handle_sync_frame(Time::ZERO, id_b, &mut buf[4..len]).unwrap();
     }
     assert!(frames > 2, "the table went in {frames} frames");
     assert_eq!(a.sync_status(id_a), Some(SyncStatus::Receive));
     assert_eq!(b.sync_status(id_b), Some(SyncStatus::Send));
     while b.sync_status(id_b) == Some(SyncStatus::Send) {
         let len = b.poll_sync_frame(id_b, &mut buf).unwrap();
-        a.handle_sync_frame(Time::ZERO, id_a, &buf[4..len]).unwrap();
+        a.handle_sync_frame(Time::ZERO, id_a, &mut buf[4..len]).unwrap();
     }
     assert_eq!((a.sync_status(id_a), b.sync_status(id_b)), (Some(SyncStatus::Done), Some(SyncStatus::Done)));
     // a's table: a and n1..=n150, where n1 is b itself.
@@ -871,10 +876,10 @@ fn sync_is_chunked_and_merges_faulty_as_suspect() {
     assert_eq!(state_of(&b, 2), Some(State::Suspect), "faulty is merged as a suspicion");
     assert_eq!(a.member(&name(1)).map(|m| m.state), Some(State::Alive));
     // Frames out of turn are refused and change nothing.
-    assert_eq!(a.handle_sync_frame(Time::ZERO, id_a, &buf[4..]), Err(InputError::SyncOutOfOrder));
+    assert_eq!(a.handle_sync_frame(Time::ZERO, id_a, &mut buf[4..]), Err(InputError::SyncOutOfOrder));
     a.close_sync(id_a);
     assert_eq!(a.sync_status(id_a), None);
-    assert_eq!(a.handle_sync_frame(Time::ZERO, id_a, &buf[4..]), Err(InputError::UnknownSync));
+    assert_eq!(a.handle_sync_frame(Time::ZERO, id_a, &mut buf[4..]), Err(InputError::UnknownSync));
 }
 
 #[test]
@@ -927,7 +932,7 @@ fn every_member_is_probed_within_two_n_minus_one_periods_with_several_per_period
                 }
                 last[usize::from(i)] = Some(period);
                 // Answer, so nothing is suspected.
-                n.handle_datagram(now, to, &ack_from(i, ping.seq)).unwrap();
+                feed(&mut n, now, to, &ack_from(i, ping.seq)).unwrap();
             }
         }
         now = n.poll_timeout().unwrap().max(now + Duration::from_millis(1));

@@ -102,7 +102,8 @@ impl Node {
         self.advance(now);
         while let Some(out) = self.outbox.pop_front() {
             let mut picked = Picked::new();
-            if let Some((destination, len)) = self.write_packet(out, buf, &mut picked) {
+            let written = self.write_packet(out, buf, &mut picked);
+            if let Some((destination, len)) = written.and_then(|(to, len)| Some((to, self.seal(buf, len)?))) {
                 self.account(&picked);
                 self.stats.packets_sent += 1;
                 self.stats.bytes_sent += len as u64;
@@ -137,7 +138,8 @@ impl Node {
     fn write_packet(&self, out: Outgoing, buf: &mut [u8], picked: &mut Picked) -> Option<(SocketAddr, usize)> {
         let local = self.local_entry()?;
         let me = &local.name[..];
-        let mut w = PacketWriter::new(buf, &self.header(), self.config.packet_budget).ok()?;
+        let budget = self.plain_budget(self.config.packet_budget);
+        let mut w = PacketWriter::new(buf, &self.header(), budget).ok()?;
         // A message that must ride first (and is then not repeated).
         let mut first: Option<Item> = None;
         let to = match out {

@@ -34,6 +34,9 @@ pub use network::{LinkModel, Network};
 use queue::Queue;
 pub use random::SimRng;
 
+/// The wall clock of simulated time zero (ms since the Unix epoch).
+pub const SIM_WALL_CLOCK_MS: u64 = 1_800_000_000_000;
+
 /// The seed to use: `SWIM_SIM_SEED` from the environment if set, else
 /// `default`.
 pub fn seed_from_env(default: u64) -> u64 {
@@ -260,8 +263,14 @@ impl Sim {
     fn boot(&mut self, i: usize) {
         let Some(m) = self.members.get_mut(i) else { return };
         let seed = SimRng::derive(self.seed, (i as u64) << 16 | u64::from(m.restarts));
-        let config = Config { seed, ..self.config.clone() };
-        let node = Node::new(&m.name, &[m.addr], b"", config, self.now).expect("the simulator's config is valid");
+        let mut config = Config { seed, ..self.config.clone() };
+        if let Some(e) = config.encryption.as_mut() {
+            // Each run of each member seals under its own nonce epoch.
+            e.nonce_epoch = SimRng::derive(seed, 0x00e9_0c40) | 1;
+        }
+        let mut node = Node::new(&m.name, &[m.addr], b"", config, self.now).expect("the simulator's config is valid");
+        // One wall clock for everyone (replay protection compares sender times).
+        node.set_wall_clock(self.now, SIM_WALL_CLOCK_MS + self.now.as_micros() / 1000);
         m.node = Some(Box::new(node));
         m.crashed_at = None;
         m.left = false;
@@ -446,14 +455,14 @@ impl Sim {
 
     fn deliver(&mut self, to: usize, from: usize, buf: usize) {
         let Some(from_addr) = self.members.get(from).map(|m| m.addr) else { return };
-        let Some(data) = self.buffers.get_mut(buf).map(std::mem::take) else { return };
+        let Some(mut data) = self.buffers.get_mut(buf).map(std::mem::take) else { return };
         let now = self.now;
         let len = data.len();
-        let accepted = self.with_node(to, |node, _| node.handle_datagram(now, from_addr, &data).is_ok());
+        let accepted = self.with_node(to, |node, _| node.handle_datagram(now, from_addr, &mut data).is_ok());
         if let Some(b) = self.buffers.get_mut(buf) {
             *b = data;
         }
-        if accepted.is_some() {
+        if accepted == Some(true) {
             self.metrics.received(to, len);
             self.settle(to);
         }
@@ -626,9 +635,9 @@ impl Sim {
             self.abort_sync(sync);
             return;
         }
-        let Some(data) = self.buffers.get_mut(buf).map(std::mem::take) else { return };
+        let Some(mut data) = self.buffers.get_mut(buf).map(std::mem::take) else { return };
         let now = self.now;
-        let result = self.with_node(member, |n, _| n.handle_sync_frame(now, id, &data));
+        let result = self.with_node(member, |n, _| n.handle_sync_frame(now, id, &mut data));
         if let Some(b) = self.buffers.get_mut(buf) {
             *b = data;
         }

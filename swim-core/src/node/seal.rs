@@ -1,0 +1,159 @@
+//! Encryption as the node applies it: sealing outgoing packets and frames,
+//! opening incoming ones, refusing replays, and rotating keys.
+
+use swim_wire::Header;
+use swim_wire::crypto::{Keyring, Nonce, OVERHEAD};
+
+use super::Node;
+use crate::config::{Config, SecretKey};
+use crate::error::{CommandError, InputError};
+use crate::replay::{Refusal, ReplayGuard};
+use crate::time::Time;
+
+#[derive(Debug)]
+pub(crate) struct Sealing {
+    ring: Keyring,
+    encrypt_outgoing: bool,
+    accept_plaintext: bool,
+    epoch: u64,
+    counter: u32,
+    replay: ReplayGuard,
+}
+
+impl Sealing {
+    pub(crate) fn new(config: &Config) -> Option<Self> {
+        let e = config.encryption.as_ref()?;
+        let (primary, others) = e.keys.split_first()?;
+        let mut ring = Keyring::new(&primary.0);
+        for key in others {
+            // Distinct ids and at most MAX_KEYS keys: checked by `Config::validate`.
+            let _ = ring.add(&key.0);
+        }
+        let capacity = 4 * config.expected_members.max(64);
+        let max_age_ms = u64::try_from(e.max_age.as_millis()).unwrap_or(u64::MAX);
+        Some(Sealing {
+            ring,
+            encrypt_outgoing: e.encrypt_outgoing,
+            accept_plaintext: e.accept_plaintext,
+            epoch: e.nonce_epoch,
+            counter: 0,
+            replay: ReplayGuard::new(capacity, max_age_ms),
+        })
+    }
+
+    /// The next nonce: the counter, and a fresh epoch when it wraps.
+    fn next_nonce(&mut self) -> Nonce {
+        let nonce = Nonce { epoch: self.epoch, counter: self.counter };
+        match self.counter.checked_add(1) {
+            Some(next) => self.counter = next,
+            None => {
+                self.counter = 0;
+                self.epoch = self.epoch.wrapping_add(1);
+            }
+        }
+        nonce
+    }
+}
+
+/// A packet opened (or accepted as plaintext), and the nonce to record once
+/// the rest of it has been validated.
+pub(super) struct Unsealed {
+    pub(super) len: usize,
+    pub(super) nonce: Option<Nonce>,
+}
+
+impl Node {
+    /// Gives the node the wall-clock time (ms since the Unix epoch) at `now`.
+    /// With encryption, packets carry their sender's wall-clock time, and
+    /// packets sent longer ago than `Encryption::max_age` are refused as
+    /// replays; the runtime calls this regularly so the node follows clock
+    /// adjustments. Without a wall clock, only the replay window applies.
+    pub fn set_wall_clock(&mut self, now: Time, unix_ms: u64) {
+        self.wall = Some((now, unix_ms));
+    }
+
+    fn wall_ms(&self, now: Time) -> Option<u64> {
+        let (at, ms) = self.wall?;
+        let elapsed = u64::try_from(now.saturating_since(at).as_millis()).unwrap_or(u64::MAX);
+        Some(ms.saturating_add(elapsed))
+    }
+
+    /// Bytes a packet may take before sealing, within `budget`.
+    pub(super) fn plain_budget(&self, budget: usize) -> usize {
+        match &self.sealing {
+            Some(s) if s.encrypt_outgoing => budget.saturating_sub(OVERHEAD),
+            _ => budget,
+        }
+    }
+
+    /// Seals the plaintext packet in `buf[..len]` if the node encrypts;
+    /// returns the length to send.
+    pub(super) fn seal(&mut self, buf: &mut [u8], len: usize) -> Option<usize> {
+        let sent_at = self.wall_ms(self.now).unwrap_or(0);
+        let Some(s) = self.sealing.as_mut().filter(|s| s.encrypt_outgoing) else { return Some(len) };
+        let nonce = s.next_nonce();
+        s.ring.seal(buf, len, nonce, sent_at).ok()
+    }
+
+    /// Opens `data` in place if it is sealed, and checks the encryption
+    /// policy and replay protection. Nothing is recorded yet.
+    pub(super) fn unseal(&self, data: &mut [u8]) -> Result<Unsealed, InputError> {
+        let len = data.len();
+        let (header, _) = Header::parse(data, &self.decode)?;
+        let Some(s) = &self.sealing else {
+            if header.encrypted {
+                return Err(InputError::Sealed);
+            }
+            return Ok(Unsealed { len, nonce: None });
+        };
+        if !header.encrypted {
+            return if s.accept_plaintext { Ok(Unsealed { len, nonce: None }) } else { Err(InputError::Plaintext) };
+        }
+        let opened = s.ring.open(data, len, &self.decode)?;
+        let wall = self.wall_ms(self.now);
+        let time_checked = match wall {
+            Some(now_ms) => s.replay.check(opened.nonce, opened.sent_at_ms, now_ms),
+            None => s.replay.check(opened.nonce, opened.sent_at_ms, opened.sent_at_ms),
+        };
+        time_checked.map_err(|r| match r {
+            Refusal::Replayed => InputError::Replayed,
+            Refusal::Stale | Refusal::Future => InputError::Stale,
+        })?;
+        Ok(Unsealed { len: opened.len, nonce: Some(opened.nonce) })
+    }
+
+    /// Records the nonce of a packet that was accepted.
+    pub(super) fn accepted(&mut self, nonce: Option<Nonce>) {
+        let now_ms = self.now.as_micros() / 1000;
+        if let (Some(s), Some(nonce)) = (self.sealing.as_mut(), nonce) {
+            s.replay.record(nonce, now_ms);
+        }
+    }
+
+    /// Installs a key for opening packets (others may already seal with it);
+    /// returns its id.
+    pub fn add_key(&mut self, key: &SecretKey) -> Result<u32, CommandError> {
+        let s = self.sealing.as_mut().ok_or(CommandError::NoEncryption)?;
+        s.ring.add(&key.0).map_err(CommandError::Keyring)
+    }
+
+    /// Makes an installed key the one this node seals with.
+    pub fn use_key(&mut self, id: u32) -> Result<(), CommandError> {
+        let s = self.sealing.as_mut().ok_or(CommandError::NoEncryption)?;
+        s.ring.set_primary(id).map_err(CommandError::Keyring)
+    }
+
+    /// Removes a key (not the one in use).
+    pub fn remove_key(&mut self, id: u32) -> Result<(), CommandError> {
+        let s = self.sealing.as_mut().ok_or(CommandError::NoEncryption)?;
+        s.ring.remove(id).map_err(CommandError::Keyring)
+    }
+
+    /// The ids of the installed keys, the one in use first (empty without
+    /// encryption).
+    pub fn key_ids(&self) -> Vec<u32> {
+        let Some(s) = &self.sealing else { return Vec::new() };
+        let primary = s.ring.primary_id();
+        std::iter::once(primary).chain(s.ring.ids().filter(|&id| id != primary)).collect()
+    }
+}

@@ -1,0 +1,199 @@
+//! Encryption, replay protection and limits, one node at a time.
+
+use std::net::SocketAddr;
+
+use swim_wire::{Addrs, Alive, JoinRequest, MemberRecord, MemberState, Message, Sync, SyncFlags};
+
+use super::membership::AliveUpdate;
+use super::tests::{addr, config, feed, name, packet, transmits};
+use super::transmit::Outgoing;
+use super::*;
+use crate::config::{Encryption, RateLimit, SecretKey};
+use crate::{CommandError, InputError};
+
+const WALL: u64 = 1_800_000_000_000;
+
+fn encrypted(key: u8, epoch: u64) -> Config {
+    Config { encryption: Some(Encryption::new(SecretKey([key; 32]), epoch)), ..config() }
+}
+
+fn node_at(i: u8, config: Config) -> Node {
+    let mut n = Node::new(&name(i), &[addr(i)], b"", config, Time::ZERO).unwrap();
+    n.set_wall_clock(Time::ZERO, WALL);
+    n
+}
+
+/// Teaches `node` member `i` (as a received alive update would).
+fn learn(node: &mut Node, i: u8) {
+    let (n, a) = (name(i), [addr(i)]);
+    node.apply_alive(Time::ZERO, &AliveUpdate { name: &n, incarnation: 0, addrs: Addrs::from_slice(&a), meta: b"" });
+}
+
+/// The datagram `node` sends when it pings member `to`.
+fn ping_from(node: &mut Node, to: u8, now: Time) -> Vec<u8> {
+    learn(node, to);
+    let slot = node.members.find(&name(to)).unwrap();
+    let target = node.members.reference(slot).unwrap();
+    let seq = node.next_seq();
+    node.send(Outgoing::Ping { to: addr(to), seq, target, buddy: false });
+    transmits(node, now).pop().unwrap().1
+}
+
+#[test]
+fn members_sharing_a_key_talk_and_the_wire_shows_no_names() {
+    let mut a = node_at(0, encrypted(7, 1));
+    let mut b = node_at(1, encrypted(7, 2));
+    let mut ping = ping_from(&mut a, 1, Time::ZERO);
+    assert!(!ping.windows(2).any(|w| w == b"n0" || w == b"n1"), "names are not in the clear");
+    b.handle_datagram(Time::ZERO, addr(0), &mut ping).unwrap();
+    let out = transmits(&mut b, Time::ZERO);
+    assert_eq!(out.len(), 1, "b answers");
+    assert_eq!(b.stats().packets_rejected, 0);
+}
+
+#[test]
+fn wrong_keys_plaintext_and_unexpected_seals_are_refused_and_counted() {
+    let mut a = node_at(0, encrypted(7, 1));
+    let mut stranger = node_at(5, encrypted(8, 3));
+    let mut plain = node_at(6, config());
+    let mut b = node_at(1, encrypted(7, 2));
+    let before = b.stats();
+
+    let mut sealed_wrong = ping_from(&mut stranger, 1, Time::ZERO);
+    let err = b.handle_datagram(Time::ZERO, addr(5), &mut sealed_wrong).unwrap_err();
+    assert!(matches!(err, InputError::Decode(e) if matches!(e.kind(), swim_wire::ErrorKind::UnknownKey(_))), "{err}");
+
+    let mut plaintext = ping_from(&mut plain, 1, Time::ZERO);
+    assert_eq!(b.handle_datagram(Time::ZERO, addr(6), &mut plaintext), Err(InputError::Plaintext));
+
+    let mut sealed = ping_from(&mut a, 6, Time::ZERO);
+    assert_eq!(plain.handle_datagram(Time::ZERO, addr(0), &mut sealed), Err(InputError::Sealed));
+
+    let after = b.stats();
+    assert_eq!(after.rejected_key, before.rejected_key + 1);
+    assert_eq!(after.rejected_encryption, before.rejected_encryption + 1);
+    assert_eq!(after.packets_rejected, before.packets_rejected + 2);
+    assert_eq!(after.known_members, before.known_members, "nothing learned from refused packets");
+    assert!(transmits(&mut b, Time::ZERO).is_empty());
+
+    // During a migration plaintext is accepted.
+    let migrating = Encryption { accept_plaintext: true, ..Encryption::new(SecretKey([7; 32]), 9) };
+    let mut m = node_at(2, Config { encryption: Some(migrating), ..config() });
+    let mut plaintext = ping_from(&mut plain, 2, Time::ZERO);
+    assert!(m.handle_datagram(Time::ZERO, addr(6), &mut plaintext).is_ok());
+}
+
+#[test]
+fn a_replayed_capture_is_refused() {
+    let mut a = node_at(0, encrypted(7, 1));
+    let mut b = node_at(1, encrypted(7, 2));
+    let capture = ping_from(&mut a, 1, Time::ZERO);
+    b.handle_datagram(Time::ZERO, addr(0), &mut capture.clone()).unwrap();
+    transmits(&mut b, Time::ZERO);
+    // The same bytes again, a second later: refused, nothing answered.
+    let later = Time::from_secs(1);
+    assert_eq!(b.handle_datagram(later, addr(0), &mut capture.clone()), Err(InputError::Replayed));
+    assert!(transmits(&mut b, later).is_empty());
+    // Ten minutes later, to a member that never saw it: refused by age.
+    let mut c = node_at(2, encrypted(7, 3));
+    c.set_wall_clock(Time::ZERO, WALL + 600_000);
+    assert_eq!(c.handle_datagram(Time::ZERO, addr(0), &mut capture.clone()), Err(InputError::Stale));
+    assert_eq!((b.stats().rejected_replay, c.stats().rejected_replay), (1, 1));
+}
+
+#[test]
+fn keys_rotate_without_a_gap() {
+    let mut a = node_at(0, encrypted(7, 1));
+    let mut b = node_at(1, encrypted(7, 2));
+    let k2 = SecretKey([9; 32]);
+    // 1. Everyone installs the new key (still sealing with the old one).
+    assert_eq!(a.add_key(&k2), Ok(k2.id()));
+    assert_eq!(b.add_key(&k2), Ok(k2.id()));
+    // 2. a seals with the new key; b opens it.
+    a.use_key(k2.id()).unwrap();
+    assert_eq!(a.key_ids()[0], k2.id());
+    let mut ping = ping_from(&mut a, 1, Time::ZERO);
+    b.handle_datagram(Time::ZERO, addr(0), &mut ping).unwrap();
+    // 3. The old key is removed; the key in use cannot be.
+    let old = SecretKey([7; 32]).id();
+    assert_eq!(a.remove_key(k2.id()), Err(CommandError::Keyring(swim_wire::crypto::KeyringError::Primary(k2.id()))));
+    a.remove_key(old).unwrap();
+    assert_eq!(a.key_ids(), vec![k2.id()]);
+    // Without encryption there is no keyring to change.
+    let mut plain = node_at(3, config());
+    assert_eq!(plain.add_key(&k2), Err(CommandError::NoEncryption));
+    assert!(plain.key_ids().is_empty());
+}
+
+#[test]
+fn encrypted_sync_frames_round_trip() {
+    let mut a = node_at(0, encrypted(7, 1));
+    let mut b = node_at(1, encrypted(7, 2));
+    for i in 2..=31 {
+        learn(&mut a, i);
+    }
+    let id_a = a.open_sync(Time::ZERO, addr(1), false).unwrap();
+    let id_b = b.accept_sync(Time::ZERO, addr(0)).unwrap();
+    let mut buf = vec![0u8; 1 << 16];
+    while a.sync_status(id_a) == Some(SyncStatus::Send) {
+        let len = a.poll_sync_frame(id_a, &mut buf).unwrap();
+        assert!(!buf[..len].windows(3).any(|w| w == b"n17"), "frames are sealed");
+        b.handle_sync_frame(Time::ZERO, id_b, &mut buf[4..len]).unwrap();
+    }
+    while b.sync_status(id_b) == Some(SyncStatus::Send) {
+        let len = b.poll_sync_frame(id_b, &mut buf).unwrap();
+        a.handle_sync_frame(Time::ZERO, id_a, &mut buf[4..len]).unwrap();
+    }
+    assert_eq!(b.stats().known_members, 32);
+    assert_eq!(a.sync_status(id_a), Some(SyncStatus::Done));
+}
+
+#[test]
+fn join_requests_and_syncs_are_rate_limited_per_source() {
+    let limited = Config {
+        join_rate: RateLimit { per_second: 1, burst: 2 },
+        sync_rate: RateLimit { per_second: 1, burst: 1 },
+        ..config()
+    };
+    let mut seed = node_at(0, limited);
+    let a = [addr(9)];
+    for i in 0..5u8 {
+        let joiner = format!("j{i}").into_bytes();
+        let request = packet(
+            Message::JoinRequest(JoinRequest {
+                seq: u32::from(i),
+                member: Alive { incarnation: 0, name: &joiner, addrs: Addrs::from_slice(&a), meta: b"" },
+            }),
+            &[],
+        );
+        feed(&mut seed, Time::ZERO, addr(9), &request).unwrap();
+    }
+    assert_eq!(transmits(&mut seed, Time::ZERO).len(), 2, "two answered, three dropped");
+    assert_eq!(seed.stats().rate_limited, 3);
+    assert_eq!(seed.stats().known_members, 3, "only the admitted joiners were learned");
+    assert!(seed.accept_sync(Time::ZERO, addr(9)).is_ok());
+    assert_eq!(seed.accept_sync(Time::ZERO, addr(9)), Err(CommandError::RateLimited));
+    assert!(seed.accept_sync(Time::ZERO, addr(8)).is_ok(), "another source is not limited");
+}
+
+#[test]
+fn a_sync_larger_than_a_cluster_is_refused() {
+    let mut n = node_at(0, Config { max_members: 10, expected_members: 10, ..config() });
+    let id = n.accept_sync(Time::ZERO, addr(1)).unwrap();
+    let a: [SocketAddr; 1] = [addr(1)];
+    let names: Vec<Vec<u8>> = (0..100).map(|i| format!("flood-{i}").into_bytes()).collect();
+    let records: Vec<Message<'_>> = names
+        .iter()
+        .map(|name| {
+            Message::MemberRecord(MemberRecord {
+                state: MemberState::Alive,
+                member: Alive { incarnation: 0, name, addrs: Addrs::from_slice(&a), meta: b"" },
+            })
+        })
+        .collect();
+    let sync = Message::Sync(Sync { flags: SyncFlags(SyncFlags::LAST), source: b"n1", total: 100, chunk: 0 });
+    let mut frame = packet(sync, &records);
+    assert_eq!(n.handle_sync_frame(Time::ZERO, id, &mut frame), Err(InputError::SyncTooLarge));
+    assert_eq!(n.stats().known_members, 1, "nothing merged");
+    assert_eq!(n.stats().rejected_unexpected, 1);
+}

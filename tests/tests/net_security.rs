@@ -1,0 +1,209 @@
+//! Attacks on a running cluster, over real loopback sockets.
+
+#![allow(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::cast_possible_truncation
+)]
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use swim::{Cluster, Config, Error, Event, JoinFailure, SecretKey};
+use swim_tests::net::{all_see_alive, eventually, fast};
+use swim_tests::user_transport::Recording;
+
+const LIMIT: Duration = Duration::from_secs(20);
+
+async fn encrypted(prefix: &str, n: usize, keys: &[SecretKey], label: &str) -> Vec<Cluster> {
+    let mut members = Vec::new();
+    for i in 0..n {
+        let config = Config { label: label.as_bytes().to_vec(), ..fast() };
+        let c = Cluster::builder(format!("{prefix}{i}"))
+            .config(config)
+            .encrypt(keys.iter().cloned())
+            .bind("127.0.0.1:0".parse().unwrap())
+            .start()
+            .await
+            .unwrap();
+        members.push(c);
+    }
+    for m in members.iter().skip(1) {
+        m.join([members[0].local_addr()]).await.unwrap();
+    }
+    assert!(eventually(LIMIT, || all_see_alive(&members, n)).await, "the encrypted cluster converges");
+    members
+}
+
+async fn shutdown(members: &[Cluster]) {
+    for m in members {
+        let _ = m.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_rotate_across_a_live_cluster_without_a_single_suspicion() {
+    let (k1, k2) = (SecretKey([1; 32]), SecretKey([2; 32]));
+    let members = encrypted("rot", 8, std::slice::from_ref(&k1), "").await;
+    let mut watchers: Vec<_> = members.iter().map(Cluster::events).collect();
+    let pause = || tokio::time::sleep(Duration::from_millis(600));
+
+    for m in &members {
+        assert_eq!(m.add_key(k2.clone()).await.unwrap(), vec![k1.id(), k2.id()]);
+    }
+    pause().await;
+    for m in &members {
+        assert_eq!(m.use_key(k2.id()).await.unwrap()[0], k2.id());
+    }
+    pause().await;
+    for m in &members {
+        assert!(matches!(m.remove_key(k2.id()).await, Err(Error::Command(_))), "the key in use stays");
+        assert_eq!(m.remove_key(k1.id()).await.unwrap(), vec![k2.id()]);
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    assert!(all_see_alive(&members, 8).await);
+    for w in &mut watchers {
+        while let Some(Ok(e)) = w.try_recv() {
+            assert!(!matches!(e, Event::MemberSuspected { .. } | Event::MemberFaulty { .. }), "{e:?}");
+        }
+    }
+    for m in &members {
+        let s = m.stats().await.unwrap();
+        assert_eq!(s.rejected_key, 0, "no packet ever went unopened");
+    }
+    shutdown(&members).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_with_the_wrong_key_cannot_join_and_is_counted() {
+    let members = encrypted("key", 3, &[SecretKey([1; 32])], "").await;
+    let intruder = Cluster::builder("intruder")
+        .config(Config { join_attempts: 3, ..fast() })
+        .encrypt([SecretKey([66; 32])])
+        .bind("127.0.0.1:0".parse().unwrap())
+        .seeds([members[0].local_addr()])
+        .start()
+        .await;
+    assert!(matches!(intruder, Err(Error::JoinFailed(JoinFailure::NoAnswer))), "{intruder:?}");
+    let seed = members[0].stats().await.unwrap();
+    assert!(seed.rejected_key >= 3, "every attempt was counted: {}", seed.rejected_key);
+    for m in &members {
+        assert!(m.members().await.unwrap().iter().all(|x| x.name != "intruder"));
+    }
+    shutdown(&members).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replayed_capture_is_rejected() {
+    let key = SecretKey([5; 32]);
+    // Member "tap" records what it sends, as an eavesdropper on the wire would.
+    let inner = swim::udp::UdpTransport::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let (recording, capture) = Recording::new(inner);
+    let tap = Cluster::builder("tap").config(fast()).encrypt([key.clone()]).transport(recording).start().await.unwrap();
+    let mut members = encrypted("rep", 2, &[key], "").await;
+    tap.join([members[0].local_addr()]).await.unwrap();
+    members.push(tap);
+    assert!(eventually(LIMIT, || all_see_alive(&members, 3)).await);
+    tokio::time::sleep(Duration::from_secs(2)).await; // let "tap" talk to the target
+
+    let target = members[0].local_addr();
+    let captured: Vec<Vec<u8>> =
+        capture.lock().iter().filter(|(to, _)| *to == target).map(|(_, d)| d.clone()).collect();
+    assert!(captured.len() >= 5, "captured {} datagrams", captured.len());
+    let before = members[0].stats().await.unwrap();
+    let attacker = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    for datagram in &captured {
+        attacker.send_to(datagram, target).await.unwrap();
+    }
+    let replays = captured.len() as u64;
+    let refused = eventually(LIMIT, || async {
+        members[0].stats().await.unwrap().rejected_replay >= before.rejected_replay + replays
+    })
+    .await;
+    assert!(refused, "every replayed datagram was refused");
+    assert!(all_see_alive(&members, 3).await);
+    shutdown(&members).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clusters_with_different_labels_never_merge() {
+    let key = SecretKey([3; 32]);
+    // Same key, same ports range, different labels: still two clusters.
+    let blue = encrypted("blue", 3, std::slice::from_ref(&key), "blue").await;
+    let green = encrypted("green", 3, &[key], "green").await;
+    let crossed = green[1].join([blue[0].local_addr()]).await;
+    assert!(matches!(crossed, Err(Error::JoinFailed(JoinFailure::NoAnswer))), "{crossed:?}");
+    assert!(blue[0].stats().await.unwrap().rejected_label > 0);
+    // And without encryption the label is checked all the same.
+    let plain_a = Cluster::builder("pa")
+        .config(Config { label: b"a".to_vec(), ..fast() })
+        .bind("127.0.0.1:0".parse().unwrap())
+        .start()
+        .await
+        .unwrap();
+    let plain_b = Cluster::builder("pb")
+        .config(Config { label: b"b".to_vec(), join_attempts: 2, ..fast() })
+        .bind("127.0.0.1:0".parse().unwrap())
+        .start()
+        .await
+        .unwrap();
+    assert!(plain_b.join([plain_a.local_addr()]).await.is_err());
+    assert!(plain_a.stats().await.unwrap().rejected_label > 0);
+    let names: HashSet<String> = blue[0].members().await.unwrap().iter().map(|m| m.name.to_string()).collect();
+    assert_eq!(names, ["blue0", "blue1", "blue2"].map(String::from).into_iter().collect());
+    shutdown(&blue).await;
+    shutdown(&green).await;
+    shutdown(&[plain_a, plain_b]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_garbage_changes_nothing() {
+    let members = encrypted("g", 4, &[SecretKey([9; 32])], "").await;
+    let mut watch = members[1].events();
+    let target = members[1].local_addr();
+    let before = members[1].stats().await.unwrap();
+    let attacker = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let mut x: u64 = 0x1234_5678_9abc_def1;
+    let mut sent = 0u64;
+    for i in 0..10_000u32 {
+        // xorshift bytes; every 4th datagram starts like a real sealed header.
+        let len = 1 + (i as usize * 37) % 1400;
+        let mut datagram: Vec<u8> = (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 24) as u8
+            })
+            .collect();
+        if i % 4 == 0 && len > 9 {
+            datagram[..5].copy_from_slice(b"SW\x01\x03\x09");
+        }
+        attacker.send_to(&datagram, target).await.unwrap();
+        sent += 1;
+        if i % 100 == 99 {
+            // Paced so the socket's receive buffer does not overflow: every
+            // datagram reaches the member and must be refused by it.
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
+    let counted = eventually(LIMIT, || async {
+        let s = members[1].stats().await.unwrap();
+        s.packets_rejected - before.packets_rejected >= sent * 99 / 100
+    })
+    .await;
+    let s = members[1].stats().await.unwrap();
+    assert!(counted, "{} of {sent} garbage datagrams refused", s.packets_rejected - before.packets_rejected);
+    eprintln!("{} of {sent} garbage datagrams refused", s.packets_rejected - before.packets_rejected);
+    assert!(s.rejected_malformed > before.rejected_malformed && s.rejected_key > before.rejected_key);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(all_see_alive(&members, 4).await, "the cluster stayed healthy");
+    assert_eq!(members[1].members().await.unwrap().len(), 4, "nothing was learned from garbage");
+    while let Some(Ok(e)) = watch.try_recv() {
+        assert!(!matches!(e, Event::MemberSuspected { .. } | Event::MemberFaulty { .. }), "{e:?}");
+    }
+    shutdown(&members).await;
+}
