@@ -186,7 +186,6 @@ impl EventQueue {
         self.dropped
     }
 
-    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.records.len()
     }

@@ -10,6 +10,8 @@
 //!   as QUIC datagrams, syncs as bidirectional streams, and only members
 //!   holding a certificate signed by the cluster's CA get in ([`tls`]).
 //! - [`memory::MemoryNetwork`]: an in-process network for tests.
+//! - [`faults::Faults`]: a wrapper that loses, delays and duplicates
+//!   datagrams, for tests and experiments.
 //!
 //! A user with another network (a mesh, a relay, a simulator) implements
 //! [`Transport`] in their own crate and hands it to the `swim` builder.
@@ -21,6 +23,7 @@ use std::net::SocketAddr;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
+pub mod faults;
 pub mod memory;
 pub mod quic;
 pub mod tls;

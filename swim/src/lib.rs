@@ -44,4 +44,4 @@ pub use swim_core::{CommandError, Config, ConfigError, Encryption, JoinFailure, 
 pub use swim_runtime::{
     Builder, Cluster, DEFAULT_PORT, Error, Event, Events, Member, Name, RecvError, RuntimeOptions, metrics,
 };
-pub use swim_transport::{Transport, memory, quic, tls, udp};
+pub use swim_transport::{Transport, faults, memory, quic, tls, udp};

@@ -11,7 +11,7 @@
 use std::time::Duration;
 
 use swim::tls::ClusterCa;
-use swim::{Cluster, Error, JoinFailure, State};
+use swim::{Cluster, Config, Error, JoinFailure, State};
 use swim_tests::net::{all_see_alive, eventually, fast, join_all, view};
 use swim_tests::user_transport::TwoPortTransport;
 
@@ -100,6 +100,47 @@ async fn members_converge_over_the_in_memory_transport() {
     join_all(&members).await;
     assert!(eventually(LIMIT, || all_see_alive(&members, 5)).await);
     assert!(network.bind("10.9.0.1:7946".parse().unwrap()).is_err(), "an address in use is refused");
+    for m in &members {
+        m.shutdown().await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn injected_latency_and_loss_are_tolerated_and_the_timeout_follows_the_round_trip() {
+    use swim::faults::{FaultConfig, Faults};
+    let wan = FaultConfig {
+        loss: 0.05,
+        delay: Duration::from_millis(30),
+        jitter: Duration::from_millis(10),
+        duplicate: 0.01,
+    };
+    let mut members = Vec::new();
+    let mut controls = Vec::new();
+    for i in 0..5u64 {
+        let udp = swim::udp::UdpTransport::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let (transport, control) = Faults::new(udp, wan, i + 1);
+        controls.push(control);
+        // A 70 ms round trip is a LAN-preset network (local()'s 200 ms period
+        // leaves no time for the four hops of an indirect probe).
+        members.push(
+            Cluster::builder(format!("lat{i}")).config(Config::lan()).transport(transport).start().await.unwrap(),
+        );
+    }
+    let mut watch = members[0].events();
+    join_all(&members).await;
+    assert!(eventually(LIMIT, || all_see_alive(&members, 5)).await);
+    // Round trips are 60 to 80 ms: once enough are measured, the adapted
+    // timeout covers them (and is far below the initial 500 ms).
+    let adapted = eventually(Duration::from_secs(40), || async {
+        let t = members[0].stats().await.unwrap().probe_timeout;
+        t >= Duration::from_millis(66) && t < Duration::from_millis(200)
+    })
+    .await;
+    assert!(adapted, "probe timeout {:?}", members[0].stats().await.unwrap().probe_timeout);
+    assert!(controls.iter().map(|c| c.dropped()).sum::<u64>() > 0, "datagrams were lost");
+    while let Some(Ok(e)) = watch.try_recv() {
+        assert!(!matches!(e, swim::Event::MemberFaulty { .. }), "{e:?}");
+    }
     for m in &members {
         m.shutdown().await.unwrap();
     }

@@ -15,7 +15,8 @@ use swim_core::{Config, State};
 use swim_tests::sim::{LinkModel, Sim, SimConfig, seed_from_env};
 
 fn converged(members: usize, seed: u64, config: Config) -> Sim {
-    let mut sim = Sim::new(SimConfig { seed, members, config, ..SimConfig::default() });
+    let check_invariants = members <= 60;
+    let mut sim = Sim::new(SimConfig { seed, members, config, check_invariants, ..SimConfig::default() });
     sim.join_all(0, Duration::from_millis(5));
     assert!(sim.run_until(Duration::from_secs(60), Sim::converged), "no convergence");
     sim

@@ -16,8 +16,13 @@ use swim_tests::sim::{Sim, SimConfig, seed_from_env};
 #[test]
 fn a_two_way_partition_heals_into_one_cluster() {
     let members = 40;
-    let mut sim =
-        Sim::new(SimConfig { seed: seed_from_env(51), members, config: Config::local(), ..SimConfig::default() });
+    let mut sim = Sim::new(SimConfig {
+        seed: seed_from_env(51),
+        members,
+        config: Config::local(),
+        check_invariants: true,
+        ..SimConfig::default()
+    });
     sim.join_all(0, Duration::from_millis(5));
     assert!(sim.run_until(Duration::from_secs(60), Sim::converged));
 

@@ -26,6 +26,8 @@ const RUSTFLAGS: &str = "-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-
 const TARGETS: &[(&str, &str)] = &[
     ("decode", "arbitrary bytes decoded as a packet never panic"),
     ("roundtrip", "decode -> encode -> decode gives the same packet and canonical bytes"),
+    ("core", "a node fed arbitrary datagrams, timers, commands and sync frames keeps its invariants"),
+    ("core_sealed", "the same with encryption: sealed inputs reach the protocol, raw ones test refusals"),
 ];
 
 const DEFAULT_SECONDS: u64 = 60;

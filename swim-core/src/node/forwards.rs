@@ -128,6 +128,11 @@ impl Forwards {
         }
     }
 
+    /// Whether the active count matches the records.
+    pub(crate) fn consistent(&self) -> bool {
+        self.records.iter().filter(|f| f.active).count() == self.active && self.records.len() <= FORWARDS
+    }
+
     pub(crate) fn next_deadline(&self) -> Option<Time> {
         if self.active == 0 {
             return None;

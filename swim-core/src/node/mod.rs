@@ -249,6 +249,60 @@ impl Node {
         }
     }
 
+    /// Checks the node's internal consistency: counts match the table, the
+    /// probe list holds exactly the live peers, and every table is within
+    /// its configured bound. Meant for tests, fuzzing and debugging
+    /// (O(N)); a failure names the broken invariant.
+    ///
+    /// ```
+    /// use swim_core::{Config, Node, Time};
+    /// let node = Node::new(b"a", &["10.0.0.1:7946".parse().unwrap()], b"", Config::lan(), Time::ZERO).unwrap();
+    /// assert_eq!(node.check_invariants(), Ok(()));
+    /// ```
+    pub fn check_invariants(&self) -> Result<(), &'static str> {
+        let live = self.members.iter().filter(|(_, e)| e.state.is_live()).count();
+        if live != self.members.live() {
+            return Err("the live count differs from the members alive or suspect");
+        }
+        if self.members.len() > self.config.max_members {
+            return Err("more members than max_members");
+        }
+        if self.members.local().is_none() {
+            return Err("this node's own entry is missing");
+        }
+        for (slot, e) in self.members.iter() {
+            let listed = self.probe_list.contains(slot);
+            let should = slot != LOCAL && e.state.is_live();
+            if listed != should {
+                return Err("the probe list and the live members disagree");
+            }
+            if self.members.find(&e.name) != Some(slot) {
+                return Err("the name index does not lead to the member");
+            }
+        }
+        if self.probe_list.len()
+            != live.saturating_sub(usize::from(self.members.local().is_some_and(|e| e.state.is_live())))
+        {
+            return Err("the probe list holds members that are gone");
+        }
+        if self.gossip.len() > 2 * self.members.slots() + self.config.broadcast_capacity {
+            return Err("the gossip queue outgrew the table");
+        }
+        if self.events.len() > self.config.event_capacity {
+            return Err("more events held than event_capacity");
+        }
+        if self.outbox.len() > OUTBOX || self.probes.len() > self.config.direct_probes {
+            return Err("the outbox or the probes outgrew their bounds");
+        }
+        if !self.forwards.consistent() {
+            return Err("helper duties are miscounted");
+        }
+        if self.syncs.running() > self.config.max_concurrent_syncs {
+            return Err("more syncs than max_concurrent_syncs");
+        }
+        Ok(())
+    }
+
     /// When the next protocol period starts (`None` after leaving). A
     /// runtime that jitters periods delays its wake-up when
     /// [`poll_timeout`](Node::poll_timeout) equals this.

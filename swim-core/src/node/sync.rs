@@ -131,6 +131,11 @@ impl Syncs {
         }
     }
 
+    /// Sessions running.
+    pub(crate) fn running(&self) -> usize {
+        self.sessions.iter().filter(|s| s.active).count()
+    }
+
     fn get(&self, id: SyncId) -> Option<&Session> {
         self.sessions.get(id.index as usize).filter(|s| s.active && s.generation == id.generation)
     }

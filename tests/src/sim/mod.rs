@@ -57,11 +57,21 @@ pub struct SimConfig {
     /// Count allocations made inside the nodes (needs the counting
     /// allocator installed in the binary).
     pub count_allocations: bool,
+    /// Check every node's invariants after everything it handles (O(N) per
+    /// event: for small runs).
+    pub check_invariants: bool,
 }
 
 impl Default for SimConfig {
     fn default() -> Self {
-        SimConfig { seed: 1, members: 8, config: Config::local(), link: LinkModel::default(), count_allocations: false }
+        SimConfig {
+            seed: 1,
+            members: 8,
+            config: Config::local(),
+            link: LinkModel::default(),
+            count_allocations: false,
+            check_invariants: false,
+        }
     }
 }
 
@@ -180,6 +190,7 @@ pub struct Sim {
     scratch: Vec<u8>,
     metrics: Metrics,
     count_allocations: bool,
+    check_invariants: bool,
 }
 
 impl Sim {
@@ -201,6 +212,7 @@ impl Sim {
             scratch: Vec::new(),
             metrics: Metrics::new(sim.members),
             count_allocations: sim.count_allocations,
+            check_invariants: sim.check_invariants,
         };
         let frame = this.config.sync_frame_budget.max(this.config.packet_budget);
         this.scratch = vec![0; frame];
@@ -520,6 +532,11 @@ impl Sim {
         }
         let announced = node.leave_announced();
         let deadline = node.poll_timeout();
+        if self.check_invariants {
+            if let Err(broken) = node.check_invariants() {
+                panic!("member {i} at {now:?}: {broken}");
+            }
+        }
         if let Some(m) = self.members.get_mut(i) {
             m.node = Some(node);
         }

@@ -1,0 +1,246 @@
+//! The harness of the core fuzz targets: the input is read as a program of
+//! up to 256 operations on one node; after each, the node's invariants must
+//! hold (a violation panics, which libFuzzer reports as a crash).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use swim_core::{Config, Encryption, Node, SecretKey, SyncId, Time};
+use swim_wire::crypto::{Keyring, Nonce, OVERHEAD};
+use swim_wire::{
+    Ack, Addrs, Alive, Faulty, Header, IndirectAck, IndirectPing, JoinRequest, JoinResponse, JoinStatus, Left,
+    MemberRecord, MemberState, Message, Nack, PacketWriter, Ping, Suspect, Sync, SyncFlags, UserBroadcast,
+};
+
+const KEY: [u8; 32] = [0x42; 32];
+const WALL: u64 = 1_800_000_000_000;
+const NAMES: [&[u8]; 8] = [b"n0", b"n1", b"n2", b"n3", b"n4", b"n5", b"n6", b"n7"];
+
+/// Reads the input; once it runs out, every read yields zeros.
+struct Input<'a>(&'a [u8]);
+
+impl<'a> Input<'a> {
+    fn done(&self) -> bool {
+        self.0.is_empty()
+    }
+    fn u8(&mut self) -> u8 {
+        match self.0.split_first() {
+            Some((b, rest)) => {
+                self.0 = rest;
+                *b
+            }
+            None => 0,
+        }
+    }
+    fn u16(&mut self) -> u16 {
+        u16::from_be_bytes([self.u8(), self.u8()])
+    }
+    fn u32(&mut self) -> u32 {
+        u32::from_be_bytes([self.u8(), self.u8(), self.u8(), self.u8()])
+    }
+    fn take(&mut self, n: usize) -> &'a [u8] {
+        let (head, rest) = self.0.split_at(n.min(self.0.len()));
+        self.0 = rest;
+        head
+    }
+    /// A small incarnation most of the time, sometimes any.
+    fn incarnation(&mut self) -> u32 {
+        if self.u8() < 200 { u32::from(self.u8() % 4) } else { self.u32() }
+    }
+    fn name(&mut self) -> &'a [u8] {
+        let pick = self.u8();
+        match NAMES.get(usize::from(pick % 10)) {
+            Some(name) => name,
+            None => {
+                let n = usize::from(pick % 8) + 1;
+                let bytes = self.take(n);
+                if bytes.is_empty() { b"x" } else { bytes }
+            }
+        }
+    }
+}
+
+fn addr(i: u8) -> SocketAddr {
+    SocketAddr::from(([10, 0, 0, i % 8], 7946))
+}
+
+/// A datagram built from the input with the real encoder: a primary message
+/// and a few gossip updates about a small pool of names.
+fn structured(input: &mut Input<'_>, buf: &mut [u8], budget: usize, sync: bool) -> Option<usize> {
+    let addrs = [addr(input.u8())];
+    let mut w = PacketWriter::new(buf, &Header::default(), budget).ok()?;
+    let seq = u32::from(input.u8() % 16);
+    let (source, target) = (input.name(), input.name());
+    let primary = if sync {
+        let flags = SyncFlags(input.u8() & 0x07);
+        Message::Sync(Sync { flags, source, total: u32::from(input.u8()), chunk: u32::from(input.u8() % 4) })
+    } else {
+        match input.u8() % 7 {
+            0 => Message::Ping(Ping { seq, source, target, target_incarnation: input.incarnation() }),
+            1 => Message::Ack(Ack { seq, source, payload: &[] }),
+            2 => Message::IndirectPing(IndirectPing {
+                seq,
+                want_nack: input.u8() & 1 == 1,
+                source,
+                target,
+                target_incarnation: input.incarnation(),
+                target_addr: addrs[0],
+            }),
+            3 => Message::IndirectAck(IndirectAck { seq, source, target }),
+            4 => Message::Nack(Nack { seq, source, target }),
+            5 => Message::JoinRequest(JoinRequest {
+                seq,
+                member: Alive {
+                    incarnation: input.incarnation(),
+                    name: source,
+                    addrs: Addrs::from_slice(&addrs),
+                    meta: b"m",
+                },
+            }),
+            _ => Message::JoinResponse(JoinResponse {
+                seq,
+                status: JoinStatus::from_u8(input.u8() % 4),
+                source,
+                known_incarnation: input.incarnation(),
+                members: 3,
+            }),
+        }
+    };
+    w.push(&primary).ok()?;
+    for _ in 0..input.u8() % 12 {
+        let (name, by) = (input.name(), input.name());
+        let incarnation = input.incarnation();
+        let alive = Alive { incarnation, name, addrs: Addrs::from_slice(&addrs), meta: b"" };
+        let update = match input.u8() % 7 {
+            0 => Message::Alive(alive),
+            1 => Message::Suspect(Suspect { incarnation, name, by }),
+            2 => Message::Faulty(Faulty { incarnation, name, by }),
+            3 => Message::Left(Left { incarnation, name }),
+            4 => Message::UserBroadcast(UserBroadcast { seq: u32::from(input.u8() % 8), origin: name, payload: b"p" }),
+            _ if sync => Message::MemberRecord(MemberRecord {
+                state: MemberState::from_u8(input.u8() % 4).unwrap_or(MemberState::Alive),
+                member: alive,
+            }),
+            _ => Message::Alive(alive),
+        };
+        let _ = w.push(&update);
+    }
+    w.finish().ok()
+}
+
+/// Seals a plaintext datagram as a member would (nonce and time from the input).
+fn seal(ring: &Keyring, input: &mut Input<'_>, buf: &mut [u8], len: usize, now: Time) -> Option<usize> {
+    let nonce = Nonce { epoch: u64::from(input.u8() % 4), counter: u32::from(input.u8()) };
+    let skew = i64::from(input.u8()) * 1000 - 5_000;
+    let sent_at = (WALL + now.as_micros() / 1000).saturating_add_signed(skew);
+    ring.seal(buf, len, nonce, sent_at).ok()
+}
+
+/// Runs one fuzz input against a node.
+pub fn run_core(data: &[u8], sealed: bool) {
+    let mut config = Config {
+        seed: 1,
+        max_members: 32,
+        expected_members: 8,
+        sync_interval: Duration::from_secs(1),
+        ..Config::local()
+    };
+    if sealed {
+        config.encryption = Some(Encryption::new(SecretKey(KEY), 9));
+    }
+    let Ok(mut node) = Node::new(NAMES[0], &[addr(0)], b"", config, Time::ZERO) else { return };
+    node.set_wall_clock(Time::ZERO, WALL);
+    let ring = Keyring::new(&KEY);
+    let mut input = Input(data);
+    let mut now = Time::ZERO;
+    let mut buf = vec![0u8; 65_536];
+    let mut syncs: Vec<SyncId> = Vec::new();
+    for _ in 0..256 {
+        if input.done() {
+            break;
+        }
+        match input.u8() % 8 {
+            0 => {
+                let len = usize::from(input.u16() % 1500);
+                let bytes = input.take(len);
+                let mut copy = bytes.to_vec();
+                let _ = node.handle_datagram(now, addr(input.u8()), &mut copy);
+            }
+            1 | 2 => {
+                let budget = 1400 - if sealed { OVERHEAD } else { 0 };
+                if let Some(mut len) = structured(&mut input, &mut buf, budget, false) {
+                    if sealed {
+                        len = seal(&ring, &mut input, &mut buf, len, now).unwrap_or(len);
+                    }
+                    let from = addr(input.u8());
+                    let _ = node.handle_datagram(now, from, &mut buf[..len]);
+                }
+            }
+            3 => {
+                now += Duration::from_millis(u64::from(input.u16()));
+                node.handle_timeout(now);
+            }
+            4 => {
+                let mut out = vec![0u8; 1400];
+                while node.poll_transmit(now, &mut out).is_some() {}
+                while node.poll_event().is_some() {}
+                while let Some(open) = node.poll_sync_open() {
+                    syncs.push(open.id);
+                }
+            }
+            5 => match input.u8() % 9 {
+                0 => {
+                    let _ = node.join(now, &[addr(input.u8())]);
+                }
+                1 => node.leave(now),
+                2 => {
+                    let _ = node.broadcast(now, input.take(8));
+                }
+                3 => {
+                    let _ = node.set_metadata(now, input.take(16));
+                }
+                4 => {
+                    let _ = node.add_key(&SecretKey([input.u8(); 32]));
+                }
+                5 => {
+                    let _ = node.use_key(swim_wire::crypto::key_id(&[input.u8(); 32]));
+                }
+                6 => {
+                    let _ = node.remove_key(swim_wire::crypto::key_id(&[input.u8(); 32]));
+                }
+                7 => node.report_overload(now, Duration::from_millis(u64::from(input.u8()))),
+                _ => node.set_probe_timeout(Duration::from_millis(u64::from(input.u16()))),
+            },
+            6 => {
+                if input.u8() % 2 == 0 {
+                    if let Ok(id) = node.accept_sync(now, addr(input.u8())) {
+                        syncs.push(id);
+                    }
+                } else if let Some(&id) = syncs.get(usize::from(input.u8()) % syncs.len().max(1)) {
+                    if input.u8() % 2 == 0 {
+                        let _ = node.poll_sync_frame(id, &mut buf);
+                    } else {
+                        let budget = 60_000 - if sealed { OVERHEAD } else { 0 };
+                        if let Some(mut len) = structured(&mut input, &mut buf, budget, true) {
+                            if sealed {
+                                len = seal(&ring, &mut input, &mut buf, len, now).unwrap_or(len);
+                            }
+                            let _ = node.handle_sync_frame(now, id, &mut buf[..len]);
+                        }
+                    }
+                }
+            }
+            _ => {
+                // Sealed-looking garbage: a valid header naming the real key.
+                let mut datagram = b"SW\x01\x03\x09".to_vec();
+                datagram.extend_from_slice(&ring.primary_id().to_be_bytes());
+                let len = usize::from(input.u8());
+                datagram.extend_from_slice(input.take(len));
+                let _ = node.handle_datagram(now, addr(input.u8()), &mut datagram);
+            }
+        }
+        if let Err(broken) = node.check_invariants() {
+            panic!("invariant broken: {broken}");
+        }
+    }
+}
