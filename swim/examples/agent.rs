@@ -33,7 +33,7 @@ use swim::{Cluster, Config, Event, RecvError, State};
 
 const USAGE: &str = "\
 usage: agent --bind ADDR [--name NAME] [--join ADDR[,ADDR...]] [--advertise ADDR]
-             [--config lan|wan|local] [--meta TEXT] [--status SECONDS]
+             [--config lan|wan|local] [--meta TEXT] [--status SECONDS] [--sync-interval SECONDS]
              [--quic --ca FILE --cert FILE --key FILE]
        agent gen-certs --out DIR --names NAME[,NAME...]";
 
@@ -66,6 +66,7 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
         quic: None,
     };
     let (mut quic, mut ca, mut cert, mut key) = (false, None, None, None);
+    let mut sync_interval = None;
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         let mut value = || it.next().cloned().ok_or_else(|| format!("{arg} needs a value"));
@@ -78,6 +79,10 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
             "--status" => {
                 let s: f64 = value()?.parse().map_err(|_| "--status takes seconds")?;
                 parsed.status = Duration::try_from_secs_f64(s).map_err(|_| "--status takes positive seconds")?;
+            }
+            "--sync-interval" => {
+                let s: u64 = value()?.parse().map_err(|_| "--sync-interval takes whole seconds")?;
+                sync_interval = Some(Duration::from_secs(s));
             }
             "--config" => {
                 parsed.config = match value()?.as_str() {
@@ -94,6 +99,9 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
             "-h" | "--help" => return Err(USAGE.into()),
             other => return Err(format!("unknown argument `{other}`\n{USAGE}")),
         }
+    }
+    if let Some(interval) = sync_interval {
+        parsed.config.sync_interval = interval;
     }
     if quic {
         match (ca, cert, key) {
