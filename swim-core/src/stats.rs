@@ -76,6 +76,8 @@ pub struct Stats {
     pub transmits_dropped: u64,
     /// Sync exchanges completed.
     pub syncs_completed: u64,
+    /// Syncs refused because `max_concurrent_syncs` were running.
+    pub syncs_refused: u64,
     /// Reports of late timers from the runtime.
     pub overload_reports: u64,
     /// The local health score (0 is healthy).

@@ -373,6 +373,7 @@ impl<T: Transport> Driver<T> {
             }
             SyncEvent::Failed(id, e) => {
                 tracing::debug!(error = %e, "sync stream failed");
+                self.metrics.stream_failed();
                 self.node.close_sync(id);
             }
         }

@@ -17,6 +17,8 @@
 //! | `swim_refutations_total` | counter | suspicions of this member it refuted |
 //! | `swim_broadcasts_delivered_total` | counter | user broadcasts delivered here |
 //! | `swim_syncs_completed_total` | counter | sync exchanges completed |
+//! | `swim_syncs_refused_total` | counter | syncs refused because as many as configured were running |
+//! | `swim_sync_streams_failed_total` | counter | sync streams dropped: connection failures, resets, oversized or invalid frames |
 //! | `swim_overload_reports_total` | counter | late wake-ups reported to the protocol |
 //! | `swim_members_refused_total` | counter | members refused because `max_members` was reached |
 //! | `swim_events_dropped_total` | counter | protocol events dropped before the runtime read them |
@@ -33,7 +35,8 @@ use swim_core::Stats;
 type Tracked = (Counter, fn(&Stats) -> u64);
 
 pub(crate) struct Metrics {
-    counters: [Tracked; 22],
+    counters: [Tracked; 23],
+    streams_failed: Counter,
     members_live: Gauge,
     members_known: Gauge,
     health: Gauge,
@@ -63,6 +66,7 @@ impl Metrics {
                 (c("swim_refutations_total"), |s| s.refutations),
                 (c("swim_broadcasts_delivered_total"), |s| s.broadcasts_delivered),
                 (c("swim_syncs_completed_total"), |s| s.syncs_completed),
+                (c("swim_syncs_refused_total"), |s| s.syncs_refused),
                 (c("swim_overload_reports_total"), |s| s.overload_reports),
                 (c("swim_members_refused_total"), |s| s.members_refused),
                 (c("swim_events_dropped_total"), |s| s.events_dropped),
@@ -74,6 +78,7 @@ impl Metrics {
                 (r("replay"), |s| s.rejected_replay),
                 (r("unexpected"), |s| s.rejected_unexpected),
             ],
+            streams_failed: c("swim_sync_streams_failed_total"),
             members_live: g("swim_members_live"),
             members_known: g("swim_members_known"),
             health: g("swim_health_score"),
@@ -81,6 +86,11 @@ impl Metrics {
             gossip_queue: g("swim_gossip_queue"),
             last: Stats::default(),
         }
+    }
+
+    /// Counts a sync stream the runtime dropped.
+    pub(crate) fn stream_failed(&self) {
+        self.streams_failed.increment(1);
     }
 
     /// Publishes what changed since the last call.

@@ -257,7 +257,11 @@ impl Node {
             records: 0,
             deadline: self.sync_deadline(now),
         };
-        self.syncs.start(self.config.max_concurrent_syncs, session).ok_or(CommandError::TooManySyncs)
+        let started = self.syncs.start(self.config.max_concurrent_syncs, session);
+        if started.is_none() {
+            self.stats.syncs_refused += 1;
+        }
+        started.ok_or(CommandError::TooManySyncs)
     }
 
     /// What the exchange needs next (`None` if it is unknown or was closed).

@@ -888,6 +888,7 @@ fn syncs_are_limited_and_periodic() {
     introduce(&mut n, Time::ZERO, 3);
     let first = n.accept_sync(Time::ZERO, addr(1)).unwrap();
     assert_eq!(n.accept_sync(Time::ZERO, addr(2)), Err(CommandError::TooManySyncs));
+    assert_eq!(n.stats().syncs_refused, 1);
     n.close_sync(first);
     n.handle_timeout(Time::from_secs(29));
     assert_eq!(n.poll_sync_open(), None);
