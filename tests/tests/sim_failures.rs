@@ -108,7 +108,10 @@ fn lifeguard_keeps_a_slowed_member_from_accusing_healthy_ones() {
     // Member 3's network stalls for 400 ms of every second while its timers
     // run (as in the Lifeguard paper's experiments): its probes fail and it
     // accuses healthy members. With Lifeguard, the nacks it misses raise its
-    // health score, so it probes more patiently and accuses far less.
+    // health score, so it probes more patiently and accuses far less, and
+    // its accusations no longer turn into verdicts about healthy members.
+    // (Verdicts about member 3 itself are not counted: it really is
+    // unreachable 40% of the time.)
     let run = |lifeguard: bool| {
         let config = Config { lifeguard, ..Config::local() };
         let mut sim = converged(30, seed_from_env(91), config);
@@ -121,15 +124,16 @@ fn lifeguard_keeps_a_slowed_member_from_accusing_healthy_ones() {
         sim.slow(3, Some(slow));
         sim.metrics_mut().reset();
         sim.run_for(Duration::from_secs(60));
-        (sim.metrics().false_faulty_by_healthy, sim.metrics().members[3].false_suspicions)
+        (sim.metrics().false_faulty_of_healthy, sim.metrics().members[3].false_suspicions)
     };
     let (with_faulty, with_accusations) = run(true);
     let (without_faulty, without_accusations) = run(false);
-    assert!(without_accusations > 0, "without Lifeguard the slowed member accuses healthy ones");
-    assert!(2 * with_accusations < without_accusations, "{with_accusations} vs {without_accusations}");
-    assert!(with_faulty < without_faulty, "{with_faulty} vs {without_faulty}");
     eprintln!(
         "slowed member: accusations it made {with_accusations} (Lifeguard) vs {without_accusations}; \
-         false verdicts by healthy members {with_faulty} vs {without_faulty}"
+         faulty verdicts about healthy members {with_faulty} vs {without_faulty}"
     );
+    assert!(without_accusations > 0, "without Lifeguard the slowed member accuses healthy ones");
+    assert!(2 * with_accusations < without_accusations, "{with_accusations} vs {without_accusations}");
+    assert!(without_faulty > 0, "without Lifeguard healthy members are declared faulty");
+    assert!(5 * with_faulty < without_faulty, "{with_faulty} vs {without_faulty}");
 }

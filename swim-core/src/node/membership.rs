@@ -24,6 +24,15 @@ use crate::serial;
 use crate::suspicion;
 use crate::time::Time;
 
+/// How a suspicion reached this node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Evidence {
+    /// From the accuser itself (its own probe failed, or its gossip names it).
+    Accusation,
+    /// From another member's copy of the state, without the accuser.
+    Hearsay,
+}
+
 /// What was said about this node.
 #[derive(Clone, Copy)]
 enum Claim<'u, 'a> {
@@ -114,13 +123,27 @@ impl Node {
         }
     }
 
+    /// A suspicion gossiped by its accuser (`by`): it starts a suspicion or
+    /// counts as a confirmation.
     pub(super) fn apply_suspect(&mut self, now: Time, name: &[u8], incarnation: u32, by: &[u8]) {
         if name == self.local_name() {
             self.heard_about_self(now, incarnation, Claim::Suspect);
             return;
         }
         let Some(slot) = self.members.find(name) else { return };
-        self.suspect(now, slot, incarnation, By::Name(by));
+        self.suspect(now, slot, incarnation, By::Name(by), Evidence::Accusation);
+    }
+
+    /// A suspicion learned from another member's state (a sync record): it
+    /// may start a suspicion, but says nothing about who suspects, so it
+    /// never counts as an independent confirmation.
+    pub(super) fn apply_suspect_state(&mut self, now: Time, name: &[u8], incarnation: u32, from: &[u8]) {
+        if name == self.local_name() {
+            self.heard_about_self(now, incarnation, Claim::Suspect);
+            return;
+        }
+        let Some(slot) = self.members.find(name) else { return };
+        self.suspect(now, slot, incarnation, By::Name(from), Evidence::Hearsay);
     }
 
     pub(super) fn apply_faulty(&mut self, now: Time, name: &[u8], incarnation: u32, by: &[u8]) {
@@ -152,14 +175,16 @@ impl Node {
     }
 
     /// Suspects a member at `incarnation` on behalf of `by`, or counts a
-    /// confirmation of an existing suspicion.
-    pub(super) fn suspect(&mut self, now: Time, slot: u32, incarnation: u32, by: By<'_>) {
+    /// confirmation of an existing suspicion (only for an `Accusation`).
+    pub(super) fn suspect(&mut self, now: Time, slot: u32, incarnation: u32, by: By<'_>, evidence: Evidence) {
         let Some(entry) = self.members.get(slot) else { return };
         match entry.state {
             State::Alive if serial::at_least(incarnation, entry.incarnation) => {}
             State::Suspect if serial::newer(incarnation, entry.incarnation) => {}
             State::Suspect if incarnation == entry.incarnation => {
-                self.confirm(now, slot, by);
+                if evidence == Evidence::Accusation {
+                    self.confirm(now, slot, by);
+                }
                 return;
             }
             _ => return,

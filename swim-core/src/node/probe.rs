@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 
 use super::Node;
 use super::forwards::{Due, Forward};
+use super::membership::Evidence;
 use super::transmit::Outgoing;
 use crate::members::{By, LOCAL, MemberRef, State};
 use crate::time::Time;
@@ -143,7 +144,7 @@ impl Node {
         }
         let incarnation = entry.incarnation;
         if self.config.suspicion {
-            self.suspect(now, probe.target.slot, incarnation, By::Local);
+            self.suspect(now, probe.target.slot, incarnation, By::Local, Evidence::Accusation);
         } else {
             self.declare_faulty(now, probe.target.slot, incarnation, By::Local);
         }

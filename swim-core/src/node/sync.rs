@@ -402,7 +402,7 @@ impl Node {
                 let update = AliveUpdate { name: m.name, incarnation: m.incarnation, addrs: m.addrs, meta: m.meta };
                 self.apply_alive(now, &update);
             }
-            MemberState::Suspect | MemberState::Faulty => self.apply_suspect(now, m.name, m.incarnation, source),
+            MemberState::Suspect | MemberState::Faulty => self.apply_suspect_state(now, m.name, m.incarnation, source),
             MemberState::Left => self.apply_left(now, m.name, m.incarnation),
         }
     }

@@ -496,6 +496,57 @@ fn dynamic_suspicion_shrinks_with_independent_confirmations() {
 }
 
 #[test]
+fn suspicions_learned_by_sync_start_but_never_confirm() {
+    // Regression: sync records carry states, not accusers. Counting them as
+    // confirmations turned one failed probe into a faulty verdict at the
+    // minimum timeout on a lossy network.
+    let mut n = node(Config { suspicion_mult: 4, suspicion_max_mult: 6, ..config() });
+    introduce(&mut n, Time::ZERO, 5); // N = 6: min = 4 · log10(6) s = 3.11 s, max = 18.68 s
+    let accusation = packet(
+        Message::Ack(Ack { seq: 0, source: b"n2", payload: &[] }),
+        &[Message::Suspect(Suspect { incarnation: 0, name: &name(1), by: b"n2" })],
+    );
+    feed(&mut n, Time::ZERO, addr(2), &accusation).unwrap();
+    let a = [addr(1)];
+    for peer in [3u8, 4] {
+        let id = n.accept_sync(Time::ZERO, addr(peer)).unwrap();
+        let source = name(peer);
+        let sync = Message::Sync(swim_wire::Sync {
+            flags: swim_wire::SyncFlags(swim_wire::SyncFlags::LAST),
+            source: &source,
+            total: 1,
+            chunk: 0,
+        });
+        let record = Message::MemberRecord(swim_wire::MemberRecord {
+            state: swim_wire::MemberState::Suspect,
+            member: Alive { incarnation: 0, name: &name(1), addrs: Addrs::from_slice(&a), meta: b"" },
+        });
+        n.handle_sync_frame(Time::ZERO, id, &mut packet(sync, &[record])).unwrap();
+    }
+    n.handle_timeout(Time::from_secs(18));
+    assert_eq!(state_of(&n, 1), Some(State::Suspect), "no confirmation came from the syncs");
+    n.handle_timeout(Time::from_millis(18_700));
+    assert_eq!(state_of(&n, 1), Some(State::Faulty));
+    // A member unknown to suspect yet does start a suspicion from a sync.
+    let mut m = node(config());
+    introduce(&mut m, Time::ZERO, 5);
+    let id = m.accept_sync(Time::ZERO, addr(3)).unwrap();
+    let source = name(3);
+    let sync = Message::Sync(swim_wire::Sync {
+        flags: swim_wire::SyncFlags(swim_wire::SyncFlags::LAST),
+        source: &source,
+        total: 1,
+        chunk: 0,
+    });
+    let record = Message::MemberRecord(swim_wire::MemberRecord {
+        state: swim_wire::MemberState::Faulty,
+        member: Alive { incarnation: 0, name: &name(1), addrs: Addrs::from_slice(&a), meta: b"" },
+    });
+    m.handle_sync_frame(Time::ZERO, id, &mut packet(sync, &[record])).unwrap();
+    assert_eq!(state_of(&m, 1), Some(State::Suspect), "faulty in a sync is merged as a suspicion");
+}
+
+#[test]
 fn without_lifeguard_the_suspicion_timeout_is_fixed() {
     let mut n = node(Config { lifeguard: false, suspicion_mult: 4, ..config() });
     introduce(&mut n, Time::ZERO, 9);
