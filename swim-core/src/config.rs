@@ -87,6 +87,35 @@ impl Encryption {
     }
 }
 
+/// How updates about members reach the cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Dissemination {
+    /// Infection style: updates ride on pings, acks and other protocol
+    /// messages, `λ · ⌈log10(N + 1)⌉` times each (SWIM's design; the only
+    /// sensible choice in production).
+    #[default]
+    Infection,
+    /// "SWIM basic": the member that makes a verdict, refutes, joins a new
+    /// member or leaves sends the update once to every member it knows, in
+    /// a datagram of its own (best-effort multicast over unicast); received
+    /// updates are not passed on. O(N) datagrams per update; kept to
+    /// reproduce the SWIM paper's comparison. User broadcasts still ride on
+    /// protocol messages.
+    Multicast,
+}
+
+/// How the minimum suspicion timeout grows with the cluster size `N`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SuspicionScale {
+    /// `α · log10(max(N, 2)) · T`: smooth growth (as in Lifeguard and
+    /// memberlist).
+    #[default]
+    Log10,
+    /// `α · ⌈log10(N + 1)⌉ · T`: whole steps, the SWIM paper's
+    /// `3⌈log(N+1)⌉` periods with α = 3.
+    CeilLog10,
+}
+
 /// Every tunable of the protocol. Start from a preset ([`Config::lan`],
 /// [`Config::wan`], [`Config::local`]) and change what you need;
 /// [`Config::validate`] (also run by [`Node::new`](crate::Node::new)) refuses
@@ -131,8 +160,11 @@ pub struct Config {
     /// Whether a failed probe makes the target *suspect* (refutable) rather
     /// than faulty at once.
     pub suspicion: bool,
-    /// α: the minimum suspicion timeout is `α · log10(max(N, 2)) · T`.
+    /// α: the minimum suspicion timeout is `α · log10(max(N, 2)) · T` (or
+    /// see `suspicion_scale`).
     pub suspicion_mult: u32,
+    /// How the minimum suspicion timeout follows the cluster size.
+    pub suspicion_scale: SuspicionScale,
     /// β: the suspicion timeout starts at `β ·` the minimum and falls towards
     /// the minimum as independent confirmations arrive.
     pub suspicion_max_mult: u32,
@@ -145,6 +177,8 @@ pub struct Config {
 
     /// λ: each update is sent at most `λ · ⌈log10(N + 1)⌉` times.
     pub retransmit_mult: u32,
+    /// How member updates are disseminated.
+    pub dissemination: Dissemination,
     /// Bytes of one datagram, header included.
     pub packet_budget: usize,
 
@@ -210,10 +244,12 @@ impl Config {
             indirect_probes: 3,
             suspicion: true,
             suspicion_mult: 4,
+            suspicion_scale: SuspicionScale::Log10,
             suspicion_max_mult: 6,
             lifeguard: true,
             max_health: 8,
             retransmit_mult: 4,
+            dissemination: Dissemination::Infection,
             packet_budget: DEFAULT_BUDGET,
             max_metadata: 512,
             expected_members: 64,
@@ -264,6 +300,35 @@ impl Config {
             sync_interval: Duration::from_secs(5),
             tombstone_ttl: Duration::from_secs(30),
             join_retry_interval: Duration::from_millis(200),
+            ..Config::lan()
+        }
+    }
+
+    /// The SWIM paper's settings (Das, Gupta and Motivala, 2002): T = 2 s,
+    /// K = 1 helper, updates sent `3⌈log10(N + 1)⌉` times, a fixed suspicion
+    /// timeout of `3⌈log10(N + 1)⌉` periods, no Lifeguard, no periodic sync;
+    /// the rest as [`Config::lan`]. For reproducing the paper's experiments:
+    /// Lifeguard makes a real cluster markedly more robust.
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use swim_core::Config;
+    /// let paper = Config::swim_paper();
+    /// assert_eq!((paper.protocol_period, paper.indirect_probes), (Duration::from_secs(2), 1));
+    /// assert!(!paper.lifeguard && paper.validate().is_ok());
+    /// ```
+    pub fn swim_paper() -> Self {
+        Config {
+            protocol_period: Duration::from_secs(2),
+            probe_timeout: Duration::from_millis(500),
+            max_probe_timeout: Duration::from_millis(1500),
+            adaptive_probe_timeout: false,
+            indirect_probes: 1,
+            suspicion_mult: 3,
+            suspicion_scale: SuspicionScale::CeilLog10,
+            lifeguard: false,
+            retransmit_mult: 3,
+            sync_interval: Duration::ZERO,
             ..Config::lan()
         }
     }
@@ -433,7 +498,7 @@ mod tests {
 
     #[test]
     fn presets_are_valid() {
-        for config in [Config::lan(), Config::wan(), Config::local()] {
+        for config in [Config::lan(), Config::wan(), Config::local(), Config::swim_paper()] {
             assert_eq!(config.validate(), Ok(()));
         }
         assert!(Config::wan().protocol_period > Config::lan().protocol_period);

@@ -7,6 +7,8 @@
 //! a vector indexed by item id: enqueue, remove and "sent once more" are O(1)
 //! and allocate nothing once the vector covers every id.
 
+use crate::time::Time;
+
 const NIL: u32 = u32::MAX;
 const NONE: u8 = u8::MAX;
 
@@ -40,9 +42,11 @@ struct Link {
     prev: u32,
     next: u32,
     bucket: u8,
+    /// When the item was queued.
+    since: Time,
 }
 
-const UNLINKED: Link = Link { prev: NIL, next: NIL, bucket: NONE };
+const UNLINKED: Link = Link { prev: NIL, next: NIL, bucket: NONE, since: Time::ZERO };
 
 #[derive(Debug)]
 pub(crate) struct Gossip {
@@ -101,10 +105,10 @@ impl Gossip {
         self.len -= 1;
     }
 
-    fn push_front(&mut self, id: u32, bucket: u8) {
+    fn push_front(&mut self, id: u32, bucket: u8, since: Time) {
         let b = usize::from(bucket);
         let old = self.head.get(b).copied().unwrap_or(NIL);
-        self.set(id, |l| *l = Link { prev: NIL, next: old, bucket });
+        self.set(id, |l| *l = Link { prev: NIL, next: old, bucket, since });
         if old == NIL {
             if let Some(t) = self.tail.get_mut(b) {
                 *t = id;
@@ -118,10 +122,10 @@ impl Gossip {
         self.len += 1;
     }
 
-    fn push_back(&mut self, id: u32, bucket: u8) {
+    fn push_back(&mut self, id: u32, bucket: u8, since: Time) {
         let b = usize::from(bucket);
         let old = self.tail.get(b).copied().unwrap_or(NIL);
-        self.set(id, |l| *l = Link { prev: old, next: NIL, bucket });
+        self.set(id, |l| *l = Link { prev: old, next: NIL, bucket, since });
         if old == NIL {
             if let Some(h) = self.head.get_mut(b) {
                 *h = id;
@@ -136,13 +140,13 @@ impl Gossip {
     }
 
     /// Queues an item as new (never sent), replacing its earlier place.
-    pub(crate) fn enqueue(&mut self, item: Item) {
+    pub(crate) fn enqueue(&mut self, item: Item, now: Time) {
         let id = item.id();
         if self.links.len() <= id as usize {
             self.links.resize(id as usize + 1, UNLINKED);
         }
         self.unlink(id);
-        self.push_front(id, 0);
+        self.push_front(id, 0, now);
     }
 
     pub(crate) fn remove(&mut self, item: Item) {
@@ -150,18 +154,20 @@ impl Gossip {
     }
 
     /// Records one more transmission; the item leaves the queue once it has
-    /// been sent `limit` times.
-    pub(crate) fn sent(&mut self, item: Item, limit: usize) {
+    /// been sent `limit` times, and then says when it was queued.
+    pub(crate) fn sent(&mut self, item: Item, limit: usize) -> Option<Time> {
         let id = item.id();
         let link = self.link(id);
         if link.bucket == NONE {
-            return;
+            return None;
         }
         self.unlink(id);
         let next = usize::from(link.bucket) + 1;
         if next < limit.min(MAX_TRANSMITS) {
-            self.push_back(id, crate::convert::to_u8(next));
+            self.push_back(id, crate::convert::to_u8(next), link.since);
+            return None;
         }
+        Some(link.since)
     }
 
     /// Items from fewest-sent up, stopping below bucket `limit`.
@@ -210,16 +216,16 @@ mod tests {
     #[test]
     fn fewest_sent_first_newest_first_and_replacement() {
         let mut q = Gossip::with_capacity(8);
-        q.enqueue(Item::Member(1));
-        q.enqueue(Item::Member(2));
-        q.enqueue(Item::Broadcast(0));
+        q.enqueue(Item::Member(1), Time::ZERO);
+        q.enqueue(Item::Member(2), Time::ZERO);
+        q.enqueue(Item::Broadcast(0), Time::ZERO);
         assert_eq!(q.iter(10).collect::<Vec<_>>(), [Item::Broadcast(0), Item::Member(2), Item::Member(1)]);
         q.sent(Item::Broadcast(0), 10);
         q.sent(Item::Member(2), 10);
         assert_eq!(q.iter(10).collect::<Vec<_>>(), [Item::Member(1), Item::Broadcast(0), Item::Member(2)]);
         assert_eq!(q.transmits(Item::Member(2)), Some(1));
         // A newer update about member 2 replaces the old one: back to zero.
-        q.enqueue(Item::Member(2));
+        q.enqueue(Item::Member(2), Time::ZERO);
         assert_eq!(q.transmits(Item::Member(2)), Some(0));
         assert_eq!(q.len(), 3);
         assert_eq!(q.iter(10).next(), Some(Item::Member(2)));
@@ -228,10 +234,10 @@ mod tests {
     #[test]
     fn items_leave_after_the_limit() {
         let mut q = Gossip::with_capacity(2);
-        q.enqueue(Item::Member(0));
-        for _ in 0..3 {
-            q.sent(Item::Member(0), 3);
-        }
+        q.enqueue(Item::Member(0), Time::from_secs(2));
+        assert_eq!(q.sent(Item::Member(0), 3), None);
+        assert_eq!(q.sent(Item::Member(0), 3), None);
+        assert_eq!(q.sent(Item::Member(0), 3), Some(Time::from_secs(2)), "done: when it was queued");
         assert_eq!(q.transmits(Item::Member(0)), None);
         assert_eq!(q.len(), 0);
         assert_eq!(q.iter(3).count(), 0);
@@ -242,9 +248,9 @@ mod tests {
     #[test]
     fn iteration_respects_the_limit_and_most_sent_finds_victims() {
         let mut q = Gossip::with_capacity(4);
-        q.enqueue(Item::Broadcast(1));
-        q.enqueue(Item::Broadcast(2));
-        q.enqueue(Item::Member(3));
+        q.enqueue(Item::Broadcast(1), Time::ZERO);
+        q.enqueue(Item::Broadcast(2), Time::ZERO);
+        q.enqueue(Item::Member(3), Time::ZERO);
         for _ in 0..4 {
             q.sent(Item::Broadcast(1), 20);
         }

@@ -43,7 +43,7 @@ mod stats;
 mod suspicion;
 mod time;
 
-pub use config::{Config, ConfigError, Encryption, RateLimit, SecretKey};
+pub use config::{Config, ConfigError, Dissemination, Encryption, RateLimit, SecretKey, SuspicionScale};
 pub use error::{CommandError, InputError};
 pub use events::{Event, JoinFailure, MemberInfo};
 pub use members::State;

@@ -40,8 +40,17 @@ pub struct Stats {
     pub rejected_unexpected: u64,
     /// Join requests and syncs refused by the per-source rate limits.
     pub rate_limited: u64,
+    /// Protocol periods started.
+    pub periods: u64,
+    /// Periods in which this node was pinged directly at least once
+    /// (counted when the next period starts); `periods_probed / periods`
+    /// estimates how likely a member is probed in a period, `1 − 1/e` ≈ 63%
+    /// in a large steady cluster.
+    pub periods_probed: u64,
     /// Probes started.
     pub probes: u64,
+    /// Direct pings received (this node was probed).
+    pub pings_received: u64,
     /// Probes that got no ack, direct or indirect.
     pub probes_failed: u64,
     /// Indirect pings sent on behalf of this node's probes.
@@ -62,6 +71,14 @@ pub struct Stats {
     pub updates_sent: u64,
     /// Gossip updates and broadcasts received.
     pub updates_received: u64,
+    /// Updates and broadcasts that were sent their full `λ · ⌈log10(N + 1)⌉`
+    /// times and left the queue (by then they have most likely reached
+    /// everyone).
+    pub updates_spread: u64,
+    /// Total time those updates spent in the queue, from first queued to
+    /// last sent: divided by `updates_spread`, an estimate of how long an
+    /// update takes to reach everyone.
+    pub spread_time: Duration,
     /// User broadcasts delivered to the application.
     pub broadcasts_delivered: u64,
     /// User broadcasts evicted before being sent often enough.

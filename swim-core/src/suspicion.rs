@@ -4,13 +4,17 @@ use core::cmp::Reverse;
 use core::time::Duration;
 use std::collections::BinaryHeap;
 
+use crate::config::SuspicionScale;
 use crate::members::MemberRef;
 use crate::time::Time;
 
-/// `min = α · log10(max(N, 2)) · T`.
-pub(crate) fn min_timeout(alpha: u32, members: usize, period: Duration) -> Duration {
-    let n = members.max(2) as f64;
-    period.mul_f64(f64::from(alpha) * n.log10())
+/// `min = α · log10(max(N, 2)) · T`, or `α · ⌈log10(N + 1)⌉ · T`.
+pub(crate) fn min_timeout(alpha: u32, members: usize, period: Duration, scale: SuspicionScale) -> Duration {
+    let factor = match scale {
+        SuspicionScale::Log10 => (members.max(2) as f64).log10(),
+        SuspicionScale::CeilLog10 => ((members as f64) + 1.0).log10().ceil(),
+    };
+    period.mul_f64(f64::from(alpha) * factor)
 }
 
 /// The suspicion timeout after `confirmations` independent confirmations,
@@ -70,10 +74,22 @@ mod tests {
     #[test]
     fn min_follows_log10_of_cluster_size() {
         let t = Duration::from_secs(1);
-        assert_eq!(min_timeout(4, 1, t), min_timeout(4, 2, t), "N below 2 counts as 2");
-        let d = min_timeout(4, 100, t);
+        let log10 = SuspicionScale::Log10;
+        assert_eq!(min_timeout(4, 1, t, log10), min_timeout(4, 2, t, log10), "N below 2 counts as 2");
+        let d = min_timeout(4, 100, t, log10);
         assert!((d.as_secs_f64() - 8.0).abs() < 1e-9, "{d:?}");
-        assert!((min_timeout(5, 1000, t).as_secs_f64() - 15.0).abs() < 1e-9);
+        assert!((min_timeout(5, 1000, t, log10).as_secs_f64() - 15.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn the_papers_scale_goes_in_whole_steps() {
+        let (t, ceil) = (Duration::from_secs(2), SuspicionScale::CeilLog10);
+        // 3⌈log10(N + 1)⌉ periods: 3 up to N = 9, 6 from N = 10 to 99.
+        assert_eq!(min_timeout(3, 8, t, ceil), Duration::from_secs(6));
+        assert_eq!(min_timeout(3, 9, t, ceil), Duration::from_secs(6));
+        assert_eq!(min_timeout(3, 10, t, ceil), Duration::from_secs(12));
+        assert_eq!(min_timeout(3, 56, t, ceil), Duration::from_secs(12));
+        assert_eq!(min_timeout(3, 100, t, ceil), Duration::from_secs(18));
     }
 
     #[test]

@@ -10,17 +10,17 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::time::Duration;
 
-use swim_core::{Node, SyncId, SyncStatus, Time};
+use swim_core::{Node, Stats, SyncId, SyncStatus, Time};
 use swim_transport::Transport;
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::time::{Instant, Sleep};
 
-use crate::RuntimeOptions;
 use crate::cluster::{Command, KeyChange};
 use crate::error::Error;
 use crate::metrics::Metrics;
 use crate::syncs::{SyncEvent, Syncs};
 use crate::types::{Event, Member};
+use crate::{PeriodReport, RuntimeOptions};
 
 /// What woke the loop.
 enum Wake<S> {
@@ -55,6 +55,8 @@ pub(crate) struct Driver<T: Transport> {
     rng: u64,
     metrics: Metrics,
     next_publish: Instant,
+    /// The stats at the last report, and the period count that triggers the next.
+    reported: (Stats, u64),
 }
 
 impl<T: Transport> Driver<T> {
@@ -69,6 +71,7 @@ impl<T: Transport> Driver<T> {
         Driver {
             metrics: Metrics::new(&String::from_utf8_lossy(&name)),
             next_publish: origin + options.metrics_interval,
+            reported: (node.stats(), u64::from(options.report_every)),
             node,
             transport,
             options,
@@ -237,6 +240,18 @@ impl<T: Transport> Driver<T> {
             self.metrics.publish(&self.node.stats());
             self.next_publish += self.options.metrics_interval;
         }
+        self.report();
+    }
+
+    /// Logs a [`PeriodReport`] when `report_every` more periods have run.
+    fn report(&mut self) {
+        let every = u64::from(self.options.report_every);
+        let stats = self.node.stats();
+        if every == 0 || stats.periods < self.reported.1 {
+            return;
+        }
+        PeriodReport::between(&self.reported.0, &stats, self.node.config().protocol_period).log();
+        self.reported = (stats, stats.periods + every);
     }
 
     /// Carries out the node's outputs: datagrams, events, syncs to open.

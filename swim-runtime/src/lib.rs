@@ -12,8 +12,8 @@
 //! protocol periods (so members do not probe in lockstep), measures how late
 //! it wakes and reports overload to the node (Lifeguard's local health),
 //! applies the node's proposed probe timeout, publishes metrics (see
-//! [`metrics`] for their names) and logs through `tracing`
-//! (span `swim`, field `node`).
+//! [`metrics`] for their names), logs a [`PeriodReport`] every few periods,
+//! and logs through `tracing` (span `swim`, field `node`).
 //!
 //! Applications normally use [`Cluster::builder`] (re-exported by the `swim`
 //! crate) rather than calling [`spawn`] directly.
@@ -31,12 +31,14 @@ mod cluster;
 mod driver;
 mod error;
 pub mod metrics;
+mod report;
 mod syncs;
 mod types;
 
 pub use builder::{Builder, DEFAULT_PORT};
 pub use cluster::{Cluster, Events, RecvError};
 pub use error::Error;
+pub use report::PeriodReport;
 pub use types::{Event, Member, Name};
 
 /// How the task schedules and reports.
@@ -63,6 +65,9 @@ pub struct RuntimeOptions {
     pub command_capacity: usize,
     /// How often metrics are published.
     pub metrics_interval: Duration,
+    /// Every this many protocol periods, a [`PeriodReport`] is logged
+    /// (`tracing` target `swim::report`, INFO); 0 turns it off.
+    pub report_every: u32,
 }
 
 impl Default for RuntimeOptions {
@@ -73,6 +78,7 @@ impl Default for RuntimeOptions {
             event_capacity: 1024,
             command_capacity: 64,
             metrics_interval: Duration::from_secs(1),
+            report_every: 60,
         }
     }
 }

@@ -52,8 +52,8 @@ pub mod packet;
 pub use addr::{AddrIter, Addrs, MAX_ADDRS};
 pub use error::{Error, ErrorKind, Field, Result};
 pub use message::{
-    Ack, Alive, Faulty, ITEM_HEADER_LEN, IndirectAck, IndirectPing, JoinRequest, JoinResponse, JoinStatus, Kind, Left,
-    MemberRecord, MemberState, Message, Nack, Ping, Suspect, Sync, SyncFlags, UserBroadcast,
+    Ack, Alive, Faulty, Gossip, ITEM_HEADER_LEN, IndirectAck, IndirectPing, JoinRequest, JoinResponse, JoinStatus,
+    Kind, Left, MemberRecord, MemberState, Message, Nack, Ping, Suspect, Sync, SyncFlags, UserBroadcast,
 };
 pub use packet::{
     DEFAULT_BUDGET, DEFAULT_MAX_METADATA, DecodeOptions, Header, MAGIC, MAX_LABEL_LEN, MAX_NAME_LEN,

@@ -22,6 +22,7 @@
 //! | `0x06` | [`JoinRequest`] | seq u32, then an [`Alive`] body |
 //! | `0x07` | [`JoinResponse`] | seq u32, status u8, source name, known incarnation u32, members u32 |
 //! | `0x08` | [`Sync`] | flags u8, source name, total u32, chunk u32 |
+//! | `0x09` | [`Gossip`] | source name |
 //! | `0x40` | [`Alive`] | incarnation u32, name, addresses, metadata blob |
 //! | `0x41` | [`Suspect`] | incarnation u32, name, by name |
 //! | `0x42` | [`Faulty`] | incarnation u32, name, by name |
@@ -60,6 +61,8 @@ pub enum Kind {
     JoinResponse = 0x07,
     /// [`Sync`].
     Sync = 0x08,
+    /// [`Gossip`].
+    Gossip = 0x09,
     /// [`Alive`].
     Alive = 0x40,
     /// [`Suspect`].
@@ -76,7 +79,7 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind this version knows.
-    pub const ALL: [Kind; 14] = [
+    pub const ALL: [Kind; 15] = [
         Kind::Ping,
         Kind::Ack,
         Kind::IndirectPing,
@@ -85,6 +88,7 @@ impl Kind {
         Kind::JoinRequest,
         Kind::JoinResponse,
         Kind::Sync,
+        Kind::Gossip,
         Kind::Alive,
         Kind::Suspect,
         Kind::Faulty,
@@ -104,6 +108,7 @@ impl Kind {
             0x06 => Kind::JoinRequest,
             0x07 => Kind::JoinResponse,
             0x08 => Kind::Sync,
+            0x09 => Kind::Gossip,
             0x40 => Kind::Alive,
             0x41 => Kind::Suspect,
             0x42 => Kind::Faulty,
@@ -135,6 +140,7 @@ impl Kind {
             Kind::JoinRequest => "join request",
             Kind::JoinResponse => "join response",
             Kind::Sync => "sync",
+            Kind::Gossip => "gossip",
             Kind::Alive => "alive",
             Kind::Suspect => "suspect",
             Kind::Faulty => "faulty",
@@ -209,6 +215,15 @@ pub struct Nack<'a> {
     pub source: &'a [u8],
     /// Name of the silent target.
     pub target: &'a [u8],
+}
+
+/// Gossip: a packet of updates with no request, sent by a member that
+/// disseminates by multicast rather than by piggybacking; the updates follow
+/// as piggybacked items.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Gossip<'a> {
+    /// Name of the sender.
+    pub source: &'a [u8],
 }
 
 /// Alive update: a member, its addresses, metadata and incarnation. Also the
@@ -442,6 +457,7 @@ debug_with_bytes!(IndirectPing {
 });
 debug_with_bytes!(IndirectAck { seq: plain, source: bytes, target: bytes });
 debug_with_bytes!(Nack { seq: plain, source: bytes, target: bytes });
+debug_with_bytes!(Gossip { source: bytes });
 debug_with_bytes!(Alive { incarnation: plain, name: bytes, addrs: plain, meta: bytes });
 debug_with_bytes!(Suspect { incarnation: plain, name: bytes, by: bytes });
 debug_with_bytes!(Faulty { incarnation: plain, name: bytes, by: bytes });
@@ -471,6 +487,7 @@ pub enum Message<'a> {
     JoinRequest(JoinRequest<'a>),
     JoinResponse(JoinResponse<'a>),
     Sync(Sync<'a>),
+    Gossip(Gossip<'a>),
     Alive(Alive<'a>),
     Suspect(Suspect<'a>),
     Faulty(Faulty<'a>),
@@ -592,6 +609,21 @@ macro_rules! helper_reply_body {
 }
 helper_reply_body!(IndirectAck);
 helper_reply_body!(Nack);
+
+impl<'a> Body<'a> for Gossip<'a> {
+    #[inline(always)]
+    fn read(r: &mut Reader<'a>, _: &DecodeOptions) -> Step<Self> {
+        Ok(Gossip { source: r.name(Field::Source)? })
+    }
+    #[inline(always)]
+    fn len(&self) -> usize {
+        name_len(self.source)
+    }
+    #[inline(always)]
+    fn write(&self, w: &mut Writer<'_>) -> Step<()> {
+        w.name(self.source, Field::Source)
+    }
+}
 
 impl<'a> Body<'a> for Alive<'a> {
     #[inline(always)]
@@ -773,6 +805,7 @@ macro_rules! each_message {
             Message::JoinRequest($m) => $body,
             Message::JoinResponse($m) => $body,
             Message::Sync($m) => $body,
+            Message::Gossip($m) => $body,
             Message::Alive($m) => $body,
             Message::Suspect($m) => $body,
             Message::Faulty($m) => $body,
@@ -795,6 +828,7 @@ impl<'a> Message<'a> {
             Message::JoinRequest(_) => Kind::JoinRequest,
             Message::JoinResponse(_) => Kind::JoinResponse,
             Message::Sync(_) => Kind::Sync,
+            Message::Gossip(_) => Kind::Gossip,
             Message::Alive(_) => Kind::Alive,
             Message::Suspect(_) => Kind::Suspect,
             Message::Faulty(_) => Kind::Faulty,
@@ -843,6 +877,7 @@ impl<'a> Message<'a> {
             Kind::JoinRequest => Message::JoinRequest(Body::read(r, opts)?),
             Kind::JoinResponse => Message::JoinResponse(Body::read(r, opts)?),
             Kind::Sync => Message::Sync(Body::read(r, opts)?),
+            Kind::Gossip => Message::Gossip(Body::read(r, opts)?),
             Kind::Alive => Message::Alive(Body::read(r, opts)?),
             Kind::Suspect => Message::Suspect(Body::read(r, opts)?),
             Kind::Faulty => Message::Faulty(Body::read(r, opts)?),

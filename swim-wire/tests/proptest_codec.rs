@@ -57,6 +57,7 @@ impl Spec {
                 members: self.n3,
             }),
             Kind::Sync => Message::Sync(Sync { flags: SyncFlags(self.byte), source, total: self.n2, chunk: self.n3 }),
+            Kind::Gossip => Message::Gossip(Gossip { source }),
             Kind::Alive => Message::Alive(self.alive()),
             Kind::Suspect => Message::Suspect(Suspect { incarnation: self.n1, name: source, by: target }),
             Kind::Faulty => Message::Faulty(Faulty { incarnation: self.n1, name: source, by: target }),

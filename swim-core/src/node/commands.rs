@@ -11,6 +11,7 @@ use super::Node;
 use super::input::store_broadcast;
 use super::membership::AliveUpdate;
 use super::transmit::Outgoing;
+use crate::config::Dissemination;
 use crate::error::CommandError;
 use crate::events::{JoinFailure, Record};
 use crate::gossip::Item;
@@ -65,7 +66,7 @@ impl Node {
             self.send(Outgoing::JoinRequest { to, seq });
         }
         // Announce this node in its own gossip too, not only through the seeds.
-        self.gossip.enqueue(Item::Member(LOCAL));
+        self.disseminate(now, LOCAL);
         self.join = Some(Join { seeds, attempts: 1, next_at: now + self.config.join_retry_interval, seq });
         Ok(())
     }
@@ -121,6 +122,12 @@ impl Node {
         if status == JoinStatus::Accepted {
             let update = AliveUpdate { name: m.name, incarnation: m.incarnation, addrs: m.addrs, meta: m.meta };
             self.apply_alive(now, &update);
+            if self.config.dissemination == Dissemination::Multicast {
+                // The seed announces the newcomer to everyone.
+                if let Some(slot) = self.members.find(m.name) {
+                    self.multicast(slot);
+                }
+            }
         }
         let known_incarnation =
             self.members.find(m.name).and_then(|s| self.members.get(s)).map_or(0, |e| e.incarnation);
@@ -167,7 +174,7 @@ impl Node {
         // Counted while this node is still alive: every live member but itself.
         let others = self.members.live().saturating_sub(1);
         self.members.set_state(LOCAL, State::Left, now);
-        self.gossip.enqueue(Item::Member(LOCAL));
+        self.disseminate(now, LOCAL);
         let fanout = self.config.indirect_probes.max(3).min(others).min(LEAVE_PINGS);
         self.leave = Some(Leave { fanout, pings: SmallVec::new(), acked: false, retry_at: now });
         self.announce_departure(now);
@@ -182,7 +189,7 @@ impl Node {
             leave.pings.clear();
             leave.retry_at = now + retry;
         }
-        self.gossip.enqueue(Item::Member(LOCAL));
+        self.disseminate(now, LOCAL);
         for _ in 0..fanout * 4 {
             if self.leave.as_ref().is_none_or(|l| l.pings.len() >= fanout) {
                 break;
@@ -246,7 +253,7 @@ impl Node {
         let stored =
             store_broadcast(&mut self.broadcasts, &mut self.gossip, &mut self.stats, origin, seq, payload, true);
         let index = stored.ok_or(CommandError::BroadcastQueueFull)?;
-        self.gossip.enqueue(Item::Broadcast(index));
+        self.gossip.enqueue(Item::Broadcast(index), now);
         self.next_broadcast_seq = seq.wrapping_add(1);
         Ok(seq)
     }
@@ -266,7 +273,7 @@ impl Node {
         local.meta.extend_from_slice(meta);
         local.incarnation = local.incarnation.wrapping_add(1);
         local.changed_at = now;
-        self.gossip.enqueue(Item::Member(LOCAL));
+        self.disseminate(now, LOCAL);
         Ok(())
     }
 

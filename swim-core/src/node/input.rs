@@ -75,7 +75,7 @@ impl Node {
             Message::Suspect(s) => self.apply_suspect(now, s.name, s.incarnation, s.by),
             Message::Faulty(f) => self.apply_faulty(now, f.name, f.incarnation, f.by),
             Message::Left(l) => self.apply_left(now, l.name, l.incarnation),
-            Message::UserBroadcast(b) => self.on_broadcast(b.origin, b.seq, b.payload),
+            Message::UserBroadcast(b) => self.on_broadcast(now, b.origin, b.seq, b.payload),
             // The codec admits only the kinds above after the primary message
             // of a datagram (member records only follow a sync header).
             _ => {}
@@ -88,6 +88,8 @@ impl Node {
                 if p.target != self.local_name() {
                     return; // meant for a member that used to have this address
                 }
+                self.stats.pings_received += 1;
+                self.probed = true;
                 let own = self.local_entry().map_or(0, |e| e.incarnation);
                 if serial::newer(p.target_incarnation, own) && self.leave.is_none() {
                     // This node restarted: the cluster knew it at a later incarnation.
@@ -108,7 +110,7 @@ impl Node {
     }
 
     /// A user broadcast: delivered once, and passed on.
-    fn on_broadcast(&mut self, origin: &[u8], seq: u32, payload: &[u8]) {
+    fn on_broadcast(&mut self, now: Time, origin: &[u8], seq: u32, payload: &[u8]) {
         if origin == self.local_name() {
             return;
         }
@@ -129,7 +131,7 @@ impl Node {
         let stored =
             store_broadcast(&mut self.broadcasts, &mut self.gossip, &mut self.stats, origin, seq, payload, false);
         if let Some(index) = stored {
-            self.gossip.enqueue(Item::Broadcast(index));
+            self.gossip.enqueue(Item::Broadcast(index), now);
         }
     }
 }

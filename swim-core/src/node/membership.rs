@@ -73,7 +73,7 @@ impl Node {
             match inserted {
                 Some(slot) => {
                     self.probe_list.insert(slot);
-                    self.gossip.enqueue(Item::Member(slot));
+                    self.disseminate(now, slot);
                     self.member_event(MemberEvent::Joined, slot);
                 }
                 None => self.stats.members_refused += 1,
@@ -106,7 +106,7 @@ impl Node {
             entry.suspicion.accusers.clear();
         }
         self.members.set_state(slot, State::Alive, now);
-        self.gossip.enqueue(Item::Member(slot));
+        self.disseminate(now, slot);
         match was {
             State::Faulty | State::Left => {
                 self.probe_list.insert(slot);
@@ -190,7 +190,8 @@ impl Node {
             _ => return,
         }
         let n = self.members.live();
-        let min = suspicion::min_timeout(self.config.suspicion_mult, n, self.config.protocol_period);
+        let (alpha, period) = (self.config.suspicion_mult, self.config.protocol_period);
+        let min = suspicion::min_timeout(alpha, n, period, self.config.suspicion_scale);
         let (max, expected) = if self.config.lifeguard {
             let k = (self.config.suspicion_mult as usize).saturating_sub(2).min(n.saturating_sub(2));
             (min * self.config.suspicion_max_mult, k)
@@ -214,7 +215,7 @@ impl Node {
             self.suspicions.push(deadline, r);
         }
         self.stats.suspicions += 1;
-        self.gossip.enqueue(Item::Member(slot));
+        self.disseminate(now, slot);
         self.member_event(MemberEvent::Suspected, slot);
     }
 
@@ -242,7 +243,7 @@ impl Node {
         if let Some(r) = self.members.reference(slot) {
             self.suspicions.push(deadline, r);
         }
-        self.gossip.enqueue(Item::Member(slot));
+        self.disseminate(now, slot);
     }
 
     /// Declares a member faulty.
@@ -260,7 +261,7 @@ impl Node {
     fn bury(&mut self, now: Time, slot: u32, state: State) {
         self.members.set_state(slot, state, now);
         self.probe_list.remove(slot);
-        self.gossip.enqueue(Item::Member(slot));
+        self.disseminate(now, slot);
         if let Some(r) = self.members.reference(slot) {
             self.tombstones.push_back((now + self.config.tombstone_ttl, r));
         }
@@ -319,7 +320,7 @@ impl Node {
         if !stale {
             self.refute(now, incarnation);
         } else if matches!(claim, Claim::Gone) {
-            self.gossip.enqueue(Item::Member(LOCAL));
+            self.disseminate(now, LOCAL);
         }
     }
 
@@ -330,7 +331,7 @@ impl Node {
         let incarnation = serial::max(local.incarnation, heard).wrapping_add(1);
         local.incarnation = incarnation;
         local.changed_at = now;
-        self.gossip.enqueue(Item::Member(LOCAL));
+        self.disseminate(now, LOCAL);
         self.stats.refutations += 1;
         self.adjust_health(1);
         self.events.push(Record::Refuted { incarnation });

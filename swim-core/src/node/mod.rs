@@ -24,6 +24,7 @@ mod commands;
 mod forwards;
 mod input;
 mod membership;
+mod multicast;
 mod probe;
 mod seal;
 mod sync;
@@ -123,6 +124,8 @@ pub struct Node {
     probe_timeout: Duration,
     next_seq: u32,
     next_period: Time,
+    /// Whether a direct ping arrived since the last period started.
+    probed: bool,
     next_broadcast_seq: u32,
     join: Option<commands::Join>,
     leave: Option<commands::Leave>,
@@ -184,6 +187,7 @@ impl Node {
             probe_timeout: config.probe_timeout,
             next_seq: 1,
             next_period: first_period,
+            probed: false,
             next_broadcast_seq: 1,
             join: None,
             leave: None,

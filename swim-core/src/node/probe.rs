@@ -70,6 +70,8 @@ impl Node {
             self.send(Outgoing::Ping { to: addr, seq, target, buddy });
         }
         self.next_period = now + period;
+        self.stats.periods += 1;
+        self.stats.periods_probed += u64::from(core::mem::take(&mut self.probed));
     }
 
     /// Indirect phase and verdicts of running probes.

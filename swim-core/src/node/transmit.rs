@@ -4,8 +4,8 @@
 use std::net::SocketAddr;
 
 use swim_wire::{
-    Ack, Addrs, Alive, Faulty, IndirectAck, IndirectPing, JoinRequest, JoinResponse, JoinStatus, Left, Message, Nack,
-    PacketWriter, Ping, Suspect, UserBroadcast,
+    Ack, Addrs, Alive, Faulty, Gossip, IndirectAck, IndirectPing, JoinRequest, JoinResponse, JoinStatus, Left, Message,
+    Nack, PacketWriter, Ping, Suspect, UserBroadcast,
 };
 
 use super::{Node, OUTBOX};
@@ -40,14 +40,50 @@ pub struct Transmit {
 /// time, so they are as fresh as possible and the outbox stays small.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Outgoing {
-    Ping { to: SocketAddr, seq: u32, target: MemberRef, buddy: bool },
-    ForwardPing { index: u16, generation: u32 },
-    Ack { to: SocketAddr, seq: u32 },
-    IndirectPing { to: SocketAddr, seq: u32, target: MemberRef, target_addr: SocketAddr, want_nack: bool },
-    IndirectAck { index: u16, generation: u32 },
-    Nack { index: u16, generation: u32 },
-    JoinRequest { to: SocketAddr, seq: u32 },
-    JoinResponse { to: SocketAddr, seq: u32, status: JoinStatus, known_incarnation: u32 },
+    Ping {
+        to: SocketAddr,
+        seq: u32,
+        target: MemberRef,
+        buddy: bool,
+    },
+    ForwardPing {
+        index: u16,
+        generation: u32,
+    },
+    Ack {
+        to: SocketAddr,
+        seq: u32,
+    },
+    IndirectPing {
+        to: SocketAddr,
+        seq: u32,
+        target: MemberRef,
+        target_addr: SocketAddr,
+        want_nack: bool,
+    },
+    IndirectAck {
+        index: u16,
+        generation: u32,
+    },
+    Nack {
+        index: u16,
+        generation: u32,
+    },
+    JoinRequest {
+        to: SocketAddr,
+        seq: u32,
+    },
+    JoinResponse {
+        to: SocketAddr,
+        seq: u32,
+        status: JoinStatus,
+        known_incarnation: u32,
+    },
+    /// A member's state, alone in a gossip datagram (multicast mode).
+    Multicast {
+        to: SocketAddr,
+        member: MemberRef,
+    },
 }
 
 /// Most gossip items one packet can carry (the smallest item is 9 bytes).
@@ -104,7 +140,7 @@ impl Node {
             let mut picked = Picked::new();
             let written = self.write_packet(out, buf, &mut picked);
             if let Some((destination, len)) = written.and_then(|(to, len)| Some((to, self.seal(buf, len)?))) {
-                self.account(&picked);
+                self.account(now, &picked);
                 self.stats.packets_sent += 1;
                 self.stats.bytes_sent += len as u64;
                 return Some(Transmit { destination, len });
@@ -115,10 +151,13 @@ impl Node {
     }
 
     /// Records the transmissions of the gossip a packet carried.
-    fn account(&mut self, picked: &Picked) {
+    fn account(&mut self, now: Time, picked: &Picked) {
         let limit = self.retransmit_limit();
         for &item in picked.sent.get(..picked.sent_len).unwrap_or_default() {
-            self.gossip.sent(item, limit);
+            if let Some(since) = self.gossip.sent(item, limit) {
+                self.stats.updates_spread += 1;
+                self.stats.spread_time += now.saturating_since(since);
+            }
             if let Item::Broadcast(index) = item {
                 if self.gossip.transmits(item).is_none() {
                     self.broadcasts.release(index);
@@ -198,6 +237,14 @@ impl Node {
                 // The joiner learns of the seed itself first.
                 first = Some(Item::Member(LOCAL));
                 to
+            }
+            Outgoing::Multicast { to, member } => {
+                self.members.resolve(member)?;
+                w.push(&Message::Gossip(Gossip { source: me })).ok()?;
+                let message = self.gossip_message(Item::Member(member.slot))?;
+                w.push(&message).ok()?;
+                let len = w.finish().ok()?;
+                return Some((to, len));
             }
         };
         if let Some(item) = first {

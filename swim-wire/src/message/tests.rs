@@ -79,6 +79,11 @@ fn golden_indirect_ack_and_nack() {
 }
 
 #[test]
+fn golden_gossip() {
+    golden(Message::Gossip(Gossip { source: b"g" }), "09 0002 | 0167");
+}
+
+#[test]
 fn golden_join_request_with_ipv6() {
     let addrs = [addr("[::1]:80")];
     let member = Alive { incarnation: 1, name: b"j", addrs: Addrs::from_slice(&addrs), meta: b"" };

@@ -8,7 +8,7 @@ use std::time::Duration;
 use swim_core::{Config, Encryption, Node, SecretKey, SyncId, Time};
 use swim_wire::crypto::{Keyring, Nonce, OVERHEAD};
 use swim_wire::{
-    Ack, Addrs, Alive, Faulty, Header, IndirectAck, IndirectPing, JoinRequest, JoinResponse, JoinStatus, Left,
+    Ack, Addrs, Alive, Faulty, Gossip, Header, IndirectAck, IndirectPing, JoinRequest, JoinResponse, JoinStatus, Left,
     MemberRecord, MemberState, Message, Nack, PacketWriter, Ping, Suspect, Sync, SyncFlags, UserBroadcast,
 };
 
@@ -75,7 +75,7 @@ fn structured(input: &mut Input<'_>, buf: &mut [u8], budget: usize, sync: bool) 
         let flags = SyncFlags(input.u8() & 0x07);
         Message::Sync(Sync { flags, source, total: u32::from(input.u8()), chunk: u32::from(input.u8() % 4) })
     } else {
-        match input.u8() % 7 {
+        match input.u8() % 8 {
             0 => Message::Ping(Ping { seq, source, target, target_incarnation: input.incarnation() }),
             1 => Message::Ack(Ack { seq, source, payload: &[] }),
             2 => Message::IndirectPing(IndirectPing {
@@ -88,6 +88,7 @@ fn structured(input: &mut Input<'_>, buf: &mut [u8], budget: usize, sync: bool) 
             }),
             3 => Message::IndirectAck(IndirectAck { seq, source, target }),
             4 => Message::Nack(Nack { seq, source, target }),
+            6 => Message::Gossip(Gossip { source }),
             5 => Message::JoinRequest(JoinRequest {
                 seq,
                 member: Alive {
