@@ -52,6 +52,14 @@ pub(crate) struct AliveUpdate<'a> {
 
 impl Node {
     pub(super) fn apply_alive(&mut self, now: Time, update: &AliveUpdate<'_>) {
+        self.apply_alive_learned(now, update, true);
+    }
+
+    /// Applies an alive update; a member new to this node is disseminated
+    /// only if `spread_new` (a joiner learning the table from its seed
+    /// passes `false`: the cluster knows those members already, and queueing
+    /// thousands of updates would flood it).
+    pub(super) fn apply_alive_learned(&mut self, now: Time, update: &AliveUpdate<'_>, spread_new: bool) {
         if update.name == self.local_name() {
             self.heard_about_self(now, update.incarnation, Claim::Alive(update));
             return;
@@ -73,7 +81,9 @@ impl Node {
             match inserted {
                 Some(slot) => {
                     self.probe_list.insert(slot);
-                    self.disseminate(now, slot);
+                    if spread_new {
+                        self.disseminate(now, slot);
+                    }
                     self.member_event(MemberEvent::Joined, slot);
                 }
                 None => self.stats.members_refused += 1,

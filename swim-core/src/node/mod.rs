@@ -463,4 +463,6 @@ fn info(e: &Entry) -> MemberInfo<'_> {
 #[cfg(test)]
 mod security_tests;
 #[cfg(test)]
+mod sync_tests;
+#[cfg(test)]
 mod tests;

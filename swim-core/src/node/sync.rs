@@ -354,6 +354,8 @@ impl Node {
     fn merge_frame(&mut self, id: SyncId, data: &mut [u8]) -> Result<SyncStatus, InputError> {
         let s = self.syncs.get(id).ok_or(InputError::UnknownSync)?;
         let (opener, expected_chunk, records) = (s.opener, s.expected_chunk, s.records);
+        // A joiner's first sync teaches it what the cluster already knows.
+        let joining = opener && s.join;
         if s.status != SyncStatus::Receive {
             return Err(InputError::SyncOutOfOrder);
         }
@@ -375,7 +377,7 @@ impl Node {
         let now = self.now;
         for message in packet.piggyback() {
             match message {
-                Message::MemberRecord(r) => self.merge_record(now, &r, sync.source),
+                Message::MemberRecord(r) => self.merge_record(now, &r, sync.source, !joining),
                 other => self.apply_update(now, &other),
             }
         }
@@ -395,12 +397,12 @@ impl Node {
         Ok(s.status)
     }
 
-    fn merge_record(&mut self, now: Time, r: &MemberRecord<'_>, source: &[u8]) {
+    fn merge_record(&mut self, now: Time, r: &MemberRecord<'_>, source: &[u8], spread_new: bool) {
         let m = r.member;
         match r.state {
             MemberState::Alive => {
                 let update = AliveUpdate { name: m.name, incarnation: m.incarnation, addrs: m.addrs, meta: m.meta };
-                self.apply_alive(now, &update);
+                self.apply_alive_learned(now, &update, spread_new);
             }
             MemberState::Suspect | MemberState::Faulty => self.apply_suspect_state(now, m.name, m.incarnation, source),
             MemberState::Left => self.apply_left(now, m.name, m.incarnation),
