@@ -93,6 +93,8 @@ pub struct Stats {
     pub transmits_dropped: u64,
     /// Sync exchanges completed.
     pub syncs_completed: u64,
+    /// Syncs opened because members this node did not know kept pinging it.
+    pub stranger_syncs: u64,
     /// Syncs refused because `max_concurrent_syncs` were running.
     pub syncs_refused: u64,
     /// Reports of late timers from the runtime.

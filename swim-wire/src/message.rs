@@ -336,7 +336,8 @@ pub struct JoinResponse<'a> {
     /// Name of the seed.
     pub source: &'a [u8],
     /// The highest incarnation the seed knows for the joiner's name (0 when
-    /// unknown), so a restarted member resumes above it.
+    /// unknown; one more when the seed holds it faulty or gone), so a
+    /// restarted member resumes above it.
     pub known_incarnation: u32,
     /// How many members the seed knows.
     pub members: u32,

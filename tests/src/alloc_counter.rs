@@ -28,6 +28,7 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 thread_local! {
     static ENABLED: Cell<bool> = const { Cell::new(false) };
@@ -40,6 +41,16 @@ thread_local! {
 /// reallocations made by threads inside [`count_allocations`].
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CountingAllocator;
+
+/// Bytes currently allocated through [`CountingAllocator`], all threads.
+static LIVE: AtomicU64 = AtomicU64::new(0);
+
+/// Heap bytes currently allocated by the whole process (all threads), if
+/// [`CountingAllocator`] is installed; for measuring the memory a structure
+/// holds (the difference before and after building it, on a quiet process).
+pub fn live_bytes() -> u64 {
+    LIVE.load(Ordering::Relaxed)
+}
 
 fn note(size: usize) {
     // `try_with` so allocations during thread teardown are not a problem.
@@ -54,23 +65,28 @@ fn note(size: usize) {
 unsafe impl GlobalAlloc for CountingAllocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         note(layout.size());
+        LIVE.fetch_add(layout.size() as u64, Ordering::Relaxed);
         // SAFETY: forwarded unchanged; the caller upholds `alloc`'s contract.
         unsafe { System.alloc(layout) }
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         note(layout.size());
+        LIVE.fetch_add(layout.size() as u64, Ordering::Relaxed);
         // SAFETY: as above.
         unsafe { System.alloc_zeroed(layout) }
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         note(new_size);
+        LIVE.fetch_add(new_size as u64, Ordering::Relaxed);
+        LIVE.fetch_sub(layout.size() as u64, Ordering::Relaxed);
         // SAFETY: as above; `ptr` came from this allocator, i.e. from `System`.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size() as u64, Ordering::Relaxed);
         // SAFETY: as above.
         unsafe { System.dealloc(ptr, layout) }
     }

@@ -21,6 +21,7 @@
 pub mod alloc_counter;
 pub mod bench;
 pub mod net;
+pub mod paper;
 pub mod sim;
 pub mod user_transport;
 pub mod wire_samples;

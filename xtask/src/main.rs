@@ -3,12 +3,14 @@
 //!
 //! - `cargo xtask fuzz --list` / `cargo xtask fuzz <target> [--time SECONDS]`
 //! - `cargo xtask bench --list` / `cargo xtask bench <name>`
+//! - `cargo xtask paper [--help | options]`
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 mod bench;
 mod fuzz;
+mod paper;
 
 const USAGE: &str = "\
 usage: cargo xtask <command> [args]
@@ -19,6 +21,8 @@ commands:
                                   `fuzz: target=<name> execs=<N> crashes=<N> seconds=<S>`
   bench --list                    list the benchmarks
   bench <name>                    run a benchmark; prints one `key=value` per figure
+  paper [--help | options]        reproduce the SWIM and Lifeguard papers' experiments
+                                  and the scale limits; writes docs/results/
 ";
 
 fn main() -> ExitCode {
@@ -30,6 +34,7 @@ fn main() -> ExitCode {
     let result = match command {
         Some("fuzz") => fuzz::run(rest),
         Some("bench") => bench::run(rest),
+        Some("paper") => paper::run(rest),
         Some("-h" | "--help" | "help") | None => {
             print!("{USAGE}");
             Ok(())

@@ -129,8 +129,13 @@ impl Node {
                 }
             }
         }
-        let known_incarnation =
-            self.members.find(m.name).and_then(|s| self.members.get(s)).map_or(0, |e| e.incarnation);
+        // A member held faulty or gone at incarnation i must come back above
+        // it: i + 1 tells the joiner to refute even when it restarted at i.
+        let known_incarnation = self
+            .members
+            .find(m.name)
+            .and_then(|s| self.members.get(s))
+            .map_or(0, |e| if e.state.is_live() { e.incarnation } else { e.incarnation.wrapping_add(1) });
         self.send(Outgoing::JoinResponse { to: from, seq: request.seq, status, known_incarnation });
     }
 
@@ -156,7 +161,7 @@ impl Node {
             self.refute(now, response.known_incarnation);
         }
         self.events.push(Record::JoinSucceeded { seed: from });
-        self.open_sync(now, from, true);
+        self.open_join_sync(now, from);
     }
 
     /// Leaves the cluster gracefully: gossips that this node left, stops

@@ -90,6 +90,9 @@ impl Node {
                 }
                 self.stats.pings_received += 1;
                 self.probed = true;
+                if self.members.find(p.source).is_none() {
+                    self.pinged_by_stranger(now, from);
+                }
                 let own = self.local_entry().map_or(0, |e| e.incarnation);
                 if serial::newer(p.target_incarnation, own) && self.leave.is_none() {
                     // This node restarted: the cluster knew it at a later incarnation.

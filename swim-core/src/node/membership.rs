@@ -17,12 +17,17 @@
 use std::net::SocketAddr;
 
 use super::Node;
+use super::transmit::Outgoing;
+use crate::config::Dissemination;
 use crate::events::{MemberEvent, Record};
 use crate::gossip::Item;
 use crate::members::{By, LOCAL, MAX_CONFIRMERS, State};
 use crate::serial;
 use crate::suspicion;
 use crate::time::Time;
+
+/// Random members a refutation is sent to at once, besides piggybacking.
+const REFUTATION_FANOUT: usize = 3;
 
 /// How a suspicion reached this node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -343,6 +348,20 @@ impl Node {
         local.changed_at = now;
         self.disseminate(now, LOCAL);
         self.stats.refutations += 1;
+        if self.config.dissemination == Dissemination::Infection {
+            // The most urgent news there is: besides riding on this node's
+            // messages (which Lifeguard slows down when this node is
+            // unhealthy), it goes straight to a few random members.
+            let mut to = [0u32; 16];
+            let found = self.random_alive(REFUTATION_FANOUT, LOCAL, &mut to);
+            for &slot in to.get(..found).unwrap_or_default() {
+                if let (Some(&addr), Some(member)) =
+                    (self.members.get(slot).and_then(|e| e.addrs.first()), self.members.reference(LOCAL))
+                {
+                    self.send(Outgoing::Update { to: addr, member });
+                }
+            }
+        }
         self.adjust_health(1);
         self.events.push(Record::Refuted { incarnation });
     }

@@ -126,6 +126,9 @@ pub struct Node {
     next_period: Time,
     /// Whether a direct ping arrived since the last period started.
     probed: bool,
+    /// When a ping from a member this node does not know first arrived
+    /// (since the last sync such pings caused).
+    stranger_since: Option<Time>,
     next_broadcast_seq: u32,
     join: Option<commands::Join>,
     leave: Option<commands::Leave>,
@@ -188,14 +191,15 @@ impl Node {
             next_seq: 1,
             next_period: first_period,
             probed: false,
+            stranger_since: None,
             next_broadcast_seq: 1,
             join: None,
             leave: None,
             syncs: Syncs::new(config.max_concurrent_syncs, now, &config),
             sealing: seal::Sealing::new(&config),
             wall: None,
-            join_limiter: Limiter::new(config.join_rate, 4 * expected.max(64)),
-            sync_limiter: Limiter::new(config.sync_rate, 4 * expected.max(64)),
+            join_limiter: Limiter::new(config.join_rate, expected.clamp(64, 1024)),
+            sync_limiter: Limiter::new(config.sync_rate, expected.clamp(64, 1024)),
             stats: Stats::default(),
             config,
         };
@@ -449,7 +453,7 @@ impl Node {
     }
 
     /// `λ · ⌈log10(N + 1)⌉`: how often each update is sent.
-    fn retransmit_limit(&self) -> usize {
+    pub(super) fn retransmit_limit(&self) -> usize {
         let factor = crate::convert::ceil_log10(self.members.live() + 1).max(1);
         (self.config.retransmit_mult * factor) as usize
     }

@@ -36,7 +36,7 @@ impl Node {
         let mut from = LOCAL + 1;
         while let Some((at, to)) = self.next_live_addr(from) {
             from = at + 1;
-            self.send(Outgoing::Multicast { to, member });
+            self.send(Outgoing::Update { to, member });
         }
     }
 

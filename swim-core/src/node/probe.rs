@@ -90,31 +90,37 @@ impl Node {
         }
     }
 
-    /// Asks up to K random helpers to probe the target of probe `i`.
-    fn send_indirect(&mut self, i: usize) {
-        let Some(probe) = self.probes.get(i) else { return };
-        let (target, seq, addr) = (probe.target, probe.indirect_seq, probe.addr);
-        let want = self.config.indirect_probes;
-        let mut helpers = [0u32; 16];
+    /// Up to `want` (at most 16) random distinct alive members other than
+    /// this node and `avoid`, into `out`; returns how many. A few tries
+    /// each, so the work stays O(want) whatever the cluster size.
+    pub(super) fn random_alive(&mut self, want: usize, avoid: u32, out: &mut [u32; 16]) -> usize {
+        let want = want.min(out.len());
         let mut found = 0;
-        // Random distinct alive members other than the target: a few tries
-        // each, so the work stays O(K) whatever the cluster size.
         for _ in 0..want * 4 {
             if found >= want {
                 break;
             }
             let Some(slot) = self.probe_list.random(&mut self.rng) else { break };
-            let usable = slot != target.slot
+            let usable = slot != avoid
                 && slot != LOCAL
-                && !helpers.get(..found).unwrap_or_default().contains(&slot)
+                && !out.get(..found).unwrap_or_default().contains(&slot)
                 && self.members.get(slot).is_some_and(|e| e.state == State::Alive);
             if usable {
-                if let Some(h) = helpers.get_mut(found) {
+                if let Some(h) = out.get_mut(found) {
                     *h = slot;
                     found += 1;
                 }
             }
         }
+        found
+    }
+
+    /// Asks up to K random helpers to probe the target of probe `i`.
+    fn send_indirect(&mut self, i: usize) {
+        let Some(probe) = self.probes.get(i) else { return };
+        let (target, seq, addr) = (probe.target, probe.indirect_seq, probe.addr);
+        let mut helpers = [0u32; 16];
+        let found = self.random_alive(self.config.indirect_probes, target.slot, &mut helpers);
         let want_nack = self.config.lifeguard;
         for &slot in helpers.get(..found).unwrap_or_default() {
             if let Some(&to) = self.members.get(slot).and_then(|e| e.addrs.first()) {

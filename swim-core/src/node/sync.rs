@@ -110,6 +110,11 @@ pub(crate) struct Syncs {
     next_at: Option<Time>,
     /// Whether the next periodic sync tries a faulty member.
     reconnect: bool,
+    /// A join sync that failed (refused, broken, timed out), to be tried
+    /// again with the same seed: when, with whom, and attempts left.
+    join_retry: Option<(Time, SocketAddr, u32)>,
+    /// Attempts left for the current join's sync.
+    join_attempts: u32,
 }
 
 impl Syncs {
@@ -120,15 +125,14 @@ impl Syncs {
             pending: VecDeque::with_capacity(capacity),
             next_at,
             reconnect: false,
+            join_retry: None,
+            join_attempts: 0,
         }
     }
 
     pub(crate) fn next_deadline(&self) -> Option<Time> {
         let sessions = self.sessions.iter().filter(|s| s.active).map(|s| s.deadline).min();
-        match (self.next_at, sessions) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [self.next_at, sessions, self.join_retry.map(|(at, _, _)| at)].into_iter().flatten().min()
     }
 
     /// Sessions running.
@@ -186,10 +190,49 @@ impl Node {
         Some(id)
     }
 
-    /// Periodic syncs with a random member, and abandoned sessions.
+    /// A member this node does not know pinged it: its alive update never
+    /// arrived (dissemination by piggybacking can miss a member, and without
+    /// periodic syncs nothing would repair that). Once such pings have kept
+    /// coming for as long as an update takes to be disseminated
+    /// (`λ·⌈log10(N + 1)⌉` periods: long enough for a fresh joiner's news to
+    /// arrive first), this node syncs with the latest stranger; at most one
+    /// such sync per that time.
+    pub(super) fn pinged_by_stranger(&mut self, now: Time, from: SocketAddr) {
+        if self.join.is_some() || self.leave.is_some() {
+            return;
+        }
+        let patience = self.config.protocol_period * u32::try_from(self.retransmit_limit()).unwrap_or(u32::MAX);
+        match self.stranger_since {
+            None => self.stranger_since = Some(now),
+            Some(since) if now >= since + patience => {
+                if self.open_sync(now, from, false).is_some() {
+                    self.stranger_since = None;
+                    self.stats.stranger_syncs += 1;
+                }
+            }
+            Some(_) => {}
+        }
+    }
+
+    /// Periodic syncs with a random member, retried join syncs, and
+    /// abandoned sessions.
     pub(super) fn sync_timer(&mut self, now: Time) {
+        let mut abandoned_join = None;
         for s in self.syncs.sessions.iter_mut().filter(|s| s.active && now >= s.deadline) {
             s.active = false;
+            if s.opener && s.join {
+                abandoned_join = Some(s.peer);
+            }
+        }
+        if let Some(peer) = abandoned_join {
+            self.retry_join_sync(peer);
+        }
+        if let Some((at, peer, left)) = self.syncs.join_retry {
+            if now >= at {
+                // No room for it now (or leaving): later, never in a loop.
+                let retry = self.leave.is_none() && self.open_sync(now, peer, true).is_none();
+                self.syncs.join_retry = retry.then(|| (now + self.config.join_retry_interval, peer, left));
+            }
         }
         let Some(at) = self.syncs.next_at else { return };
         if now < at || self.leave.is_some() {
@@ -271,9 +314,33 @@ impl Node {
 
     /// Ends an exchange (finished or failed) and frees its slot.
     pub fn close_sync(&mut self, id: SyncId) {
-        if let Some(s) = self.syncs.get_mut(id) {
-            s.active = false;
+        let Some(s) = self.syncs.get_mut(id) else { return };
+        s.active = false;
+        let (failed_join, peer) = (s.opener && s.join && s.status != SyncStatus::Done, s.peer);
+        if failed_join {
+            self.retry_join_sync(peer);
         }
+    }
+
+    /// Opens the sync that completes a join through `seed`.
+    pub(super) fn open_join_sync(&mut self, now: Time, seed: SocketAddr) {
+        self.syncs.join_attempts = self.config.join_attempts.saturating_sub(1);
+        self.syncs.join_retry = None;
+        if self.open_sync(now, seed, true).is_none() {
+            self.retry_join_sync(seed);
+        }
+    }
+
+    /// A join's sync did not complete: without it the joiner knows only what
+    /// gossip told it, so it tries again after `join_retry_interval`, up to
+    /// `join_attempts` times in all.
+    fn retry_join_sync(&mut self, peer: SocketAddr) {
+        let left = self.syncs.join_attempts;
+        if left == 0 || self.leave.is_some() {
+            return;
+        }
+        self.syncs.join_attempts = left - 1;
+        self.syncs.join_retry = Some((self.now + self.config.join_retry_interval, peer, left - 1));
     }
 
     /// Writes this node's next frame (length prefix included) into `buf`,

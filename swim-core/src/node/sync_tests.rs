@@ -3,7 +3,7 @@
 
 use core::time::Duration;
 
-use swim_wire::{Ack, Addrs, Alive, Faulty, Message, Suspect};
+use swim_wire::{Ack, Addrs, Alive, Faulty, Message, Packet, Suspect};
 
 use super::tests::{addr, config, feed, introduce, name, node, packet, state_of};
 use super::*;
@@ -175,4 +175,64 @@ fn a_joiner_does_not_regossip_the_table_it_learned_but_a_periodic_sync_does() {
     exchange(&mut other, &mut seed, false);
     assert_eq!(other.stats().live_members, 151);
     assert!(other.stats().queued_updates >= 150, "{}", other.stats().queued_updates);
+}
+
+#[test]
+fn a_stranger_that_keeps_pinging_gets_a_sync() {
+    let mut n = node(config()); // sync_interval 0: no periodic syncs
+    introduce(&mut n, Time::ZERO, 3);
+    let stranger = std::net::SocketAddr::from(([10, 0, 0, 77], 7946));
+    let ping = |seq| {
+        packet(Message::Ping(swim_wire::Ping { seq, source: b"n77", target: &name(0), target_incarnation: 0 }), &[])
+    };
+    // λ·⌈log10(N + 1)⌉ = 4 periods of patience: the news may still come.
+    feed(&mut n, Time::ZERO, stranger, &ping(1)).unwrap();
+    assert!(n.poll_sync_open().is_none());
+    feed(&mut n, Time::from_secs(3), stranger, &ping(2)).unwrap();
+    assert!(n.poll_sync_open().is_none(), "still within the dissemination time");
+    feed(&mut n, Time::from_secs(4), stranger, &ping(3)).unwrap();
+    let open = n.poll_sync_open().expect("a sync with the stranger");
+    assert_eq!((open.peer, open.join), (stranger, false));
+    assert_eq!(n.stats().stranger_syncs, 1);
+    // Pings from known members never cause one.
+    let known = packet(
+        Message::Ping(swim_wire::Ping { seq: 4, source: &name(1), target: &name(0), target_incarnation: 0 }),
+        &[],
+    );
+    feed(&mut n, Time::from_secs(60), addr(1), &known).unwrap();
+    assert!(n.poll_sync_open().is_none());
+}
+
+#[test]
+fn a_join_sync_that_fails_is_tried_again() {
+    let seed = addr(9);
+    let mut n = node(Config { join_attempts: 3, ..config() });
+    n.join(Time::ZERO, &[seed]).unwrap();
+    let mut buf = vec![0u8; 1400];
+    let request = n.poll_transmit(Time::ZERO, &mut buf).unwrap();
+    let seq = match Packet::parse(&buf[..request.len], &swim_wire::DecodeOptions::default()).unwrap().primary() {
+        Message::JoinRequest(r) => r.seq,
+        other => panic!("{other:?}"),
+    };
+    let response = packet(
+        Message::JoinResponse(swim_wire::JoinResponse {
+            seq,
+            status: swim_wire::JoinStatus::Accepted,
+            source: &name(9),
+            known_incarnation: 0,
+            members: 2,
+        }),
+        &[],
+    );
+    feed(&mut n, Time::ZERO, seed, &response).unwrap();
+    let mut at = Time::ZERO;
+    for attempt in 0..3 {
+        let open = n.poll_sync_open().unwrap_or_else(|| panic!("attempt {attempt}: a join sync"));
+        assert_eq!((open.peer, open.join), (seed, true));
+        n.close_sync(open.id); // refused by the seed
+        at += Duration::from_secs(1); // join_retry_interval
+        assert_eq!(n.poll_timeout().map(|t| t <= at), Some(true));
+        n.handle_timeout(at);
+    }
+    assert!(n.poll_sync_open().is_none(), "join_attempts spent");
 }

@@ -79,8 +79,8 @@ pub(crate) enum Outgoing {
         status: JoinStatus,
         known_incarnation: u32,
     },
-    /// A member's state, alone in a gossip datagram (multicast mode).
-    Multicast {
+    /// A member's state, alone in a gossip datagram (multicast mode, and refutations).
+    Update {
         to: SocketAddr,
         member: MemberRef,
     },
@@ -238,7 +238,7 @@ impl Node {
                 first = Some(Item::Member(LOCAL));
                 to
             }
-            Outgoing::Multicast { to, member } => {
+            Outgoing::Update { to, member } => {
                 self.members.resolve(member)?;
                 w.push(&Message::Gossip(Gossip { source: me })).ok()?;
                 let message = self.gossip_message(Item::Member(member.slot))?;

@@ -71,6 +71,17 @@ pub struct Metrics {
     /// Faulty verdicts made by members that were not slowed, about members
     /// that were up.
     pub false_faulty_by_healthy: u64,
+    /// Times a member that was up went from being held faulty by nobody to
+    /// being held faulty by someone: false failure detections, however far
+    /// each verdict then spread.
+    pub false_episodes: u64,
+    /// Of those, episodes about members that were not slowed.
+    pub false_episodes_of_healthy: u64,
+    /// Each false detection: when, about whom (index), and the first member
+    /// to hold the verdict (index).
+    pub false_detections: Vec<(Time, usize, usize)>,
+    /// Observers currently holding each (up) member faulty.
+    held_faulty: HashMap<usize, Vec<usize>>,
     /// Faulty verdicts about members that had left gracefully.
     pub faulty_of_left: u64,
     /// "Left" events seen.
@@ -160,8 +171,19 @@ impl Metrics {
                 None => {}
             },
             Event::Faulty { member, .. } => match subject(member.name) {
-                Some((_, m)) if m.is_up() && !m.left => {
+                Some((i, m)) if m.is_up() && !m.left => {
                     self.false_faulty += 1;
+                    let holders = self.held_faulty.entry(i).or_default();
+                    if holders.is_empty() {
+                        self.false_episodes += 1;
+                        self.false_detections.push((now, i, observer));
+                        if m.slow.is_none() {
+                            self.false_episodes_of_healthy += 1;
+                        }
+                    }
+                    if !holders.contains(&observer) {
+                        holders.push(observer);
+                    }
                     if m.slow.is_none() {
                         self.false_faulty_of_healthy += 1;
                     }
@@ -182,6 +204,14 @@ impl Metrics {
                 }
                 None => {}
             },
+            Event::Joined(member) => {
+                // A member held faulty that is alive again at this observer.
+                if let Some((i, _)) = subject(member.name) {
+                    if let Some(holders) = self.held_faulty.get_mut(&i) {
+                        holders.retain(|&o| o != observer);
+                    }
+                }
+            }
             Event::Left(_) => self.left_seen += 1,
             Event::Refuted { .. } => self.refutations += 1,
             Event::Broadcast { origin, seq, .. } => {

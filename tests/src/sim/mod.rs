@@ -21,12 +21,14 @@ mod metrics;
 mod network;
 mod queue;
 mod random;
+mod responder;
+mod streams;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use swim_core::{Config, Event, Node, State, SyncId, SyncStatus, Time};
+use swim_core::{Config, Event, Node, State, SyncId, Time};
 
 use crate::alloc_counter;
 pub use metrics::{BroadcastTrack, Detection, MemberMetrics, Metrics};
@@ -60,6 +62,13 @@ pub struct SimConfig {
     /// Check every node's invariants after everything it handles (O(N) per
     /// event: for small runs).
     pub check_invariants: bool,
+    /// Members from this index on are responders rather than full nodes
+    /// (see the `responder` module): for clusters too large to simulate in
+    /// full. `None`: every member is a full node.
+    pub responders_from: Option<usize>,
+    /// Record how long each timer and datagram takes a full member
+    /// (including carrying out its outputs), for [`Sim::step_times`].
+    pub time_steps: bool,
 }
 
 impl Default for SimConfig {
@@ -71,6 +80,8 @@ impl Default for SimConfig {
             link: LinkModel::default(),
             count_allocations: false,
             check_invariants: false,
+            responders_from: None,
+            time_steps: false,
         }
     }
 }
@@ -129,13 +140,15 @@ pub struct SimMember {
     pub left: bool,
     /// How it is slowed, if it is.
     pub slow: Option<Slow>,
+    /// Whether it is a responder rather than a full node.
+    pub responder: bool,
     restarts: u32,
 }
 
 impl SimMember {
     /// Whether the member is running.
     pub fn is_up(&self) -> bool {
-        self.node.is_some()
+        self.node.is_some() || (self.responder && self.crashed_at.is_none())
     }
 }
 
@@ -159,6 +172,11 @@ enum Pending {
     Join {
         node: usize,
         seed: usize,
+    },
+    /// A random responder pings full member `to` (then again a period
+    /// later): full members are probed as often as in a full cluster.
+    ResponderPing {
+        to: usize,
     },
 }
 
@@ -191,6 +209,10 @@ pub struct Sim {
     metrics: Metrics,
     count_allocations: bool,
     check_invariants: bool,
+    /// Nanoseconds of each full member's step, if recorded.
+    step_times: Option<Vec<u32>>,
+    /// Index of the first responder (the member count if none).
+    responders_from: usize,
 }
 
 impl Sim {
@@ -213,9 +235,12 @@ impl Sim {
             metrics: Metrics::new(sim.members),
             count_allocations: sim.count_allocations,
             check_invariants: sim.check_invariants,
+            step_times: sim.time_steps.then(Vec::new),
+            responders_from: sim.responders_from.unwrap_or(sim.members).min(sim.members),
         };
         let frame = this.config.sync_frame_budget.max(this.config.packet_budget);
         this.scratch = vec![0; frame];
+        let responders_from = this.responders_from;
         for i in 0..sim.members {
             let name = format!("m{i:05}").into_bytes();
             let addr = SocketAddr::from(([10, (i >> 16) as u8, (i >> 8) as u8, i as u8], 7946));
@@ -229,9 +254,18 @@ impl Sim {
                 crashed_at: None,
                 left: false,
                 slow: None,
+                responder: i >= responders_from,
                 restarts: 0,
             });
-            this.boot(i);
+            if i < responders_from {
+                this.boot(i);
+            }
+        }
+        if responders_from < sim.members {
+            for i in 0..responders_from {
+                let at = Time::ZERO + this.config.protocol_period.mul_f64(this.rng.unit());
+                this.schedule(at, Pending::ResponderPing { to: i });
+            }
         }
         this
     }
@@ -307,7 +341,7 @@ impl Sim {
     /// Crashes member `i`: it stops at once, without leaving.
     pub fn crash(&mut self, i: usize) {
         if let Some(m) = self.members.get_mut(i) {
-            if m.node.take().is_some() {
+            if m.node.take().is_some() || (m.responder && m.crashed_at.is_none()) {
                 m.crashed_at = Some(self.now);
                 m.deadline = None;
                 self.metrics.crashed(i, self.now);
@@ -319,7 +353,7 @@ impl Sim {
     /// memory of its past; it joins through `seed`.
     pub fn restart(&mut self, i: usize, seed: usize) {
         if let Some(m) = self.members.get_mut(i) {
-            if m.node.is_some() {
+            if m.node.is_some() || m.responder {
                 return;
             }
             m.restarts += 1;
@@ -418,6 +452,7 @@ impl Sim {
         let target = match pending {
             Pending::Timer { node, .. } | Pending::Datagram { to: node, .. } | Pending::Join { node, .. } => Some(node),
             Pending::Frame { sync, to_side, .. } => self.syncs.get(sync).and_then(|s| s.ends.get(to_side)).map(|e| e.0),
+            Pending::ResponderPing { .. } => None,
         };
         let timer = matches!(pending, Pending::Timer { .. } | Pending::Join { .. });
         if let Some(thaw) = target.and_then(|i| self.held_until(i, timer)) {
@@ -430,16 +465,36 @@ impl Sim {
         match pending {
             Pending::Timer { node, due } => {
                 if self.members.get(node).is_some_and(|m| m.deadline == Some(due)) {
+                    let start = self.step_times.is_some().then(std::time::Instant::now);
                     self.fire_timer(node, due);
+                    self.record_step(start);
                 }
             }
             Pending::Datagram { to, from, buf } => {
-                self.deliver(to, from, buf);
+                if self.members.get(to).is_some_and(|m| m.responder) {
+                    if self.members.get(to).is_some_and(SimMember::is_up) {
+                        let data = self.buffers.get_mut(buf).map(std::mem::take).unwrap_or_default();
+                        self.metrics.received(to, data.len());
+                        self.respond(to, from, &data);
+                        if let Some(b) = self.buffers.get_mut(buf) {
+                            *b = data;
+                        }
+                    }
+                } else {
+                    let start = self.step_times.is_some().then(std::time::Instant::now);
+                    self.deliver(to, from, buf);
+                    self.record_step(start);
+                }
                 self.release(buf);
             }
             Pending::Frame { sync, to_side, buf } => {
                 self.deliver_frame(sync, to_side, buf);
                 self.release(buf);
+            }
+            Pending::ResponderPing { to } => {
+                self.responder_ping(to);
+                let next = self.now + self.config.protocol_period.mul_f64(0.5 + self.rng.unit());
+                self.schedule(next, Pending::ResponderPing { to });
             }
             Pending::Join { node, seed } => {
                 let (now, seed_addr) = (self.now, self.members.get(seed).map(|m| m.addr));
@@ -449,6 +504,18 @@ impl Sim {
                 }
             }
         }
+    }
+
+    fn record_step(&mut self, start: Option<std::time::Instant>) {
+        if let (Some(start), Some(times)) = (start, self.step_times.as_mut()) {
+            times.push(u32::try_from(start.elapsed().as_nanos()).unwrap_or(u32::MAX));
+        }
+    }
+
+    /// Nanoseconds of every step of a full member so far (with
+    /// `time_steps`), and clears them.
+    pub fn step_times(&mut self) -> Vec<u32> {
+        self.step_times.as_mut().map(std::mem::take).unwrap_or_default()
     }
 
     fn fire_timer(&mut self, i: usize, due: Time) {
@@ -581,100 +648,6 @@ impl Sim {
 
     fn release(&mut self, buf: usize) {
         self.free_buffers.push(buf);
-    }
-
-    fn open_sync(&mut self, opener: usize, id: SyncId, peer: SocketAddr) {
-        let now = self.now;
-        let from_addr = self.members.get(opener).map(|m| m.addr);
-        let accepted = match (self.by_addr.get(&peer).copied(), from_addr) {
-            (Some(to), Some(from)) if self.network.connected(opener, to) => {
-                self.with_node(to, |n, _| n.accept_sync(now, from).ok()).flatten().map(|aid| (to, aid))
-            }
-            _ => None,
-        };
-        let Some((to, aid)) = accepted else {
-            // Connection refused or unreachable.
-            self.with_node(opener, |n, _| n.close_sync(id));
-            return;
-        };
-        self.syncs.push(SimSync { ends: [(opener, id), (to, aid)], open: [true, true], last_arrival: [now, now] });
-        let sync = self.syncs.len() - 1;
-        self.pump(sync, 0);
-        self.pump(sync, 1);
-    }
-
-    /// Sends whatever side `side` of a sync has to send.
-    fn pump(&mut self, sync: usize, side: usize) {
-        let Some(&(member, id)) = self.syncs.get(sync).and_then(|s| s.ends.get(side)) else { return };
-        loop {
-            let status = self.node(member).and_then(|n| n.sync_status(id));
-            match status {
-                Some(SyncStatus::Send) => {
-                    let mut scratch = std::mem::take(&mut self.scratch);
-                    let written = self.with_node(member, |n, _| n.poll_sync_frame(id, &mut scratch)).flatten();
-                    let frame = written.map(|len| self.store(scratch.get(4..len).unwrap_or_default()));
-                    self.scratch = scratch;
-                    let Some(buf) = frame else {
-                        self.abort_sync(sync);
-                        return;
-                    };
-                    let other = 1 - side;
-                    let to = self.syncs.get(sync).and_then(|s| s.ends.get(other)).map(|e| e.0).unwrap_or(member);
-                    let delay = self.network.stream_delay(&mut self.rng, member, to);
-                    let Some(s) = self.syncs.get_mut(sync) else { return };
-                    let at = (self.now + delay).max(s.last_arrival[other] + Duration::from_micros(1));
-                    s.last_arrival[other] = at;
-                    self.schedule(at, Pending::Frame { sync, to_side: other, buf });
-                }
-                Some(SyncStatus::Done) => {
-                    self.with_node(member, |n, _| n.close_sync(id));
-                    if let Some(s) = self.syncs.get_mut(sync) {
-                        s.open[side] = false;
-                    }
-                    return;
-                }
-                Some(SyncStatus::Receive) => return,
-                None => {
-                    if let Some(s) = self.syncs.get_mut(sync) {
-                        s.open[side] = false;
-                    }
-                    return;
-                }
-            }
-        }
-    }
-
-    fn deliver_frame(&mut self, sync: usize, to_side: usize, buf: usize) {
-        let Some(s) = self.syncs.get(sync) else { return };
-        let (member, id) = s.ends[to_side];
-        let from = s.ends[1 - to_side].0;
-        if !s.open[to_side] || !self.network.connected(from, member) {
-            self.abort_sync(sync);
-            return;
-        }
-        let Some(mut data) = self.buffers.get_mut(buf).map(std::mem::take) else { return };
-        let now = self.now;
-        let result = self.with_node(member, |n, _| n.handle_sync_frame(now, id, &mut data));
-        if let Some(b) = self.buffers.get_mut(buf) {
-            *b = data;
-        }
-        match result {
-            Some(Ok(_)) => {
-                self.pump(sync, to_side);
-                self.settle(member);
-            }
-            _ => self.abort_sync(sync),
-        }
-    }
-
-    /// Closes both ends of a broken sync stream.
-    fn abort_sync(&mut self, sync: usize) {
-        let Some(s) = self.syncs.get_mut(sync) else { return };
-        let ends = s.ends;
-        s.open = [false, false];
-        for (member, id) in ends {
-            self.with_node(member, |n, _| n.close_sync(id));
-        }
     }
 
     /// Members that are up and have not left.
