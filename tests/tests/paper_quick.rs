@@ -83,4 +83,7 @@ fn bad_options_are_refused_with_the_flag_named() {
     assert!(parse(&["--seeds"]).unwrap_err().contains("needs a value"));
     assert!(parse(&["--frobnicate", "1"]).unwrap_err().contains("unknown option"));
     assert_eq!(parse(&["--no-write"]).unwrap().out, None);
+    assert_eq!(parse(&[]).unwrap().out.as_deref(), Some("docs/results"));
+    assert_eq!(parse(&["--only", "swim"]).unwrap().out, None, "a partial run does not replace the report");
+    assert_eq!(parse(&["--only", "swim", "--out", "x"]).unwrap().out.as_deref(), Some("x"));
 }

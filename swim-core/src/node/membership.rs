@@ -42,9 +42,10 @@ pub(super) enum Evidence {
 #[derive(Clone, Copy)]
 enum Claim<'u, 'a> {
     Alive(&'u AliveUpdate<'a>),
-    Suspect,
-    /// Faulty or left.
-    Gone,
+    /// Suspected by the named member.
+    Suspect(&'u [u8]),
+    /// Faulty (declared by the named member) or left.
+    Gone(Option<&'u [u8]>),
 }
 
 /// An alive update or member description, from any source.
@@ -142,7 +143,7 @@ impl Node {
     /// counts as a confirmation.
     pub(super) fn apply_suspect(&mut self, now: Time, name: &[u8], incarnation: u32, by: &[u8]) {
         if name == self.local_name() {
-            self.heard_about_self(now, incarnation, Claim::Suspect);
+            self.heard_about_self(now, incarnation, Claim::Suspect(by));
             return;
         }
         let Some(slot) = self.members.find(name) else { return };
@@ -154,7 +155,7 @@ impl Node {
     /// never counts as an independent confirmation.
     pub(super) fn apply_suspect_state(&mut self, now: Time, name: &[u8], incarnation: u32, from: &[u8]) {
         if name == self.local_name() {
-            self.heard_about_self(now, incarnation, Claim::Suspect);
+            self.heard_about_self(now, incarnation, Claim::Suspect(from));
             return;
         }
         let Some(slot) = self.members.find(name) else { return };
@@ -163,7 +164,7 @@ impl Node {
 
     pub(super) fn apply_faulty(&mut self, now: Time, name: &[u8], incarnation: u32, by: &[u8]) {
         if name == self.local_name() {
-            self.heard_about_self(now, incarnation, Claim::Gone);
+            self.heard_about_self(now, incarnation, Claim::Gone(Some(by)));
             return;
         }
         let Some(slot) = self.members.find(name) else { return };
@@ -175,7 +176,7 @@ impl Node {
 
     pub(super) fn apply_left(&mut self, now: Time, name: &[u8], incarnation: u32) {
         if name == self.local_name() {
-            self.heard_about_self(now, incarnation, Claim::Gone);
+            self.heard_about_self(now, incarnation, Claim::Gone(None));
             return;
         }
         let Some(slot) = self.members.find(name) else { return };
@@ -330,11 +331,15 @@ impl Node {
                         && (update.meta != local.meta.as_slice()
                             || !local.addrs.iter().copied().eq(update.addrs.iter())))
             }
-            Claim::Suspect | Claim::Gone => !serial::at_least(incarnation, own),
+            Claim::Suspect(_) | Claim::Gone(_) => !serial::at_least(incarnation, own),
+        };
+        let accuser = match claim {
+            Claim::Suspect(by) | Claim::Gone(Some(by)) => Some(by),
+            _ => None,
         };
         if !stale {
-            self.refute(now, incarnation);
-        } else if matches!(claim, Claim::Gone) {
+            self.refute_to(now, incarnation, accuser);
+        } else if matches!(claim, Claim::Gone(_)) {
             self.disseminate(now, LOCAL);
         }
     }
@@ -342,6 +347,12 @@ impl Node {
     /// Refutes: takes an incarnation above both the node's own and the one
     /// heard, and gossips itself alive.
     pub(super) fn refute(&mut self, now: Time, heard: u32) {
+        self.refute_to(now, heard, None);
+    }
+
+    /// Refutes, also sending the refutation straight to `accuser` (the
+    /// member whose suspicion times out first) if it is known.
+    fn refute_to(&mut self, now: Time, heard: u32, accuser: Option<&[u8]>) {
         let Some(local) = self.members.get_mut(LOCAL) else { return };
         let incarnation = serial::max(local.incarnation, heard).wrapping_add(1);
         local.incarnation = incarnation;
@@ -353,7 +364,12 @@ impl Node {
             // messages (which Lifeguard slows down when this node is
             // unhealthy), it goes straight to a few random members.
             let mut to = [0u32; 16];
-            let found = self.random_alive(REFUTATION_FANOUT, LOCAL, &mut to);
+            let accuser = accuser.and_then(|name| self.members.find(name)).filter(|&s| s != LOCAL);
+            let mut found = self.random_alive(REFUTATION_FANOUT, accuser.unwrap_or(LOCAL), &mut to);
+            if let (Some(slot), Some(last)) = (accuser, to.get_mut(found)) {
+                *last = slot;
+                found += 1;
+            }
             for &slot in to.get(..found).unwrap_or_default() {
                 if let (Some(&addr), Some(member)) =
                     (self.members.get(slot).and_then(|e| e.addrs.first()), self.members.reference(LOCAL))

@@ -109,6 +109,31 @@ mod tests {
     }
 
     #[test]
+    fn a_refutation_goes_straight_to_the_accuser_and_three_random_members() {
+        let mut n = node(config());
+        introduce(&mut n, Time::ZERO, 8);
+        transmits(&mut n, Time::ZERO);
+        let suspicion = Message::Suspect(swim_wire::Suspect { incarnation: 0, name: &name(0), by: &name(5) });
+        let bytes = packet(Message::Ack(swim_wire::Ack { seq: 0, source: &name(2), payload: &[] }), &[suspicion]);
+        feed(&mut n, Time::ZERO, super::super::tests::addr(2), &bytes).unwrap();
+        assert_eq!(n.incarnation(), 1, "refuted");
+        let updates: Vec<_> = transmits(&mut n, Time::ZERO)
+            .into_iter()
+            .filter(|(_, bytes)| parse(bytes).primary().kind() == Kind::Gossip)
+            .collect();
+        assert_eq!(updates.len(), 4, "three random members and the accuser");
+        assert!(updates.iter().any(|(to, _)| *to == super::super::tests::addr(5)), "the accuser hears it first-hand");
+        for (_, bytes) in &updates {
+            let own = name(0);
+            assert!(matches!(
+                parse(bytes).piggyback().next(),
+                Some(Message::Alive(a)) if a.name == &own[..] && a.incarnation == 1
+            ));
+        }
+        assert!(n.stats().queued_updates > 0, "and it rides on later messages too");
+    }
+
+    #[test]
     fn infection_is_the_default_and_queues_instead() {
         let mut n = node(Config { suspicion: false, ..config() });
         introduce(&mut n, Time::ZERO, 4);

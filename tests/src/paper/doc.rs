@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use super::plot::{Chart, Scale, Series};
-use super::{Experiment, Results, scale, swim};
+use super::{Experiment, Results, lifeguard, scale, swim};
 
 /// The plots, by file name.
 pub fn charts(r: &Results) -> Vec<(&'static str, Chart)> {
@@ -102,30 +102,34 @@ pub fn charts(r: &Results) -> Vec<(&'static str, Chart)> {
         ));
     }
     if let Some(l) = &r.lifeguard {
-        let mut delays: Vec<u64> = l.rows.iter().map(|r| r.delay_ms).collect();
-        delays.sort_unstable();
-        delays.dedup();
-        let mut series = Vec::new();
-        for lifeguard in [false, true] {
-            for &d in &delays {
-                let points = l
-                    .rows
-                    .iter()
-                    .filter(|r| r.lifeguard == lifeguard && r.delay_ms == d)
-                    .map(|r| (r.slowed as f64, r.false_all as f64))
-                    .collect();
-                let mode = if lifeguard { "Lifeguard" } else { "no Lifeguard" };
-                series.push(Series::measured(format!("{mode}, D = {d} ms"), points));
-            }
-        }
+        let mut slowed: Vec<usize> = l.rows.iter().map(|r| r.slowed).collect();
+        slowed.sort_unstable();
+        slowed.dedup();
+        let sum = |lifeguard: bool, f: fn(&lifeguard::Row) -> u64| -> Vec<(f64, f64)> {
+            slowed
+                .iter()
+                .map(|&c| {
+                    let total: u64 = l.rows.iter().filter(|r| r.lifeguard == lifeguard && r.slowed == c).map(f).sum();
+                    (c as f64, total as f64)
+                })
+                .collect()
+        };
         out.push((
             "lifeguard.svg",
             Chart {
-                title: format!("False faulty verdicts, {} members, {} s", l.members, l.seconds),
+                title: format!(
+                    "False detections, {} members, {} runs × {} s per point, all D",
+                    l.members, l.runs, l.seconds
+                ),
                 x_label: "slowed members C".into(),
-                y_label: "false faulty verdicts (all observers)".into(),
+                y_label: "false failure detections".into(),
                 y_scale: Scale::Log1p,
-                series,
+                series: vec![
+                    Series::measured("no Lifeguard: any member", sum(false, |r| r.detections_all)),
+                    Series::measured("no Lifeguard: healthy members", sum(false, |r| r.detections_healthy)),
+                    Series::measured("Lifeguard: any member", sum(true, |r| r.detections_all)),
+                    Series::measured("Lifeguard: healthy members", sum(true, |r| r.detections_healthy)),
+                ],
             },
         ));
     }

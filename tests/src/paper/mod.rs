@@ -115,7 +115,8 @@ Reproduces the SWIM paper's and the Lifeguard paper's experiments in the
 deterministic simulator, measures the simulator's scale, prints one summary
 line per experiment, and writes docs/results/paper.md and SVG plots.
 
-  --out DIR            where to write paper.md and the plots [docs/results]
+  --out DIR            where to write paper.md and the plots [docs/results,
+                       or nowhere with --only]
   --no-write           print the summaries only
   --only LIST          experiments: swim,lifeguard,scale [all]
   --quick              small sizes and short runs (seconds; for a smoke test)
@@ -169,19 +170,21 @@ impl Command {
     /// Parses the arguments (without the program name).
     pub fn parse(args: &[String]) -> Result<Command, String> {
         let mut o = Options::default();
-        let mut out = Some("docs/results".to_owned());
+        let mut out: Option<Option<String>> = None;
         let mut help = false;
+        let mut partial = false;
         let mut it = args.iter();
         while let Some(flag) = it.next() {
             match flag.as_str() {
                 "--help" | "-h" => help = true,
-                "--no-write" => out = None,
+                "--no-write" => out = Some(None),
                 "--quick" => o = Options { threads: o.threads, seed: o.seed, ..Options::quick() },
                 _ => {
                     let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
                     match flag.as_str() {
-                        "--out" => out = Some(value.clone()),
+                        "--out" => out = Some(Some(value.clone())),
                         "--only" => {
+                            partial = true;
                             o.only = value
                                 .split(',')
                                 .map(|e| match e.trim() {
@@ -217,6 +220,8 @@ impl Command {
             }
         }
         o.validate()?;
+        // A partial run must not replace the full report unless asked to.
+        let out = out.unwrap_or_else(|| (!partial).then(|| "docs/results".to_owned()));
         Ok(Command { options: o, out, help })
     }
 }

@@ -107,8 +107,11 @@ impl Chart {
         if x_hi <= x_lo {
             x_hi = x_lo + 1.0;
         }
-        y_hi = if y_hi <= y_lo { y_lo + 1.0 } else { y_hi + (y_hi - y_lo) * 0.08 };
         let (pw, ph) = (WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM);
+        // Headroom so the data stays below the legend in the top corner.
+        let legend_h = 8.0 + 16.0 * self.series.len() as f64;
+        let fraction = ((ph - legend_h - 12.0) / ph).max(0.3);
+        y_hi = if y_hi <= y_lo { y_lo + 1.0 } else { y_lo + (y_hi - y_lo) / fraction };
         let sx = |x: f64| LEFT + (x - x_lo) / (x_hi - x_lo) * pw;
         let sy = |y: f64| TOP + ph - (y - y_lo) / (y_hi - y_lo) * ph;
 
@@ -168,7 +171,9 @@ impl Chart {
             TOP + ph / 2.0,
             escape(&self.y_label)
         );
-        // Series and legend.
+        // Series, then the legend on a white box above them.
+        let longest = self.series.iter().map(|s| s.name.chars().count()).max().unwrap_or(0) as f64;
+        let legend_w = 48.0 + 6.6 * longest;
         for (i, s) in self.series.iter().enumerate() {
             let color = COLORS[i % COLORS.len()];
             let path: Vec<String> =
@@ -189,6 +194,16 @@ impl Chart {
                     );
                 }
             }
+        }
+        let _ = writeln!(
+            out,
+            r##"<rect x="{:.1}" y="{:.1}" width="{legend_w:.1}" height="{legend_h:.1}" fill="white" fill-opacity="0.85" stroke="#ccc"/>"##,
+            LEFT + 4.0,
+            TOP + 4.0
+        );
+        for (i, s) in self.series.iter().enumerate() {
+            let color = COLORS[i % COLORS.len()];
+            let dash = if s.dashed { r#" stroke-dasharray="6 4""# } else { "" };
             let ly = TOP + 14.0 + 16.0 * i as f64;
             let _ = writeln!(
                 out,
