@@ -14,7 +14,8 @@
 //! Ctrl-C (or SIGTERM) leaves the cluster gracefully. Each line starts with
 //! the seconds since start; `view:` lines list the members seen alive. Set
 //! `RUST_LOG` (for example `RUST_LOG=swim_runtime=debug`) to see the
-//! protocol's own log on stderr.
+//! protocol's own log on stderr; `RUST_LOG=swim::report=info` shows only the
+//! protocol report logged every 60 periods.
 
 #![allow(
     clippy::indexing_slicing,

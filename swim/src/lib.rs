@@ -40,8 +40,12 @@
 #![forbid(unsafe_code)]
 
 pub use bytes::Bytes;
-pub use swim_core::{CommandError, Config, ConfigError, Encryption, JoinFailure, RateLimit, SecretKey, State, Stats};
+pub use swim_core::{
+    CommandError, Config, ConfigError, Dissemination, Encryption, JoinFailure, RateLimit, SecretKey, State, Stats,
+    SuspicionScale,
+};
 pub use swim_runtime::{
-    Builder, Cluster, DEFAULT_PORT, Error, Event, Events, Member, Name, RecvError, RuntimeOptions, metrics,
+    Builder, Cluster, DEFAULT_PORT, Error, Event, Events, Member, Name, PeriodReport, RecvError, RuntimeOptions,
+    metrics,
 };
 pub use swim_transport::{Transport, faults, memory, quic, tls, udp};
