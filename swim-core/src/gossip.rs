@@ -42,15 +42,16 @@ struct Link {
     prev: u32,
     next: u32,
     bucket: u8,
-    /// When the item was queued.
-    since: Time,
 }
 
-const UNLINKED: Link = Link { prev: NIL, next: NIL, bucket: NONE, since: Time::ZERO };
+const UNLINKED: Link = Link { prev: NIL, next: NIL, bucket: NONE };
 
 #[derive(Debug)]
 pub(crate) struct Gossip {
     links: Vec<Link>,
+    /// When each item was queued, by id (apart from the links, which the
+    /// hot iteration walks: they stay 12 bytes).
+    since: Vec<Time>,
     head: [u32; MAX_TRANSMITS],
     tail: [u32; MAX_TRANSMITS],
     len: usize,
@@ -58,7 +59,13 @@ pub(crate) struct Gossip {
 
 impl Gossip {
     pub(crate) fn with_capacity(items: usize) -> Self {
-        Gossip { links: Vec::with_capacity(items), head: [NIL; MAX_TRANSMITS], tail: [NIL; MAX_TRANSMITS], len: 0 }
+        Gossip {
+            links: Vec::with_capacity(items),
+            since: Vec::with_capacity(items),
+            head: [NIL; MAX_TRANSMITS],
+            tail: [NIL; MAX_TRANSMITS],
+            len: 0,
+        }
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -105,10 +112,10 @@ impl Gossip {
         self.len -= 1;
     }
 
-    fn push_front(&mut self, id: u32, bucket: u8, since: Time) {
+    fn push_front(&mut self, id: u32, bucket: u8) {
         let b = usize::from(bucket);
         let old = self.head.get(b).copied().unwrap_or(NIL);
-        self.set(id, |l| *l = Link { prev: NIL, next: old, bucket, since });
+        self.set(id, |l| *l = Link { prev: NIL, next: old, bucket });
         if old == NIL {
             if let Some(t) = self.tail.get_mut(b) {
                 *t = id;
@@ -122,10 +129,10 @@ impl Gossip {
         self.len += 1;
     }
 
-    fn push_back(&mut self, id: u32, bucket: u8, since: Time) {
+    fn push_back(&mut self, id: u32, bucket: u8) {
         let b = usize::from(bucket);
         let old = self.tail.get(b).copied().unwrap_or(NIL);
-        self.set(id, |l| *l = Link { prev: old, next: NIL, bucket, since });
+        self.set(id, |l| *l = Link { prev: old, next: NIL, bucket });
         if old == NIL {
             if let Some(h) = self.head.get_mut(b) {
                 *h = id;
@@ -144,9 +151,13 @@ impl Gossip {
         let id = item.id();
         if self.links.len() <= id as usize {
             self.links.resize(id as usize + 1, UNLINKED);
+            self.since.resize(id as usize + 1, Time::ZERO);
         }
         self.unlink(id);
-        self.push_front(id, 0, now);
+        self.push_front(id, 0);
+        if let Some(since) = self.since.get_mut(id as usize) {
+            *since = now;
+        }
     }
 
     pub(crate) fn remove(&mut self, item: Item) {
@@ -164,10 +175,10 @@ impl Gossip {
         self.unlink(id);
         let next = usize::from(link.bucket) + 1;
         if next < limit.min(MAX_TRANSMITS) {
-            self.push_back(id, crate::convert::to_u8(next), link.since);
+            self.push_back(id, crate::convert::to_u8(next));
             return None;
         }
-        Some(link.since)
+        self.since.get(id as usize).copied()
     }
 
     /// Items from fewest-sent up, stopping below bucket `limit`.

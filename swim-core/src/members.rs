@@ -101,6 +101,12 @@ impl BroadcastWindow {
     }
 }
 
+/// Suspicion records allocated up front for a table of `capacity`: enough
+/// that loss-driven suspicions in a healthy cluster never grow the table.
+fn suspicion_capacity(capacity: usize) -> usize {
+    (capacity / 8).clamp(16, 4096)
+}
+
 /// Most independent confirmations of a suspicion that are tracked.
 pub(crate) const MAX_CONFIRMERS: usize = 8;
 
@@ -124,7 +130,9 @@ pub(crate) struct Suspicion {
 pub(crate) struct Entry {
     pub(crate) generation: u32,
     pub(crate) occupied: bool,
-    pub(crate) name: Vec<u8>,
+    /// Inline up to 32 bytes: typical names cost no allocation, and a lookup
+    /// compares them without a second cache miss.
+    pub(crate) name: SmallVec<[u8; 32]>,
     pub(crate) addrs: SmallVec<[SocketAddr; 2]>,
     pub(crate) meta: Vec<u8>,
     pub(crate) incarnation: u32,
@@ -134,7 +142,9 @@ pub(crate) struct Entry {
     /// up to 32 bytes, so that suspicions do not allocate for typical names;
     /// a longer name allocates once per slot and the capacity is kept.
     pub(crate) accuser: SmallVec<[u8; 32]>,
-    pub(crate) suspicion: Suspicion,
+    /// The record of its current suspicion in the side table, or
+    /// `NO_SUSPICION` (set exactly while the member is suspect).
+    suspicion: u32,
     pub(crate) broadcasts: BroadcastWindow,
 }
 
@@ -143,24 +153,32 @@ impl Entry {
         Entry {
             generation: 0,
             occupied: false,
-            name: Vec::new(),
+            name: SmallVec::new(),
             addrs: SmallVec::new(),
             meta: Vec::new(),
             incarnation: 0,
             state: State::Left,
             changed_at: Time::ZERO,
             accuser: SmallVec::new(),
-            suspicion: Suspicion::default(),
+            suspicion: NO_SUSPICION,
             broadcasts: BroadcastWindow::default(),
         }
     }
 }
+
+/// An entry without a suspicion record.
+const NO_SUSPICION: u32 = u32::MAX;
 
 /// The table.
 #[derive(Debug)]
 pub(crate) struct Members {
     entries: Vec<Entry>,
     free: Vec<u32>,
+    /// Suspicion records, apart from the entries: few members are suspect
+    /// at once, and the record (128 bytes) would otherwise sit in every
+    /// entry. Records are reused through `free_suspicions`.
+    suspicions: Vec<Suspicion>,
+    free_suspicions: Vec<u32>,
     index: HashTable<u32>,
     hasher: RandomState,
     /// Members alive or suspect, this node included.
@@ -173,6 +191,8 @@ impl Members {
         Members {
             entries: Vec::with_capacity(capacity),
             free: Vec::with_capacity(capacity),
+            suspicions: Vec::with_capacity(suspicion_capacity(capacity)),
+            free_suspicions: Vec::with_capacity(suspicion_capacity(capacity)),
             index: HashTable::with_capacity(capacity),
             hasher: RandomState::new(),
             live: 0,
@@ -206,7 +226,9 @@ impl Members {
 
     pub(crate) fn find(&self, name: &[u8]) -> Option<u32> {
         let entries = &self.entries;
-        self.index.find(self.hash(name), |&slot| entries.get(slot as usize).is_some_and(|e| e.name == name)).copied()
+        self.index
+            .find(self.hash(name), |&slot| entries.get(slot as usize).is_some_and(|e| e.name.as_slice() == name))
+            .copied()
     }
 
     /// Adds a member (the caller checks `len()` against its limit).
@@ -239,7 +261,7 @@ impl Members {
         entry.state = state;
         entry.changed_at = now;
         entry.accuser.clear();
-        entry.suspicion.accusers.clear();
+        entry.suspicion = NO_SUSPICION;
         entry.broadcasts = BroadcastWindow::default();
         let hash = self.hasher.hash_one(name);
         let entries = &self.entries;
@@ -263,6 +285,7 @@ impl Members {
         if let Ok(found) = self.index.find_entry(hash, |&s| s == slot) {
             found.remove();
         }
+        self.end_suspicion(slot);
         if let Some(entry) = self.entries.get_mut(slot as usize) {
             if entry.state.is_live() {
                 self.live -= 1;
@@ -304,6 +327,53 @@ impl Members {
         }
         entry.state = state;
         entry.changed_at = now;
+        if state != State::Suspect {
+            self.end_suspicion(slot);
+        }
+    }
+
+    /// The suspicion of a suspect member.
+    pub(crate) fn suspicion(&self, slot: u32) -> Option<&Suspicion> {
+        self.get(slot).and_then(|e| self.suspicions.get(e.suspicion as usize))
+    }
+
+    pub(crate) fn suspicion_mut(&mut self, slot: u32) -> Option<&mut Suspicion> {
+        let id = self.get(slot)?.suspicion;
+        self.suspicions.get_mut(id as usize)
+    }
+
+    /// A cleared suspicion record for a member about to become suspect:
+    /// its current one, a free one, or a new one (the table grows only past
+    /// the most suspicions ever held at once).
+    pub(crate) fn start_suspicion(&mut self, slot: u32) -> Option<&mut Suspicion> {
+        let entry = self.entries.get_mut(slot as usize).filter(|e| e.occupied)?;
+        if entry.suspicion == NO_SUSPICION {
+            entry.suspicion = match self.free_suspicions.pop() {
+                Some(id) => id,
+                None => {
+                    self.suspicions.push(Suspicion::default());
+                    crate::convert::to_u32(self.suspicions.len() - 1)
+                }
+            };
+        }
+        let record = self.suspicions.get_mut(entry.suspicion as usize)?;
+        record.accusers.clear();
+        Some(record)
+    }
+
+    /// Returns a member's suspicion record, if any, to the free list.
+    fn end_suspicion(&mut self, slot: u32) {
+        let Some(entry) = self.entries.get_mut(slot as usize) else { return };
+        let id = core::mem::replace(&mut entry.suspicion, NO_SUSPICION);
+        if id != NO_SUSPICION {
+            self.free_suspicions.push(id);
+        }
+    }
+
+    /// Suspicion records held (in use or free): the most at once so far.
+    #[cfg(test)]
+    pub(crate) fn suspicion_records(&self) -> usize {
+        self.suspicions.len()
     }
 
     /// Members alive or suspect, this node included.
@@ -374,6 +444,28 @@ mod tests {
         assert_eq!(m.get(s).unwrap().changed_at, Time::from_secs(2));
         m.set_state(s, State::Alive, Time::from_secs(3));
         assert_eq!(m.live(), 1);
+    }
+
+    #[test]
+    fn suspicion_records_live_while_suspect_and_are_reused() {
+        let mut m = Members::with_capacity(4);
+        let x = m.insert(b"x", [addr(1)].into_iter(), b"", 0, State::Alive, Time::ZERO).unwrap();
+        let y = m.insert(b"y", [addr(2)].into_iter(), b"", 0, State::Alive, Time::ZERO).unwrap();
+        assert!(m.suspicion(x).is_none(), "an alive member has no record");
+        m.start_suspicion(x).unwrap().deadline = Time::from_secs(5);
+        m.set_state(x, State::Suspect, Time::ZERO);
+        assert_eq!(m.suspicion(x).map(|s| s.deadline), Some(Time::from_secs(5)));
+        m.start_suspicion(x).unwrap().accusers.push(7);
+        assert_eq!(m.suspicion_records(), 1, "a new suspicion of a suspect reuses its record");
+        assert_eq!(m.suspicion(x).unwrap().accusers.len(), 1, "and clears its accusers");
+        m.set_state(x, State::Alive, Time::from_secs(1));
+        assert!(m.suspicion(x).is_none(), "a refuted suspicion frees its record");
+        m.start_suspicion(y).unwrap();
+        m.set_state(y, State::Suspect, Time::ZERO);
+        assert_eq!(m.suspicion_records(), 1, "the freed record is reused");
+        m.remove(y);
+        m.start_suspicion(x).unwrap();
+        assert_eq!(m.suspicion_records(), 1, "a removed member's record is freed too");
     }
 
     #[test]

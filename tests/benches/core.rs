@@ -4,7 +4,9 @@
 //!   datagrams prepared beforehand).
 //! - `step_p50_ns`, `step_p99_ns`: one protocol step inside that node — a
 //!   timeout (probing), a received ping (carrying gossip), a received ack —
-//!   each including draining the outputs, as the runtime does.
+//!   each including draining the outputs, as the runtime does; then the same
+//!   figures for each kind (`step_probe_*`: the timeout, which here includes
+//!   decoding the probes it sends; `step_ack_*`; `step_ping_*`).
 //! - `sim_member_periods_per_s`: the simulator at 1,000 members, converged.
 //! - `allocs_per_member_period`: allocations inside the nodes in that run.
 
@@ -102,6 +104,7 @@ fn main() {
     // ping (with two gossip updates) every period from some member.
     let mut buf = vec![0u8; 1400];
     let mut steps: Vec<f64> = Vec::with_capacity(200_000);
+    let mut kinds: [Vec<f64>; 3] = [Vec::new(), Vec::new(), Vec::new()];
     let mut now = Time::ZERO;
     let mut probe_seq = None;
     let (first, last) = (1usize, MEMBERS);
@@ -120,6 +123,7 @@ fn main() {
         while node.poll_event().is_some() {}
         black_box(node.poll_timeout());
         steps.push(t.elapsed().as_nanos() as f64);
+        kinds[0].push(t.elapsed().as_nanos() as f64);
         for (to, seq, target) in sent {
             probe_seq = Some((to, seq, target));
         }
@@ -129,6 +133,7 @@ fn main() {
             let _ = node.handle_datagram(now, to, &mut ack);
             drain(&mut node, now, &mut buf);
             steps.push(t.elapsed().as_nanos() as f64);
+            kinds[1].push(t.elapsed().as_nanos() as f64);
         }
         let from = first + (round * 7919) % (last - first);
         let gossip = [((round * 104_729) % (last - 2)) + 2, ((round * 1_299_709) % (last - 2)) + 2];
@@ -141,8 +146,12 @@ fn main() {
         let _ = node.handle_datagram(now, addr(from), &mut ping);
         drain(&mut node, now, &mut buf);
         steps.push(t.elapsed().as_nanos() as f64);
+        kinds[2].push(t.elapsed().as_nanos() as f64);
     }
     steps.sort_by(f64::total_cmp);
+    for v in &mut kinds {
+        v.sort_by(f64::total_cmp);
+    }
 
     // The simulator at 1,000 members: timed without counting, then counted.
     let members = 1000;
@@ -168,6 +177,10 @@ fn main() {
     report("step_p50_ns", format!("{:.0}", percentile(&steps, 0.50)));
     report("step_p99_ns", format!("{:.0}", percentile(&steps, 0.99)));
     report("step_max_ns", format!("{:.0}", percentile(&steps, 1.0)));
+    for (kind, v) in ["probe", "ack", "ping"].iter().zip(&kinds) {
+        report(&format!("step_{kind}_p50_ns"), format!("{:.0}", percentile(v, 0.50)));
+        report(&format!("step_{kind}_p99_ns"), format!("{:.0}", percentile(v, 0.99)));
+    }
     report("sim_member_periods_per_s", format!("{rate:.0}"));
     report("allocs_per_member_period", format!("{allocs:.3}"));
 }

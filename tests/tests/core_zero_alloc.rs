@@ -1,6 +1,7 @@
 //! A converged 1,000-member cluster runs 200 periods with 5% loss and a crash
 //! (suspicions, refutations, verdicts and gossip all happen) without a single
-//! allocation inside the nodes.
+//! allocation inside the nodes; then new, longer metadata shows that the
+//! counter does see the allocations the nodes make.
 
 #![allow(
     clippy::indexing_slicing,
@@ -29,6 +30,7 @@ fn converged_cluster_allocates_nothing_in_steady_state() {
     let mut sim = Sim::new(sim_config);
     sim.join_all(0, Duration::from_millis(2));
     assert!(sim.run_until(Duration::from_secs(120), Sim::converged), "no convergence");
+    let start_up = alloc_counter::accumulated(true);
 
     // Warm up under the conditions that will be measured: loss and a crash.
     sim.network.default = LinkModel { loss: 0.05, ..LinkModel::default() };
@@ -41,16 +43,22 @@ fn converged_cluster_allocates_nothing_in_steady_state() {
     sim.run_for(period * 200);
     let steady = alloc_counter::accumulated(true);
 
-    let m = sim.metrics();
+    let m = sim.metrics().clone();
     assert!(m.false_suspicions > 0 && m.refutations > 0, "loss caused suspicions and refutations");
     // (By now it may have been reaped: the verdicts are in the metrics.)
     assert_eq!(m.detections[&700].faulty_seen_by, sim.live().count(), "the crash was detected by all");
     assert_eq!(sim.seen_as(700, State::Alive), 0);
     assert!(m.total(|x| x.msgs_sent) > 200 * 1000, "gossip flowed");
-    assert!(warm_up.count > 0, "the counter sees the nodes' allocations");
     assert_eq!(steady.count, 0, "{} allocations ({} bytes) in 200 periods", steady.count, steady.bytes);
+
+    // The counter does see the nodes' allocations: metadata longer than any
+    // before makes every node that learns it grow that member's buffer.
+    sim.set_metadata(5, &[b'm'; 300]);
+    sim.run_for(period * 20);
+    let grown = alloc_counter::accumulated(true);
+    assert!(grown.count > 0 && grown.bytes >= 300, "the counter sees the nodes' allocations: {grown:?}");
     eprintln!(
-        "200 periods × {members} members: 0 allocations ({} false suspicions, {} refutations; start-up made {})",
-        m.false_suspicions, m.refutations, warm_up.count
+        "200 periods × {members} members: 0 allocations ({} false suspicions, {} refutations; start-up made {}, warm-up {}; new metadata then made {})",
+        m.false_suspicions, m.refutations, start_up.count, warm_up.count, grown.count
     );
 }

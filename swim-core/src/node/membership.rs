@@ -119,7 +119,6 @@ impl Node {
                 entry.meta.extend_from_slice(update.meta);
             }
             entry.accuser.clear();
-            entry.suspicion.accusers.clear();
         }
         self.members.set_state(slot, State::Alive, now);
         self.disseminate(now, slot);
@@ -219,13 +218,13 @@ impl Node {
         self.members.set_accuser(slot, by);
         let Some(entry) = self.members.get_mut(slot) else { return };
         entry.incarnation = incarnation;
-        entry.suspicion.started = now;
-        entry.suspicion.deadline = deadline;
-        entry.suspicion.min = min;
-        entry.suspicion.max = max;
-        entry.suspicion.expected = crate::convert::to_u8(expected);
-        entry.suspicion.accusers.clear();
-        entry.suspicion.accusers.push(accuser);
+        let Some(s) = self.members.start_suspicion(slot) else { return };
+        s.started = now;
+        s.deadline = deadline;
+        s.min = min;
+        s.max = max;
+        s.expected = crate::convert::to_u8(expected);
+        s.accusers.push(accuser);
         self.members.set_state(slot, State::Suspect, now);
         if let Some(r) = self.members.reference(slot) {
             self.suspicions.push(deadline, r);
@@ -242,8 +241,7 @@ impl Node {
             return;
         }
         let accuser = self.members.hash(self.members.accuser_name(by));
-        let Some(entry) = self.members.get_mut(slot) else { return };
-        let s = &mut entry.suspicion;
+        let Some(s) = self.members.suspicion_mut(slot) else { return };
         if s.accusers.contains(&accuser) || s.accusers.len() >= MAX_CONFIRMERS {
             return;
         }
@@ -288,7 +286,8 @@ impl Node {
         for _ in 0..super::BATCH {
             let Some((at, member)) = self.suspicions.pop_due(now) else { return };
             let Some(entry) = self.members.resolve(member) else { continue };
-            if entry.state != State::Suspect || entry.suspicion.deadline != at {
+            let current = self.members.suspicion(member.slot).map(|s| s.deadline);
+            if entry.state != State::Suspect || current != Some(at) {
                 continue; // refuted, or the deadline moved
             }
             let incarnation = entry.incarnation;

@@ -365,10 +365,11 @@ pub(super) fn scale(md: &mut String, s: &scale::Results) {
            and a larger table only costs cache misses. The hybrid rows time {:.0} steps each (full \
            members × periods × 3), so their p99.9 is close to their maximum.\n\
          - **Bytes per member** is the heap one node holds per known member once it knows all of \
-           them, pre-sized with `expected_members`: the table entry (name, two inline addresses, \
-           metadata, the accuser, the suspicion bookkeeping, the broadcast window), the name \
-           index, the probe list, the dissemination queue's links and the suspicion heap. At \
-           1,000 members fixed costs (the event arena, the rate limiters' tables) still show.\n\
+           them, pre-sized with `expected_members`: the table entry (name and accuser inline up \
+           to 32 bytes, two inline addresses, metadata, the broadcast window), the name index, \
+           the probe list, the dissemination queue's links, and records for suspicions (held \
+           apart, sized for one member in eight). At 1,000 members fixed costs (the event arena, \
+           the rate limiters' tables) still show.\n\
          - **Build** is the wall time until every full member knew every member (for the full \
            cluster, everyone joining through one seed); **one node learns all** is a single node \
            taking in alive updates for the whole cluster.\n",
