@@ -2,13 +2,7 @@
 //! its bytes and what a receiver decodes, then shows what a damaged copy
 //! produces: `cargo run -p swim-wire --example packet`.
 
-#![allow(
-    clippy::indexing_slicing,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::cast_possible_truncation
-)]
+#![allow(clippy::indexing_slicing, clippy::cast_possible_truncation)]
 
 use std::net::SocketAddr;
 

@@ -17,13 +17,7 @@
 //! protocol's own log on stderr; `RUST_LOG=swim::report=info` shows only the
 //! protocol report logged every 60 periods.
 
-#![allow(
-    clippy::indexing_slicing,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::cast_possible_truncation
-)]
+#![allow(clippy::indexing_slicing, clippy::cast_possible_truncation)]
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -6,13 +6,7 @@
 //! cargo run --release --example cluster -- --members 32 --quic
 //! ```
 
-#![allow(
-    clippy::indexing_slicing,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::cast_possible_truncation
-)]
+#![allow(clippy::indexing_slicing, clippy::cast_possible_truncation)]
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -83,7 +77,7 @@ async fn run(args: Args) -> Result<(), swim::Error> {
     for i in 0..n {
         let mut builder = Cluster::builder(name(i))
             .config(config.clone())
-            .bind("127.0.0.1:0".parse().expect("a socket address"))
+            .bind(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
             .metadata(format!("zone={}", ["a", "b", "c"][i % 3]));
         if let Some(ca) = &ca {
             builder = builder.quic(ca.issue(&name(i)).map_err(|e| swim::Error::Transport(e.into()))?);

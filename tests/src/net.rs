@@ -5,7 +5,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use swim::{Cluster, Config, Member, State};
+use swim::{Cluster, Config, Member, RuntimeOptions, State};
 use tokio::time::Instant;
 
 /// A fast configuration for loopback tests (T = 200 ms).
@@ -35,12 +35,32 @@ where
 /// Starts `n` members over UDP on `ip` (ports chosen by the system), named
 /// `{prefix}{i}`; none has joined yet.
 pub async fn start_udp(n: usize, prefix: &str, ip: &str) -> Vec<Cluster> {
+    start_with(n, prefix, ip, &fast(), &RuntimeOptions::default()).await
+}
+
+/// Like [`start_udp`], with the given configuration and runtime options.
+pub async fn start_with(n: usize, prefix: &str, ip: &str, config: &Config, options: &RuntimeOptions) -> Vec<Cluster> {
     let mut members = Vec::with_capacity(n);
     for i in 0..n {
         let bind: SocketAddr = format!("{ip}:0").parse().expect("a socket address");
-        let cluster = Cluster::builder(format!("{prefix}{i}")).config(fast()).bind(bind).start().await;
+        let cluster = Cluster::builder(format!("{prefix}{i}"))
+            .config(config.clone())
+            .runtime_options(options.clone())
+            .bind(bind)
+            .start()
+            .await;
         members.push(cluster.expect("a member starts"));
     }
+    members
+}
+
+/// Starts `n` members on 127.0.0.1 with `config` and `options`, joins them
+/// through the first, and waits (up to 20 s) until every one sees all `n`
+/// alive.
+pub async fn start_converged(n: usize, prefix: &str, config: &Config, options: &RuntimeOptions) -> Vec<Cluster> {
+    let members = start_with(n, prefix, "127.0.0.1", config, options).await;
+    join_all(&members).await;
+    assert!(eventually(Duration::from_secs(20), || all_see_alive(&members, n)).await, "{n} members converge");
     members
 }
 

@@ -11,32 +11,16 @@
 
 use std::time::Duration;
 
-use swim::{Cluster, Config};
+use swim::{Config, RuntimeOptions};
 use swim_tests::alloc_counter::{CountingAllocator, start_counting, stop_counting};
-use swim_tests::net::{all_see_alive, eventually, join_all};
+use swim_tests::net::{eventually, start_converged};
 
 #[global_allocator]
 static ALLOC: CountingAllocator = CountingAllocator;
 
-async fn start(n: usize, prefix: &str, config: Config) -> Vec<Cluster> {
-    let mut members = Vec::new();
-    for i in 0..n {
-        let c = Cluster::builder(format!("{prefix}{i}"))
-            .config(config.clone())
-            .bind("127.0.0.1:0".parse().unwrap())
-            .start()
-            .await
-            .unwrap();
-        members.push(c);
-    }
-    join_all(&members).await;
-    assert!(eventually(Duration::from_secs(20), || all_see_alive(&members, n)).await);
-    members
-}
-
 #[tokio::test(flavor = "current_thread")]
 async fn waking_late_is_reported_as_overload() {
-    let members = start(3, "o", Config::local()).await;
+    let members = start_converged(3, "o", &Config::local(), &RuntimeOptions::default()).await;
     assert_eq!(members[0].stats().await.unwrap().overload_reports, 0);
     // Block the only thread, as an overloaded host would: every member's
     // timer fires late.
@@ -53,7 +37,7 @@ async fn waking_late_is_reported_as_overload() {
 async fn the_adaptive_probe_timeout_is_applied() {
     let config = Config::local();
     let initial = config.probe_timeout;
-    let members = start(3, "a", config.clone()).await;
+    let members = start_converged(3, "a", &config, &RuntimeOptions::default()).await;
     // Loopback round trips are far below the initial 100 ms: after enough
     // samples the timeout follows them down to the configured minimum.
     let adapted = eventually(Duration::from_secs(20), || async {
@@ -73,7 +57,7 @@ async fn converged_members_allocate_nothing_per_datagram_or_period() {
     // allocations while the test sleeps counts all their work: receiving,
     // handling, sending, timers, for many periods.
     let config = Config { sync_interval: Duration::ZERO, ..Config::local() };
-    let members = start(4, "z", config.clone()).await;
+    let members = start_converged(4, "z", &config, &RuntimeOptions::default()).await;
     tokio::time::sleep(config.protocol_period * 10).await; // settle
     let before = members[0].stats().await.unwrap().packets_sent;
     let window = tokio::time::sleep(config.protocol_period * 25);

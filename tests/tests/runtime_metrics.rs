@@ -14,8 +14,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use metrics::{Counter, CounterFn, Gauge, GaugeFn, Histogram, Key, KeyName, Metadata, Recorder, SharedString, Unit};
-use swim::{Cluster, RuntimeOptions};
-use swim_tests::net::{all_see_alive, eventually, fast, join_all};
+use swim::RuntimeOptions;
+use swim_tests::net::{eventually, fast, start_converged};
 
 /// A value stored as bits, for counters and gauges alike.
 #[derive(Default)]
@@ -82,19 +82,7 @@ async fn the_documented_metrics_are_published() {
     let capture = Capture::default();
     metrics::set_global_recorder(capture.clone()).expect("the only recorder in this binary");
     let options = RuntimeOptions { metrics_interval: Duration::from_millis(100), ..RuntimeOptions::default() };
-    let mut members = Vec::new();
-    for i in 0..3 {
-        let c = Cluster::builder(format!("mx{i}"))
-            .config(fast())
-            .runtime_options(options.clone())
-            .bind("127.0.0.1:0".parse().unwrap())
-            .start()
-            .await
-            .unwrap();
-        members.push(c);
-    }
-    join_all(&members).await;
-    assert!(eventually(Duration::from_secs(20), || all_see_alive(&members, 3)).await);
+    let members = start_converged(3, "mx", &fast(), &options).await;
     let all_published = || {
         ["mx0", "mx1", "mx2"].iter().all(|name| {
             let counter = |metric: &str| capture.counter(&format!("{metric}{{node={name}}}")).unwrap_or(0);

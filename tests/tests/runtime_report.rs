@@ -12,8 +12,8 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use swim::{Cluster, RuntimeOptions};
-use swim_tests::net::{all_see_alive, eventually, fast, join_all};
+use swim::RuntimeOptions;
+use swim_tests::net::{eventually, fast, start_converged};
 
 /// Every log line written, in order.
 #[derive(Clone, Default)]
@@ -54,19 +54,7 @@ async fn members_log_how_often_they_are_probed_and_how_fast_updates_spread() {
     tracing::subscriber::set_global_default(subscriber).expect("the only subscriber in this binary");
 
     let options = RuntimeOptions { report_every: 10, ..RuntimeOptions::default() };
-    let mut members = Vec::new();
-    for i in 0..5 {
-        let c = Cluster::builder(format!("rp{i}"))
-            .config(fast())
-            .runtime_options(options.clone())
-            .bind("127.0.0.1:0".parse().unwrap())
-            .start()
-            .await
-            .unwrap();
-        members.push(c);
-    }
-    join_all(&members).await;
-    assert!(eventually(Duration::from_secs(20), || all_see_alive(&members, 5)).await);
+    let members = start_converged(5, "rp", &fast(), &options).await;
     // Reports after convergence: all five members, probed in some periods.
     let settled = lines.reports().len();
     let reported = eventually(Duration::from_secs(20), || {

@@ -9,6 +9,20 @@ use super::tests::{addr, config, feed, introduce, name, node, packet, state_of};
 use super::*;
 use crate::{CommandError, InputError};
 
+/// Feeds `n` a one-frame sync accepted from `peer`, holding one record:
+/// member `of` (incarnation 0) in `state`.
+fn sync_one_record(n: &mut Node, peer: u8, state: swim_wire::MemberState, of: u8) {
+    let id = n.accept_sync(Time::ZERO, addr(peer)).unwrap();
+    let (source, member, addrs) = (name(peer), name(of), [addr(of)]);
+    let flags = swim_wire::SyncFlags(swim_wire::SyncFlags::LAST);
+    let sync = Message::Sync(swim_wire::Sync { flags, source: &source, total: 1, chunk: 0 });
+    let record = Message::MemberRecord(swim_wire::MemberRecord {
+        state,
+        member: Alive { incarnation: 0, name: &member, addrs: Addrs::from_slice(&addrs), meta: b"" },
+    });
+    n.handle_sync_frame(Time::ZERO, id, &mut packet(sync, &[record])).unwrap();
+}
+
 #[test]
 fn suspicions_learned_by_sync_start_but_never_confirm() {
     // Regression: sync records carry states, not accusers. Counting them as
@@ -21,21 +35,8 @@ fn suspicions_learned_by_sync_start_but_never_confirm() {
         &[Message::Suspect(Suspect { incarnation: 0, name: &name(1), by: b"n2" })],
     );
     feed(&mut n, Time::ZERO, addr(2), &accusation).unwrap();
-    let a = [addr(1)];
     for peer in [3u8, 4] {
-        let id = n.accept_sync(Time::ZERO, addr(peer)).unwrap();
-        let source = name(peer);
-        let sync = Message::Sync(swim_wire::Sync {
-            flags: swim_wire::SyncFlags(swim_wire::SyncFlags::LAST),
-            source: &source,
-            total: 1,
-            chunk: 0,
-        });
-        let record = Message::MemberRecord(swim_wire::MemberRecord {
-            state: swim_wire::MemberState::Suspect,
-            member: Alive { incarnation: 0, name: &name(1), addrs: Addrs::from_slice(&a), meta: b"" },
-        });
-        n.handle_sync_frame(Time::ZERO, id, &mut packet(sync, &[record])).unwrap();
+        sync_one_record(&mut n, peer, swim_wire::MemberState::Suspect, 1);
     }
     n.handle_timeout(Time::from_secs(18));
     assert_eq!(state_of(&n, 1), Some(State::Suspect), "no confirmation came from the syncs");
@@ -44,19 +45,7 @@ fn suspicions_learned_by_sync_start_but_never_confirm() {
     // A member unknown to suspect yet does start a suspicion from a sync.
     let mut m = node(config());
     introduce(&mut m, Time::ZERO, 5);
-    let id = m.accept_sync(Time::ZERO, addr(3)).unwrap();
-    let source = name(3);
-    let sync = Message::Sync(swim_wire::Sync {
-        flags: swim_wire::SyncFlags(swim_wire::SyncFlags::LAST),
-        source: &source,
-        total: 1,
-        chunk: 0,
-    });
-    let record = Message::MemberRecord(swim_wire::MemberRecord {
-        state: swim_wire::MemberState::Faulty,
-        member: Alive { incarnation: 0, name: &name(1), addrs: Addrs::from_slice(&a), meta: b"" },
-    });
-    m.handle_sync_frame(Time::ZERO, id, &mut packet(sync, &[record])).unwrap();
+    sync_one_record(&mut m, 3, swim_wire::MemberState::Faulty, 1);
     assert_eq!(state_of(&m, 1), Some(State::Suspect), "faulty in a sync is merged as a suspicion");
 }
 

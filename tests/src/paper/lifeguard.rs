@@ -205,27 +205,20 @@ impl Results {
     /// One line.
     pub fn summary(&self) -> Vec<String> {
         let (off, on) = (self.totals(false), self.totals(true));
+        let change = |off: u64, on: u64| format!("{off} → {on} ({})", Results::ratio(off, on));
         vec![format!(
             "paper lifeguard: {} members, {} configurations × {} s × {} runs, Lifeguard off → on: \
-             false detections all {} → {} ({}), of healthy members {} → {} ({}); \
-             false verdicts all {} → {} ({}), about healthy members {} → {} ({}); \
+             false detections all {}, of healthy members {}; \
+             false verdicts all {}, about healthy members {}; \
              real crashes: first verdict median {:.1} s → {:.1} s, all healthy members {:.1} s → {:.1} s",
             self.members,
             self.rows.len() / 2,
             self.seconds,
             self.runs,
-            off.detections_all,
-            on.detections_all,
-            Results::ratio(off.detections_all, on.detections_all),
-            off.detections_healthy,
-            on.detections_healthy,
-            Results::ratio(off.detections_healthy, on.detections_healthy),
-            off.false_all,
-            on.false_all,
-            Results::ratio(off.false_all, on.false_all),
-            off.false_healthy,
-            on.false_healthy,
-            Results::ratio(off.false_healthy, on.false_healthy),
+            change(off.detections_all, on.detections_all),
+            change(off.detections_healthy, on.detections_healthy),
+            change(off.false_all, on.false_all),
+            change(off.false_healthy, on.false_healthy),
             off.first_median,
             on.first_median,
             off.full_median,
