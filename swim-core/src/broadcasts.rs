@@ -1,56 +1,117 @@
-//! The pool of user broadcasts being disseminated: this node's own and those
-//! received from others, each held until it has been sent often enough or
-//! is evicted for a newer one. Slot buffers keep their capacity when reused.
+//! The pool of user broadcasts a node holds: this node's own and those
+//! received from others, first while they are gossiped, then, for
+//! `broadcast_retention`, so that syncs can hand them to members that gossip
+//! missed. Slot buffers keep their capacity when reused.
+
+use std::collections::VecDeque;
+
+use crate::time::Time;
 
 #[derive(Debug, Default)]
 struct Slot {
     used: bool,
+    /// Whether its gossip is over and it is only kept for repair.
+    retained: bool,
+    /// Changes with every use of the slot, so that stale retention records
+    /// are recognised.
+    stamp: u32,
     origin: Vec<u8>,
+    generation: u64,
     seq: u32,
     payload: Vec<u8>,
 }
+
+/// A stored broadcast: `(origin, origin's generation, seq, payload)`.
+pub(crate) type Stored<'a> = (&'a [u8], u64, u32, &'a [u8]);
 
 #[derive(Debug)]
 pub(crate) struct Broadcasts {
     slots: Vec<Slot>,
     free: Vec<u32>,
+    /// Retained slots, oldest first: until when, slot, stamp.
+    retained: VecDeque<(Time, u32, u32)>,
 }
 
 impl Broadcasts {
     pub(crate) fn new(capacity: usize) -> Self {
         let slots = (0..capacity).map(|_| Slot::default()).collect();
         let free = (0..crate::convert::to_u32(capacity)).rev().collect();
-        Broadcasts { slots, free }
+        Broadcasts { slots, free, retained: VecDeque::with_capacity(capacity) }
     }
 
     /// Stores a broadcast; `None` when the pool is full.
-    pub(crate) fn store(&mut self, origin: &[u8], seq: u32, payload: &[u8]) -> Option<u32> {
+    pub(crate) fn store(&mut self, origin: &[u8], generation: u64, seq: u32, payload: &[u8]) -> Option<u32> {
         let index = self.free.pop()?;
         let slot = self.slots.get_mut(index as usize)?;
         slot.used = true;
+        slot.retained = false;
+        slot.stamp = slot.stamp.wrapping_add(1);
         slot.origin.clear();
         slot.origin.extend_from_slice(origin);
+        slot.generation = generation;
         slot.seq = seq;
         slot.payload.clear();
         slot.payload.extend_from_slice(payload);
         Some(index)
     }
 
-    /// `(origin, seq, payload)` of a stored broadcast.
-    pub(crate) fn get(&self, index: u32) -> Option<(&[u8], u32, &[u8])> {
-        self.slots.get(index as usize).filter(|s| s.used).map(|s| (&s.origin[..], s.seq, &s.payload[..]))
+    /// A stored broadcast.
+    pub(crate) fn get(&self, index: u32) -> Option<Stored<'_>> {
+        self.slots.get(index as usize).filter(|s| s.used).map(|s| (&s.origin[..], s.generation, s.seq, &s.payload[..]))
+    }
+
+    /// Slots that may hold broadcasts (the bound of slot indices).
+    pub(crate) fn capacity(&self) -> u32 {
+        crate::convert::to_u32(self.slots.len())
+    }
+
+    /// Its gossip is over: keep it until `until` for repair, or release it
+    /// now if `until` is not later than `now`.
+    pub(crate) fn retain(&mut self, index: u32, now: Time, until: Time) {
+        if until <= now {
+            self.release(index);
+            return;
+        }
+        let Some(slot) = self.slots.get_mut(index as usize).filter(|s| s.used && !s.retained) else { return };
+        slot.retained = true;
+        self.retained.push_back((until, index, slot.stamp));
+    }
+
+    /// Releases retained broadcasts whose time is up (at most `batch`).
+    pub(crate) fn expire(&mut self, now: Time, batch: usize) {
+        for _ in 0..batch {
+            match self.retained.front() {
+                Some(&(until, _, _)) if until <= now => {
+                    self.release_oldest_retained();
+                }
+                _ => return,
+            }
+        }
+    }
+
+    /// Releases the broadcast retained longest; whether there was one.
+    pub(crate) fn release_oldest_retained(&mut self) -> bool {
+        while let Some((_, index, stamp)) = self.retained.pop_front() {
+            let current = self.slots.get(index as usize).is_some_and(|s| s.used && s.retained && s.stamp == stamp);
+            if current {
+                self.release(index);
+                return true;
+            }
+        }
+        false
     }
 
     pub(crate) fn release(&mut self, index: u32) {
         if let Some(slot) = self.slots.get_mut(index as usize) {
             if slot.used {
                 slot.used = false;
+                slot.retained = false;
                 self.free.push(index);
             }
         }
     }
 
-    #[cfg(test)]
+    /// Broadcasts held (gossiped or retained).
     pub(crate) fn in_use(&self) -> usize {
         self.slots.len() - self.free.len()
     }
@@ -63,16 +124,40 @@ mod tests {
     #[test]
     fn store_get_release_and_full() {
         let mut pool = Broadcasts::new(2);
-        let a = pool.store(b"o", 1, b"one").unwrap();
-        let b = pool.store(b"o", 2, b"two").unwrap();
-        assert_eq!(pool.store(b"o", 3, b"three"), None);
-        assert_eq!(pool.get(b), Some((&b"o"[..], 2, &b"two"[..])));
+        let a = pool.store(b"o", 1, 1, b"one").unwrap();
+        let b = pool.store(b"o", 1, 2, b"two").unwrap();
+        assert_eq!(pool.store(b"o", 1, 3, b"three"), None);
+        assert_eq!(pool.get(b), Some((&b"o"[..], 1, 2, &b"two"[..])));
         pool.release(a);
         pool.release(a);
         assert_eq!(pool.in_use(), 1);
         assert_eq!(pool.get(a), None);
-        let c = pool.store(b"p", 3, b"three").unwrap();
+        let c = pool.store(b"p", 2, 3, b"three").unwrap();
         assert_eq!(c, a);
-        assert_eq!(pool.get(c), Some((&b"p"[..], 3, &b"three"[..])));
+        assert_eq!(pool.get(c), Some((&b"p"[..], 2, 3, &b"three"[..])));
+    }
+
+    #[test]
+    fn retained_broadcasts_expire_oldest_first_and_make_room() {
+        let mut pool = Broadcasts::new(3);
+        let t = Time::from_secs;
+        let a = pool.store(b"o", 1, 1, b"a").unwrap();
+        let b = pool.store(b"o", 1, 2, b"b").unwrap();
+        pool.retain(a, t(0), t(10));
+        pool.retain(b, t(1), t(11));
+        pool.retain(b, t(1), t(11)); // twice: counted once
+        pool.expire(t(5), 8);
+        assert_eq!(pool.in_use(), 2, "still within their retention");
+        assert!(pool.release_oldest_retained(), "room is made from the oldest");
+        assert_eq!(pool.get(a), None);
+        assert!(pool.get(b).is_some());
+        let c = pool.store(b"o", 1, 3, b"c").unwrap();
+        assert_eq!(c, a, "the slot is reused");
+        pool.expire(t(11), 8);
+        assert_eq!(pool.get(b), None, "expired");
+        assert!(pool.get(c).is_some(), "not retained: the stale record of the slot's last use is ignored");
+        assert!(!pool.release_oldest_retained());
+        pool.retain(c, t(12), t(12));
+        assert_eq!(pool.in_use(), 0, "no retention: released at once");
     }
 }

@@ -136,6 +136,14 @@ pub struct Config {
     /// Seed of the node's random choices (probe order, helpers, sync peers).
     /// Give each node its own; the same seed and inputs replay the same run.
     pub seed: u64,
+    /// This process's generation: every later process of the same member
+    /// name must use a larger one. A member's updates are ordered by
+    /// generation first, so a restarted process (on the same address or a
+    /// new one) supersedes the old one at once, and its broadcasts are
+    /// numbered afresh. The `swim` builder sets it to the wall clock at
+    /// start, in microseconds since the Unix epoch, when it is 0; choose it
+    /// yourself only if you can guarantee the order across restarts.
+    pub generation: u64,
     /// Cluster label carried in every packet header; packets with another
     /// label are refused, so two clusters sharing ports never merge.
     pub label: Vec<u8>,
@@ -147,11 +155,22 @@ pub struct Config {
     pub probe_timeout: Duration,
     /// Lower bound for an adapted probe timeout.
     pub min_probe_timeout: Duration,
-    /// Upper bound for an adapted probe timeout (below the period).
+    /// Upper bound for an adapted probe timeout. With Lifeguard, a helper
+    /// nacks at 80% of the prober's timeout, and the nack must arrive before
+    /// the period ends: `1.8 × max_probe_timeout` must stay within 95% of
+    /// the period.
     pub max_probe_timeout: Duration,
     /// Whether the node measures round trips and proposes a probe timeout of
     /// their 99th percentile plus 10% (the runtime applies it).
     pub adaptive_probe_timeout: bool,
+    /// Each period lasts `protocol_period × (1 + period_jitter × u)` for a
+    /// random `u` in `[0, 1)`, so that members started together do not
+    /// probe in lockstep (0 to 0.5).
+    pub period_jitter: f64,
+    /// A timer that fires more than this late counts as local overload and
+    /// raises the health score (Lifeguard); zero turns the check off. A
+    /// tenth of the period in the presets.
+    pub overload_threshold: Duration,
     /// Members probed directly each period.
     pub direct_probes: usize,
     /// Helpers asked to probe indirectly (K).
@@ -179,6 +198,14 @@ pub struct Config {
     pub retransmit_mult: u32,
     /// How member updates are disseminated.
     pub dissemination: Dissemination,
+    /// Between probes, every `gossip_interval`, queued updates also go to
+    /// `gossip_fanout` random members in datagrams of their own (as
+    /// memberlist does): news spreads several times faster than on probes
+    /// alone. Nothing is sent while the queue is empty, so a quiet cluster's
+    /// load stays two datagrams per member and period. Zero turns it off.
+    pub gossip_interval: Duration,
+    /// Members each gossip round sends to.
+    pub gossip_fanout: usize,
     /// Bytes of one datagram, header included.
     pub packet_budget: usize,
 
@@ -208,8 +235,17 @@ pub struct Config {
 
     /// Largest user broadcast payload.
     pub max_broadcast_payload: usize,
-    /// User broadcasts the node holds for dissemination at once.
+    /// User broadcasts the node holds at once, for dissemination and for
+    /// repair (see `broadcast_retention`). Size it above your cluster's
+    /// broadcast rate times the retention: when it runs out, the oldest
+    /// retained broadcasts go first (counted in `Stats::broadcasts_evicted`).
     pub broadcast_capacity: usize,
+    /// How long a broadcast stays with every member that has it after its
+    /// gossip is done: syncs carry the broadcasts each side holds, so a
+    /// member that gossip missed gets them at its next sync. Keep it above
+    /// a few (scaled) sync intervals and below `tombstone_ttl`; zero turns
+    /// repair off.
+    pub broadcast_retention: Duration,
     /// Events held for the application before the oldest are dropped.
     pub event_capacity: usize,
 
@@ -230,16 +266,20 @@ pub struct Config {
 
 impl Config {
     /// A local network: T = 1 s, probe timeout 500 ms, K = 3, α = 4, β = 6,
-    /// λ = 4, sync every 30 s, tombstones kept 5 minutes.
+    /// λ = 4, gossip rounds every 500 ms, sync every 30 s, broadcasts
+    /// retained 90 s, tombstones kept 5 minutes.
     pub fn lan() -> Self {
         Config {
             seed: 0,
+            generation: 0,
             label: Vec::new(),
             protocol_period: Duration::from_secs(1),
             probe_timeout: Duration::from_millis(500),
             min_probe_timeout: Duration::from_millis(50),
-            max_probe_timeout: Duration::from_millis(800),
+            max_probe_timeout: Duration::from_millis(520),
             adaptive_probe_timeout: true,
+            period_jitter: 0.1,
+            overload_threshold: Duration::from_millis(100),
             direct_probes: 1,
             indirect_probes: 3,
             suspicion: true,
@@ -250,6 +290,8 @@ impl Config {
             max_health: 8,
             retransmit_mult: 4,
             dissemination: Dissemination::Infection,
+            gossip_interval: Duration::from_millis(500),
+            gossip_fanout: 3,
             packet_budget: DEFAULT_BUDGET,
             max_metadata: 512,
             expected_members: 64,
@@ -261,7 +303,8 @@ impl Config {
             join_retry_interval: Duration::from_secs(1),
             join_attempts: 10,
             max_broadcast_payload: 1024,
-            broadcast_capacity: 64,
+            broadcast_capacity: 256,
+            broadcast_retention: Duration::from_secs(90),
             event_capacity: 1024,
             encryption: None,
             join_rate: RateLimit { per_second: 10, burst: 20 },
@@ -272,16 +315,20 @@ impl Config {
         }
     }
 
-    /// A wide-area network: T = 5 s, probe timeout 3 s, α = 6, sync every
-    /// 60 s, tombstones kept 30 minutes.
+    /// A wide-area network: T = 5 s, probe timeout 2.5 s, α = 6, gossip
+    /// rounds every 2.5 s, sync every 60 s, broadcasts retained 3 minutes,
+    /// tombstones kept 30 minutes.
     pub fn wan() -> Self {
         Config {
             protocol_period: Duration::from_secs(5),
-            probe_timeout: Duration::from_secs(3),
+            probe_timeout: Duration::from_millis(2500),
             min_probe_timeout: Duration::from_millis(200),
-            max_probe_timeout: Duration::from_secs(4),
+            max_probe_timeout: Duration::from_millis(2600),
+            overload_threshold: Duration::from_millis(500),
             suspicion_mult: 6,
+            gossip_interval: Duration::from_millis(2500),
             sync_interval: Duration::from_secs(60),
+            broadcast_retention: Duration::from_secs(180),
             tombstone_ttl: Duration::from_secs(1800),
             join_retry_interval: Duration::from_secs(3),
             ..Config::lan()
@@ -289,15 +336,19 @@ impl Config {
     }
 
     /// One host or a fast test network: T = 200 ms, probe timeout 100 ms,
-    /// α = 3, sync every 5 s, tombstones kept 30 s.
+    /// α = 3, gossip rounds every 100 ms, sync every 5 s, broadcasts retained
+    /// 15 s, tombstones kept 30 s.
     pub fn local() -> Self {
         Config {
             protocol_period: Duration::from_millis(200),
             probe_timeout: Duration::from_millis(100),
             min_probe_timeout: Duration::from_millis(10),
-            max_probe_timeout: Duration::from_millis(160),
+            max_probe_timeout: Duration::from_millis(105),
+            overload_threshold: Duration::from_millis(20),
             suspicion_mult: 3,
+            gossip_interval: Duration::from_millis(100),
             sync_interval: Duration::from_secs(5),
+            broadcast_retention: Duration::from_secs(15),
             tombstone_ttl: Duration::from_secs(30),
             join_retry_interval: Duration::from_millis(200),
             ..Config::lan()
@@ -306,8 +357,9 @@ impl Config {
 
     /// The SWIM paper's settings (Das, Gupta and Motivala, 2002): T = 2 s,
     /// K = 1 helper, updates sent `3⌈log10(N + 1)⌉` times, a fixed suspicion
-    /// timeout of `3⌈log10(N + 1)⌉` periods, no Lifeguard, no periodic sync;
-    /// the rest as [`Config::lan`]. For reproducing the paper's experiments:
+    /// timeout of `3⌈log10(N + 1)⌉` periods, no Lifeguard, no gossip rounds,
+    /// no periodic sync (so no broadcast repair), no period jitter; the rest
+    /// as [`Config::lan`]. For reproducing the paper's experiments:
     /// Lifeguard makes a real cluster markedly more robust.
     ///
     /// ```
@@ -321,14 +373,18 @@ impl Config {
         Config {
             protocol_period: Duration::from_secs(2),
             probe_timeout: Duration::from_millis(500),
-            max_probe_timeout: Duration::from_millis(1500),
+            max_probe_timeout: Duration::from_millis(1000),
             adaptive_probe_timeout: false,
+            period_jitter: 0.0,
+            overload_threshold: Duration::from_millis(200),
             indirect_probes: 1,
             suspicion_mult: 3,
             suspicion_scale: SuspicionScale::CeilLog10,
             lifeguard: false,
             retransmit_mult: 3,
+            gossip_interval: Duration::ZERO,
             sync_interval: Duration::ZERO,
+            broadcast_retention: Duration::ZERO,
             ..Config::lan()
         }
     }
@@ -356,6 +412,20 @@ impl Config {
         }
         if self.max_probe_timeout < self.probe_timeout || self.max_probe_timeout >= self.protocol_period {
             return fail("max_probe_timeout", "must be at least probe_timeout and shorter than protocol_period");
+        }
+        // A helper nacks at 80% of the prober's timeout; the prober waits
+        // for it until its period ends (with 5% of the period for the trip).
+        if self.lifeguard && self.max_probe_timeout.mul_f64(1.8) > self.protocol_period.mul_f64(0.95) {
+            return fail(
+                "max_probe_timeout",
+                "leaves no time for nacks: 1.8 × max_probe_timeout must be within 95% of protocol_period",
+            );
+        }
+        if !(0.0..=0.5).contains(&self.period_jitter) {
+            return fail("period_jitter", "must be between 0 and 0.5");
+        }
+        if self.generation >= 1 << 62 {
+            return fail("generation", "must be below 2^62 (microseconds since 1970 are far below)");
         }
         if !(1..=16).contains(&self.direct_probes) {
             return fail("direct_probes", "must be between 1 and 16");
@@ -389,6 +459,15 @@ impl Config {
         }
         if self.tombstone_ttl < self.protocol_period {
             return fail("tombstone_ttl", "must be at least one protocol_period");
+        }
+        if !self.gossip_interval.is_zero() && self.gossip_interval < ms * 5 {
+            return fail("gossip_interval", "must be zero (off) or at least 5 ms");
+        }
+        if !(1..=16).contains(&self.gossip_fanout) {
+            return fail("gossip_fanout", "must be between 1 and 16");
+        }
+        if self.broadcast_retention >= self.tombstone_ttl {
+            return fail("broadcast_retention", "must be shorter than tombstone_ttl");
         }
         if !self.sync_interval.is_zero() && self.sync_interval < self.protocol_period {
             return fail("sync_interval", "must be zero (off) or at least one protocol_period");
@@ -516,6 +595,12 @@ mod tests {
             ("probe_timeout", |c| c.probe_timeout = c.protocol_period),
             ("min_probe_timeout", |c| c.min_probe_timeout = c.probe_timeout * 2),
             ("max_probe_timeout", |c| c.max_probe_timeout = c.protocol_period),
+            ("max_probe_timeout", |c| c.max_probe_timeout = c.protocol_period * 6 / 10),
+            ("period_jitter", |c| c.period_jitter = 0.7),
+            ("generation", |c| c.generation = u64::MAX),
+            ("gossip_interval", |c| c.gossip_interval = Duration::from_millis(1)),
+            ("gossip_fanout", |c| c.gossip_fanout = 0),
+            ("broadcast_retention", |c| c.broadcast_retention = c.tombstone_ttl),
             ("direct_probes", |c| c.direct_probes = 0),
             ("indirect_probes", |c| c.indirect_probes = 17),
             ("suspicion_mult", |c| c.suspicion_mult = 0),

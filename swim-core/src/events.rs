@@ -5,6 +5,7 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 
 use crate::members::{MemberRef, State};
+use crate::version::Version;
 
 /// A view of one member, borrowed from the node.
 ///
@@ -13,6 +14,7 @@ use crate::members::{MemberRef, State};
 /// let node = Node::new(b"a", &["10.0.0.1:7946".parse().unwrap()], b"rack=4", Config::lan(), Time::ZERO).unwrap();
 /// let me = node.local();
 /// assert_eq!((me.name, me.meta, me.state, me.incarnation), (&b"a"[..], &b"rack=4"[..], State::Alive, 0));
+/// assert_eq!(me.generation, 0); // `Config::generation`: the builder sets it from the clock
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MemberInfo<'a> {
@@ -22,7 +24,10 @@ pub struct MemberInfo<'a> {
     pub addrs: &'a [SocketAddr],
     /// Its application metadata.
     pub meta: &'a [u8],
-    /// Its incarnation.
+    /// The generation of its process: larger for every restart of the
+    /// member (see [`Config::generation`](crate::Config::generation)).
+    pub generation: u64,
+    /// Its incarnation within that process.
     pub incarnation: u32,
     /// Its state.
     pub state: State,
@@ -65,7 +70,8 @@ pub enum JoinFailure {
 pub enum Event<'a> {
     /// A member was learned of, or came back after being faulty or having left.
     Joined(MemberInfo<'a>),
-    /// A member's metadata or addresses changed.
+    /// A member's metadata or addresses changed, or it restarted (a newer
+    /// process took over its name while the old one was still held live).
     Updated(MemberInfo<'a>),
     /// A member is suspected of having failed.
     Suspected {
@@ -94,8 +100,9 @@ pub enum Event<'a> {
         /// The payload.
         payload: &'a [u8],
     },
-    /// A process at another address claims a live member's name; its claim
-    /// was refused.
+    /// A process at another address claims a member's name without being a
+    /// newer process of it (or, seen by the older process itself, a newer
+    /// process took the name over); the claim was not merged.
     NameConflict {
         /// The contested name.
         name: &'a [u8],
@@ -150,7 +157,7 @@ pub(crate) enum MemberEvent {
 /// An event as queued (member data is looked up when polled).
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Record {
-    Member { kind: MemberEvent, member: MemberRef, state: State, incarnation: u32, by: Span },
+    Member { kind: MemberEvent, member: MemberRef, state: State, version: Version, by: Span },
     Broadcast { origin: Span, seq: u32, payload: Span },
     NameConflict { name: Span, known: SocketAddr, claimed: SocketAddr },
     Refuted { incarnation: u32 },

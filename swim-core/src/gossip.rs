@@ -1,4 +1,6 @@
-//! The dissemination queue: which updates and broadcasts to piggyback next.
+//! A dissemination queue: which items to piggyback next. A node keeps two,
+//! one of member updates (ids are table slots) and one of user broadcasts
+//! (ids are pool slots), so that neither kind can crowd the other out.
 //!
 //! Items are kept in buckets by how often they were sent; the next packet
 //! takes items from the lowest bucket up (fewest-sent first, newest first
@@ -22,19 +24,6 @@ pub(crate) enum Item {
     Member(u32),
     /// The user broadcast in this pool slot.
     Broadcast(u32),
-}
-
-impl Item {
-    fn id(self) -> u32 {
-        match self {
-            Item::Member(slot) => slot.wrapping_mul(2),
-            Item::Broadcast(slot) => slot.wrapping_mul(2) | 1,
-        }
-    }
-
-    fn from_id(id: u32) -> Item {
-        if id & 1 == 0 { Item::Member(id / 2) } else { Item::Broadcast(id / 2) }
-    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -83,8 +72,8 @@ impl Gossip {
     }
 
     /// How often a queued item was sent, or `None` if it is not queued.
-    pub(crate) fn transmits(&self, item: Item) -> Option<u8> {
-        let bucket = self.link(item.id()).bucket;
+    pub(crate) fn transmits(&self, id: u32) -> Option<u8> {
+        let bucket = self.link(id).bucket;
         (bucket != NONE).then_some(bucket)
     }
 
@@ -147,8 +136,7 @@ impl Gossip {
     }
 
     /// Queues an item as new (never sent), replacing its earlier place.
-    pub(crate) fn enqueue(&mut self, item: Item, now: Time) {
-        let id = item.id();
+    pub(crate) fn enqueue(&mut self, id: u32, now: Time) {
         if self.links.len() <= id as usize {
             self.links.resize(id as usize + 1, UNLINKED);
             self.since.resize(id as usize + 1, Time::ZERO);
@@ -160,14 +148,13 @@ impl Gossip {
         }
     }
 
-    pub(crate) fn remove(&mut self, item: Item) {
-        self.unlink(item.id());
+    pub(crate) fn remove(&mut self, id: u32) {
+        self.unlink(id);
     }
 
     /// Records one more transmission; the item leaves the queue once it has
     /// been sent `limit` times, and then says when it was queued.
-    pub(crate) fn sent(&mut self, item: Item, limit: usize) -> Option<Time> {
-        let id = item.id();
+    pub(crate) fn sent(&mut self, id: u32, limit: usize) -> Option<Time> {
         let link = self.link(id);
         if link.bucket == NONE {
             return None;
@@ -182,7 +169,7 @@ impl Gossip {
     }
 
     /// Items from fewest-sent up, stopping below bucket `limit`.
-    pub(crate) fn iter(&self, limit: usize) -> impl Iterator<Item = Item> + '_ {
+    pub(crate) fn iter(&self, limit: usize) -> impl Iterator<Item = u32> + '_ {
         let mut bucket = 0usize;
         let mut at = NIL;
         let limit = limit.min(MAX_TRANSMITS);
@@ -198,25 +185,32 @@ impl Gossip {
                 }
                 let id = at;
                 at = self.link(id).next;
-                return Some(Item::from_id(id));
+                return Some(id);
             }
         })
     }
 
-    /// The queued item sent most often (a victim when space runs out), among
-    /// items accepted by `want`.
-    pub(crate) fn most_sent(&self, want: impl Fn(Item) -> bool) -> Option<Item> {
-        (0..MAX_TRANSMITS).rev().find_map(|b| {
-            let mut at = self.head.get(b).copied().unwrap_or(NIL);
-            while at != NIL {
-                let item = Item::from_id(at);
-                if want(item) {
-                    return Some(item);
-                }
-                at = self.link(at).next;
+    /// The queued item sent most often (a victim when space runs out):
+    /// O(number of buckets), whatever the queue's length.
+    pub(crate) fn most_sent(&self) -> Option<u32> {
+        self.head.iter().rev().copied().find(|&h| h != NIL)
+    }
+
+    /// Whether any item is waiting below bucket `limit`.
+    pub(crate) fn has_work(&self, limit: usize) -> bool {
+        self.head.iter().take(limit.min(MAX_TRANSMITS)).any(|&h| h != NIL)
+    }
+
+    /// Takes out every item sent `limit` times or more (they remain when the
+    /// limit shrinks with the cluster) and hands each to `gone`. O(items
+    /// removed), plus the buckets.
+    pub(crate) fn drain_from(&mut self, limit: usize, mut gone: impl FnMut(u32)) {
+        for bucket in limit.min(MAX_TRANSMITS)..MAX_TRANSMITS {
+            while let Some(id) = self.head.get(bucket).copied().filter(|&h| h != NIL) {
+                self.unlink(id);
+                gone(id);
             }
-            None
-        })
+        }
     }
 }
 
@@ -227,49 +221,53 @@ mod tests {
     #[test]
     fn fewest_sent_first_newest_first_and_replacement() {
         let mut q = Gossip::with_capacity(8);
-        q.enqueue(Item::Member(1), Time::ZERO);
-        q.enqueue(Item::Member(2), Time::ZERO);
-        q.enqueue(Item::Broadcast(0), Time::ZERO);
-        assert_eq!(q.iter(10).collect::<Vec<_>>(), [Item::Broadcast(0), Item::Member(2), Item::Member(1)]);
-        q.sent(Item::Broadcast(0), 10);
-        q.sent(Item::Member(2), 10);
-        assert_eq!(q.iter(10).collect::<Vec<_>>(), [Item::Member(1), Item::Broadcast(0), Item::Member(2)]);
-        assert_eq!(q.transmits(Item::Member(2)), Some(1));
-        // A newer update about member 2 replaces the old one: back to zero.
-        q.enqueue(Item::Member(2), Time::ZERO);
-        assert_eq!(q.transmits(Item::Member(2)), Some(0));
+        q.enqueue(1, Time::ZERO);
+        q.enqueue(2, Time::ZERO);
+        q.enqueue(5, Time::ZERO);
+        assert_eq!(q.iter(10).collect::<Vec<_>>(), [5, 2, 1]);
+        q.sent(5, 10);
+        q.sent(2, 10);
+        assert_eq!(q.iter(10).collect::<Vec<_>>(), [1, 5, 2]);
+        assert_eq!(q.transmits(2), Some(1));
+        // A newer update about item 2 replaces the old one: back to zero.
+        q.enqueue(2, Time::ZERO);
+        assert_eq!(q.transmits(2), Some(0));
         assert_eq!(q.len(), 3);
-        assert_eq!(q.iter(10).next(), Some(Item::Member(2)));
+        assert_eq!(q.iter(10).next(), Some(2));
     }
 
     #[test]
     fn items_leave_after_the_limit() {
         let mut q = Gossip::with_capacity(2);
-        q.enqueue(Item::Member(0), Time::from_secs(2));
-        assert_eq!(q.sent(Item::Member(0), 3), None);
-        assert_eq!(q.sent(Item::Member(0), 3), None);
-        assert_eq!(q.sent(Item::Member(0), 3), Some(Time::from_secs(2)), "done: when it was queued");
-        assert_eq!(q.transmits(Item::Member(0)), None);
+        q.enqueue(0, Time::from_secs(2));
+        assert_eq!(q.sent(0, 3), None);
+        assert_eq!(q.sent(0, 3), None);
+        assert_eq!(q.sent(0, 3), Some(Time::from_secs(2)), "done: when it was queued");
+        assert_eq!(q.transmits(0), None);
         assert_eq!(q.len(), 0);
         assert_eq!(q.iter(3).count(), 0);
-        q.sent(Item::Member(0), 3); // not queued: nothing happens
-        q.remove(Item::Member(7));
+        assert!(!q.has_work(3));
+        q.sent(0, 3); // not queued: nothing happens
+        q.remove(7);
     }
 
     #[test]
-    fn iteration_respects_the_limit_and_most_sent_finds_victims() {
+    fn most_sent_finds_victims_and_a_shrunk_limit_drains() {
         let mut q = Gossip::with_capacity(4);
-        q.enqueue(Item::Broadcast(1), Time::ZERO);
-        q.enqueue(Item::Broadcast(2), Time::ZERO);
-        q.enqueue(Item::Member(3), Time::ZERO);
+        q.enqueue(1, Time::ZERO);
+        q.enqueue(2, Time::ZERO);
+        q.enqueue(3, Time::ZERO);
         for _ in 0..4 {
-            q.sent(Item::Broadcast(1), 20);
+            q.sent(1, 20);
         }
-        q.sent(Item::Broadcast(2), 20);
+        q.sent(2, 20);
         assert_eq!(q.iter(2).count(), 2, "bucket 4 is beyond a limit of 2");
-        assert_eq!(q.most_sent(|i| matches!(i, Item::Broadcast(_))), Some(Item::Broadcast(1)));
-        assert_eq!(q.most_sent(|i| matches!(i, Item::Member(_))), Some(Item::Member(3)));
-        q.remove(Item::Broadcast(1));
-        assert_eq!(q.most_sent(|i| matches!(i, Item::Broadcast(_))), Some(Item::Broadcast(2)));
+        assert!(q.has_work(2));
+        assert_eq!(q.most_sent(), Some(1));
+        let mut gone = Vec::new();
+        q.drain_from(2, |id| gone.push(id));
+        assert_eq!(gone, [1], "sent 4 times, more than a limit of 2 allows");
+        assert_eq!(q.most_sent(), Some(2));
+        assert_eq!(q.len(), 2);
     }
 }

@@ -42,6 +42,7 @@ pub mod serial;
 mod stats;
 mod suspicion;
 mod time;
+mod version;
 
 pub use config::{Config, ConfigError, Dissemination, Encryption, RateLimit, SecretKey, SuspicionScale};
 pub use error::{CommandError, InputError};

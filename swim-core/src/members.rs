@@ -13,6 +13,7 @@ use hashbrown::HashTable;
 use smallvec::SmallVec;
 
 use crate::time::Time;
+use crate::version::Version;
 
 /// A member's state as this node sees it.
 ///
@@ -68,36 +69,58 @@ pub(crate) struct MemberRef {
     pub(crate) generation: u32,
 }
 
-/// Dedup window for user broadcasts from one origin: the highest sequence
-/// number delivered and a bitmap of the 64 before it.
+/// Sequence numbers a [`BroadcastWindow`] remembers below its highest.
+pub(crate) const BROADCAST_WINDOW: u32 = 128;
+
+/// Dedup window for user broadcasts from one origin: the origin's process
+/// generation, the highest sequence number delivered from it, and a bitmap
+/// of the [`BROADCAST_WINDOW`] before it. A broadcast is identified by
+/// origin, generation and sequence number: a restarted origin numbers its
+/// broadcasts from 1 again under a newer generation.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct BroadcastWindow {
+    pub(crate) generation: u64,
     pub(crate) highest: u32,
-    pub(crate) seen: u64,
+    pub(crate) seen: u128,
     pub(crate) any: bool,
 }
 
+/// What a [`BroadcastWindow`] says about a broadcast.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Admit {
+    /// Not seen before: deliver it.
+    New,
+    /// Delivered already.
+    Duplicate,
+    /// From an older process of the origin, or too far below the window to
+    /// tell: not delivered, and counted.
+    TooOld,
+}
+
 impl BroadcastWindow {
-    /// Records `seq`; returns whether it is new (to be delivered).
-    pub(crate) fn accept(&mut self, seq: u32) -> bool {
-        if !self.any {
-            *self = BroadcastWindow { highest: seq, seen: 1, any: true };
-            return true;
+    /// Records broadcast `seq` of the origin's process `generation`.
+    pub(crate) fn accept(&mut self, generation: u64, seq: u32) -> Admit {
+        if !self.any || generation > self.generation {
+            *self = BroadcastWindow { generation, highest: seq, seen: 1, any: true };
+            return Admit::New;
+        }
+        if generation < self.generation {
+            return Admit::TooOld;
         }
         if crate::serial::newer(seq, self.highest) {
             let shift = seq.wrapping_sub(self.highest);
-            self.seen = if shift >= 64 { 1 } else { (self.seen << shift) | 1 };
+            self.seen = if shift >= BROADCAST_WINDOW { 1 } else { (self.seen << shift) | 1 };
             self.highest = seq;
-            return true;
+            return Admit::New;
         }
         let back = self.highest.wrapping_sub(seq);
-        if back >= 64 {
-            return false; // too old to tell: treated as already delivered
+        if back >= BROADCAST_WINDOW {
+            return Admit::TooOld;
         }
-        let bit = 1u64 << back;
+        let bit = 1u128 << back;
         let new = self.seen & bit == 0;
         self.seen |= bit;
-        new
+        if new { Admit::New } else { Admit::Duplicate }
     }
 }
 
@@ -128,13 +151,16 @@ pub(crate) struct Suspicion {
 /// One slot of the table.
 #[derive(Debug, Clone)]
 pub(crate) struct Entry {
-    pub(crate) generation: u32,
+    /// Counts the slot's uses, so that references to a reused slot fail.
+    pub(crate) slot_generation: u32,
     pub(crate) occupied: bool,
     /// Inline up to 32 bytes: typical names cost no allocation, and a lookup
     /// compares them without a second cache miss.
     pub(crate) name: SmallVec<[u8; 32]>,
     pub(crate) addrs: SmallVec<[SocketAddr; 2]>,
     pub(crate) meta: Vec<u8>,
+    /// The process generation of the member as this node knows it.
+    pub(crate) generation: u64,
     pub(crate) incarnation: u32,
     pub(crate) state: State,
     pub(crate) changed_at: Time,
@@ -149,13 +175,24 @@ pub(crate) struct Entry {
 }
 
 impl Entry {
+    /// The member's version.
+    pub(crate) fn version(&self) -> Version {
+        Version::new(self.generation, self.incarnation)
+    }
+
+    pub(crate) fn set_version(&mut self, version: Version) {
+        self.generation = version.generation;
+        self.incarnation = version.incarnation;
+    }
+
     fn vacant() -> Self {
         Entry {
-            generation: 0,
+            slot_generation: 0,
             occupied: false,
             name: SmallVec::new(),
             addrs: SmallVec::new(),
             meta: Vec::new(),
+            generation: 0,
             incarnation: 0,
             state: State::Left,
             changed_at: Time::ZERO,
@@ -237,7 +274,7 @@ impl Members {
         name: &[u8],
         addrs: impl Iterator<Item = SocketAddr>,
         meta: &[u8],
-        incarnation: u32,
+        version: Version,
         state: State,
         now: Time,
     ) -> Option<u32> {
@@ -257,7 +294,7 @@ impl Members {
         entry.addrs.extend(addrs);
         entry.meta.clear();
         entry.meta.extend_from_slice(meta);
-        entry.incarnation = incarnation;
+        entry.set_version(version);
         entry.state = state;
         entry.changed_at = now;
         entry.accuser.clear();
@@ -291,7 +328,7 @@ impl Members {
                 self.live -= 1;
             }
             entry.occupied = false;
-            entry.generation = entry.generation.wrapping_add(1);
+            entry.slot_generation = entry.slot_generation.wrapping_add(1);
             self.occupied -= 1;
             self.free.push(slot);
         }
@@ -310,11 +347,11 @@ impl Members {
     }
 
     pub(crate) fn reference(&self, slot: u32) -> Option<MemberRef> {
-        self.get(slot).map(|e| MemberRef { slot, generation: e.generation })
+        self.get(slot).map(|e| MemberRef { slot, generation: e.slot_generation })
     }
 
     pub(crate) fn resolve(&self, r: MemberRef) -> Option<&Entry> {
-        self.get(r.slot).filter(|e| e.generation == r.generation)
+        self.get(r.slot).filter(|e| e.slot_generation == r.generation)
     }
 
     /// Changes a member's state, keeping the live count right.
@@ -370,6 +407,11 @@ impl Members {
         }
     }
 
+    /// Members suspect now (suspicion records in use).
+    pub(crate) fn suspects(&self) -> usize {
+        self.suspicions.len() - self.free_suspicions.len()
+    }
+
     /// Suspicion records held (in use or free): the most at once so far.
     #[cfg(test)]
     pub(crate) fn suspicion_records(&self) -> usize {
@@ -407,8 +449,8 @@ mod tests {
     #[test]
     fn insert_find_remove_and_reuse() {
         let mut m = Members::with_capacity(4);
-        let a = m.insert(b"a", [addr(1)].into_iter(), b"", 0, State::Alive, Time::ZERO).unwrap();
-        let b = m.insert(b"b", [addr(2)].into_iter(), b"m", 3, State::Suspect, Time::ZERO).unwrap();
+        let a = m.insert(b"a", [addr(1)].into_iter(), b"", Version::default(), State::Alive, Time::ZERO).unwrap();
+        let b = m.insert(b"b", [addr(2)].into_iter(), b"m", Version::new(0, 3), State::Suspect, Time::ZERO).unwrap();
         assert_eq!((a, b), (0, 1));
         assert_eq!(m.find(b"b"), Some(b));
         assert_eq!(m.live(), 2);
@@ -417,7 +459,7 @@ mod tests {
         assert_eq!(m.find(b"b"), None);
         assert!(m.resolve(r).is_none(), "a stale reference does not resolve");
         assert_eq!(m.live(), 1);
-        let c = m.insert(b"c", [addr(3)].into_iter(), b"", 0, State::Alive, Time::ZERO).unwrap();
+        let c = m.insert(b"c", [addr(3)].into_iter(), b"", Version::default(), State::Alive, Time::ZERO).unwrap();
         assert_eq!(c, b, "the freed slot is reused");
         assert_eq!(m.find(b"c"), Some(c));
         assert_eq!(m.len(), 2);
@@ -426,8 +468,8 @@ mod tests {
     #[test]
     fn local_slot_is_never_removed() {
         let mut m = Members::with_capacity(2);
-        m.insert(b"self", [addr(1)].into_iter(), b"", 0, State::Alive, Time::ZERO).unwrap();
-        m.insert(b"x", [addr(2)].into_iter(), b"", 0, State::Alive, Time::ZERO).unwrap();
+        m.insert(b"self", [addr(1)].into_iter(), b"", Version::default(), State::Alive, Time::ZERO).unwrap();
+        m.insert(b"x", [addr(2)].into_iter(), b"", Version::default(), State::Alive, Time::ZERO).unwrap();
         assert_eq!(m.len(), 2);
         m.remove(LOCAL);
         assert!(m.local().is_some());
@@ -436,7 +478,7 @@ mod tests {
     #[test]
     fn set_state_tracks_live_count() {
         let mut m = Members::with_capacity(2);
-        let s = m.insert(b"x", [addr(2)].into_iter(), b"", 0, State::Alive, Time::ZERO).unwrap();
+        let s = m.insert(b"x", [addr(2)].into_iter(), b"", Version::default(), State::Alive, Time::ZERO).unwrap();
         m.set_state(s, State::Suspect, Time::from_secs(1));
         assert_eq!(m.live(), 1);
         m.set_state(s, State::Faulty, Time::from_secs(2));
@@ -449,8 +491,8 @@ mod tests {
     #[test]
     fn suspicion_records_live_while_suspect_and_are_reused() {
         let mut m = Members::with_capacity(4);
-        let x = m.insert(b"x", [addr(1)].into_iter(), b"", 0, State::Alive, Time::ZERO).unwrap();
-        let y = m.insert(b"y", [addr(2)].into_iter(), b"", 0, State::Alive, Time::ZERO).unwrap();
+        let x = m.insert(b"x", [addr(1)].into_iter(), b"", Version::default(), State::Alive, Time::ZERO).unwrap();
+        let y = m.insert(b"y", [addr(2)].into_iter(), b"", Version::default(), State::Alive, Time::ZERO).unwrap();
         assert!(m.suspicion(x).is_none(), "an alive member has no record");
         m.start_suspicion(x).unwrap().deadline = Time::from_secs(5);
         m.set_state(x, State::Suspect, Time::ZERO);
@@ -471,18 +513,31 @@ mod tests {
     #[test]
     fn broadcast_window_delivers_each_sequence_once() {
         let mut w = BroadcastWindow::default();
-        assert!(w.accept(10));
-        assert!(!w.accept(10));
-        assert!(w.accept(12));
-        assert!(w.accept(11), "out of order but new");
-        assert!(!w.accept(11));
-        assert!(w.accept(200));
-        assert!(!w.accept(12), "older than the window: treated as seen");
+        assert_eq!(w.accept(1, 10), Admit::New);
+        assert_eq!(w.accept(1, 10), Admit::Duplicate);
+        assert_eq!(w.accept(1, 12), Admit::New);
+        assert_eq!(w.accept(1, 11), Admit::New, "out of order but new");
+        assert_eq!(w.accept(1, 11), Admit::Duplicate);
+        assert_eq!(w.accept(1, 12 + BROADCAST_WINDOW - 1), Admit::New);
+        assert_eq!(w.accept(1, 11), Admit::TooOld, "below the window: refused and counted");
+        assert_eq!(w.accept(1, 12), Admit::Duplicate, "the far end of the window is still known");
         // Across the wrap.
         let mut w = BroadcastWindow::default();
-        assert!(w.accept(u32::MAX));
-        assert!(w.accept(0));
-        assert!(!w.accept(u32::MAX));
-        assert!(w.accept(u32::MAX - 1));
+        assert_eq!(w.accept(1, u32::MAX), Admit::New);
+        assert_eq!(w.accept(1, 0), Admit::New);
+        assert_eq!(w.accept(1, u32::MAX), Admit::Duplicate);
+        assert_eq!(w.accept(1, u32::MAX - 1), Admit::New);
+    }
+
+    #[test]
+    fn a_restarted_origin_starts_a_new_window() {
+        let mut w = BroadcastWindow::default();
+        for seq in 1..=5 {
+            assert_eq!(w.accept(7, seq), Admit::New);
+        }
+        // The origin restarted: its new process numbers from 1 again.
+        assert_eq!(w.accept(9, 1), Admit::New, "a newer generation resets the window");
+        assert_eq!(w.accept(9, 1), Admit::Duplicate);
+        assert_eq!(w.accept(7, 4), Admit::TooOld, "the old process's broadcasts are over");
     }
 }

@@ -1,5 +1,6 @@
-//! Serial-number arithmetic (RFC 1982) for 32-bit sequence numbers and
-//! incarnations, so that comparisons stay correct when counters wrap.
+//! Serial-number arithmetic (RFC 1982) for 32-bit sequence numbers (probes,
+//! user broadcasts), so that comparisons stay correct when counters wrap.
+//! Member versions do not wrap: see the crate's `version` module.
 //!
 //! `a` is newer than `b` when the forward distance from `b` to `a` is
 //! between 1 and 2³¹−1. Two numbers exactly 2³¹ apart are incomparable; both

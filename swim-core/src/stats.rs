@@ -81,12 +81,23 @@ pub struct Stats {
     pub spread_time: Duration,
     /// User broadcasts delivered to the application.
     pub broadcasts_delivered: u64,
-    /// User broadcasts evicted before being sent often enough.
+    /// User broadcasts that arrived with a sync rather than by gossip (the
+    /// repair path; included in `broadcasts_delivered`).
+    pub broadcasts_repaired: u64,
+    /// User broadcasts evicted from a full pool before their gossip or
+    /// retention was over (size `broadcast_capacity` above your rate).
     pub broadcasts_evicted: u64,
+    /// User broadcasts refused because they came from an older process of
+    /// their origin, or too far below the newest one from that origin to
+    /// tell whether they were delivered.
+    pub broadcasts_too_old: u64,
     /// Members refused because `max_members` was reached.
     pub members_refused: u64,
     /// Name conflicts seen.
     pub name_conflicts: u64,
+    /// Times this node, holding a member as left, answered an older claim
+    /// about it (alive, suspect, faulty) with the departure.
+    pub departures_pushed_back: u64,
     /// Events dropped because the application did not poll them in time.
     pub events_dropped: u64,
     /// Transmissions dropped because the outbox was full.
@@ -97,7 +108,7 @@ pub struct Stats {
     pub stranger_syncs: u64,
     /// Syncs refused because `max_concurrent_syncs` were running.
     pub syncs_refused: u64,
-    /// Reports of late timers from the runtime.
+    /// Timers that fired later than `overload_threshold` (local overload).
     pub overload_reports: u64,
     /// The local health score (0 is healthy).
     pub health: u8,
@@ -107,6 +118,8 @@ pub struct Stats {
     pub live_members: usize,
     /// Members known in any state, this node included.
     pub known_members: usize,
-    /// Updates and broadcasts waiting in the dissemination queue.
+    /// Updates and broadcasts waiting in the dissemination queues.
     pub queued_updates: usize,
+    /// User broadcasts held, being gossiped or retained for repair.
+    pub broadcasts_held: usize,
 }

@@ -29,20 +29,45 @@ pub(crate) fn timeout(min: Duration, max: Duration, confirmations: usize, expect
     Duration::from_secs_f64(t.max(min.as_secs_f64()))
 }
 
-/// Suspicion deadlines, earliest first. Entries are never removed early:
-/// when a deadline moves or a suspicion ends, the old entry stays and is
+/// Suspicion deadlines, earliest first. Entries are not removed when a
+/// deadline moves or a suspicion ends: the old entry stays and is
 /// recognised as stale when it comes up (the caller checks the member).
+/// Before the heap outgrows its bound, stale entries are swept out in place,
+/// so that suspicions raised and refuted at any rate keep it bounded.
 #[derive(Debug)]
 pub(crate) struct Deadlines {
     heap: BinaryHeap<Reverse<(Time, u32, u32)>>,
+    /// The smallest bound (the capacity reserved up front).
+    floor: usize,
 }
 
 impl Deadlines {
     pub(crate) fn with_capacity(capacity: usize) -> Self {
-        Deadlines { heap: BinaryHeap::with_capacity(capacity) }
+        let floor = capacity.max(16);
+        Deadlines { heap: BinaryHeap::with_capacity(floor), floor }
     }
 
-    pub(crate) fn push(&mut self, at: Time, member: MemberRef) {
+    /// The most entries held with `suspects` members suspect: twice the
+    /// larger of the suspects and the reserved capacity.
+    pub(crate) fn bound(&self, suspects: usize) -> usize {
+        2 * suspects.max(self.floor)
+    }
+
+    /// Adds a deadline. When the heap is at its bound, first drops the
+    /// entries that are no longer `current` (O(heap), once per as many
+    /// pushes: amortised O(1); it reuses the heap's memory).
+    pub(crate) fn push(
+        &mut self,
+        at: Time,
+        member: MemberRef,
+        suspects: usize,
+        current: impl Fn(Time, MemberRef) -> bool,
+    ) {
+        if self.heap.len() + 1 >= self.bound(suspects) {
+            self.heap.retain(|Reverse((at, slot, generation))| {
+                current(*at, MemberRef { slot: *slot, generation: *generation })
+            });
+        }
         self.heap.push(Reverse((at, member.slot, member.generation)));
     }
 
@@ -61,7 +86,6 @@ impl Deadlines {
         }
     }
 
-    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.heap.len()
     }
@@ -110,14 +134,29 @@ mod tests {
     fn deadlines_pop_in_order_when_due() {
         let mut d = Deadlines::with_capacity(4);
         let m = |slot| MemberRef { slot, generation: 0 };
-        d.push(Time::from_secs(5), m(1));
-        d.push(Time::from_secs(2), m(2));
-        d.push(Time::from_secs(9), m(3));
+        let all = |_, _| true;
+        d.push(Time::from_secs(5), m(1), 3, all);
+        d.push(Time::from_secs(2), m(2), 3, all);
+        d.push(Time::from_secs(9), m(3), 3, all);
         assert_eq!(d.next(), Some(Time::from_secs(2)));
         assert_eq!(d.pop_due(Time::from_secs(1)), None);
         assert_eq!(d.pop_due(Time::from_secs(6)).map(|(_, r)| r.slot), Some(2));
         assert_eq!(d.pop_due(Time::from_secs(6)).map(|(_, r)| r.slot), Some(1));
         assert_eq!(d.pop_due(Time::from_secs(6)), None);
         assert_eq!(d.len(), 1);
+    }
+
+    #[test]
+    fn stale_deadlines_are_swept_before_the_bound() {
+        // One member suspected and refuted over and over: only its latest
+        // deadline is current, and the heap never holds more than the bound.
+        let mut d = Deadlines::with_capacity(4);
+        let m = MemberRef { slot: 1, generation: 0 };
+        for i in 0..10_000u64 {
+            let latest = Time::from_secs(1000 + i);
+            d.push(latest, m, 1, |at, _| at == latest);
+            assert!(d.len() <= d.bound(1), "{} entries after {i} pushes", d.len());
+        }
+        assert_eq!(d.bound(1), 32, "twice the reserved floor of 16");
     }
 }

@@ -98,7 +98,8 @@ impl Builder {
         }
     }
 
-    /// The protocol configuration (default [`Config::lan`]). A `seed` of 0
+    /// The protocol configuration (default [`Config::lan`]). A `generation`
+    /// of 0 is replaced by the wall clock at start. A `seed` of 0
     /// is replaced by a random one; `packet_budget` and
     /// `max_broadcast_payload` are lowered if the transport's datagrams are
     /// smaller (QUIC datagrams carry 1,100 bytes).
@@ -194,6 +195,12 @@ impl Builder {
             config.max_broadcast_payload.min(config.packet_budget.saturating_sub(300 + envelope));
         if config.seed == 0 {
             config.seed = RandomState::new().hash_one((&self.name, std::time::SystemTime::now()));
+        }
+        if config.generation == 0 {
+            // Every later process of this name starts later: the wall clock
+            // orders them (microseconds, so that fast restarts differ).
+            let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+            config.generation = u64::try_from(since_epoch.as_micros()).unwrap_or(u64::MAX).max(1);
         }
         if let Some(e) = config.encryption.as_mut() {
             if e.nonce_epoch == 0 {

@@ -50,9 +50,6 @@ pub(crate) struct Driver<T: Transport> {
     join: Option<oneshot::Sender<Result<SocketAddr, Error>>>,
     leave: Option<(Instant, oneshot::Sender<Result<(), Error>>)>,
     wake_at: Option<Instant>,
-    /// The jitter chosen for the period starting at this time.
-    jitter: Option<(Time, Duration)>,
-    rng: u64,
     metrics: Metrics,
     next_publish: Instant,
     /// The stats at the last report, and the period count that triggers the next.
@@ -65,7 +62,6 @@ impl<T: Transport> Driver<T> {
         let budget = config.packet_budget;
         let syncs = Syncs::new(config.max_concurrent_syncs, config.sync_frame_budget);
         let frame = vec![0; config.sync_frame_budget];
-        let rng = config.seed ^ 0x9e37_79b9_7f4a_7c15;
         let name = node.local().name.to_vec();
         let origin = Instant::now();
         Driver {
@@ -84,8 +80,6 @@ impl<T: Transport> Driver<T> {
             join: None,
             leave: None,
             wake_at: None,
-            jitter: None,
-            rng,
         }
     }
 
@@ -96,14 +90,6 @@ impl<T: Transport> Driver<T> {
 
     fn instant(&self, t: Time) -> Instant {
         self.origin + Duration::from_micros(t.as_micros())
-    }
-
-    /// A uniform number in `[0, 1)` (xorshift; jitter needs no more).
-    fn random_unit(&mut self) -> f64 {
-        self.rng ^= self.rng << 13;
-        self.rng ^= self.rng >> 7;
-        self.rng ^= self.rng << 17;
-        (self.rng >> 11) as f64 / (1u64 << 53) as f64
     }
 
     /// Tells the node the wall-clock time (encrypted packets carry it for
@@ -180,25 +166,10 @@ impl<T: Transport> Driver<T> {
         tracing::debug!("stopped");
     }
 
-    /// Sets the one timer to the node's next deadline (a period start is
-    /// jittered), or to the leave deadline if that comes first.
+    /// Sets the one timer to the node's next deadline (the node jitters its
+    /// own periods), or to the leave deadline if that comes first.
     fn arm(&mut self, sleep: Pin<&mut Sleep>) {
-        let deadline = self.node.poll_timeout();
-        let mut at = deadline.map(|d| self.instant(d));
-        if let (Some(d), Some(period_start)) = (deadline, self.node.next_period()) {
-            if d == period_start && self.options.period_jitter > 0.0 {
-                let offset = match self.jitter {
-                    Some((t, offset)) if t == period_start => offset,
-                    _ => {
-                        let fraction = self.options.period_jitter * self.random_unit();
-                        let offset = self.node.config().protocol_period.mul_f64(fraction);
-                        self.jitter = Some((period_start, offset));
-                        offset
-                    }
-                };
-                at = at.map(|a| a + offset);
-            }
-        }
+        let mut at = self.node.poll_timeout().map(|d| self.instant(d));
         if let Some((leave_by, _)) = &self.leave {
             at = Some(at.map_or(*leave_by, |a| a.min(*leave_by)));
         }
@@ -210,23 +181,16 @@ impl<T: Transport> Driver<T> {
         }
     }
 
-    /// The timer fired: report lateness, run the node's timers, apply the
-    /// adaptive probe timeout, publish metrics when due.
+    /// The timer fired: run the node's timers (the node measures how late
+    /// they come: local overload is its business), publish metrics when due.
     fn timer(&mut self) {
         let now = self.now();
-        if let Some(at) = self.wake_at {
-            let late = Instant::now().saturating_duration_since(at);
-            let threshold = self.options.overload_threshold.unwrap_or_else(|| self.node.config().protocol_period / 10);
-            if late > threshold {
-                tracing::debug!(late_ms = late.as_millis(), "woke late: local overload");
-                self.node.report_overload(now, late);
-            }
-        }
         self.wake_at = None;
         self.update_wall_clock(now);
+        let overloads = self.node.stats().overload_reports;
         self.node.handle_timeout(now);
-        if let Some(timeout) = self.node.proposed_probe_timeout() {
-            self.node.set_probe_timeout(timeout);
+        if self.node.stats().overload_reports > overloads {
+            tracing::debug!("timers fired late: local overload");
         }
         // Streams of exchanges the node gave up on.
         loop {

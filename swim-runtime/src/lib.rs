@@ -46,19 +46,13 @@ pub use types::{Event, Member, Name};
 /// ```
 /// use std::time::Duration;
 /// use swim_runtime::RuntimeOptions;
-/// let options = RuntimeOptions { period_jitter: 0.2, event_capacity: 4096, ..RuntimeOptions::default() };
+/// let options = RuntimeOptions { event_capacity: 4096, ..RuntimeOptions::default() };
 /// assert!(options.validate().is_ok());
 /// let bad = RuntimeOptions { metrics_interval: Duration::ZERO, ..options };
 /// assert_eq!(bad.validate().unwrap_err().field(), "metrics_interval");
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct RuntimeOptions {
-    /// Each protocol period starts up to this fraction of a period late, at
-    /// random (0 disables; at most 0.5).
-    pub period_jitter: f64,
-    /// Waking up later than this after a deadline counts as local overload
-    /// (default: a tenth of the protocol period).
-    pub overload_threshold: Option<Duration>,
     /// Events held for subscribers; a subscriber further behind lags.
     pub event_capacity: usize,
     /// Commands queued for the task.
@@ -73,8 +67,6 @@ pub struct RuntimeOptions {
 impl Default for RuntimeOptions {
     fn default() -> Self {
         RuntimeOptions {
-            period_jitter: 0.1,
-            overload_threshold: None,
             event_capacity: 1024,
             command_capacity: 64,
             metrics_interval: Duration::from_secs(1),
@@ -88,7 +80,6 @@ impl RuntimeOptions {
     pub fn validate(&self) -> Result<(), swim_core::ConfigError> {
         let check =
             |ok: bool, field, reason| if ok { Ok(()) } else { Err(swim_core::ConfigError::runtime(field, reason)) };
-        check((0.0..=0.5).contains(&self.period_jitter), "period_jitter", "must be between 0 and 0.5")?;
         check(self.event_capacity >= 1, "event_capacity", "must be at least 1")?;
         check(self.command_capacity >= 1, "command_capacity", "must be at least 1")?;
         check(!self.metrics_interval.is_zero(), "metrics_interval", "must be positive")

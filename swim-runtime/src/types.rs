@@ -88,7 +88,11 @@ pub struct Member {
     pub addrs: Vec<SocketAddr>,
     /// Its application metadata.
     pub meta: Bytes,
-    /// Its incarnation (grows when it refutes a suspicion or changes metadata).
+    /// The generation of its process (larger for every restart: the wall
+    /// clock at start, in microseconds since the Unix epoch).
+    pub generation: u64,
+    /// Its incarnation within that process (grows when it refutes a
+    /// suspicion or changes metadata).
     pub incarnation: u32,
     /// Its state as this member sees it.
     pub state: State,
@@ -100,6 +104,7 @@ impl Member {
             name: Name::from(m.name),
             addrs: m.addrs.to_vec(),
             meta: Bytes::copy_from_slice(m.meta),
+            generation: m.generation,
             incarnation: m.incarnation,
             state: m.state,
         }

@@ -13,15 +13,27 @@ fn main() -> Result<()> {
     let header = Header { label: b"prod", ..Header::default() };
     let mut buf = [0u8; DEFAULT_BUDGET];
     let mut w = PacketWriter::new(&mut buf, &header, DEFAULT_BUDGET)?;
-    w.push(&Message::Ping(Ping { seq: 17, source: b"node-a", target: b"node-b", target_incarnation: 3 }))?;
+    w.push(&Message::Ping(Ping {
+        seq: 17,
+        source: b"node-a",
+        target: b"node-b",
+        target_generation: 1,
+        target_incarnation: 3,
+    }))?;
     w.push(&Message::Alive(Alive {
+        generation: 1,
         incarnation: 5,
         name: b"node-c",
         addrs: Addrs::from_slice(&addrs),
         meta: b"zone=eu-1",
     }))?;
-    w.push(&Message::Suspect(Suspect { incarnation: 2, name: b"node-d", by: b"node-a" }))?;
-    w.push(&Message::UserBroadcast(UserBroadcast { seq: 1, origin: b"node-a", payload: b"deploy v42" }))?;
+    w.push(&Message::Suspect(Suspect { generation: 1, incarnation: 2, name: b"node-d", by: b"node-a" }))?;
+    w.push(&Message::UserBroadcast(UserBroadcast {
+        generation: 1,
+        seq: 1,
+        origin: b"node-a",
+        payload: b"deploy v42",
+    }))?;
     let len = w.finish()?;
 
     println!("{len} bytes on the wire:");

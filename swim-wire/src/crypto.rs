@@ -127,7 +127,7 @@ struct Key {
 /// let mut ring = Keyring::new(&[1; 32]);
 /// let mut buf = [0u8; 256];
 /// let mut w = PacketWriter::new(&mut buf, &Header::default(), 256 - crypto::OVERHEAD).unwrap();
-/// w.push(&Message::Ping(Ping { seq: 1, source: b"a", target: b"b", target_incarnation: 0 })).unwrap();
+/// w.push(&Message::Ping(Ping { seq: 1, source: b"a", target: b"b", target_generation: 0, target_incarnation: 0 })).unwrap();
 /// let plain = w.finish().unwrap();
 ///
 /// let sealed = ring.seal(&mut buf, plain, Nonce { epoch: 42, counter: 1 }, 1_700_000_000_000).unwrap();
@@ -338,7 +338,14 @@ mod tests {
         let header = Header { label, ..Header::default() };
         let budget = buf.len() - OVERHEAD;
         let mut w = PacketWriter::new(buf, &header, budget).unwrap();
-        w.push(&Message::Ping(Ping { seq: 7, source: b"a", target: b"b", target_incarnation: 3 })).unwrap();
+        w.push(&Message::Ping(Ping {
+            seq: 7,
+            source: b"a",
+            target: b"b",
+            target_generation: 0,
+            target_incarnation: 3,
+        }))
+        .unwrap();
         w.finish().unwrap()
     }
 
@@ -351,7 +358,7 @@ mod tests {
         let plain = plaintext(&mut buf, b"");
         let sealed = ring.seal(&mut buf, plain, Nonce { epoch: 0x0102_0304_0506_0708, counter: 9 }, 1000).unwrap();
         let id = key_id(&[0x11; 32]).to_be_bytes();
-        let mut expected = hex("5357 01 03 09");
+        let mut expected = hex("5357 02 03 09");
         expected.extend_from_slice(&id);
         expected.extend(hex("0102030405060708 00000009"));
         assert_eq!(&buf[..expected.len()], &expected[..]);
@@ -437,7 +444,7 @@ mod tests {
     #[test]
     fn sealing_needs_room_and_a_plaintext_packet() {
         let ring = Keyring::new(&[1; 32]);
-        let mut buf = [0u8; 64];
+        let mut buf = [0u8; 96];
         let plain = plaintext(&mut buf, b"");
         let mut small = [0u8; 40];
         small[..plain].copy_from_slice(&buf[..plain]);
@@ -447,7 +454,7 @@ mod tests {
             ring.seal(&mut buf, sealed, Nonce { epoch: 1, counter: 2 }, 0).unwrap_err().kind(),
             ErrorKind::Encrypted
         );
-        let mut plain_copy = [0u8; 64];
+        let mut plain_copy = [0u8; 96];
         let plain2 = plaintext(&mut plain_copy, b"");
         assert_eq!(
             ring.open(&mut plain_copy, plain2, &DecodeOptions::default()).unwrap_err().kind(),

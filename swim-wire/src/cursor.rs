@@ -101,6 +101,18 @@ impl<'a> Reader<'a> {
         Ok(u32::from_be_bytes(self.array(field)?))
     }
 
+    #[inline]
+    pub(crate) fn u64(&mut self, field: Field) -> Step<u64> {
+        Ok(u64::from_be_bytes(self.array(field)?))
+    }
+
+    /// An optional name: one length byte (0: none), then the bytes.
+    #[inline]
+    pub(crate) fn optional_name(&mut self, field: Field) -> Step<&'a [u8]> {
+        let len = self.u8(field)?;
+        self.bytes(usize::from(len), field)
+    }
+
     /// The unread rest of the input, left unread.
     #[inline]
     pub(crate) fn peek_rest(&self) -> &'a [u8] {
@@ -218,6 +230,17 @@ impl<'b> Writer<'b> {
     #[inline(always)]
     pub(crate) fn u32(&mut self, value: u32, field: Field) -> Step<()> {
         self.bytes(&value.to_be_bytes(), field)
+    }
+
+    #[inline(always)]
+    pub(crate) fn u64(&mut self, value: u64, field: Field) -> Step<()> {
+        self.bytes(&value.to_be_bytes(), field)
+    }
+
+    /// An optional name: empty is written as a zero length byte.
+    #[inline(always)]
+    pub(crate) fn optional_name(&mut self, name: &[u8], field: Field) -> Step<()> {
+        if name.is_empty() { self.u8(0, field) } else { self.name(name, field) }
     }
 
     #[inline(always)]

@@ -39,6 +39,10 @@ pub enum Field {
     Name,
     /// An incarnation number.
     Incarnation,
+    /// A member's process generation.
+    Generation,
+    /// When a helper should send its nack.
+    NackAfter,
     /// The list of a member's addresses.
     Addresses,
     /// Member metadata.
@@ -82,6 +86,8 @@ impl Field {
             Field::TargetAddress => "target address",
             Field::Name => "name",
             Field::Incarnation => "incarnation",
+            Field::Generation => "generation",
+            Field::NackAfter => "nack after",
             Field::Addresses => "addresses",
             Field::Metadata => "metadata",
             Field::By => "by",

@@ -26,8 +26,8 @@
 //! let addrs: [SocketAddr; 1] = ["10.0.0.7:7946".parse().unwrap()];
 //! let mut buf = [0u8; DEFAULT_BUDGET];
 //! let mut w = PacketWriter::new(&mut buf, &Header::default(), DEFAULT_BUDGET)?;
-//! w.push(&Message::Ping(Ping { seq: 1, source: b"a", target: b"b", target_incarnation: 4 }))?;
-//! w.push(&Message::Alive(Alive { incarnation: 9, name: b"c", addrs: Addrs::from_slice(&addrs), meta: b"zone=1" }))?;
+//! w.push(&Message::Ping(Ping { seq: 1, source: b"a", target: b"b", target_generation: 1, target_incarnation: 4 }))?;
+//! w.push(&Message::Alive(Alive { generation: 1, incarnation: 9, name: b"c", addrs: Addrs::from_slice(&addrs), meta: b"zone=1" }))?;
 //! let len = w.finish()?;
 //!
 //! let packet = Packet::parse(&buf[..len], &DecodeOptions::default())?;

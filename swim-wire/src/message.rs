@@ -14,21 +14,25 @@
 //!
 //! | kind | message | body |
 //! |---|---|---|
-//! | `0x01` | [`Ping`] | seq u32, source name, target name, target incarnation u32 |
+//! | `0x01` | [`Ping`] | seq u32, source name, target name, target generation u64, target incarnation u32 |
 //! | `0x02` | [`Ack`] | seq u32, source name, payload blob |
-//! | `0x03` | [`IndirectPing`] | seq u32, flags u8, source name, target name, target incarnation u32, target address |
+//! | `0x03` | [`IndirectPing`] | seq u32, flags u8, source name, target name, target generation u64, target incarnation u32, target address, nack after u32 (µs) |
 //! | `0x04` | [`IndirectAck`] | seq u32, source name, target name |
 //! | `0x05` | [`Nack`] | seq u32, source name, target name |
 //! | `0x06` | [`JoinRequest`] | seq u32, then an [`Alive`] body |
-//! | `0x07` | [`JoinResponse`] | seq u32, status u8, source name, known incarnation u32, members u32 |
+//! | `0x07` | [`JoinResponse`] | seq u32, status u8, source name, known generation u64, known incarnation u32, members u32 |
 //! | `0x08` | [`Sync`] | flags u8, source name, total u32, chunk u32 |
 //! | `0x09` | [`Gossip`] | source name |
-//! | `0x40` | [`Alive`] | incarnation u32, name, addresses, metadata blob |
-//! | `0x41` | [`Suspect`] | incarnation u32, name, by name |
-//! | `0x42` | [`Faulty`] | incarnation u32, name, by name |
-//! | `0x43` | [`Left`] | incarnation u32, name |
-//! | `0x44` | [`UserBroadcast`] | seq u32, origin name, payload blob |
-//! | `0x45` | [`MemberRecord`] | state u8, then an [`Alive`] body |
+//! | `0x40` | [`Alive`] | generation u64, incarnation u32, name, addresses, metadata blob |
+//! | `0x41` | [`Suspect`] | generation u64, incarnation u32, name, by name |
+//! | `0x42` | [`Faulty`] | generation u64, incarnation u32, name, by name |
+//! | `0x43` | [`Left`] | generation u64, incarnation u32, name |
+//! | `0x44` | [`UserBroadcast`] | origin generation u64, seq u32, origin name, payload blob |
+//! | `0x45` | [`MemberRecord`] | state u8, an [`Alive`] body, accuser (a name, or a zero byte for none) |
+//!
+//! A member's *version* is its process generation (drawn when the process
+//! starts, larger for every later process of the same name) and its
+//! incarnation within that process; versions order by generation first.
 
 use core::fmt;
 use std::net::SocketAddr;
@@ -161,6 +165,8 @@ pub struct Ping<'a> {
     pub source: &'a [u8],
     /// Name of the member the prober means to reach.
     pub target: &'a [u8],
+    /// The target's generation as the prober knows it.
+    pub target_generation: u64,
     /// The target's incarnation as the prober knows it; a restarted target
     /// resumes above it.
     pub target_incarnation: u32,
@@ -189,10 +195,16 @@ pub struct IndirectPing<'a> {
     pub source: &'a [u8],
     /// Name of the member to ping.
     pub target: &'a [u8],
+    /// The target's generation as the prober knows it.
+    pub target_generation: u64,
     /// The target's incarnation as the prober knows it.
     pub target_incarnation: u32,
     /// Where to reach the target.
     pub target_addr: SocketAddr,
+    /// When the helper should nack a silent target, in microseconds after
+    /// it received this request (the prober's choice, so that the nack
+    /// arrives while the prober still waits).
+    pub nack_after_us: u32,
 }
 
 /// Indirect ack: a helper reports that the target answered.
@@ -230,6 +242,8 @@ pub struct Gossip<'a> {
 /// description of a member inside [`JoinRequest`] and [`MemberRecord`].
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Alive<'a> {
+    /// The member's process generation.
+    pub generation: u64,
     /// The member's incarnation.
     pub incarnation: u32,
     /// The member's name.
@@ -243,6 +257,8 @@ pub struct Alive<'a> {
 /// Suspect update: `by` suspects `name` at `incarnation`.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Suspect<'a> {
+    /// The suspected member's generation.
+    pub generation: u64,
     /// The suspected member's incarnation.
     pub incarnation: u32,
     /// The suspected member.
@@ -254,6 +270,8 @@ pub struct Suspect<'a> {
 /// Faulty update: `by` declared `name` faulty at `incarnation`.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Faulty<'a> {
+    /// The faulty member's generation.
+    pub generation: u64,
     /// The faulty member's incarnation.
     pub incarnation: u32,
     /// The faulty member.
@@ -265,6 +283,8 @@ pub struct Faulty<'a> {
 /// Left update: `name` departed gracefully.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Left<'a> {
+    /// The departing member's generation.
+    pub generation: u64,
     /// The departing member's incarnation.
     pub incarnation: u32,
     /// The departing member.
@@ -274,6 +294,10 @@ pub struct Left<'a> {
 /// A user broadcast: an application payload from `origin`, numbered `seq`.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct UserBroadcast<'a> {
+    /// The origin's process generation: sequence numbers start again with
+    /// every process, so a broadcast is identified by origin, generation and
+    /// sequence number.
+    pub generation: u64,
     /// The origin's sequence number for this broadcast.
     pub seq: u32,
     /// The member that broadcast it.
@@ -335,6 +359,8 @@ pub struct JoinResponse<'a> {
     pub status: JoinStatus,
     /// Name of the seed.
     pub source: &'a [u8],
+    /// The generation the seed knows for the joiner's name (0 when unknown).
+    pub known_generation: u64,
     /// The highest incarnation the seed knows for the joiner's name (0 when
     /// unknown; one more when the seed holds it faulty or gone), so a
     /// restarted member resumes above it.
@@ -418,6 +444,10 @@ pub struct MemberRecord<'a> {
     pub state: MemberState,
     /// The member itself.
     pub member: Alive<'a>,
+    /// Who suspected or declared it (suspect and faulty records; empty
+    /// otherwise), so that a suspicion learned through a sync names its
+    /// accuser rather than the sync peer.
+    pub by: &'a [u8],
 }
 
 /// Shows a byte field as an escaped byte string (`b"node-a"`), which reads
@@ -446,35 +476,50 @@ macro_rules! debug_with_bytes {
     (@plain $e:expr) => { $e };
 }
 
-debug_with_bytes!(Ping { seq: plain, source: bytes, target: bytes, target_incarnation: plain });
+debug_with_bytes!(Ping {
+    seq: plain,
+    source: bytes,
+    target: bytes,
+    target_generation: plain,
+    target_incarnation: plain
+});
 debug_with_bytes!(Ack { seq: plain, source: bytes, payload: bytes });
 debug_with_bytes!(IndirectPing {
     seq: plain,
     want_nack: plain,
     source: bytes,
     target: bytes,
+    target_generation: plain,
     target_incarnation: plain,
-    target_addr: plain
+    target_addr: plain,
+    nack_after_us: plain
 });
 debug_with_bytes!(IndirectAck { seq: plain, source: bytes, target: bytes });
 debug_with_bytes!(Nack { seq: plain, source: bytes, target: bytes });
 debug_with_bytes!(Gossip { source: bytes });
-debug_with_bytes!(Alive { incarnation: plain, name: bytes, addrs: plain, meta: bytes });
-debug_with_bytes!(Suspect { incarnation: plain, name: bytes, by: bytes });
-debug_with_bytes!(Faulty { incarnation: plain, name: bytes, by: bytes });
-debug_with_bytes!(Left { incarnation: plain, name: bytes });
-debug_with_bytes!(UserBroadcast { seq: plain, origin: bytes, payload: bytes });
-debug_with_bytes!(JoinResponse { seq: plain, status: plain, source: bytes, known_incarnation: plain, members: plain });
+debug_with_bytes!(Alive { generation: plain, incarnation: plain, name: bytes, addrs: plain, meta: bytes });
+debug_with_bytes!(Suspect { generation: plain, incarnation: plain, name: bytes, by: bytes });
+debug_with_bytes!(Faulty { generation: plain, incarnation: plain, name: bytes, by: bytes });
+debug_with_bytes!(Left { generation: plain, incarnation: plain, name: bytes });
+debug_with_bytes!(UserBroadcast { generation: plain, seq: plain, origin: bytes, payload: bytes });
+debug_with_bytes!(JoinResponse {
+    seq: plain,
+    status: plain,
+    source: bytes,
+    known_generation: plain,
+    known_incarnation: plain,
+    members: plain
+});
 debug_with_bytes!(Sync { flags: plain, source: bytes, total: plain, chunk: plain });
 
 /// Any message.
 ///
 /// ```
 /// use swim_wire::{Kind, Left, Message, Ping};
-/// let ping = Message::Ping(Ping { seq: 1, source: b"a", target: b"b", target_incarnation: 0 });
+/// let ping = Message::Ping(Ping { seq: 1, source: b"a", target: b"b", target_generation: 0, target_incarnation: 0 });
 /// assert_eq!(ping.kind(), Kind::Ping);
 /// assert!(ping.kind().is_primary());
-/// let left = Message::Left(Left { incarnation: 2, name: b"c" });
+/// let left = Message::Left(Left { generation: 1, incarnation: 2, name: b"c" });
 /// assert!(!left.kind().is_primary()); // rides on a primary message
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -519,18 +564,20 @@ impl<'a> Body<'a> for Ping<'a> {
             seq: r.u32(Field::Seq)?,
             source: r.name(Field::Source)?,
             target: r.name(Field::Target)?,
+            target_generation: r.u64(Field::Generation)?,
             target_incarnation: r.u32(Field::TargetIncarnation)?,
         })
     }
     #[inline(always)]
     fn len(&self) -> usize {
-        4 + name_len(self.source) + name_len(self.target) + 4
+        4 + name_len(self.source) + name_len(self.target) + 8 + 4
     }
     #[inline(always)]
     fn write(&self, w: &mut Writer<'_>) -> Step<()> {
         w.u32(self.seq, Field::Seq)?;
         w.name(self.source, Field::Source)?;
         w.name(self.target, Field::Target)?;
+        w.u64(self.target_generation, Field::Generation)?;
         w.u32(self.target_incarnation, Field::TargetIncarnation)
     }
 }
@@ -568,13 +615,15 @@ impl<'a> Body<'a> for IndirectPing<'a> {
             want_nack: flags & WANT_NACK != 0,
             source: r.name(Field::Source)?,
             target: r.name(Field::Target)?,
+            target_generation: r.u64(Field::Generation)?,
             target_incarnation: r.u32(Field::TargetIncarnation)?,
             target_addr: read_addr(r, Field::TargetAddress)?,
+            nack_after_us: r.u32(Field::NackAfter)?,
         })
     }
     #[inline(always)]
     fn len(&self) -> usize {
-        4 + 1 + name_len(self.source) + name_len(self.target) + 4 + addr_len(&self.target_addr)
+        4 + 1 + name_len(self.source) + name_len(self.target) + 8 + 4 + addr_len(&self.target_addr) + 4
     }
     #[inline(always)]
     fn write(&self, w: &mut Writer<'_>) -> Step<()> {
@@ -582,8 +631,10 @@ impl<'a> Body<'a> for IndirectPing<'a> {
         w.u8(if self.want_nack { WANT_NACK } else { 0 }, Field::MessageFlags)?;
         w.name(self.source, Field::Source)?;
         w.name(self.target, Field::Target)?;
+        w.u64(self.target_generation, Field::Generation)?;
         w.u32(self.target_incarnation, Field::TargetIncarnation)?;
-        write_addr(w, &self.target_addr, Field::TargetAddress)
+        write_addr(w, &self.target_addr, Field::TargetAddress)?;
+        w.u32(self.nack_after_us, Field::NackAfter)
     }
 }
 
@@ -630,6 +681,7 @@ impl<'a> Body<'a> for Alive<'a> {
     #[inline(always)]
     fn read(r: &mut Reader<'a>, opts: &DecodeOptions) -> Step<Self> {
         Ok(Alive {
+            generation: r.u64(Field::Generation)?,
             incarnation: r.u32(Field::Incarnation)?,
             name: r.name(Field::Name)?,
             addrs: Addrs::read(r, Field::Addresses)?,
@@ -638,10 +690,11 @@ impl<'a> Body<'a> for Alive<'a> {
     }
     #[inline(always)]
     fn len(&self) -> usize {
-        4 + name_len(self.name) + self.addrs.encoded_len() + blob_len(self.meta)
+        8 + 4 + name_len(self.name) + self.addrs.encoded_len() + blob_len(self.meta)
     }
     #[inline(always)]
     fn write(&self, w: &mut Writer<'_>) -> Step<()> {
+        w.u64(self.generation, Field::Generation)?;
         w.u32(self.incarnation, Field::Incarnation)?;
         w.name(self.name, Field::Name)?;
         self.addrs.write(w, Field::Addresses)?;
@@ -655,14 +708,20 @@ macro_rules! accusation_body {
         impl<'a> Body<'a> for $ty<'a> {
             #[inline(always)]
             fn read(r: &mut Reader<'a>, _: &DecodeOptions) -> Step<Self> {
-                Ok($ty { incarnation: r.u32(Field::Incarnation)?, name: r.name(Field::Name)?, by: r.name(Field::By)? })
+                Ok($ty {
+                    generation: r.u64(Field::Generation)?,
+                    incarnation: r.u32(Field::Incarnation)?,
+                    name: r.name(Field::Name)?,
+                    by: r.name(Field::By)?,
+                })
             }
             #[inline(always)]
             fn len(&self) -> usize {
-                4 + name_len(self.name) + name_len(self.by)
+                8 + 4 + name_len(self.name) + name_len(self.by)
             }
             #[inline(always)]
             fn write(&self, w: &mut Writer<'_>) -> Step<()> {
+                w.u64(self.generation, Field::Generation)?;
                 w.u32(self.incarnation, Field::Incarnation)?;
                 w.name(self.name, Field::Name)?;
                 w.name(self.by, Field::By)
@@ -676,14 +735,19 @@ accusation_body!(Faulty);
 impl<'a> Body<'a> for Left<'a> {
     #[inline(always)]
     fn read(r: &mut Reader<'a>, _: &DecodeOptions) -> Step<Self> {
-        Ok(Left { incarnation: r.u32(Field::Incarnation)?, name: r.name(Field::Name)? })
+        Ok(Left {
+            generation: r.u64(Field::Generation)?,
+            incarnation: r.u32(Field::Incarnation)?,
+            name: r.name(Field::Name)?,
+        })
     }
     #[inline(always)]
     fn len(&self) -> usize {
-        4 + name_len(self.name)
+        8 + 4 + name_len(self.name)
     }
     #[inline(always)]
     fn write(&self, w: &mut Writer<'_>) -> Step<()> {
+        w.u64(self.generation, Field::Generation)?;
         w.u32(self.incarnation, Field::Incarnation)?;
         w.name(self.name, Field::Name)
     }
@@ -693,6 +757,7 @@ impl<'a> Body<'a> for UserBroadcast<'a> {
     #[inline(always)]
     fn read(r: &mut Reader<'a>, opts: &DecodeOptions) -> Step<Self> {
         Ok(UserBroadcast {
+            generation: r.u64(Field::Generation)?,
             seq: r.u32(Field::Seq)?,
             origin: r.name(Field::Source)?,
             payload: r.blob(Field::Payload, opts.max_payload)?,
@@ -700,10 +765,11 @@ impl<'a> Body<'a> for UserBroadcast<'a> {
     }
     #[inline(always)]
     fn len(&self) -> usize {
-        4 + name_len(self.origin) + blob_len(self.payload)
+        8 + 4 + name_len(self.origin) + blob_len(self.payload)
     }
     #[inline(always)]
     fn write(&self, w: &mut Writer<'_>) -> Step<()> {
+        w.u64(self.generation, Field::Generation)?;
         w.u32(self.seq, Field::Seq)?;
         w.name(self.origin, Field::Source)?;
         w.blob(self.payload, Field::Payload)
@@ -733,19 +799,21 @@ impl<'a> Body<'a> for JoinResponse<'a> {
             seq: r.u32(Field::Seq)?,
             status: JoinStatus::from_u8(r.u8(Field::Status)?),
             source: r.name(Field::Source)?,
+            known_generation: r.u64(Field::Generation)?,
             known_incarnation: r.u32(Field::Incarnation)?,
             members: r.u32(Field::Count)?,
         })
     }
     #[inline(always)]
     fn len(&self) -> usize {
-        4 + 1 + name_len(self.source) + 4 + 4
+        4 + 1 + name_len(self.source) + 8 + 4 + 4
     }
     #[inline(always)]
     fn write(&self, w: &mut Writer<'_>) -> Step<()> {
         w.u32(self.seq, Field::Seq)?;
         w.u8(self.status.to_u8(), Field::Status)?;
         w.name(self.source, Field::Source)?;
+        w.u64(self.known_generation, Field::Generation)?;
         w.u32(self.known_incarnation, Field::Incarnation)?;
         w.u32(self.members, Field::Count)
     }
@@ -781,16 +849,18 @@ impl<'a> Body<'a> for MemberRecord<'a> {
         let byte = r.u8(Field::State)?;
         let state = MemberState::from_u8(byte)
             .ok_or_else(|| r.fail_at(ErrorKind::BadValue(u32::from(byte)), Field::State, at))?;
-        Ok(MemberRecord { state, member: Alive::read(r, opts)? })
+        let member = Alive::read(r, opts)?;
+        Ok(MemberRecord { state, member, by: r.optional_name(Field::By)? })
     }
     #[inline(always)]
     fn len(&self) -> usize {
-        1 + self.member.len()
+        1 + self.member.len() + 1 + self.by.len()
     }
     #[inline(always)]
     fn write(&self, w: &mut Writer<'_>) -> Step<()> {
         w.u8(self.state.to_u8(), Field::State)?;
-        self.member.write(w)
+        self.member.write(w)?;
+        w.optional_name(self.by, Field::By)
     }
 }
 
@@ -843,8 +913,8 @@ impl<'a> Message<'a> {
     ///
     /// ```
     /// use swim_wire::{Message, Left};
-    /// let left = Message::Left(Left { incarnation: 3, name: b"node-a" });
-    /// assert_eq!(left.encoded_len(), 3 + 4 + 1 + 6);
+    /// let left = Message::Left(Left { generation: 1, incarnation: 3, name: b"node-a" });
+    /// assert_eq!(left.encoded_len(), 3 + 8 + 4 + 1 + 6);
     /// ```
     #[inline]
     pub fn encoded_len(&self) -> usize {

@@ -21,9 +21,9 @@ use crate::message::{ITEM_HEADER_LEN, Kind, Message};
 /// The first two bytes of every packet.
 pub const MAGIC: [u8; 2] = *b"SW";
 /// The protocol version this crate writes by default.
-pub const PROTOCOL_VERSION: u8 = 1;
+pub const PROTOCOL_VERSION: u8 = 2;
 /// The oldest protocol version this crate can read.
-pub const MIN_PROTOCOL_VERSION: u8 = 1;
+pub const MIN_PROTOCOL_VERSION: u8 = 2;
 /// The longest member name, in bytes.
 pub const MAX_NAME_LEN: usize = 255;
 /// The longest cluster label, in bytes.
@@ -93,7 +93,7 @@ impl<'a> Header<'a> {
     ///
     /// ```
     /// use swim_wire::{Header, DecodeOptions};
-    /// let (header, body_at) = Header::parse(b"SW\x01\x00\x05", &DecodeOptions::default()).unwrap();
+    /// let (header, body_at) = Header::parse(b"SW\x02\x00\x05", &DecodeOptions::default()).unwrap();
     /// assert_eq!(header, Header::default());
     /// assert_eq!(body_at, 5);
     /// ```
@@ -171,7 +171,7 @@ impl<'a> Header<'a> {
 /// use swim_wire::{DecodeOptions, PROTOCOL_VERSION};
 /// // During a rolling upgrade, accept the next version too.
 /// let opts = DecodeOptions { max_version: PROTOCOL_VERSION + 1, max_metadata: 1024, ..DecodeOptions::default() };
-/// assert_eq!(opts.min_version, 1);
+/// assert_eq!(opts.min_version, 2);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DecodeOptions {
@@ -205,8 +205,8 @@ impl Default for DecodeOptions {
 /// use swim_wire::*;
 /// let mut buf = [0u8; DEFAULT_BUDGET];
 /// let mut w = PacketWriter::new(&mut buf, &Header::default(), DEFAULT_BUDGET).unwrap();
-/// w.push(&Message::Ping(Ping { seq: 7, source: b"a", target: b"b", target_incarnation: 0 })).unwrap();
-/// w.push(&Message::Left(Left { incarnation: 2, name: b"c" })).unwrap();
+/// w.push(&Message::Ping(Ping { seq: 7, source: b"a", target: b"b", target_generation: 0, target_incarnation: 0 })).unwrap();
+/// w.push(&Message::Left(Left { generation: 1, incarnation: 2, name: b"c" })).unwrap();
 /// let len = w.finish().unwrap();
 ///
 /// let packet = Packet::parse(&buf[..len], &DecodeOptions::default()).unwrap();
@@ -400,7 +400,7 @@ impl<'a> Iterator for Piggyback<'a> {
 /// let mut buf = [0u8; 64];
 /// let mut w = PacketWriter::new(&mut buf, &Header::default(), 40).unwrap();
 /// w.push(&Message::Ack(Ack { seq: 1, source: b"node-a", payload: &[] })).unwrap();
-/// let big = Message::UserBroadcast(UserBroadcast { seq: 1, origin: b"node-a", payload: &[0; 64] });
+/// let big = Message::UserBroadcast(UserBroadcast { generation: 1, seq: 1, origin: b"node-a", payload: &[0; 64] });
 /// let err = w.push(&big).unwrap_err();
 /// assert!(err.is_no_room());
 /// assert_eq!(err.message(), Some(Kind::UserBroadcast));

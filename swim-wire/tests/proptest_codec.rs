@@ -21,6 +21,7 @@ struct Spec {
     n1: u32,
     n2: u32,
     n3: u32,
+    g: u64,
     byte: u8,
     name1: Vec<u8>,
     name2: Vec<u8>,
@@ -30,21 +31,31 @@ struct Spec {
 
 impl Spec {
     fn alive(&self) -> Alive<'_> {
-        Alive { incarnation: self.n1, name: &self.name1, addrs: Addrs::from_slice(&self.addrs), meta: &self.blob }
+        Alive {
+            generation: self.g,
+            incarnation: self.n1,
+            name: &self.name1,
+            addrs: Addrs::from_slice(&self.addrs),
+            meta: &self.blob,
+        }
     }
 
     fn message(&self) -> Message<'_> {
         let (seq, source, target) = (self.n1, &self.name1[..], &self.name2[..]);
         match self.kind {
-            Kind::Ping => Message::Ping(Ping { seq, source, target, target_incarnation: self.n2 }),
+            Kind::Ping => {
+                Message::Ping(Ping { seq, source, target, target_generation: self.g, target_incarnation: self.n2 })
+            }
             Kind::Ack => Message::Ack(Ack { seq, source, payload: &self.blob }),
             Kind::IndirectPing => Message::IndirectPing(IndirectPing {
                 seq,
                 want_nack: self.byte & 1 == 1,
                 source,
                 target,
+                target_generation: self.g,
                 target_incarnation: self.n2,
                 target_addr: self.addrs[0],
+                nack_after_us: self.n3,
             }),
             Kind::IndirectAck => Message::IndirectAck(IndirectAck { seq, source, target }),
             Kind::Nack => Message::Nack(Nack { seq, source, target }),
@@ -53,19 +64,27 @@ impl Spec {
                 seq,
                 status: JoinStatus::from_u8(self.byte),
                 source,
+                known_generation: self.g,
                 known_incarnation: self.n2,
                 members: self.n3,
             }),
             Kind::Sync => Message::Sync(Sync { flags: SyncFlags(self.byte), source, total: self.n2, chunk: self.n3 }),
             Kind::Gossip => Message::Gossip(Gossip { source }),
             Kind::Alive => Message::Alive(self.alive()),
-            Kind::Suspect => Message::Suspect(Suspect { incarnation: self.n1, name: source, by: target }),
-            Kind::Faulty => Message::Faulty(Faulty { incarnation: self.n1, name: source, by: target }),
-            Kind::Left => Message::Left(Left { incarnation: self.n1, name: source }),
-            Kind::UserBroadcast => Message::UserBroadcast(UserBroadcast { seq, origin: source, payload: &self.blob }),
+            Kind::Suspect => {
+                Message::Suspect(Suspect { generation: self.g, incarnation: self.n1, name: source, by: target })
+            }
+            Kind::Faulty => {
+                Message::Faulty(Faulty { generation: self.g, incarnation: self.n1, name: source, by: target })
+            }
+            Kind::Left => Message::Left(Left { generation: self.g, incarnation: self.n1, name: source }),
+            Kind::UserBroadcast => {
+                Message::UserBroadcast(UserBroadcast { generation: self.g, seq, origin: source, payload: &self.blob })
+            }
             Kind::MemberRecord => Message::MemberRecord(MemberRecord {
                 state: MemberState::from_u8(self.byte % 4).unwrap(),
                 member: self.alive(),
+                by: if self.byte & 4 == 0 { &[] } else { target },
             }),
         }
     }
@@ -91,17 +110,18 @@ fn name() -> impl Strategy<Value = Vec<u8>> {
 fn spec_of(kinds: Vec<Kind>) -> impl Strategy<Value = Spec> {
     (
         proptest::sample::select(kinds),
-        (any::<u32>(), any::<u32>(), any::<u32>(), any::<u8>()),
+        (any::<u32>(), any::<u32>(), any::<u32>(), any::<u64>(), any::<u8>()),
         name(),
         name(),
         vec(socket_addr(), 1..=MAX_ADDRS),
         vec(any::<u8>(), 0..=DEFAULT_MAX_METADATA),
     )
-        .prop_map(|(kind, (n1, n2, n3, byte), name1, name2, addrs, blob)| Spec {
+        .prop_map(|(kind, (n1, n2, n3, g, byte), name1, name2, addrs, blob)| Spec {
             kind,
             n1,
             n2,
             n3,
+            g,
             byte,
             name1,
             name2,
@@ -133,7 +153,7 @@ fn carrier(message: &Message<'_>) -> Message<'static> {
     if message.kind() == Kind::MemberRecord {
         Message::Sync(Sync { flags: SyncFlags::default(), source: b"s", total: 1, chunk: 0 })
     } else {
-        Message::Ping(Ping { seq: 1, source: b"p", target: b"q", target_incarnation: 0 })
+        Message::Ping(Ping { seq: 1, source: b"p", target: b"q", target_generation: 0, target_incarnation: 0 })
     }
 }
 
@@ -256,7 +276,7 @@ proptest! {
         let opts = DecodeOptions { max_version: 255, min_version: 0, ..DecodeOptions::default() };
         assert_stable(&bytes, &opts)?;
         // The same bytes behind a valid header reach the item decoder.
-        let mut framed = b"SW\x01\x00\x05".to_vec();
+        let mut framed = vec![b'S', b'W', PROTOCOL_VERSION, 0x00, 0x05];
         framed.extend_from_slice(&bytes);
         assert_stable(&framed, &DecodeOptions::default())?;
     }

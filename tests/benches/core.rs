@@ -48,7 +48,7 @@ fn datagram(primary: Message<'_>, members: impl Iterator<Item = (usize, u32)>) -
     w.push(&primary).expect("primary fits");
     for (i, incarnation) in members {
         let (n, a) = (name(i), [addr(i)]);
-        let alive = Alive { incarnation, name: &n, addrs: Addrs::from_slice(&a), meta: b"role=db" };
+        let alive = Alive { generation: 0, incarnation, name: &n, addrs: Addrs::from_slice(&a), meta: b"role=db" };
         if w.push(&Message::Alive(alive)).is_err() {
             break;
         }
@@ -137,7 +137,13 @@ fn main() {
         let gossip = [((round * 104_729) % (last - 2)) + 2, ((round * 1_299_709) % (last - 2)) + 2];
         let pinger = name(from);
         let mut ping = datagram(
-            Message::Ping(Ping { seq: round as u32, source: &pinger, target: &name(0), target_incarnation: 0 }),
+            Message::Ping(Ping {
+                seq: round as u32,
+                source: &pinger,
+                target: &name(0),
+                target_generation: 0,
+                target_incarnation: 0,
+            }),
             gossip.into_iter().map(|i| (i, incarnation)),
         );
         let t = Instant::now();

@@ -28,7 +28,7 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 thread_local! {
     static ENABLED: Cell<bool> = const { Cell::new(false) };
@@ -52,12 +52,27 @@ pub fn live_bytes() -> u64 {
     LIVE.load(Ordering::Relaxed)
 }
 
+/// Whether each counted allocation prints where it came from.
+static TRACE: AtomicBool = AtomicBool::new(false);
+
+/// Prints a backtrace for every allocation counted from now on (to find
+/// what allocates in a zero-allocation test; `SWIM_ALLOC_TRACE=1`).
+pub fn trace(on: bool) {
+    TRACE.store(on, Ordering::Relaxed);
+}
+
 fn note(size: usize) {
     // `try_with` so allocations during thread teardown are not a problem.
     let enabled = ENABLED.try_with(Cell::get).unwrap_or(false);
     if enabled {
         let _ = ALLOCS.try_with(|n| n.set(n.get() + 1));
         let _ = BYTES.try_with(|n| n.set(n.get() + size as u64));
+        if TRACE.load(Ordering::Relaxed) {
+            // Printing allocates: not counted.
+            let _ = ENABLED.try_with(|e| e.set(false));
+            eprintln!("allocation of {size} bytes:\n{}", std::backtrace::Backtrace::force_capture());
+            let _ = ENABLED.try_with(|e| e.set(true));
+        }
     }
 }
 

@@ -43,10 +43,17 @@ impl PingWithUpdates {
     /// length and how many updates fitted.
     pub fn encode(&self, buf: &mut [u8]) -> Result<(usize, usize)> {
         let mut w = PacketWriter::new(buf, &Header::default(), DEFAULT_BUDGET)?;
-        w.push(&Message::Ping(Ping { seq: 42, source: b"prober", target: b"target", target_incarnation: 3 }))?;
+        w.push(&Message::Ping(Ping {
+            seq: 42,
+            source: b"prober",
+            target: b"target",
+            target_generation: 1,
+            target_incarnation: 3,
+        }))?;
         let mut fitted = 0;
         for (i, (name, addrs)) in self.names.iter().zip(&self.addrs).enumerate() {
-            let alive = Alive { incarnation: i as u32, name, addrs: Addrs::from_slice(addrs), meta: &self.meta };
+            let alive =
+                Alive { generation: 1, incarnation: i as u32, name, addrs: Addrs::from_slice(addrs), meta: &self.meta };
             match w.push(&Message::Alive(alive)) {
                 Ok(()) => fitted += 1,
                 Err(e) if e.is_no_room() => break,

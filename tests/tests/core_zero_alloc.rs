@@ -39,9 +39,11 @@ fn converged_cluster_allocates_nothing_in_steady_state() {
     let warm_up = alloc_counter::accumulated(true);
 
     sim.metrics_mut().reset();
+    alloc_counter::trace(std::env::var_os("SWIM_ALLOC_TRACE").is_some());
     sim.crash(700);
     sim.run_for(period * 200);
     let steady = alloc_counter::accumulated(true);
+    alloc_counter::trace(false);
 
     let m = sim.metrics().clone();
     assert!(m.false_suspicions > 0 && m.refutations > 0, "loss caused suspicions and refutations");

@@ -180,7 +180,7 @@ async fn a_flood_of_garbage_changes_nothing() {
             })
             .collect();
         if i % 4 == 0 && len > 9 {
-            datagram[..5].copy_from_slice(b"SW\x01\x03\x09");
+            datagram[..5].copy_from_slice(&[b'S', b'W', swim_wire::PROTOCOL_VERSION, 0x03, 0x09]);
         }
         attacker.send_to(&datagram, target).await.unwrap();
         sent += 1;

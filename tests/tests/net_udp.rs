@@ -108,39 +108,60 @@ async fn metadata_and_broadcasts_reach_everyone() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_restarted_member_rejoins_with_a_higher_incarnation() {
+async fn a_restarted_member_rejoins_as_a_newer_process_on_the_same_or_a_new_address() {
     let mut members = start_udp(4, "r", "127.0.0.1").await;
     join_all(&members).await;
     assert!(eventually(LIMIT, || all_see_alive(&members, 4)).await);
-    // r3 refutes a suspicion or changes metadata so its incarnation is > 0.
     members[3].set_metadata("v1").await.unwrap();
     assert!(eventually(LIMIT, || async { view(&members[0], "r3").await.map(|v| v.incarnation) == Some(1) }).await);
+    let old = members[3].local_member().await.unwrap();
+    let mut subscribers: Vec<_> = members[..3].iter().map(Cluster::events).collect();
 
-    let addr = members[3].local_addr();
-    members.pop().unwrap().shutdown().await.unwrap();
-    let restarted = Cluster::builder("r3")
-        .config(fast())
-        .bind(addr)
-        .seeds([members[0].local_addr()])
-        .start()
-        .await
-        .expect("the restarted member rejoins");
-    let local = restarted.local_member().await.unwrap();
-    assert!(local.incarnation >= 2, "resumed above the old incarnation, got {}", local.incarnation);
-    members.push(restarted);
-    // The others may never have noticed the restart; either way the new
-    // incarnation reaches them and supersedes the old one.
-    let updated = eventually(LIMIT, || async {
-        for m in &members[..3] {
-            match view(m, "r3").await {
-                Some(v) if v.state == State::Alive && v.incarnation >= local.incarnation => {}
-                _ => return false,
+    // Killed, and restarted on the same address, then killed again and
+    // restarted on a new one (a container that comes back elsewhere) while
+    // the others may still hold the old process alive.
+    for (round, same_address) in [(0, true), (1, false)] {
+        let addr = members[3].local_addr();
+        members.pop().unwrap().shutdown().await.unwrap();
+        let bind = if same_address { addr } else { "127.0.0.1:0".parse().unwrap() };
+        let restarted = Cluster::builder("r3")
+            .config(fast())
+            .bind(bind)
+            .seeds([members[0].local_addr()])
+            .start()
+            .await
+            .expect("the restarted member rejoins (no name conflict)");
+        let local = restarted.local_member().await.unwrap();
+        assert!(local.generation > old.generation, "a newer process: {} > {}", local.generation, old.generation);
+        members.push(restarted);
+        // Its broadcasts are numbered afresh, and delivered.
+        let payload = format!("from process {round}");
+        members[3].broadcast(payload.clone()).await.unwrap();
+        let updated = eventually(LIMIT, || async {
+            for m in &members[..3] {
+                match view(m, "r3").await {
+                    Some(v) if v.state == State::Alive && v.generation == local.generation => {}
+                    _ => return false,
+                }
+            }
+            true
+        })
+        .await;
+        assert!(updated, "the others see the new r3 process alive (round {round})");
+        let mut got = [0usize; 3];
+        let deadline = tokio::time::Instant::now() + LIMIT;
+        while got.contains(&0) && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            for (i, events) in subscribers.iter_mut().enumerate() {
+                while let Some(Ok(e)) = events.try_recv() {
+                    if matches!(e, Event::Broadcast { payload: ref p, .. } if p[..] == *payload.as_bytes()) {
+                        got[i] += 1;
+                    }
+                }
             }
         }
-        true
-    })
-    .await;
-    assert!(updated, "the others see the restarted r3 alive at its new incarnation");
+        assert_eq!(got, [1, 1, 1], "every member got the new process's broadcast once (round {round})");
+    }
     shutdown(&members).await;
 }
 

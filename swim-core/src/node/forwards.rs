@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use swim_wire::MAX_NAME_LEN;
 
 use crate::time::Time;
+use crate::version::Version;
 
 /// Indirect probes helped with at once; the one closest to expiring is
 /// replaced when more arrive.
@@ -23,7 +24,7 @@ pub(crate) struct Forward {
     /// Sequence number of this node's ping to the target.
     pub(crate) seq: u32,
     pub(crate) target_addr: SocketAddr,
-    pub(crate) target_incarnation: u32,
+    pub(crate) target_version: Version,
     pub(crate) acked: bool,
     pub(crate) nack_at: Option<Time>,
     pub(crate) expires: Time,
@@ -97,13 +98,18 @@ impl Forwards {
         (crate::convert::to_u16(index), generation)
     }
 
-    /// The active forward whose ping to the target used `seq` and is not
-    /// answered yet: marks it answered and returns it.
-    pub(crate) fn answered(&mut self, seq: u32) -> Option<(u16, u32)> {
+    /// The active forward whose ping to the target used `seq`, answered by
+    /// the target (`source`) and not answered before: marks it answered and
+    /// returns it.
+    pub(crate) fn answered(&mut self, seq: u32, source: &[u8]) -> Option<(u16, u32)> {
         if self.active == 0 {
             return None;
         }
-        let (index, f) = self.records.iter_mut().enumerate().find(|(_, f)| f.active && f.seq == seq && !f.acked)?;
+        let names = &self.names;
+        let (index, f) = self.records.iter_mut().enumerate().find(|(i, f)| {
+            let named = names.get(*i).is_some_and(|(name, len)| name.get(..usize::from(*len)) == Some(source));
+            f.active && f.seq == seq && !f.acked && named
+        })?;
         f.acked = true;
         Some((crate::convert::to_u16(index), f.generation))
     }

@@ -11,10 +11,10 @@ use super::transmit::Outgoing;
 use crate::broadcasts::Broadcasts;
 use crate::error::InputError;
 use crate::gossip::Gossip;
-use crate::gossip::Item;
-use crate::serial;
+use crate::members::Admit;
 use crate::stats::Stats;
 use crate::time::Time;
+use crate::version::Version;
 
 impl Node {
     /// Handles a datagram received from `from`. An encrypted datagram is
@@ -49,7 +49,7 @@ impl Node {
         self.stats.packets_received += 1;
         self.stats.bytes_received += received as u64;
         for message in packet.piggyback() {
-            self.apply_update(now, &message);
+            self.apply_update(now, &message, Some(from));
         }
         self.apply_primary(now, from, packet.primary());
         Ok(())
@@ -64,18 +64,26 @@ impl Node {
         Ok(packet)
     }
 
-    /// Applies one piggybacked message.
-    pub(super) fn apply_update(&mut self, now: Time, message: &Message<'_>) {
+    /// Applies one piggybacked message, received from `from` (the sender
+    /// of the datagram; `None` for a sync stream's).
+    pub(super) fn apply_update(&mut self, now: Time, message: &Message<'_>, from: Option<SocketAddr>) {
         self.stats.updates_received += 1;
         match *message {
             Message::Alive(a) => {
-                let update = AliveUpdate { name: a.name, incarnation: a.incarnation, addrs: a.addrs, meta: a.meta };
-                self.apply_alive(now, &update);
+                let version = Version::new(a.generation, a.incarnation);
+                let update = AliveUpdate { name: a.name, version, addrs: a.addrs, meta: a.meta };
+                self.apply_alive(now, &update, from);
             }
-            Message::Suspect(s) => self.apply_suspect(now, s.name, s.incarnation, s.by),
-            Message::Faulty(f) => self.apply_faulty(now, f.name, f.incarnation, f.by),
-            Message::Left(l) => self.apply_left(now, l.name, l.incarnation),
-            Message::UserBroadcast(b) => self.on_broadcast(now, b.origin, b.seq, b.payload),
+            Message::Suspect(s) => {
+                self.apply_suspect(now, s.name, Version::new(s.generation, s.incarnation), s.by, from);
+            }
+            Message::Faulty(f) => {
+                self.apply_faulty(now, f.name, Version::new(f.generation, f.incarnation), f.by, from);
+            }
+            Message::Left(l) => self.apply_left(now, l.name, Version::new(l.generation, l.incarnation)),
+            Message::UserBroadcast(b) => {
+                self.on_broadcast(now, (b.origin, b.generation, b.seq), b.payload, true);
+            }
             // The codec admits only the kinds above after the primary message
             // of a datagram (member records only follow a sync header).
             _ => {}
@@ -89,22 +97,23 @@ impl Node {
                     return; // meant for a member that used to have this address
                 }
                 self.stats.pings_received += 1;
-                self.probed = true;
+                self.prober.probed = true;
                 if self.members.find(p.source).is_none() {
                     self.pinged_by_stranger(now, from);
                 }
-                let own = self.local_entry().map_or(0, |e| e.incarnation);
-                if serial::newer(p.target_incarnation, own) && self.leave.is_none() {
-                    // This node restarted: the cluster knew it at a later incarnation.
-                    self.refute(now, p.target_incarnation);
+                let own = self.local_entry().map_or(Version::default(), |e| e.version());
+                let known = Version::new(p.target_generation, p.target_incarnation);
+                if known > own && self.leave.is_none() {
+                    // The prober holds this name, at this address, at a later
+                    // version: a past life of this process that reused its
+                    // generation (or a clock that went back). Resume above it.
+                    self.refute(now, known);
                 }
                 self.send(Outgoing::Ack { to: from, seq: p.seq });
             }
-            Message::Ack(a) => self.on_ack(now, a.seq),
-            Message::IndirectPing(p) => {
-                self.on_indirect_ping(now, from, p.seq, p.target, p.target_addr, p.target_incarnation, p.want_nack);
-            }
-            Message::IndirectAck(a) => self.on_indirect_ack(a.seq),
+            Message::Ack(a) => self.on_ack(now, a.seq, a.source),
+            Message::IndirectPing(p) => self.on_indirect_ping(now, from, &p),
+            Message::IndirectAck(a) => self.on_indirect_ack(a.seq, a.target),
             Message::Nack(n) => self.on_nack(n.seq),
             Message::JoinRequest(r) => self.on_join_request(now, from, &r),
             Message::JoinResponse(r) => self.on_join_response(now, from, &r),
@@ -112,53 +121,71 @@ impl Node {
         }
     }
 
-    /// A user broadcast: delivered once, and passed on.
-    fn on_broadcast(&mut self, now: Time, origin: &[u8], seq: u32, payload: &[u8]) {
+    /// A user broadcast `(origin, origin's generation, seq)`: delivered
+    /// once, and passed on (`gossiped`), or only kept for repair (it came
+    /// with a sync).
+    pub(super) fn on_broadcast(&mut self, now: Time, id: (&[u8], u64, u32), payload: &[u8], gossiped: bool) {
+        let (origin, generation, seq) = id;
         if origin == self.local_name() {
             return;
         }
         // Deduplication needs the origin's window: broadcasts from members
         // not known yet are skipped (the origin's alive update travels at
-        // least as fast, and others keep re-sending the broadcast).
+        // least as fast, others keep re-sending the broadcast, and syncs
+        // carry both).
         let Some(slot) = self.members.find(origin) else { return };
         let Some(entry) = self.members.get_mut(slot) else { return };
-        if !entry.broadcasts.accept(seq) {
-            return;
+        match entry.broadcasts.accept(generation, seq) {
+            Admit::New => {}
+            Admit::Duplicate => return,
+            Admit::TooOld => {
+                self.stats.broadcasts_too_old += 1;
+                return;
+            }
         }
         self.stats.broadcasts_delivered += 1;
+        if !gossiped {
+            self.stats.broadcasts_repaired += 1;
+        }
         self.events.push_with(origin.len() + payload.len(), |arena| crate::events::Record::Broadcast {
             origin: arena.store(origin),
             seq,
             payload: arena.store(payload),
         });
-        let stored =
-            store_broadcast(&mut self.broadcasts, &mut self.gossip, &mut self.stats, origin, seq, payload, false);
+        let queue = &mut self.broadcast_queue;
+        let stored = store_broadcast(&mut self.broadcasts, queue, &mut self.stats, id, payload, false);
         if let Some(index) = stored {
-            self.gossip.enqueue(Item::Broadcast(index), now);
+            if gossiped {
+                self.broadcast_queue.enqueue(index, now);
+            } else {
+                self.broadcasts.retain(index, now, now + self.config.broadcast_retention);
+            }
         }
     }
 }
 
-/// Keeps a broadcast for dissemination, evicting the most-sent one when the
-/// pool is full. A node's `own` broadcasts never evict unsent ones.
+/// Keeps a broadcast, making room when the pool is full: first the
+/// broadcast retained longest, then the one gossiped most. A node's `own`
+/// broadcasts never evict ones not sent yet.
 pub(super) fn store_broadcast(
     broadcasts: &mut Broadcasts,
-    gossip: &mut Gossip,
+    queue: &mut Gossip,
     stats: &mut Stats,
-    origin: &[u8],
-    seq: u32,
+    (origin, generation, seq): (&[u8], u64, u32),
     payload: &[u8],
     own: bool,
 ) -> Option<u32> {
-    if let Some(index) = broadcasts.store(origin, seq, payload) {
+    if let Some(index) = broadcasts.store(origin, generation, seq, payload) {
         return Some(index);
     }
-    let victim = gossip.most_sent(|i| matches!(i, Item::Broadcast(_)));
-    let evictable = victim.is_some_and(|v| gossip.transmits(v).is_some_and(|t| t > 0 || !own));
-    if let (Some(victim @ Item::Broadcast(index)), true) = (victim, evictable) {
-        gossip.remove(victim);
-        broadcasts.release(index);
+    if broadcasts.release_oldest_retained() {
         stats.broadcasts_evicted += 1;
+    } else if let Some(victim) = queue.most_sent() {
+        if queue.transmits(victim).is_some_and(|t| t > 0 || !own) {
+            queue.remove(victim);
+            broadcasts.release(victim);
+            stats.broadcasts_evicted += 1;
+        }
     }
-    broadcasts.store(origin, seq, payload)
+    broadcasts.store(origin, generation, seq, payload)
 }

@@ -1,18 +1,27 @@
 //! Membership updates: how alive, suspect, faulty and left updates change
-//! the table, suspicion timeouts, refutation, and reaping of tombstones.
+//! the table, suspicion timeouts, refutation, name conflicts, and reaping of
+//! tombstones.
 //!
-//! Precedence, for a member known at incarnation `j` (SWIM §4.2), with
-//! serial-number comparison:
+//! Precedence, for a member held at version `h` (generation, then
+//! incarnation: see the `version` module) and an update at version `u`:
 //!
-//! | update | applies when the member is | and |
-//! |---|---|---|
-//! | alive `i` | alive or suspect | `i > j` |
-//! | alive `i` | faulty or left | `i > j` (the member restarted) |
-//! | suspect `i` | alive | `i ≥ j` |
-//! | suspect `i` | suspect | `i > j` (new suspicion) or `i = j` (a confirmation) |
-//! | faulty `i`, left `i` | alive or suspect | `i ≥ j` |
+//! | held \ update | alive `u` | suspect `u` | faulty `u` | left `u` |
+//! |---|---|---|---|---|
+//! | alive `h` | `u > h` | `u ≥ h` (same generation) | `u ≥ h` | `u ≥ h` |
+//! | suspect `h` | `u > h` | `u > h`: new suspicion; `u = h`: confirmation | `u ≥ h` | `u ≥ h` |
+//! | faulty `h` | `u > h` (refuted, or restarted) | never | `u > h`: version only | `u ≥ h` |
+//! | left `h` | newer generation only | never | `u > h` | `u > h`: version only |
 //!
-//! Updates about this node itself are refuted instead (see [`Node::refute`]).
+//! At the same version the order is alive < suspect < faulty < left: a
+//! departure is a fact, a verdict an opinion. An alive update from another
+//! address than the one known is a name conflict unless it comes from a
+//! newer process (a larger generation): reported, never merged. A node that
+//! holds a member *left* and hears an older claim about it (alive, suspect,
+//! faulty) sends the departure back to whoever sent the claim and gossips
+//! it again.
+//!
+//! Updates about this node itself are refuted instead (see
+//! `heard_about_self`).
 
 use std::net::SocketAddr;
 
@@ -20,11 +29,10 @@ use super::Node;
 use super::transmit::Outgoing;
 use crate::config::Dissemination;
 use crate::events::{MemberEvent, Record};
-use crate::gossip::Item;
 use crate::members::{By, LOCAL, MAX_CONFIRMERS, State};
-use crate::serial;
 use crate::suspicion;
 use crate::time::Time;
+use crate::version::Version;
 
 /// Random members a refutation is sent to at once, besides piggybacking.
 const REFUTATION_FANOUT: usize = 3;
@@ -32,16 +40,19 @@ const REFUTATION_FANOUT: usize = 3;
 /// How a suspicion reached this node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Evidence {
-    /// From the accuser itself (its own probe failed, or its gossip names it).
+    /// From the accuser itself (its own probe failed, or gossip that names
+    /// it).
     Accusation,
-    /// From another member's copy of the state, without the accuser.
+    /// From another member's copy of the state (a sync record): it starts a
+    /// suspicion, but never counts as a confirmation.
     Hearsay,
 }
 
 /// What was said about this node.
 #[derive(Clone, Copy)]
 enum Claim<'u, 'a> {
-    Alive(&'u AliveUpdate<'a>),
+    /// Alive, in a datagram from this address (if it came in one).
+    Alive(&'u AliveUpdate<'a>, Option<SocketAddr>),
     /// Suspected by the named member.
     Suspect(&'u [u8]),
     /// Faulty (declared by the named member) or left.
@@ -51,36 +62,47 @@ enum Claim<'u, 'a> {
 /// An alive update or member description, from any source.
 pub(crate) struct AliveUpdate<'a> {
     pub(crate) name: &'a [u8],
-    pub(crate) incarnation: u32,
+    pub(crate) version: Version,
     pub(crate) addrs: swim_wire::Addrs<'a>,
     pub(crate) meta: &'a [u8],
 }
 
 impl Node {
-    pub(super) fn apply_alive(&mut self, now: Time, update: &AliveUpdate<'_>) {
-        self.apply_alive_learned(now, update, true);
+    /// Whether a claim of the name in `slot`, at `version`, from address
+    /// `claimed`, must be refused: then the address this node knows. Only a
+    /// newer process of the name (a larger generation) may move it to
+    /// another address, and never this node's own name.
+    pub(super) fn conflict(&self, slot: u32, version: Version, claimed: SocketAddr) -> Option<SocketAddr> {
+        let e = self.members.get(slot)?;
+        let known = *e.addrs.first()?;
+        let moves = slot != LOCAL && version.generation > e.generation;
+        (known != claimed && !moves).then_some(known)
+    }
+
+    pub(super) fn apply_alive(&mut self, now: Time, update: &AliveUpdate<'_>, from: Option<SocketAddr>) {
+        self.apply_alive_learned(now, update, true, from);
     }
 
     /// Applies an alive update; a member new to this node is disseminated
     /// only if `spread_new` (a joiner learning the table from its seed
     /// passes `false`: the cluster knows those members already, and queueing
     /// thousands of updates would flood it).
-    pub(super) fn apply_alive_learned(&mut self, now: Time, update: &AliveUpdate<'_>, spread_new: bool) {
+    pub(super) fn apply_alive_learned(
+        &mut self,
+        now: Time,
+        update: &AliveUpdate<'_>,
+        spread_new: bool,
+        from: Option<SocketAddr>,
+    ) {
         if update.name == self.local_name() {
-            self.heard_about_self(now, update.incarnation, Claim::Alive(update));
+            self.heard_about_self(now, update.version, Claim::Alive(update, from));
             return;
         }
         let Some(slot) = self.members.find(update.name) else {
             let limit = self.config.max_members;
             let inserted = if self.members.len() < limit {
-                self.members.insert(
-                    update.name,
-                    update.addrs.iter(),
-                    update.meta,
-                    update.incarnation,
-                    State::Alive,
-                    now,
-                )
+                let addrs = update.addrs.iter();
+                self.members.insert(update.name, addrs, update.meta, update.version, State::Alive, now)
             } else {
                 None
             };
@@ -97,21 +119,25 @@ impl Node {
             return;
         };
         let Some(entry) = self.members.get(slot) else { return };
-        if !serial::newer(update.incarnation, entry.incarnation) {
-            return;
-        }
-        let first_known = entry.addrs.first().copied();
-        let first_claimed = update.addrs.first();
-        if entry.state.is_live() && first_known != first_claimed {
-            if let (Some(known), Some(claimed)) = (first_known, first_claimed) {
-                self.name_conflict(update.name, known, claimed);
+        let (held, was) = (entry.version(), entry.state);
+        if update.version <= held {
+            if was == State::Left {
+                self.push_back(now, slot, from);
             }
             return;
         }
-        let was = entry.state;
+        let Some(claimed) = update.addrs.first() else { return };
+        if let Some(known) = self.conflict(slot, update.version, claimed) {
+            self.name_conflict(now, update.name, known, claimed);
+            return;
+        }
+        let restarted = update.version.generation > held.generation;
+        if was == State::Left && !restarted {
+            return; // a process that left does not come back; a newer one may
+        }
         let changed = entry.meta != update.meta || !entry.addrs.iter().copied().eq(update.addrs.iter());
         if let Some(entry) = self.members.get_mut(slot) {
-            entry.incarnation = update.incarnation;
+            entry.set_version(update.version);
             if changed {
                 entry.addrs.clear();
                 entry.addrs.extend(update.addrs.iter());
@@ -129,77 +155,142 @@ impl Node {
             }
             State::Suspect => {
                 self.member_event(MemberEvent::Recovered, slot);
-                if changed {
+                if changed || restarted {
                     self.member_event(MemberEvent::Updated, slot);
                 }
             }
-            State::Alive if changed => self.member_event(MemberEvent::Updated, slot),
+            State::Alive if changed || restarted => self.member_event(MemberEvent::Updated, slot),
             State::Alive => {}
         }
     }
 
     /// A suspicion gossiped by its accuser (`by`): it starts a suspicion or
     /// counts as a confirmation.
-    pub(super) fn apply_suspect(&mut self, now: Time, name: &[u8], incarnation: u32, by: &[u8]) {
+    pub(super) fn apply_suspect(
+        &mut self,
+        now: Time,
+        name: &[u8],
+        version: Version,
+        by: &[u8],
+        from: Option<SocketAddr>,
+    ) {
         if name == self.local_name() {
-            self.heard_about_self(now, incarnation, Claim::Suspect(by));
+            self.heard_about_self(now, version, Claim::Suspect(by));
             return;
         }
         let Some(slot) = self.members.find(name) else { return };
-        self.suspect(now, slot, incarnation, By::Name(by), Evidence::Accusation);
+        self.suspect(now, slot, version, By::Name(by), Evidence::Accusation, from);
     }
 
-    /// A suspicion learned from another member's state (a sync record): it
-    /// may start a suspicion, but says nothing about who suspects, so it
-    /// never counts as an independent confirmation.
-    pub(super) fn apply_suspect_state(&mut self, now: Time, name: &[u8], incarnation: u32, from: &[u8]) {
+    /// A suspicion learned from another member's state (a sync record),
+    /// naming its accuser `by`: it may start a suspicion, but never counts
+    /// as an independent confirmation here, and it is gossiped on in the
+    /// accuser's name (not the sync peer's), so that it confirms nothing
+    /// elsewhere that the accuser's own gossip would not.
+    pub(super) fn apply_suspect_state(&mut self, now: Time, name: &[u8], version: Version, by: &[u8]) {
         if name == self.local_name() {
-            self.heard_about_self(now, incarnation, Claim::Suspect(from));
+            self.heard_about_self(now, version, Claim::Suspect(by));
             return;
         }
         let Some(slot) = self.members.find(name) else { return };
-        self.suspect(now, slot, incarnation, By::Name(from), Evidence::Hearsay);
+        self.suspect(now, slot, version, By::Name(by), Evidence::Hearsay, None);
     }
 
-    pub(super) fn apply_faulty(&mut self, now: Time, name: &[u8], incarnation: u32, by: &[u8]) {
+    pub(super) fn apply_faulty(
+        &mut self,
+        now: Time,
+        name: &[u8],
+        version: Version,
+        by: &[u8],
+        from: Option<SocketAddr>,
+    ) {
         if name == self.local_name() {
-            self.heard_about_self(now, incarnation, Claim::Gone(Some(by)));
+            self.heard_about_self(now, version, Claim::Gone(Some(by)));
             return;
         }
         let Some(slot) = self.members.find(name) else { return };
         let Some(entry) = self.members.get(slot) else { return };
-        if entry.state.is_live() && serial::at_least(incarnation, entry.incarnation) {
-            self.declare_faulty(now, slot, incarnation, By::Name(by));
-        }
-    }
-
-    pub(super) fn apply_left(&mut self, now: Time, name: &[u8], incarnation: u32) {
-        if name == self.local_name() {
-            self.heard_about_self(now, incarnation, Claim::Gone(None));
-            return;
-        }
-        let Some(slot) = self.members.find(name) else { return };
-        let Some(entry) = self.members.get(slot) else { return };
-        if entry.state.is_live() && serial::at_least(incarnation, entry.incarnation) {
-            if let Some(entry) = self.members.get_mut(slot) {
-                entry.incarnation = incarnation;
-            }
-            self.bury(now, slot, State::Left);
-            self.member_event(MemberEvent::Left, slot);
-        }
-    }
-
-    /// Suspects a member at `incarnation` on behalf of `by`, or counts a
-    /// confirmation of an existing suspicion (only for an `Accusation`).
-    pub(super) fn suspect(&mut self, now: Time, slot: u32, incarnation: u32, by: By<'_>, evidence: Evidence) {
-        let Some(entry) = self.members.get(slot) else { return };
+        let held = entry.version();
         match entry.state {
-            State::Alive if serial::at_least(incarnation, entry.incarnation) => {}
-            State::Suspect if serial::newer(incarnation, entry.incarnation) => {}
-            State::Suspect if incarnation == entry.incarnation => {
+            State::Alive | State::Suspect if version >= held => {
+                self.declare_faulty(now, slot, version, By::Name(by));
+            }
+            State::Left if version > held => self.declare_faulty(now, slot, version, By::Name(by)),
+            State::Left => self.push_back(now, slot, from),
+            State::Faulty if version > held => {
+                if let Some(entry) = self.members.get_mut(slot) {
+                    entry.set_version(version);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    pub(super) fn apply_left(&mut self, now: Time, name: &[u8], version: Version) {
+        if name == self.local_name() {
+            self.heard_about_self(now, version, Claim::Gone(None));
+            return;
+        }
+        let Some(slot) = self.members.find(name) else { return };
+        let Some(entry) = self.members.get(slot) else { return };
+        let held = entry.version();
+        match entry.state {
+            // Left beats a faulty verdict at the same version: the member
+            // departed; the verdict only said it stopped answering.
+            State::Alive | State::Suspect | State::Faulty if version >= held => {
+                if let Some(entry) = self.members.get_mut(slot) {
+                    entry.set_version(version);
+                }
+                self.bury(now, slot, State::Left);
+                self.member_event(MemberEvent::Left, slot);
+            }
+            State::Left if version > held => {
+                if let Some(entry) = self.members.get_mut(slot) {
+                    entry.set_version(version);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// This node holds the member in `slot` as left, and `from` told it an
+    /// older story: the departure goes straight back to `from` and is
+    /// gossiped again, so that nobody ends up holding the member faulty.
+    fn push_back(&mut self, now: Time, slot: u32, from: Option<SocketAddr>) {
+        self.stats.departures_pushed_back += 1;
+        self.disseminate(now, slot);
+        if let (Some(to), Some(member)) = (from, self.members.reference(slot)) {
+            if self.config.dissemination == Dissemination::Infection {
+                self.send(Outgoing::Update { to, member });
+            }
+        }
+    }
+
+    /// Suspects a member at `version` on behalf of `by`, or counts a
+    /// confirmation of an existing suspicion (only for an `Accusation`).
+    pub(super) fn suspect(
+        &mut self,
+        now: Time,
+        slot: u32,
+        version: Version,
+        by: By<'_>,
+        evidence: Evidence,
+        from: Option<SocketAddr>,
+    ) {
+        let Some(entry) = self.members.get(slot) else { return };
+        let held = entry.version();
+        let same_process = version.generation == held.generation;
+        match entry.state {
+            State::Alive if version >= held && same_process => {}
+            State::Suspect if version > held && same_process => {}
+            State::Suspect if version == held => {
                 if evidence == Evidence::Accusation {
                     self.confirm(now, slot, by);
                 }
+                return;
+            }
+            State::Left if version <= held => {
+                self.push_back(now, slot, from);
                 return;
             }
             _ => return,
@@ -208,8 +299,7 @@ impl Node {
         let (alpha, period) = (self.config.suspicion_mult, self.config.protocol_period);
         let min = suspicion::min_timeout(alpha, n, period, self.config.suspicion_scale);
         let (max, expected) = if self.config.lifeguard {
-            let k = (self.config.suspicion_mult as usize).saturating_sub(2).min(n.saturating_sub(2));
-            (min * self.config.suspicion_max_mult, k)
+            (min * self.config.suspicion_max_mult, expected_confirmations(alpha, n))
         } else {
             (min, 0)
         };
@@ -217,7 +307,7 @@ impl Node {
         let accuser = self.members.hash(self.members.accuser_name(by));
         self.members.set_accuser(slot, by);
         let Some(entry) = self.members.get_mut(slot) else { return };
-        entry.incarnation = incarnation;
+        entry.set_version(version);
         let Some(s) = self.members.start_suspicion(slot) else { return };
         s.started = now;
         s.deadline = deadline;
@@ -226,9 +316,7 @@ impl Node {
         s.expected = crate::convert::to_u8(expected);
         s.accusers.push(accuser);
         self.members.set_state(slot, State::Suspect, now);
-        if let Some(r) = self.members.reference(slot) {
-            self.suspicions.push(deadline, r);
-        }
+        self.push_deadline(deadline, slot);
         self.stats.suspicions += 1;
         self.disseminate(now, slot);
         self.member_event(MemberEvent::Suspected, slot);
@@ -236,9 +324,15 @@ impl Node {
 
     /// Another member independently suspects a member already suspect:
     /// with Lifeguard, the timeout shrinks and the suspicion is re-gossiped.
+    /// Only members this node knows count.
     fn confirm(&mut self, now: Time, slot: u32, by: By<'_>) {
         if !self.config.lifeguard {
             return;
+        }
+        if let By::Name(name) = by {
+            if self.members.find(name).is_none() {
+                return;
+            }
         }
         let accuser = self.members.hash(self.members.accuser_name(by));
         let Some(s) = self.members.suspicion_mut(slot) else { return };
@@ -252,18 +346,32 @@ impl Node {
         }
         let deadline = s.started + suspicion::timeout(s.min, s.max, confirmations, usize::from(s.expected));
         let deadline = deadline.max(now);
+        let moved = deadline != s.deadline;
         s.deadline = deadline;
         self.members.set_accuser(slot, by);
-        if let Some(r) = self.members.reference(slot) {
-            self.suspicions.push(deadline, r);
+        if moved {
+            self.push_deadline(deadline, slot);
         }
         self.disseminate(now, slot);
     }
 
+    /// Schedules a suspicion deadline; stale ones are swept out before the
+    /// heap outgrows its bound (twice the suspects, or the table's expected
+    /// size), so forged suspect/alive pairs cannot grow it.
+    fn push_deadline(&mut self, deadline: Time, slot: u32) {
+        let Some(r) = self.members.reference(slot) else { return };
+        let members = &self.members;
+        let current = |at: Time, m: crate::members::MemberRef| {
+            members.resolve(m).is_some_and(|e| e.state == State::Suspect)
+                && members.suspicion(m.slot).is_some_and(|s| s.deadline == at)
+        };
+        self.suspicions.push(deadline, r, members.suspects(), current);
+    }
+
     /// Declares a member faulty.
-    pub(super) fn declare_faulty(&mut self, now: Time, slot: u32, incarnation: u32, by: By<'_>) {
+    pub(super) fn declare_faulty(&mut self, now: Time, slot: u32, version: Version, by: By<'_>) {
         let Some(entry) = self.members.get_mut(slot) else { return };
-        entry.incarnation = incarnation;
+        entry.set_version(version);
         self.members.set_accuser(slot, by);
         self.bury(now, slot, State::Faulty);
         self.stats.faulty_declared += 1;
@@ -290,8 +398,8 @@ impl Node {
             if entry.state != State::Suspect || current != Some(at) {
                 continue; // refuted, or the deadline moved
             }
-            let incarnation = entry.incarnation;
-            self.declare_faulty(now, member.slot, incarnation, By::Local);
+            let version = entry.version();
+            self.declare_faulty(now, member.slot, version, By::Local);
         }
     }
 
@@ -306,55 +414,79 @@ impl Node {
             let Some(entry) = self.members.resolve(member) else { continue };
             let expired = !entry.state.is_live() && entry.changed_at + self.config.tombstone_ttl <= now;
             if expired {
-                self.gossip.remove(Item::Member(member.slot));
+                self.gossip.remove(member.slot);
                 self.members.remove(member.slot);
             }
         }
     }
 
-    /// Something was said about this node at `incarnation`: refute it unless
-    /// it is stale. An alive update needs refuting only when it is newer, or
-    /// as new but different. A stale verdict that this node is faulty or gone
-    /// means some member still holds an old view of it: this node then
-    /// re-announces itself (same incarnation), so that member can catch up.
-    fn heard_about_self(&mut self, now: Time, incarnation: u32, claim: Claim<'_, '_>) {
+    /// Something was said about this node at `version`.
+    ///
+    /// - From another address, an alive claim is another process using this
+    ///   node's name: a conflict, reported and never refuted (two live
+    ///   processes with one name must not fight with incarnations). Of
+    ///   older processes only claims they send themselves are reported.
+    /// - About this process (its generation, or its own address), a claim
+    ///   at least as new as its version is refuted with a newer version; a
+    ///   *stale* verdict that it is faulty or gone means some member still
+    ///   holds an old view of it: it re-announces itself (same version).
+    /// - Suspicions and verdicts about a newer generation concern another
+    ///   process of this name and are ignored.
+    fn heard_about_self(&mut self, now: Time, version: Version, claim: Claim<'_, '_>) {
         if self.leave.is_some() {
             return;
         }
         let Some(local) = self.local_entry() else { return };
-        let own = local.incarnation;
-        let stale = match claim {
-            Claim::Alive(update) => {
-                !serial::newer(incarnation, own)
-                    && !(incarnation == own
-                        && (update.meta != local.meta.as_slice()
-                            || !local.addrs.iter().copied().eq(update.addrs.iter())))
+        let own = local.version();
+        match claim {
+            Claim::Alive(update, from) => {
+                let (mine, claimed) = (local.addrs.first().copied(), update.addrs.first());
+                if let (Some(mine), Some(claimed)) = (mine, claimed) {
+                    if mine != claimed {
+                        let speaks_for_itself = from == Some(claimed);
+                        if version.generation >= own.generation || speaks_for_itself {
+                            self.name_conflict(now, update.name, mine, claimed);
+                        }
+                        return;
+                    }
+                }
+                let differs =
+                    update.meta != local.meta.as_slice() || !local.addrs.iter().copied().eq(update.addrs.iter());
+                if version > own || (version == own && differs) {
+                    self.refute_to(now, version, None);
+                }
             }
-            Claim::Suspect(_) | Claim::Gone(_) => !serial::at_least(incarnation, own),
-        };
-        let accuser = match claim {
-            Claim::Suspect(by) | Claim::Gone(Some(by)) => Some(by),
-            _ => None,
-        };
-        if !stale {
-            self.refute_to(now, incarnation, accuser);
-        } else if matches!(claim, Claim::Gone(_)) {
-            self.disseminate(now, LOCAL);
+            Claim::Suspect(by) | Claim::Gone(Some(by)) if version.generation == own.generation => {
+                if version >= own {
+                    self.refute_to(now, version, Some(by));
+                } else if matches!(claim, Claim::Gone(_)) {
+                    self.disseminate(now, LOCAL);
+                }
+            }
+            Claim::Gone(None) if version.generation == own.generation => {
+                if version >= own {
+                    self.refute_to(now, version, None);
+                } else {
+                    self.disseminate(now, LOCAL);
+                }
+            }
+            Claim::Gone(_) if version.generation < own.generation => self.disseminate(now, LOCAL),
+            _ => {}
         }
     }
 
-    /// Refutes: takes an incarnation above both the node's own and the one
+    /// Refutes: takes a version above both the node's own and the one
     /// heard, and gossips itself alive.
-    pub(super) fn refute(&mut self, now: Time, heard: u32) {
+    pub(super) fn refute(&mut self, now: Time, heard: Version) {
         self.refute_to(now, heard, None);
     }
 
     /// Refutes, also sending the refutation straight to `accuser` (the
     /// member whose suspicion times out first) if it is known.
-    fn refute_to(&mut self, now: Time, heard: u32, accuser: Option<&[u8]>) {
+    fn refute_to(&mut self, now: Time, heard: Version, accuser: Option<&[u8]>) {
         let Some(local) = self.members.get_mut(LOCAL) else { return };
-        let incarnation = serial::max(local.incarnation, heard).wrapping_add(1);
-        local.incarnation = incarnation;
+        let version = local.version().max(heard).next();
+        local.set_version(version);
         local.changed_at = now;
         self.disseminate(now, LOCAL);
         self.stats.refutations += 1;
@@ -378,14 +510,14 @@ impl Node {
             }
         }
         self.adjust_health(1);
-        self.events.push(Record::Refuted { incarnation });
+        self.events.push(Record::Refuted { incarnation: version.incarnation });
     }
 
     /// Queues a member event (suspicions and verdicts name their accuser).
     pub(super) fn member_event(&mut self, kind: MemberEvent, slot: u32) {
         let Some(member) = self.members.reference(slot) else { return };
         let Some(entry) = self.members.get(slot) else { return };
-        let (state, incarnation) = (entry.state, entry.incarnation);
+        let (state, version) = (entry.state, entry.version());
         let by_name: &[u8] = match kind {
             MemberEvent::Suspected | MemberEvent::Faulty => &entry.accuser,
             _ => &[],
@@ -394,13 +526,45 @@ impl Node {
             kind,
             member,
             state,
-            incarnation,
+            version,
             by: arena.store(by_name),
         });
     }
 
-    pub(super) fn name_conflict(&mut self, name: &[u8], known: SocketAddr, claimed: SocketAddr) {
+    /// Counts a name conflict, and reports it (once per period for the same
+    /// name and claimed address: gossip repeats the claim).
+    pub(super) fn name_conflict(&mut self, now: Time, name: &[u8], known: SocketAddr, claimed: SocketAddr) {
         self.stats.name_conflicts += 1;
+        let hash = self.members.hash(name);
+        if let Some((h, addr, at)) = self.last_conflict {
+            if h == hash && addr == claimed && now < at + self.config.protocol_period {
+                return;
+            }
+        }
+        self.last_conflict = Some((hash, claimed, now));
         self.events.push_with(name.len(), |arena| Record::NameConflict { name: arena.store(name), known, claimed });
+    }
+}
+
+/// Lifeguard's k, the confirmations a suspicion expects: `α − 2`, none when
+/// the cluster is too small to provide them (`N − 2 < α − 2`, as
+/// memberlist), and never more than can be tracked (so that the timeout can
+/// reach its minimum for any α).
+fn expected_confirmations(alpha: u32, members: usize) -> usize {
+    let k = (alpha as usize).saturating_sub(2);
+    if members.saturating_sub(2) < k { 0 } else { k.min(MAX_CONFIRMERS - 1) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::expected_confirmations;
+
+    #[test]
+    fn expected_confirmations_follow_memberlist_and_stay_trackable() {
+        assert_eq!(expected_confirmations(4, 100), 2);
+        assert_eq!(expected_confirmations(4, 3), 0, "N − 2 = 1 < α − 2 = 2: none expected");
+        assert_eq!(expected_confirmations(4, 4), 2);
+        assert_eq!(expected_confirmations(1, 100), 0);
+        assert_eq!(expected_confirmations(50, 1000), 7, "capped at the confirmations tracked, less the accuser");
     }
 }

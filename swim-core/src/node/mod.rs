@@ -15,7 +15,6 @@ use crate::limits::Limiter;
 use crate::members::{Entry, LOCAL, MemberRef, Members, State};
 use crate::probe_list::ProbeList;
 use crate::rng::Rng;
-use crate::rtt::RttEstimator;
 use crate::stats::Stats;
 use crate::suspicion::Deadlines;
 use crate::time::Time;
@@ -23,19 +22,22 @@ use crate::time::Time;
 mod commands;
 mod forwards;
 mod input;
+mod leave;
 mod membership;
 mod multicast;
 mod probe;
 mod seal;
 mod sync;
+mod timers;
 mod transmit;
 
 pub use sync::{SyncId, SyncOpen, SyncStatus};
 pub use transmit::Transmit;
 
 use forwards::Forwards;
-use probe::Probe;
+use probe::Prober;
 use sync::Syncs;
+use timers::{Timer, Timers};
 use transmit::Outgoing;
 
 /// Outgoing datagrams held between an input and `poll_transmit`.
@@ -56,7 +58,7 @@ const BATCH: usize = 64;
 /// | [`handle_datagram`](Node::handle_datagram): a received datagram | [`poll_transmit`](Node::poll_transmit): datagrams to send, written into your buffer |
 /// | [`handle_timeout`](Node::handle_timeout): time has passed | [`poll_timeout`](Node::poll_timeout): when to call `handle_timeout` next |
 /// | [`handle_sync_frame`](Node::handle_sync_frame): a frame of a sync stream | [`poll_sync_open`](Node::poll_sync_open), [`poll_sync_frame`](Node::poll_sync_frame): syncs to open, frames to write |
-/// | commands: [`join`](Node::join), [`leave`](Node::leave), [`broadcast`](Node::broadcast), [`set_metadata`](Node::set_metadata), [`report_overload`](Node::report_overload) | [`poll_event`](Node::poll_event): what the application should know |
+/// | commands: [`join`](Node::join), [`leave`](Node::leave), [`broadcast`](Node::broadcast), [`set_metadata`](Node::set_metadata) | [`poll_event`](Node::poll_event): what the application should know |
 ///
 /// **Calling contract.**
 /// 1. Pass the current [`Time`] to every call that takes one; time never
@@ -65,7 +67,9 @@ const BATCH: usize = 64;
 ///    one datagram into a buffer of at least `packet_budget` bytes), drain
 ///    `poll_event`, and service `poll_sync_open`.
 /// 3. Sleep until `poll_timeout` (recomputed after each input), then call
-///    `handle_timeout`.
+///    `handle_timeout`. The node measures how late that call comes: a timer
+///    more than `Config::overload_threshold` late counts as local overload
+///    (Lifeguard), so do not delay it on purpose.
 ///
 /// Randomness comes only from `Config::seed`: the same seed and the same
 /// inputs at the same times produce the same outputs. Every call does work
@@ -109,29 +113,35 @@ pub struct Node {
     now: Time,
     members: Members,
     probe_list: ProbeList,
+    /// Member updates waiting to be disseminated (ids: table slots).
     gossip: Gossip,
+    /// User broadcasts waiting to be disseminated (ids: pool slots).
+    broadcast_queue: Gossip,
     broadcasts: Broadcasts,
     suspicions: Deadlines,
     /// Faulty and left members, oldest first, with when to reap them.
     tombstones: VecDeque<(Time, MemberRef)>,
     events: EventQueue,
     outbox: VecDeque<Outgoing>,
-    probes: Vec<Probe>,
+    /// The node's own timers (periods, gossip rounds, join, leave, syncs).
+    timers: Timers,
+    prober: Prober,
     forwards: Forwards,
-    rtt: RttEstimator,
     health: u8,
-    /// Probe timeout before health scaling.
-    probe_timeout: Duration,
     next_seq: u32,
-    next_period: Time,
-    /// Whether a direct ping arrived since the last period started.
-    probed: bool,
     /// When a ping from a member this node does not know first arrived
     /// (since the last sync such pings caused).
     stranger_since: Option<Time>,
+    /// The generation this process started with: its broadcasts carry it
+    /// (the member's version may move to a later generation, the broadcast
+    /// numbering does not).
+    process_generation: u64,
     next_broadcast_seq: u32,
+    /// The last name conflict reported (name hash, claimed address, when),
+    /// so that a conflict repeated by gossip is reported once per period.
+    last_conflict: Option<(u64, SocketAddr, Time)>,
     join: Option<commands::Join>,
-    leave: Option<commands::Leave>,
+    leave: Option<leave::Leave>,
     syncs: Syncs,
     sealing: Option<seal::Sealing>,
     /// A wall-clock reading: (node time, ms since the Unix epoch).
@@ -158,8 +168,9 @@ impl Node {
         let expected = config.expected_members.max(1);
         let mut members = Members::with_capacity(expected);
         // The table is empty and its limit is at least 2, so slot 0 (LOCAL) is ours.
+        let version = crate::version::Version::new(config.generation, 0);
         members
-            .insert(name, addrs.iter().copied(), meta, 0, State::Alive, now)
+            .insert(name, addrs.iter().copied(), meta, version, State::Alive, now)
             .ok_or(ConfigError::new("max_members", "leaves no room for this node"))?;
         let decode = DecodeOptions {
             min_version: config.min_protocol_version,
@@ -170,6 +181,17 @@ impl Node {
         let mut rng = Rng::new(config.seed);
         // Spread the first period so that nodes started together do not probe in lockstep.
         let first_period = now + config.protocol_period.mul_f64(rng.unit());
+        let mut timers = Timers::default();
+        timers.set(Timer::Period, first_period);
+        if !config.gossip_interval.is_zero() {
+            timers.set(Timer::Gossip, now + config.gossip_interval.mul_f64(rng.unit()));
+        }
+        if !config.sync_interval.is_zero() {
+            timers.set(Timer::Sync, now + config.sync_interval);
+        }
+        // Sequence numbers start at a random value, so that an ack cannot
+        // be predicted from the node's start.
+        let next_seq = (rng.next_u64() >> 32) as u32;
         let event_bytes = (64 * 1024).max(8 * (config.max_broadcast_payload + 2 * MAX_NAME_LEN));
         let node = Node {
             decode,
@@ -177,25 +199,25 @@ impl Node {
             now,
             members,
             probe_list: ProbeList::with_capacity(expected),
-            gossip: Gossip::with_capacity(2 * expected.max(config.broadcast_capacity)),
+            gossip: Gossip::with_capacity(expected),
+            broadcast_queue: Gossip::with_capacity(config.broadcast_capacity),
             broadcasts: Broadcasts::new(config.broadcast_capacity),
             suspicions: Deadlines::with_capacity(expected),
             tombstones: VecDeque::with_capacity(expected),
             events: EventQueue::new(config.event_capacity, event_bytes),
             outbox: VecDeque::with_capacity(OUTBOX),
-            probes: Vec::with_capacity(config.direct_probes),
+            timers,
+            prober: Prober::new(&config),
             forwards: Forwards::new(),
-            rtt: RttEstimator::new(),
             health: 0,
-            probe_timeout: config.probe_timeout,
-            next_seq: 1,
-            next_period: first_period,
-            probed: false,
+            next_seq,
             stranger_since: None,
+            process_generation: config.generation,
             next_broadcast_seq: 1,
+            last_conflict: None,
             join: None,
             leave: None,
-            syncs: Syncs::new(config.max_concurrent_syncs, now, &config),
+            syncs: Syncs::new(config.max_concurrent_syncs),
             sealing: seal::Sealing::new(&config),
             wall: None,
             join_limiter: Limiter::new(config.join_rate, expected.clamp(64, 1024)),
@@ -218,6 +240,7 @@ impl Node {
             name: &[],
             addrs: &[],
             meta: &[],
+            generation: 0,
             incarnation: 0,
             state: State::Left,
         })
@@ -248,10 +271,11 @@ impl Node {
     pub fn stats(&self) -> Stats {
         Stats {
             health: self.health,
-            probe_timeout: self.scaled(self.probe_timeout),
+            probe_timeout: self.scaled(self.prober.timeout),
             live_members: self.members.live(),
             known_members: self.members.len(),
-            queued_updates: self.gossip.len(),
+            queued_updates: self.gossip.len() + self.broadcast_queue.len(),
+            broadcasts_held: self.broadcasts.in_use(),
             events_dropped: self.events.dropped(),
             ..self.stats
         }
@@ -293,13 +317,16 @@ impl Node {
         {
             return Err("the probe list holds members that are gone");
         }
-        if self.gossip.len() > 2 * self.members.slots() + self.config.broadcast_capacity {
-            return Err("the gossip queue outgrew the table");
+        if self.gossip.len() > self.members.slots() || self.broadcast_queue.len() > self.config.broadcast_capacity {
+            return Err("a gossip queue outgrew its table");
+        }
+        if self.suspicions.len() > self.suspicions.bound(self.members.suspects()) {
+            return Err("the suspicion deadlines outgrew their bound");
         }
         if self.events.len() > self.config.event_capacity {
             return Err("more events held than event_capacity");
         }
-        if self.outbox.len() > OUTBOX || self.probes.len() > self.config.direct_probes {
+        if self.outbox.len() > OUTBOX || self.prober.probes.len() > self.config.direct_probes {
             return Err("the outbox or the probes outgrew their bounds");
         }
         if !self.forwards.consistent() {
@@ -311,53 +338,45 @@ impl Node {
         Ok(())
     }
 
-    /// When the next protocol period starts (`None` after leaving). A
-    /// runtime that jitters periods delays its wake-up when
-    /// [`poll_timeout`](Node::poll_timeout) equals this.
-    pub fn next_period(&self) -> Option<Time> {
-        self.leave.is_none().then_some(self.next_period)
-    }
-
     /// When `handle_timeout` must be called next.
     pub fn poll_timeout(&self) -> Option<Time> {
-        let mut next = Time::MAX;
-        let mut consider = |t: Time| next = next.min(t);
-        if self.leave.is_none() {
-            consider(self.next_period);
-        }
-        for p in &self.probes {
-            consider(p.next_deadline());
-        }
-        if let Some(t) = self.forwards.next_deadline() {
-            consider(t);
-        }
-        if let Some(t) = self.suspicions.next() {
-            consider(t);
-        }
-        if let Some((t, _)) = self.tombstones.front() {
-            consider(*t);
-        }
-        if let Some(join) = &self.join {
-            consider(join.next_at);
-        }
-        if let Some(leave) = self.leave.as_ref().filter(|_| !self.leave_announced()) {
-            consider(leave.retry_at);
-        }
-        if let Some(t) = self.syncs.next_deadline() {
-            consider(t);
-        }
-        (next != Time::MAX).then_some(next)
+        [
+            self.timers.next(),
+            self.prober.next_deadline(),
+            self.forwards.next_deadline(),
+            self.suspicions.next(),
+            self.tombstones.front().map(|(t, _)| *t),
+            self.syncs.next_deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
-    /// Advances time: runs every timer that is due.
+    /// Advances time: runs every timer that is due. A call that comes more
+    /// than `Config::overload_threshold` after the earliest deadline due
+    /// counts as local overload (Lifeguard: this node's health suffers, so
+    /// it probes more patiently).
     pub fn handle_timeout(&mut self, now: Time) {
+        let due = self.poll_timeout();
         let now = self.advance(now);
+        if let Some(due) = due.filter(|&d| d <= now) {
+            let late = now.saturating_since(due);
+            if !self.config.overload_threshold.is_zero() && late > self.config.overload_threshold {
+                self.stats.overload_reports += 1;
+                self.adjust_health(1);
+            }
+        }
         self.probe_timers(now);
         self.forward_timers(now);
         self.expire_suspicions(now);
         self.reap_tombstones(now);
-        if self.leave.is_none() && now >= self.next_period {
+        self.broadcasts.expire(now, BATCH);
+        if self.timers.expired(Timer::Period, now) {
             self.start_period(now);
+        }
+        if self.timers.expired(Timer::Gossip, now) {
+            self.gossip_round(now);
         }
         self.join_timer(now);
         self.leave_timer(now);
@@ -377,9 +396,14 @@ impl Node {
         };
         let bytes = self.events.bytes();
         Some(match record {
-            Record::Member { kind, member, state, incarnation, by } => {
+            Record::Member { kind, member, state, version, by } => {
                 let entry = self.members.resolve(member)?;
-                let member = MemberInfo { state, incarnation, ..info(entry) };
+                let member = MemberInfo {
+                    state,
+                    generation: version.generation,
+                    incarnation: version.incarnation,
+                    ..info(entry)
+                };
                 match kind {
                     MemberEvent::Joined => Event::Joined(member),
                     MemberEvent::Updated => Event::Updated(member),
@@ -416,6 +440,12 @@ impl Node {
             _ => &mut s.rejected_unexpected,
         };
         *counter += 1;
+    }
+
+    /// Sets the health score (tests).
+    #[cfg(test)]
+    pub(crate) fn set_health(&mut self, health: u8) {
+        self.health = health.min(self.config.max_health);
     }
 
     /// Moves the clock forward (never back) and returns the current time.
@@ -457,11 +487,27 @@ impl Node {
         let factor = crate::convert::ceil_log10(self.members.live() + 1).max(1);
         (self.config.retransmit_mult * factor) as usize
     }
+
+    /// How often each user broadcast is sent: the retransmit limit, but in
+    /// a small cluster at least twice per other member (up to 16), because
+    /// gossip to random members misses someone in a few clusters of five
+    /// out of a hundred at λ = 4 (syncs repair the rest).
+    pub(super) fn broadcast_limit(&self) -> usize {
+        let floor = (2 * self.members.live().saturating_sub(1)).min(16);
+        self.retransmit_limit().max(floor).min(crate::gossip::MAX_TRANSMITS)
+    }
 }
 
 /// A member's public view.
 fn info(e: &Entry) -> MemberInfo<'_> {
-    MemberInfo { name: &e.name, addrs: &e.addrs, meta: &e.meta, incarnation: e.incarnation, state: e.state }
+    MemberInfo {
+        name: &e.name,
+        addrs: &e.addrs,
+        meta: &e.meta,
+        generation: e.generation,
+        incarnation: e.incarnation,
+        state: e.state,
+    }
 }
 
 #[cfg(test)]

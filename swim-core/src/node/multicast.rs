@@ -4,7 +4,6 @@
 use super::Node;
 use super::transmit::Outgoing;
 use crate::config::Dissemination;
-use crate::gossip::Item;
 use crate::members::{LOCAL, State};
 use crate::time::Time;
 
@@ -17,7 +16,7 @@ impl Node {
     /// not passed on, as in the SWIM paper's basic protocol.
     pub(super) fn disseminate(&mut self, now: Time, slot: u32) {
         match self.config.dissemination {
-            Dissemination::Infection => self.gossip.enqueue(Item::Member(slot), now),
+            Dissemination::Infection => self.gossip.enqueue(slot, now),
             Dissemination::Multicast => {
                 let own_verdict = self.members.get(slot).is_some_and(|e| {
                     matches!(e.state, State::Suspect | State::Faulty) && e.accuser[..] == *self.local_name()
@@ -101,7 +100,7 @@ mod tests {
         let mut n = node(basic());
         introduce(&mut n, Time::ZERO, 4);
         transmits(&mut n, Time::ZERO);
-        let faulty = Message::Faulty(Faulty { incarnation: 0, name: &name(2), by: &name(1) });
+        let faulty = Message::Faulty(Faulty { generation: 0, incarnation: 0, name: &name(2), by: &name(1) });
         let bytes = packet(Message::Gossip(Gossip { source: &name(1) }), &[faulty]);
         feed(&mut n, Time::ZERO, super::super::tests::addr(1), &bytes).unwrap();
         assert_eq!(n.member(&name(2)).map(|m| m.state), Some(State::Faulty));
@@ -113,7 +112,8 @@ mod tests {
         let mut n = node(config());
         introduce(&mut n, Time::ZERO, 8);
         transmits(&mut n, Time::ZERO);
-        let suspicion = Message::Suspect(swim_wire::Suspect { incarnation: 0, name: &name(0), by: &name(5) });
+        let suspicion =
+            Message::Suspect(swim_wire::Suspect { generation: 0, incarnation: 0, name: &name(0), by: &name(5) });
         let bytes = packet(Message::Ack(swim_wire::Ack { seq: 0, source: &name(2), payload: &[] }), &[suspicion]);
         feed(&mut n, Time::ZERO, super::super::tests::addr(2), &bytes).unwrap();
         assert_eq!(n.incarnation(), 1, "refuted");

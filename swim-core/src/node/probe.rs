@@ -1,14 +1,19 @@
 //! Failure detection: the protocol period, direct and indirect probes, and
 //! this node's part as a helper for others' indirect probes.
 
+use core::time::Duration;
 use std::net::SocketAddr;
 
 use super::Node;
 use super::forwards::{Due, Forward};
 use super::membership::Evidence;
+use super::timers::Timer;
 use super::transmit::Outgoing;
+use crate::config::Config;
 use crate::members::{By, LOCAL, MemberRef, State};
+use crate::rtt::RttEstimator;
 use crate::time::Time;
+use crate::version::Version;
 
 /// One probe of one member in the current period.
 #[derive(Debug, Clone)]
@@ -32,20 +37,67 @@ impl Probe {
     }
 }
 
+/// The prober's state: the probes of the current period, the round-trip
+/// estimator, and the probe timeout it adapts.
+#[derive(Debug)]
+pub(crate) struct Prober {
+    pub(crate) probes: Vec<Probe>,
+    rtt: RttEstimator,
+    /// The probe timeout before health scaling: the configured one, then
+    /// (with `adaptive_probe_timeout`) the 99th percentile of recent round
+    /// trips plus 10%, within the configured bounds.
+    pub(crate) timeout: Duration,
+    /// Whether a direct ping arrived since the last period started.
+    pub(crate) probed: bool,
+}
+
+impl Prober {
+    pub(crate) fn new(config: &Config) -> Self {
+        Prober {
+            probes: Vec::with_capacity(config.direct_probes),
+            rtt: RttEstimator::new(),
+            timeout: config.probe_timeout,
+            probed: false,
+        }
+    }
+
+    pub(crate) fn next_deadline(&self) -> Option<Time> {
+        self.probes.iter().map(Probe::next_deadline).min()
+    }
+
+    /// Applies the round-trip estimator's proposal (once per period).
+    fn adapt(&mut self, config: &Config) {
+        if !config.adaptive_probe_timeout {
+            return;
+        }
+        if let Some(proposed) = self.rtt.proposal(config.min_probe_timeout, config.max_probe_timeout) {
+            self.timeout = proposed;
+        }
+    }
+
+    /// When a helper should nack a silent target: 80% of this prober's
+    /// unscaled timeout, in microseconds (Lifeguard).
+    fn nack_after_us(&self) -> u32 {
+        u32::try_from(self.timeout.mul_f64(0.8).as_micros()).unwrap_or(u32::MAX)
+    }
+}
+
 impl Node {
     /// Starts a protocol period: picks targets and pings them.
     pub(super) fn start_period(&mut self, now: Time) {
+        self.prober.adapt(&self.config);
+        self.drop_overdue_gossip(now);
         let period = self.scaled(self.config.protocol_period);
-        let timeout = self.scaled(self.probe_timeout);
+        let timeout = self.scaled(self.prober.timeout);
         let wanted = self.config.direct_probes.min(self.probe_list.len());
         // At a round boundary the next pick can be a member already probed
         // this period; it counts as probed, and another pick is drawn.
         for _ in 0..2 * wanted {
-            if self.probes.len() >= wanted {
+            if self.prober.probes.len() >= wanted {
                 break;
             }
             let Some(slot) = self.probe_list.next(&mut self.rng) else { break };
-            if slot == LOCAL || self.probes.iter().any(|p| p.target.slot == slot) {
+            if slot == LOCAL || self.prober.probes.iter().any(|p| p.target.slot == slot) {
                 continue;
             }
             let Some(entry) = self.members.get(slot) else { continue };
@@ -53,7 +105,7 @@ impl Node {
             let buddy = self.config.lifeguard && entry.state == State::Suspect;
             let seq = self.next_seq();
             let indirect_seq = self.next_seq();
-            self.probes.push(Probe {
+            self.prober.probes.push(Probe {
                 target,
                 addr,
                 seq,
@@ -69,17 +121,28 @@ impl Node {
             self.stats.probes += 1;
             self.send(Outgoing::Ping { to: addr, seq, target, buddy });
         }
-        self.next_period = now + period;
+        let jitter = period.mul_f64(self.config.period_jitter * self.rng.unit());
+        self.timers.set(Timer::Period, now + period + jitter);
         self.stats.periods += 1;
-        self.stats.periods_probed += u64::from(core::mem::take(&mut self.probed));
+        self.stats.periods_probed += u64::from(core::mem::take(&mut self.prober.probed));
+    }
+
+    /// Items still queued after the retransmit limit shrank (members left)
+    /// would never be sent again: they leave the queues.
+    fn drop_overdue_gossip(&mut self, now: Time) {
+        self.gossip.drain_from(self.retransmit_limit(), |_| {});
+        let limit = self.broadcast_limit();
+        let retain_until = now + self.config.broadcast_retention;
+        let (queue, pool) = (&mut self.broadcast_queue, &mut self.broadcasts);
+        queue.drain_from(limit, |index| pool.retain(index, now, retain_until));
     }
 
     /// Indirect phase and verdicts of running probes.
     pub(super) fn probe_timers(&mut self, now: Time) {
         let mut i = 0;
-        while let Some(probe) = self.probes.get(i) {
+        while let Some(probe) = self.prober.probes.get(i) {
             if now >= probe.end_at {
-                let probe = self.probes.swap_remove(i);
+                let probe = self.prober.probes.swap_remove(i);
                 self.conclude(now, &probe);
                 continue;
             }
@@ -94,6 +157,18 @@ impl Node {
     /// this node and `avoid`, into `out`; returns how many. A few tries
     /// each, so the work stays O(want) whatever the cluster size.
     pub(super) fn random_alive(&mut self, want: usize, avoid: u32, out: &mut [u32; 16]) -> usize {
+        self.random_members(want, avoid, out, |state| state == State::Alive)
+    }
+
+    /// As [`random_alive`](Node::random_alive), for members in a state
+    /// accepted by `usable`.
+    pub(super) fn random_members(
+        &mut self,
+        want: usize,
+        avoid: u32,
+        out: &mut [u32; 16],
+        usable: impl Fn(State) -> bool,
+    ) -> usize {
         let want = want.min(out.len());
         let mut found = 0;
         for _ in 0..want * 4 {
@@ -101,11 +176,11 @@ impl Node {
                 break;
             }
             let Some(slot) = self.probe_list.random(&mut self.rng) else { break };
-            let usable = slot != avoid
+            let ok = slot != avoid
                 && slot != LOCAL
                 && !out.get(..found).unwrap_or_default().contains(&slot)
-                && self.members.get(slot).is_some_and(|e| e.state == State::Alive);
-            if usable {
+                && self.members.get(slot).is_some_and(|e| usable(e.state));
+            if ok {
                 if let Some(h) = out.get_mut(found) {
                     *h = slot;
                     found += 1;
@@ -117,18 +192,22 @@ impl Node {
 
     /// Asks up to K random helpers to probe the target of probe `i`.
     fn send_indirect(&mut self, i: usize) {
-        let Some(probe) = self.probes.get(i) else { return };
+        let Some(probe) = self.prober.probes.get(i) else { return };
         let (target, seq, addr) = (probe.target, probe.indirect_seq, probe.addr);
+        let target_live = self.members.resolve(target).is_some_and(|e| e.state.is_live());
         let mut helpers = [0u32; 16];
-        let found = self.random_alive(self.config.indirect_probes, target.slot, &mut helpers);
+        // A target that left or was declared faulty meanwhile needs no help.
+        let found =
+            if target_live { self.random_alive(self.config.indirect_probes, target.slot, &mut helpers) } else { 0 };
         let want_nack = self.config.lifeguard;
+        let nack_after_us = self.prober.nack_after_us();
         for &slot in helpers.get(..found).unwrap_or_default() {
             if let Some(&to) = self.members.get(slot).and_then(|e| e.addrs.first()) {
                 self.stats.indirect_pings_sent += 1;
-                self.send(Outgoing::IndirectPing { to, seq, target, target_addr: addr, want_nack });
+                self.send(Outgoing::IndirectPing { to, seq, target, target_addr: addr, want_nack, nack_after_us });
             }
         }
-        if let Some(probe) = self.probes.get_mut(i) {
+        if let Some(probe) = self.prober.probes.get_mut(i) {
             probe.indirect_sent = true;
             probe.nacks_expected = if want_nack { crate::convert::to_u8(found) } else { 0 };
         }
@@ -140,43 +219,55 @@ impl Node {
         if probe.acked {
             return; // health was credited when the ack arrived
         }
+        // A target that left, was declared faulty or was forgotten while it
+        // was probed says nothing about this node or about the target.
+        let Some(entry) = self.members.resolve(probe.target) else { return };
+        if !entry.state.is_live() {
+            return;
+        }
         self.stats.probes_failed += 1;
         // Lifeguard: with helpers expected to nack, each missing nack hints
         // that this node, not the target, has trouble; without helpers, any
         // failed probe counts against this node's health.
         let penalty = if probe.nacks_expected > 0 { probe.nacks_expected.saturating_sub(probe.nacks) } else { 1 };
+        let version = entry.version();
         self.adjust_health(i32::from(penalty));
-        let Some(entry) = self.members.resolve(probe.target) else { return };
-        if !entry.state.is_live() {
-            return;
-        }
-        let incarnation = entry.incarnation;
         if self.config.suspicion {
-            self.suspect(now, probe.target.slot, incarnation, By::Local, Evidence::Accusation);
+            self.suspect(now, probe.target.slot, version, By::Local, Evidence::Accusation, None);
         } else {
-            self.declare_faulty(now, probe.target.slot, incarnation, By::Local);
+            self.declare_faulty(now, probe.target.slot, version, By::Local);
         }
     }
 
-    /// A direct ack with sequence number `seq`: for one of this node's
-    /// probes, or for a probe it performs for someone else.
-    pub(super) fn on_ack(&mut self, now: Time, seq: u32) {
-        self.leave_acked(seq);
-        if let Some(probe) = self.probes.iter_mut().find(|p| p.seq == seq && !p.acked) {
+    /// A direct ack with sequence number `seq` from the member named
+    /// `source`: for one of this node's probes, for a leave ping, or for a
+    /// probe it performs for someone else. An ack must name the member that
+    /// was pinged.
+    pub(super) fn on_ack(&mut self, now: Time, seq: u32, source: &[u8]) {
+        self.leave_acked(seq, source);
+        let members = &self.members;
+        let probe = self.prober.probes.iter_mut().find(|p| {
+            p.seq == seq && !p.acked && members.resolve(p.target).is_some_and(|e| e.name.as_slice() == source)
+        });
+        if let Some(probe) = probe {
             probe.acked = true;
             let rtt = now.saturating_since(probe.started);
-            self.rtt.record(rtt);
+            self.prober.rtt.record(rtt);
             self.adjust_health(-1);
             return;
         }
-        if let Some((index, generation)) = self.forwards.answered(seq) {
+        if let Some((index, generation)) = self.forwards.answered(seq, source) {
             self.send(Outgoing::IndirectAck { index, generation });
         }
     }
 
     /// A helper reports that the target answered.
-    pub(super) fn on_indirect_ack(&mut self, seq: u32) {
-        if let Some(probe) = self.probes.iter_mut().find(|p| p.indirect_seq == seq && !p.acked) {
+    pub(super) fn on_indirect_ack(&mut self, seq: u32, target: &[u8]) {
+        let members = &self.members;
+        let probe = self.prober.probes.iter_mut().find(|p| {
+            p.indirect_seq == seq && !p.acked && members.resolve(p.target).is_some_and(|e| e.name.as_slice() == target)
+        });
+        if let Some(probe) = probe {
             probe.acked = true;
             self.adjust_health(-1);
         }
@@ -184,40 +275,37 @@ impl Node {
 
     /// A helper reports that the target stayed silent.
     pub(super) fn on_nack(&mut self, seq: u32) {
-        if let Some(probe) = self.probes.iter_mut().find(|p| p.indirect_seq == seq) {
+        if let Some(probe) = self.prober.probes.iter_mut().find(|p| p.indirect_seq == seq) {
             probe.nacks = probe.nacks.saturating_add(1);
             self.stats.nacks_received += 1;
         }
     }
 
     /// Another member asks this node to probe `target` for it.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn on_indirect_ping(
-        &mut self,
-        now: Time,
-        requester: SocketAddr,
-        requester_seq: u32,
-        target: &[u8],
-        target_addr: SocketAddr,
-        target_incarnation: u32,
-        want_nack: bool,
-    ) {
-        let timeout = self.scaled(self.probe_timeout);
+    pub(super) fn on_indirect_ping(&mut self, now: Time, requester: SocketAddr, ping: &swim_wire::IndirectPing<'_>) {
+        let timeout = self.scaled(self.prober.timeout);
+        // The nack is due when the prober asked (80% of its own unscaled
+        // timeout, so that it arrives while the prober waits), within this
+        // node's bounds; a prober that did not say gets 80% of ours.
+        let nack_after = match ping.nack_after_us {
+            0 => self.prober.timeout.mul_f64(0.8),
+            us => Duration::from_micros(u64::from(us)).min(self.config.max_probe_timeout),
+        };
         let seq = self.next_seq();
-        let is_self = target == self.local_name();
+        let is_self = ping.target == self.local_name();
         let record = Forward {
             active: true,
             generation: 0,
             requester,
-            requester_seq,
+            requester_seq: ping.seq,
             seq,
-            target_addr,
-            target_incarnation,
+            target_addr: ping.target_addr,
+            target_version: Version::new(ping.target_generation, ping.target_incarnation),
             acked: is_self,
-            nack_at: want_nack.then(|| now + timeout.mul_f64(0.8)),
-            expires: now + timeout,
+            nack_at: ping.want_nack.then(|| now + nack_after),
+            expires: now + timeout.max(nack_after),
         };
-        let (index, generation) = self.forwards.start(record, target);
+        let (index, generation) = self.forwards.start(record, ping.target);
         self.stats.indirect_probes_helped += 1;
         if is_self {
             // Asked to probe this node itself: it is evidently alive.
@@ -240,6 +328,29 @@ impl Node {
         for &(index, generation) in nacks.get(..count).unwrap_or_default() {
             self.stats.nacks_sent += 1;
             self.send(Outgoing::Nack { index, generation });
+        }
+    }
+
+    /// A gossip round: queued updates and broadcasts go to a few random live
+    /// members in datagrams of their own. Nothing is sent when nothing is
+    /// queued.
+    pub(super) fn gossip_round(&mut self, now: Time) {
+        if self.config.gossip_interval.is_zero() {
+            return;
+        }
+        self.timers.set(Timer::Gossip, now + self.config.gossip_interval);
+        let work =
+            self.gossip.has_work(self.retransmit_limit()) || self.broadcast_queue.has_work(self.broadcast_limit());
+        if !work {
+            return;
+        }
+        let mut to = [0u32; 16];
+        // Suspects too: they are the ones who need to hear it to refute.
+        let found = self.random_members(self.config.gossip_fanout, LOCAL, &mut to, State::is_live);
+        for &slot in to.get(..found).unwrap_or_default() {
+            if let Some(&addr) = self.members.get(slot).and_then(|e| e.addrs.first()) {
+                self.send(Outgoing::Gossip { to: addr });
+            }
         }
     }
 }

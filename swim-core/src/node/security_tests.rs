@@ -9,6 +9,7 @@ use super::tests::{addr, config, feed, name, packet, transmits};
 use super::transmit::Outgoing;
 use super::*;
 use crate::config::{Encryption, RateLimit, SecretKey};
+use crate::version::Version;
 use crate::{CommandError, InputError};
 
 const WALL: u64 = 1_800_000_000_000;
@@ -26,7 +27,11 @@ fn node_at(i: u8, config: Config) -> Node {
 /// Teaches `node` member `i` (as a received alive update would).
 fn learn(node: &mut Node, i: u8) {
     let (n, a) = (name(i), [addr(i)]);
-    node.apply_alive(Time::ZERO, &AliveUpdate { name: &n, incarnation: 0, addrs: Addrs::from_slice(&a), meta: b"" });
+    node.apply_alive(
+        Time::ZERO,
+        &AliveUpdate { name: &n, version: Version::default(), addrs: Addrs::from_slice(&a), meta: b"" },
+        None,
+    );
 }
 
 /// The datagram `node` sends when it pings member `to`.
@@ -162,7 +167,7 @@ fn join_requests_and_syncs_are_rate_limited_per_source() {
         let request = packet(
             Message::JoinRequest(JoinRequest {
                 seq: u32::from(i),
-                member: Alive { incarnation: 0, name: &joiner, addrs: Addrs::from_slice(&a), meta: b"" },
+                member: Alive { generation: 0, incarnation: 0, name: &joiner, addrs: Addrs::from_slice(&a), meta: b"" },
             }),
             &[],
         );
@@ -187,7 +192,8 @@ fn a_sync_larger_than_a_cluster_is_refused() {
         .map(|name| {
             Message::MemberRecord(MemberRecord {
                 state: MemberState::Alive,
-                member: Alive { incarnation: 0, name, addrs: Addrs::from_slice(&a), meta: b"" },
+                member: Alive { generation: 0, incarnation: 0, name, addrs: Addrs::from_slice(&a), meta: b"" },
+                by: b"",
             })
         })
         .collect();

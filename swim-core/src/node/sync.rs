@@ -10,19 +10,27 @@
 //! Records merge like gossip, except that a *faulty* record is merged as a
 //! *suspicion*: a member that one side has declared faulty gets a chance to
 //! refute before the other side agrees (a stale view healing a partition
-//! must not kill members that are alive).
+//! must not kill members that are alive). Suspect and faulty records name
+//! their accuser, so a suspicion learned through a sync is passed on in the
+//! accuser's name, never the sync peer's.
+//!
+//! After its records, each side sends the user broadcasts it holds (being
+//! gossiped or retained for `broadcast_retention`): a member that gossip
+//! missed gets them here, exactly once (the same dedup window applies).
+//! Join syncs carry none: a joiner was not there when they were sent.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 
-use swim_wire::{Addrs, Alive, Header, MemberRecord, MemberState, Message, PacketWriter, Sync, SyncFlags, frame};
+use swim_wire::{Header, MemberRecord, MemberState, Message, PacketWriter, Sync, SyncFlags, UserBroadcast, frame};
 
 use super::Node;
 use super::membership::AliveUpdate;
-use crate::config::Config;
+use super::timers::Timer;
 use crate::error::{CommandError, InputError};
 use crate::members::{Entry, State};
 use crate::time::Time;
+use crate::version::Version;
 
 /// Identifies one sync exchange of a node.
 ///
@@ -94,12 +102,16 @@ struct Session {
     opener: bool,
     join: bool,
     status: SyncStatus,
-    /// Next slot to send.
+    /// Next table slot to send.
     cursor: u32,
+    /// Next broadcast pool slot to send (after the table).
+    broadcast_cursor: u32,
     chunk: u32,
     expected_chunk: u32,
     /// Member records received so far.
     records: usize,
+    /// Other items (broadcasts, updates) received so far.
+    others: usize,
     deadline: Time,
 }
 
@@ -107,7 +119,6 @@ struct Session {
 pub(crate) struct Syncs {
     sessions: Vec<Session>,
     pending: VecDeque<SyncId>,
-    next_at: Option<Time>,
     /// Whether the next periodic sync tries a faulty member.
     reconnect: bool,
     /// A join sync that failed (refused, broken, timed out), to be tried
@@ -118,12 +129,10 @@ pub(crate) struct Syncs {
 }
 
 impl Syncs {
-    pub(crate) fn new(capacity: usize, now: Time, config: &Config) -> Self {
-        let next_at = (!config.sync_interval.is_zero()).then(|| now + config.sync_interval);
+    pub(crate) fn new(capacity: usize) -> Self {
         Syncs {
             sessions: Vec::with_capacity(capacity),
             pending: VecDeque::with_capacity(capacity),
-            next_at,
             reconnect: false,
             join_retry: None,
             join_attempts: 0,
@@ -132,7 +141,7 @@ impl Syncs {
 
     pub(crate) fn next_deadline(&self) -> Option<Time> {
         let sessions = self.sessions.iter().filter(|s| s.active).map(|s| s.deadline).min();
-        [self.next_at, sessions, self.join_retry.map(|(at, _, _)| at)].into_iter().flatten().min()
+        [sessions, self.join_retry.map(|(at, _, _)| at)].into_iter().flatten().min()
     }
 
     /// Sessions running.
@@ -180,9 +189,11 @@ impl Node {
             join,
             status: SyncStatus::Send,
             cursor: 0,
+            broadcast_cursor: 0,
             chunk: 0,
             expected_chunk: 0,
             records: 0,
+            others: 0,
             deadline: self.sync_deadline(now),
         };
         let id = self.syncs.start(self.config.max_concurrent_syncs, session)?;
@@ -234,14 +245,13 @@ impl Node {
                 self.syncs.join_retry = retry.then(|| (now + self.config.join_retry_interval, peer, left));
             }
         }
-        let Some(at) = self.syncs.next_at else { return };
-        if now < at || self.leave.is_some() {
+        if self.leave.is_some() || !self.timers.expired(Timer::Sync, now) {
             return;
         }
         // The interval grows with the cluster: ⌈log2(N / 32)⌉ + 1 times the base.
         let n = self.members.live().max(1) as f64;
         let scale = if n <= 32.0 { 1.0 } else { (n / 32.0).log2().ceil() + 1.0 };
-        self.syncs.next_at = Some(now + self.config.sync_interval.mul_f64(scale));
+        self.timers.set(Timer::Sync, now + self.config.sync_interval.mul_f64(scale));
         self.syncs.reconnect = !self.syncs.reconnect;
         let peer = if self.syncs.reconnect { self.random_faulty() } else { None };
         let peer = peer.or_else(|| {
@@ -295,9 +305,11 @@ impl Node {
             join: false,
             status: SyncStatus::Receive,
             cursor: 0,
+            broadcast_cursor: 0,
             chunk: 0,
             expected_chunk: 0,
             records: 0,
+            others: 0,
             deadline: self.sync_deadline(now),
         };
         let started = self.syncs.start(self.config.max_concurrent_syncs, session);
@@ -351,7 +363,7 @@ impl Node {
         if s.status != SyncStatus::Send {
             return None;
         }
-        let (cursor, chunk, opener, join) = (s.cursor, s.chunk, s.opener, s.join);
+        let (cursor, broadcast_cursor, chunk, opener, join) = (s.cursor, s.broadcast_cursor, s.chunk, s.opener, s.join);
         let budget = buf.len().min(self.config.sync_frame_budget);
         let plain_budget = frame::PREFIX_LEN + self.plain_budget(budget.saturating_sub(frame::PREFIX_LEN));
         let local = self.local_entry()?;
@@ -359,24 +371,40 @@ impl Node {
         let total = u32::try_from(self.members.len()).unwrap_or(u32::MAX);
         let sync = |flags| Message::Sync(Sync { flags: SyncFlags(flags), source: &local.name, total, chunk });
 
-        // How many slots fit, so the LAST flag is known before writing.
+        // How many records fit, so the LAST flag is known before writing.
+        // A record larger than a frame cannot happen with a valid config; it
+        // is skipped rather than stalling the exchange.
         let mut used = frame::PREFIX_LEN + header.encoded_len() + sync(0).encoded_len();
         let slots = crate::convert::to_u32(self.members.slots());
         let mut end = cursor;
+        let mut full = false;
         while end < slots {
             if let Some(e) = self.members.get(end) {
-                let len = Message::MemberRecord(record(e)).encoded_len();
+                let len = Message::MemberRecord(self.record(e)).encoded_len();
                 if used + len > plain_budget {
-                    // A record larger than a frame cannot happen with a valid
-                    // config; skip it rather than stall.
                     end += u32::from(end == cursor);
+                    full = true;
                     break;
                 }
                 used += len;
             }
             end += 1;
         }
-        let last = end >= slots;
+        // Then the broadcasts held (none in a join sync).
+        let pool = if join { 0 } else { self.broadcasts.capacity() };
+        let mut broadcast_end = broadcast_cursor;
+        while !full && end >= slots && broadcast_end < pool {
+            if let Some(b) = self.broadcasts.get(broadcast_end) {
+                let len = Message::UserBroadcast(user_broadcast(b)).encoded_len();
+                if used + len > plain_budget {
+                    broadcast_end += u32::from(broadcast_end == broadcast_cursor && end == cursor);
+                    break;
+                }
+                used += len;
+            }
+            broadcast_end += 1;
+        }
+        let last = end >= slots && broadcast_end >= pool;
         let flags = if join { SyncFlags::JOIN } else { 0 }
             | if opener { 0 } else { SyncFlags::REPLY }
             | if last { SyncFlags::LAST } else { 0 };
@@ -387,7 +415,12 @@ impl Node {
         w.push(&sync(flags)).ok()?;
         for slot in cursor..end {
             if let Some(e) = self.members.get(slot) {
-                w.push(&Message::MemberRecord(record(e))).ok()?;
+                w.push(&Message::MemberRecord(self.record(e))).ok()?;
+            }
+        }
+        for index in broadcast_cursor..broadcast_end {
+            if let Some(b) = self.broadcasts.get(index) {
+                w.push(&Message::UserBroadcast(user_broadcast(b))).ok()?;
             }
         }
         let len = w.finish().ok()?;
@@ -396,6 +429,7 @@ impl Node {
 
         let s = self.syncs.get_mut(id)?;
         s.cursor = end;
+        s.broadcast_cursor = broadcast_end;
         s.chunk += 1;
         if last {
             s.status = if opener { SyncStatus::Receive } else { SyncStatus::Done };
@@ -420,7 +454,7 @@ impl Node {
 
     fn merge_frame(&mut self, id: SyncId, data: &mut [u8]) -> Result<SyncStatus, InputError> {
         let s = self.syncs.get(id).ok_or(InputError::UnknownSync)?;
-        let (opener, expected_chunk, records) = (s.opener, s.expected_chunk, s.records);
+        let (opener, expected_chunk, records, others) = (s.opener, s.expected_chunk, s.records, s.others);
         // A joiner's first sync teaches it what the cluster already knows.
         let joining = opener && s.join;
         if s.status != SyncStatus::Receive {
@@ -434,10 +468,14 @@ impl Node {
         if sync.flags.contains(SyncFlags::REPLY) != opener || sync.chunk != expected_chunk {
             return Err(InputError::SyncOutOfOrder);
         }
-        // A peer cannot make this node hold more than a cluster's worth.
+        // A peer cannot make this node take in more than a cluster's worth
+        // of records, nor more broadcasts and updates than it can hold:
+        // every item counts.
         let incoming = packet.piggyback().filter(|m| m.kind() == swim_wire::Kind::MemberRecord).count();
+        let other_items = packet.piggyback().count() - incoming;
         let limit = self.config.max_members.saturating_add(64);
-        if records.saturating_add(incoming) > limit {
+        let other_limit = self.config.broadcast_capacity.saturating_add(64);
+        if records.saturating_add(incoming) > limit || others.saturating_add(other_items) > other_limit {
             return Err(InputError::SyncTooLarge);
         }
         self.accepted(unsealed.nonce);
@@ -445,13 +483,18 @@ impl Node {
         for message in packet.piggyback() {
             match message {
                 Message::MemberRecord(r) => self.merge_record(now, &r, sync.source, !joining),
-                other => self.apply_update(now, &other),
+                Message::UserBroadcast(b) if !joining => {
+                    self.on_broadcast(now, (b.origin, b.generation, b.seq), b.payload, false);
+                }
+                Message::UserBroadcast(_) => {}
+                other => self.apply_update(now, &other, None),
             }
         }
         let last = sync.flags.contains(SyncFlags::LAST);
         let s = self.syncs.get_mut(id).ok_or(InputError::UnknownSync)?;
         s.expected_chunk += 1;
         s.records += incoming;
+        s.others += other_items;
         if last {
             if opener {
                 s.status = SyncStatus::Done;
@@ -466,14 +509,35 @@ impl Node {
 
     fn merge_record(&mut self, now: Time, r: &MemberRecord<'_>, source: &[u8], spread_new: bool) {
         let m = r.member;
+        let version = Version::new(m.generation, m.incarnation);
+        // The accuser the record names; a peer that names none is its own
+        // witness.
+        let by = if r.by.is_empty() { source } else { r.by };
         match r.state {
             MemberState::Alive => {
-                let update = AliveUpdate { name: m.name, incarnation: m.incarnation, addrs: m.addrs, meta: m.meta };
-                self.apply_alive_learned(now, &update, spread_new);
+                let update = AliveUpdate { name: m.name, version, addrs: m.addrs, meta: m.meta };
+                self.apply_alive_learned(now, &update, spread_new, None);
             }
-            MemberState::Suspect | MemberState::Faulty => self.apply_suspect_state(now, m.name, m.incarnation, source),
-            MemberState::Left => self.apply_left(now, m.name, m.incarnation),
+            MemberState::Suspect => {
+                if self.members.find(m.name).is_none() {
+                    // A member this node did not know: it is live, if suspect.
+                    let update = AliveUpdate { name: m.name, version, addrs: m.addrs, meta: m.meta };
+                    self.apply_alive_learned(now, &update, spread_new, None);
+                }
+                self.apply_suspect_state(now, m.name, version, by);
+            }
+            MemberState::Faulty => self.apply_suspect_state(now, m.name, version, by),
+            MemberState::Left => self.apply_left(now, m.name, version),
         }
+    }
+
+    /// A member as a sync record (suspicions and verdicts name the accuser).
+    fn record<'a>(&'a self, e: &'a Entry) -> MemberRecord<'a> {
+        let by = match e.state {
+            State::Suspect | State::Faulty => self.accuser_name(e),
+            State::Alive | State::Left => &[],
+        };
+        MemberRecord { state: e.state.to_wire(), member: super::transmit::alive(e), by }
     }
 
     /// The header of this node's packets.
@@ -482,10 +546,7 @@ impl Node {
     }
 }
 
-/// A member as a sync record.
-fn record(e: &Entry) -> MemberRecord<'_> {
-    MemberRecord {
-        state: e.state.to_wire(),
-        member: Alive { incarnation: e.incarnation, name: &e.name, addrs: Addrs::from_slice(&e.addrs), meta: &e.meta },
-    }
+/// A held broadcast as a message.
+fn user_broadcast((origin, generation, seq, payload): crate::broadcasts::Stored<'_>) -> UserBroadcast<'_> {
+    UserBroadcast { generation, seq, origin, payload }
 }

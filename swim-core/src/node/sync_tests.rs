@@ -18,7 +18,8 @@ fn sync_one_record(n: &mut Node, peer: u8, state: swim_wire::MemberState, of: u8
     let sync = Message::Sync(swim_wire::Sync { flags, source: &source, total: 1, chunk: 0 });
     let record = Message::MemberRecord(swim_wire::MemberRecord {
         state,
-        member: Alive { incarnation: 0, name: &member, addrs: Addrs::from_slice(&addrs), meta: b"" },
+        member: Alive { generation: 0, incarnation: 0, name: &member, addrs: Addrs::from_slice(&addrs), meta: b"" },
+        by: &source,
     });
     n.handle_sync_frame(Time::ZERO, id, &mut packet(sync, &[record])).unwrap();
 }
@@ -32,7 +33,7 @@ fn suspicions_learned_by_sync_start_but_never_confirm() {
     introduce(&mut n, Time::ZERO, 5); // N = 6: min = 4 · log10(6) s = 3.11 s, max = 18.68 s
     let accusation = packet(
         Message::Ack(Ack { seq: 0, source: b"n2", payload: &[] }),
-        &[Message::Suspect(Suspect { incarnation: 0, name: &name(1), by: b"n2" })],
+        &[Message::Suspect(Suspect { generation: 0, incarnation: 0, name: &name(1), by: b"n2" })],
     );
     feed(&mut n, Time::ZERO, addr(2), &accusation).unwrap();
     for peer in [3u8, 4] {
@@ -63,12 +64,18 @@ fn sync_is_chunked_and_merges_faulty_as_suspect() {
     let a2 = [addr(2)];
     let alive = packet(
         Message::Ack(Ack { seq: 0, source: b"x", payload: &[] }),
-        &[Message::Alive(Alive { incarnation: 0, name: &name(2), addrs: Addrs::from_slice(&a2), meta: b"" })],
+        &[Message::Alive(Alive {
+            generation: 0,
+            incarnation: 0,
+            name: &name(2),
+            addrs: Addrs::from_slice(&a2),
+            meta: b"",
+        })],
     );
     feed(&mut b, Time::ZERO, addr(9), &alive).unwrap();
     let faulty = packet(
         Message::Ack(Ack { seq: 0, source: b"x", payload: &[] }),
-        &[Message::Faulty(Faulty { incarnation: 0, name: &name(2), by: b"n3" })],
+        &[Message::Faulty(Faulty { generation: 0, incarnation: 0, name: &name(2), by: b"n3" })],
     );
     feed(&mut a, Time::ZERO, addr(3), &faulty).unwrap();
 
@@ -172,7 +179,16 @@ fn a_stranger_that_keeps_pinging_gets_a_sync() {
     introduce(&mut n, Time::ZERO, 3);
     let stranger = std::net::SocketAddr::from(([10, 0, 0, 77], 7946));
     let ping = |seq| {
-        packet(Message::Ping(swim_wire::Ping { seq, source: b"n77", target: &name(0), target_incarnation: 0 }), &[])
+        packet(
+            Message::Ping(swim_wire::Ping {
+                seq,
+                source: b"n77",
+                target: &name(0),
+                target_generation: 0,
+                target_incarnation: 0,
+            }),
+            &[],
+        )
     };
     // λ·⌈log10(N + 1)⌉ = 4 periods of patience: the news may still come.
     feed(&mut n, Time::ZERO, stranger, &ping(1)).unwrap();
@@ -185,7 +201,13 @@ fn a_stranger_that_keeps_pinging_gets_a_sync() {
     assert_eq!(n.stats().stranger_syncs, 1);
     // Pings from known members never cause one.
     let known = packet(
-        Message::Ping(swim_wire::Ping { seq: 4, source: &name(1), target: &name(0), target_incarnation: 0 }),
+        Message::Ping(swim_wire::Ping {
+            seq: 4,
+            source: &name(1),
+            target: &name(0),
+            target_generation: 0,
+            target_incarnation: 0,
+        }),
         &[],
     );
     feed(&mut n, Time::from_secs(60), addr(1), &known).unwrap();
@@ -208,6 +230,7 @@ fn a_join_sync_that_fails_is_tried_again() {
             seq,
             status: swim_wire::JoinStatus::Accepted,
             source: &name(9),
+            known_generation: 0,
             known_incarnation: 0,
             members: 2,
         }),

@@ -12,6 +12,7 @@ use super::{Node, OUTBOX};
 use crate::gossip::Item;
 use crate::members::{Entry, LOCAL, MemberRef, State};
 use crate::time::Time;
+use crate::version::Version;
 
 /// A datagram written by [`Node::poll_transmit`]: send the first `len`
 /// bytes of the buffer to `destination`.
@@ -60,6 +61,7 @@ pub(crate) enum Outgoing {
         target: MemberRef,
         target_addr: SocketAddr,
         want_nack: bool,
+        nack_after_us: u32,
     },
     IndirectAck {
         index: u16,
@@ -77,12 +79,18 @@ pub(crate) enum Outgoing {
         to: SocketAddr,
         seq: u32,
         status: JoinStatus,
-        known_incarnation: u32,
+        known: Version,
     },
-    /// A member's state, alone in a gossip datagram (multicast mode, and refutations).
+    /// A member's state, alone in a gossip datagram (multicast mode,
+    /// refutations, departures pushed back).
     Update {
         to: SocketAddr,
         member: MemberRef,
+    },
+    /// A gossip round's datagram: queued updates only (dropped if none
+    /// would go to this destination).
+    Gossip {
+        to: SocketAddr,
     },
 }
 
@@ -152,23 +160,37 @@ impl Node {
 
     /// Records the transmissions of the gossip a packet carried.
     fn account(&mut self, now: Time, picked: &Picked) {
-        let limit = self.retransmit_limit();
+        let (limit, broadcast_limit) = (self.retransmit_limit(), self.broadcast_limit());
+        let retain_until = now + self.config.broadcast_retention;
         for &item in picked.sent.get(..picked.sent_len).unwrap_or_default() {
-            if let Some(since) = self.gossip.sent(item, limit) {
+            let done = match item {
+                Item::Member(slot) => {
+                    if slot == LOCAL {
+                        self.left_update_sent();
+                    }
+                    self.gossip.sent(slot, limit)
+                }
+                Item::Broadcast(index) => {
+                    let done = self.broadcast_queue.sent(index, broadcast_limit);
+                    if done.is_some() {
+                        self.broadcasts.retain(index, now, retain_until);
+                    }
+                    done
+                }
+            };
+            if let Some(since) = done {
                 self.stats.updates_spread += 1;
                 self.stats.spread_time += now.saturating_since(since);
-            }
-            if let Item::Broadcast(index) = item {
-                if self.gossip.transmits(item).is_none() {
-                    self.broadcasts.release(index);
-                }
             }
         }
         self.stats.updates_sent += picked.sent_len as u64;
         for &item in picked.stale.get(..picked.stale_len).unwrap_or_default() {
-            self.gossip.remove(item);
-            if let Item::Broadcast(index) = item {
-                self.broadcasts.release(index);
+            match item {
+                Item::Member(slot) => self.gossip.remove(slot),
+                Item::Broadcast(index) => {
+                    self.broadcast_queue.remove(index);
+                    self.broadcasts.release(index);
+                }
             }
         }
     }
@@ -184,8 +206,14 @@ impl Node {
         let to = match out {
             Outgoing::Ping { to, seq, target, buddy } => {
                 let t = self.members.resolve(target)?;
-                w.push(&Message::Ping(Ping { seq, source: me, target: &t.name, target_incarnation: t.incarnation }))
-                    .ok()?;
+                let ping = Ping {
+                    seq,
+                    source: me,
+                    target: &t.name,
+                    target_generation: t.generation,
+                    target_incarnation: t.incarnation,
+                };
+                w.push(&Message::Ping(ping)).ok()?;
                 // Buddy system: a suspect learns of its suspicion at once.
                 if buddy && t.state == State::Suspect {
                     first = Some(Item::Member(target.slot));
@@ -194,7 +222,13 @@ impl Node {
             }
             Outgoing::ForwardPing { index, generation } => {
                 let (f, target) = self.forwards.get(index, generation)?;
-                let ping = Ping { seq: f.seq, source: me, target, target_incarnation: f.target_incarnation };
+                let ping = Ping {
+                    seq: f.seq,
+                    source: me,
+                    target,
+                    target_generation: f.target_version.generation,
+                    target_incarnation: f.target_version.incarnation,
+                };
                 w.push(&Message::Ping(ping)).ok()?;
                 f.target_addr
             }
@@ -202,15 +236,17 @@ impl Node {
                 w.push(&Message::Ack(Ack { seq, source: me, payload: &[] })).ok()?;
                 to
             }
-            Outgoing::IndirectPing { to, seq, target, target_addr, want_nack } => {
+            Outgoing::IndirectPing { to, seq, target, target_addr, want_nack, nack_after_us } => {
                 let t = self.members.resolve(target)?;
                 let ping = IndirectPing {
                     seq,
                     want_nack,
                     source: me,
                     target: &t.name,
+                    target_generation: t.generation,
                     target_incarnation: t.incarnation,
                     target_addr,
+                    nack_after_us,
                 };
                 w.push(&Message::IndirectPing(ping)).ok()?;
                 to
@@ -230,9 +266,16 @@ impl Node {
                 w.push(&Message::JoinRequest(JoinRequest { seq, member: alive(local) })).ok()?;
                 to
             }
-            Outgoing::JoinResponse { to, seq, status, known_incarnation } => {
+            Outgoing::JoinResponse { to, seq, status, known } => {
                 let members = u32::try_from(self.members.live()).unwrap_or(u32::MAX);
-                let response = JoinResponse { seq, status, source: me, known_incarnation, members };
+                let response = JoinResponse {
+                    seq,
+                    status,
+                    source: me,
+                    known_generation: known.generation,
+                    known_incarnation: known.incarnation,
+                    members,
+                };
                 w.push(&Message::JoinResponse(response)).ok()?;
                 // The joiner learns of the seed itself first.
                 first = Some(Item::Member(LOCAL));
@@ -243,28 +286,68 @@ impl Node {
                 w.push(&Message::Gossip(Gossip { source: me })).ok()?;
                 let message = self.gossip_message(Item::Member(member.slot))?;
                 w.push(&message).ok()?;
+                if member.slot == LOCAL && self.leave.is_some() {
+                    picked.sent(Item::Member(LOCAL));
+                }
                 let len = w.finish().ok()?;
                 return Some((to, len));
             }
+            Outgoing::Gossip { to } => {
+                w.push(&Message::Gossip(Gossip { source: me })).ok()?;
+                to
+            }
         };
+        // A departing node's news rides first on everything it sends.
+        if self.leave.is_some() {
+            first = first.or(Some(Item::Member(LOCAL)));
+        }
         if let Some(item) = first {
             if let Some(message) = self.gossip_message(item) {
-                if w.push(&message).is_ok() && self.gossip.transmits(item).is_some() {
+                let queued = match item {
+                    Item::Member(slot) => self.gossip.transmits(slot).is_some(),
+                    Item::Broadcast(index) => self.broadcast_queue.transmits(index).is_some(),
+                };
+                if w.push(&message).is_ok() && (queued || self.leave.is_some()) {
                     picked.sent(item);
                 }
             }
         }
         self.fill_gossip(&mut w, first, to, picked);
+        if matches!(out, Outgoing::Gossip { .. }) && picked.sent_len == 0 {
+            return None; // nothing this destination could learn
+        }
         let len = w.finish().ok()?;
         Some((to, len))
     }
 
-    /// Adds queued gossip, fewest-sent first, while it fits. An alive update
-    /// about the destination itself would tell it nothing: it is skipped, so
-    /// the transmission goes to someone who can learn from it.
+    /// Adds queued gossip while it fits: member updates first and user
+    /// broadcasts in the room left, except in every fourth packet, where
+    /// broadcasts go first, so that neither kind can starve the other. Each
+    /// queue gives its fewest-sent items first. An alive update about the
+    /// destination itself would tell it nothing: it is skipped, so the
+    /// transmission goes to someone who can learn from it.
     fn fill_gossip(&self, w: &mut PacketWriter<'_>, skip: Option<Item>, to: SocketAddr, picked: &mut Picked) {
+        let members = self.gossip.iter(self.retransmit_limit()).map(Item::Member);
+        let broadcasts = self.broadcast_queue.iter(self.broadcast_limit()).map(Item::Broadcast);
+        if self.stats.packets_sent % 4 == 3 {
+            self.fill_from(w, broadcasts, skip, to, picked);
+            self.fill_from(w, members, skip, to, picked);
+        } else {
+            self.fill_from(w, members, skip, to, picked);
+            self.fill_from(w, broadcasts, skip, to, picked);
+        }
+    }
+
+    fn fill_from(
+        &self,
+        w: &mut PacketWriter<'_>,
+        items: impl Iterator<Item = Item>,
+        skip: Option<Item>,
+        to: SocketAddr,
+        picked: &mut Picked,
+    ) {
         let mut misses = 0;
-        for item in self.gossip.iter(self.retransmit_limit()) {
+        for item in items {
             if picked.full() || misses >= MAX_MISSES || w.remaining() < swim_wire::ITEM_HEADER_LEN + 6 {
                 break;
             }
@@ -295,28 +378,35 @@ impl Node {
         match item {
             Item::Member(slot) => {
                 let e = self.members.get(slot)?;
-                let (incarnation, name) = (e.incarnation, &e.name[..]);
+                let (generation, incarnation, name) = (e.generation, e.incarnation, &e.name[..]);
+                let by = self.accuser_name(e);
                 Some(match e.state {
                     State::Alive => Message::Alive(alive(e)),
-                    State::Suspect => Message::Suspect(Suspect { incarnation, name, by: self.accuser_name(e) }),
-                    State::Faulty => Message::Faulty(Faulty { incarnation, name, by: self.accuser_name(e) }),
-                    State::Left => Message::Left(Left { incarnation, name }),
+                    State::Suspect => Message::Suspect(Suspect { generation, incarnation, name, by }),
+                    State::Faulty => Message::Faulty(Faulty { generation, incarnation, name, by }),
+                    State::Left => Message::Left(Left { generation, incarnation, name }),
                 })
             }
             Item::Broadcast(index) => {
-                let (origin, seq, payload) = self.broadcasts.get(index)?;
-                Some(Message::UserBroadcast(UserBroadcast { seq, origin, payload }))
+                let (origin, generation, seq, payload) = self.broadcasts.get(index)?;
+                Some(Message::UserBroadcast(UserBroadcast { generation, seq, origin, payload }))
             }
         }
     }
 
     /// Who suspected or declared a member (this node if nobody was recorded).
-    fn accuser_name<'a>(&'a self, e: &'a Entry) -> &'a [u8] {
+    pub(super) fn accuser_name<'a>(&'a self, e: &'a Entry) -> &'a [u8] {
         if e.accuser.is_empty() { self.local_name() } else { &e.accuser }
     }
 }
 
 /// A member as an alive update.
-fn alive(e: &Entry) -> Alive<'_> {
-    Alive { incarnation: e.incarnation, name: &e.name, addrs: Addrs::from_slice(&e.addrs), meta: &e.meta }
+pub(super) fn alive(e: &Entry) -> Alive<'_> {
+    Alive {
+        generation: e.generation,
+        incarnation: e.incarnation,
+        name: &e.name,
+        addrs: Addrs::from_slice(&e.addrs),
+        meta: &e.meta,
+    }
 }

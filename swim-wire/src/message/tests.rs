@@ -46,8 +46,8 @@ fn addr(s: &str) -> SocketAddr {
 
 #[test]
 fn golden_ping() {
-    let ping = Ping { seq: 0x0102_0304, source: b"a", target: b"bc", target_incarnation: 5 };
-    golden(Message::Ping(ping), "01 000d | 01020304 | 01 61 | 02 6263 | 00000005");
+    let ping = Ping { seq: 0x0102_0304, source: b"a", target: b"bc", target_generation: 0x0a0b, target_incarnation: 5 };
+    golden(Message::Ping(ping), "01 0015 | 01020304 | 01 61 | 02 6263 | 0000000000000a0b | 00000005");
 }
 
 #[test]
@@ -63,10 +63,15 @@ fn golden_indirect_ping() {
         want_nack: true,
         source: b"a",
         target: b"b",
+        target_generation: 2,
         target_incarnation: 3,
         target_addr: addr("10.0.0.1:7946"),
+        nack_after_us: 400_000,
     };
-    golden(Message::IndirectPing(ping), "03 0014 | 00000009 | 01 | 0161 | 0162 | 00000003 | 04 0a000001 1f0a");
+    golden(
+        Message::IndirectPing(ping),
+        "03 0020 | 00000009 | 01 | 0161 | 0162 | 0000000000000002 | 00000003 | 04 0a000001 1f0a | 00061a80",
+    );
 }
 
 #[test]
@@ -86,18 +91,25 @@ fn golden_gossip() {
 #[test]
 fn golden_join_request_with_ipv6() {
     let addrs = [addr("[::1]:80")];
-    let member = Alive { incarnation: 1, name: b"j", addrs: Addrs::from_slice(&addrs), meta: b"" };
+    let member = Alive { generation: 9, incarnation: 1, name: b"j", addrs: Addrs::from_slice(&addrs), meta: b"" };
     golden(
         Message::JoinRequest(JoinRequest { seq: 2, member }),
-        "06 0024 | 00000002 | 00000001 | 01 6a | 01 06 00000000000000000000000000000001 0050 00000000 | 0000",
+        "06 002c | 00000002 | 0000000000000009 | 00000001 | 01 6a | 01 06 00000000000000000000000000000001 0050 \
+         00000000 | 0000",
     );
 }
 
 #[test]
 fn golden_join_response() {
-    let response =
-        JoinResponse { seq: 2, status: JoinStatus::NameConflict, source: b"s", known_incarnation: 7, members: 3 };
-    golden(Message::JoinResponse(response), "07 000f | 00000002 | 01 | 0173 | 00000007 | 00000003");
+    let response = JoinResponse {
+        seq: 2,
+        status: JoinStatus::NameConflict,
+        source: b"s",
+        known_generation: 6,
+        known_incarnation: 7,
+        members: 3,
+    };
+    golden(Message::JoinResponse(response), "07 0017 | 00000002 | 01 | 0173 | 0000000000000006 | 00000007 | 00000003");
 }
 
 #[test]
@@ -109,34 +121,54 @@ fn golden_sync() {
 #[test]
 fn golden_alive_with_two_families() {
     let addrs = [addr("127.0.0.1:7946"), addr("[fe80::1%3]:7946")];
-    let alive = Alive { incarnation: 0xffff_fffe, name: b"node", addrs: Addrs::from_slice(&addrs), meta: b"k=v" };
+    let alive = Alive {
+        generation: 0x0102_0304_0506_0708,
+        incarnation: 0xffff_fffe,
+        name: b"node",
+        addrs: Addrs::from_slice(&addrs),
+        meta: b"k=v",
+    };
     golden(
         Message::Alive(alive),
-        "40 002d | fffffffe | 04 6e6f6465 | 02 04 7f000001 1f0a 06 fe800000000000000000000000000001 1f0a 00000003 \
+        "40 0035 | 0102030405060708 | fffffffe | 04 6e6f6465 | 02 04 7f000001 1f0a 06 fe800000000000000000000000000001 1f0a 00000003 \
          | 0003 6b3d76",
     );
 }
 
 #[test]
 fn golden_suspect_faulty_left() {
-    golden(Message::Suspect(Suspect { incarnation: 3, name: b"x", by: b"y" }), "41 0008 | 00000003 | 0178 | 0179");
-    golden(Message::Faulty(Faulty { incarnation: 3, name: b"x", by: b"y" }), "42 0008 | 00000003 | 0178 | 0179");
-    golden(Message::Left(Left { incarnation: 3, name: b"x" }), "43 0006 | 00000003 | 0178");
+    let g = "0000000000000001";
+    golden(
+        Message::Suspect(Suspect { generation: 1, incarnation: 3, name: b"x", by: b"y" }),
+        &format!("41 0010 | {g} | 00000003 | 0178 | 0179"),
+    );
+    golden(
+        Message::Faulty(Faulty { generation: 1, incarnation: 3, name: b"x", by: b"y" }),
+        &format!("42 0010 | {g} | 00000003 | 0178 | 0179"),
+    );
+    golden(
+        Message::Left(Left { generation: 1, incarnation: 3, name: b"x" }),
+        &format!("43 000e | {g} | 00000003 | 0178"),
+    );
 }
 
 #[test]
 fn golden_user_broadcast() {
-    let broadcast = UserBroadcast { seq: 0x10, origin: b"o", payload: &[0xff, 0x00] };
-    golden(Message::UserBroadcast(broadcast), "44 000a | 00000010 | 016f | 0002 ff00");
+    let broadcast = UserBroadcast { generation: 0x20, seq: 0x10, origin: b"o", payload: &[0xff, 0x00] };
+    golden(Message::UserBroadcast(broadcast), "44 0012 | 0000000000000020 | 00000010 | 016f | 0002 ff00");
 }
 
 #[test]
 fn golden_member_record() {
     let addrs = [addr("1.2.3.4:5")];
-    let member = Alive { incarnation: 4, name: b"m", addrs: Addrs::from_slice(&addrs), meta: b"" };
+    let member = Alive { generation: 3, incarnation: 4, name: b"m", addrs: Addrs::from_slice(&addrs), meta: b"" };
     golden(
-        Message::MemberRecord(MemberRecord { state: MemberState::Suspect, member }),
-        "45 0011 | 01 | 00000004 | 016d | 01 04 01020304 0005 | 0000",
+        Message::MemberRecord(MemberRecord { state: MemberState::Suspect, member, by: b"a" }),
+        "45 001b | 01 | 0000000000000003 | 00000004 | 016d | 01 04 01020304 0005 | 0000 | 0161",
+    );
+    golden(
+        Message::MemberRecord(MemberRecord { state: MemberState::Alive, member, by: b"" }),
+        "45 001a | 00 | 0000000000000003 | 00000004 | 016d | 01 04 01020304 0005 | 0000 | 00",
     );
 }
 
@@ -153,9 +185,9 @@ fn every_kind_round_trips_through_its_byte() {
 fn unknown_kind_decodes_to_none_and_trailing_fields_are_ignored() {
     assert_eq!(decode_item(&hex("7e 0002 abcd"), &DecodeOptions::default()).unwrap(), None);
     // A left update followed by two bytes a newer version appended.
-    let bytes = hex("43 0008 | 00000003 | 0178 | beef");
+    let bytes = hex("43 0010 | 0000000000000001 | 00000003 | 0178 | beef");
     let left = decode_item(&bytes, &DecodeOptions::default()).unwrap();
-    assert_eq!(left, Some(Message::Left(Left { incarnation: 3, name: b"x" })));
+    assert_eq!(left, Some(Message::Left(Left { generation: 1, incarnation: 3, name: b"x" })));
 }
 
 fn decode_err(golden: &str) -> Error {
@@ -170,33 +202,37 @@ fn decode_errors_name_message_field_and_offset() {
     assert_eq!((err.message(), err.field(), err.offset()), (Some(Kind::Ping), Field::Target, 10));
 
     // Metadata above the default 512-byte limit: reported at its length field.
-    let err = decode_err("40 0010 | 00000001 | 0161 | 01 04 01020304 0005 | 0201");
+    let g = "0000000000000001";
+    let err = decode_err(&format!("40 0018 | {g} | 00000001 | 0161 | 01 04 01020304 0005 | 0201"));
     assert_eq!(err.kind(), ErrorKind::TooLarge { len: 513, limit: 512 });
-    assert_eq!((err.message(), err.field(), err.offset()), (Some(Kind::Alive), Field::Metadata, 17));
+    assert_eq!((err.message(), err.field(), err.offset()), (Some(Kind::Alive), Field::Metadata, 25));
 
-    let err = decode_err("40 0009 | 00000001 | 0161 | 00 | 0000");
-    assert_eq!((err.kind(), err.field(), err.offset()), (ErrorKind::NoAddresses, Field::Addresses, 9));
+    let err = decode_err(&format!("40 0011 | {g} | 00000001 | 0161 | 00 | 0000"));
+    assert_eq!((err.kind(), err.field(), err.offset()), (ErrorKind::NoAddresses, Field::Addresses, 17));
 
-    let err = decode_err("40 0010 | 00000001 | 0161 | 01 05 01020304 0005 | 0000");
+    let err = decode_err(&format!("40 0018 | {g} | 00000001 | 0161 | 01 05 01020304 0005 | 0000"));
     assert_eq!(err.kind(), ErrorKind::BadAddressFamily(5));
-    assert_eq!(err.offset(), 10);
+    assert_eq!(err.offset(), 18);
 
-    let err = decode_err("45 0011 | 09 | 00000004 | 016d | 01 04 01020304 0005 | 0000");
+    let err = decode_err(&format!("45 001a | 09 | {g} | 00000004 | 016d | 01 04 01020304 0005 | 0000 | 00"));
     assert_eq!((err.kind(), err.field(), err.offset()), (ErrorKind::BadValue(9), Field::State, 3));
 
-    let err = decode_err("43 0005 | 00000003 | 00");
-    assert_eq!((err.kind(), err.field(), err.offset()), (ErrorKind::EmptyName, Field::Name, 7));
+    let err = decode_err(&format!("43 000d | {g} | 00000003 | 00"));
+    assert_eq!((err.kind(), err.field(), err.offset()), (ErrorKind::EmptyName, Field::Name, 15));
+
+    let err = decode_err(&format!("41 000e | {g} | 00000003 | 0178"));
+    assert_eq!((err.kind(), err.field()), (ErrorKind::Truncated { needed: 1, available: 0 }, Field::By));
 }
 
 #[test]
 fn too_many_addresses_are_refused_both_ways() {
     let addrs = vec![addr("1.1.1.1:1"); MAX_ADDRS + 1];
-    let alive = Alive { incarnation: 0, name: b"a", addrs: Addrs::from_slice(&addrs), meta: b"" };
+    let alive = Alive { generation: 0, incarnation: 0, name: b"a", addrs: Addrs::from_slice(&addrs), meta: b"" };
     let err = encode_item(&Message::Alive(alive)).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::TooLarge { len: MAX_ADDRS + 1, limit: MAX_ADDRS });
     assert_eq!(err.message(), Some(Kind::Alive));
 
-    let mut bytes = hex("40 0000 | 00000000 | 0161 | 11");
+    let mut bytes = hex("40 0000 | 0000000000000000 | 00000000 | 0161 | 11");
     bytes.extend(std::iter::repeat_n(hex("04 01010101 0001"), MAX_ADDRS + 1).flatten());
     bytes.extend(hex("0000"));
     let len = u16::try_from(bytes.len() - ITEM_HEADER_LEN).unwrap();
@@ -209,7 +245,7 @@ fn too_many_addresses_are_refused_both_ways() {
 fn encode_errors_leave_the_writer_where_it_was() {
     let mut buf = [0u8; 64];
     let mut w = Writer::new(&mut buf, 0, 64);
-    let bad = Message::Suspect(Suspect { incarnation: 1, name: b"x", by: b"" });
+    let bad = Message::Suspect(Suspect { generation: 1, incarnation: 1, name: b"x", by: b"" });
     let err = bad.encode(&mut w).unwrap_err();
     assert_eq!((err.kind(), err.field(), err.message()), (ErrorKind::EmptyName, Field::By, Some(Kind::Suspect)));
     assert_eq!(w.pos(), 0);
@@ -228,8 +264,10 @@ fn ipv6_flow_label_is_not_carried() {
         want_nack: false,
         source: b"a",
         target: b"b",
+        target_generation: 0,
         target_incarnation: 0,
         target_addr: with_flow,
+        nack_after_us: 0,
     };
     let bytes = encode_item(&Message::IndirectPing(ping)).unwrap();
     let Some(Message::IndirectPing(decoded)) = decode_item(&bytes, &DecodeOptions::default()).unwrap() else {

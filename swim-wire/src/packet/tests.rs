@@ -5,7 +5,7 @@ use crate::message::tests::hex;
 use crate::{Ack, Addrs, Alive, Left, MemberRecord, MemberState, Ping, Suspect, Sync, SyncFlags, UserBroadcast};
 
 fn ping() -> Message<'static> {
-    Message::Ping(Ping { seq: 0x0102_0304, source: b"a", target: b"bc", target_incarnation: 5 })
+    Message::Ping(Ping { seq: 0x0102_0304, source: b"a", target: b"bc", target_generation: 6, target_incarnation: 5 })
 }
 
 fn parse(bytes: &[u8]) -> Result<Packet<'_>> {
@@ -17,47 +17,50 @@ fn golden_default_header_and_packet() {
     let mut buf = [0u8; 64];
     let mut w = PacketWriter::new(&mut buf, &Header::default(), 64).unwrap();
     w.push(&ping()).unwrap();
-    w.push(&Message::Left(Left { incarnation: 3, name: b"x" })).unwrap();
+    w.push(&Message::Left(Left { generation: 1, incarnation: 3, name: b"x" })).unwrap();
     let len = w.finish().unwrap();
-    let expected = hex("5357 01 00 05 | 01 000d 01020304 0161 026263 00000005 | 43 0006 00000003 0178");
+    let expected = hex(
+        "5357 02 00 05 | 01 0015 01020304 0161 026263 0000000000000006 00000005 | 43 000e 0000000000000001 00000003 0178",
+    );
     assert_eq!(&buf[..len], &expected[..]);
 
     let packet = parse(&expected).unwrap();
     assert_eq!(*packet.header(), Header::default());
     assert_eq!(packet.primary(), ping());
-    assert!(packet.piggyback().eq([Message::Left(Left { incarnation: 3, name: b"x" })]));
+    assert!(packet.piggyback().eq([Message::Left(Left { generation: 1, incarnation: 3, name: b"x" })]));
 }
 
 #[test]
 fn golden_header_with_key_id_and_label() {
-    let header = Header { version: 1, encrypted: false, key_id: Some(0xdead_beef), label: b"prod" };
+    let header = Header { version: 2, encrypted: false, key_id: Some(0xdead_beef), label: b"prod" };
     let mut buf = [0u8; 64];
     let mut w = PacketWriter::new(&mut buf, &header, 64).unwrap();
     w.push(&ping()).unwrap();
     let len = w.finish().unwrap();
-    let expected = hex("5357 01 06 0e | deadbeef | 04 70726f64 | 01 000d 01020304 0161 026263 00000005");
+    let expected =
+        hex("5357 02 06 0e | deadbeef | 04 70726f64 | 01 0015 01020304 0161 026263 0000000000000006 00000005");
     assert_eq!(&buf[..len], &expected[..]);
     assert_eq!(*parse(&expected).unwrap().header(), header);
 }
 
-/// A packet as version 2 might write it: a header extension byte, a new field
+/// A packet as version 3 might write it: a header extension byte, a new field
 /// at the end of the ping, and a piggybacked message of a new kind. Today's
-/// decoder, told to accept version 2, reads everything it knows.
+/// decoder, told to accept version 3, reads everything it knows.
 #[test]
 fn version_plus_one_packet_with_extra_fields_is_understood() {
-    let future = hex("5357 02 00 06 | ee \
-         | 01 000f 01020304 0161 026263 00000005 abcd \
+    let future = hex("5357 03 00 06 | ee \
+         | 01 0017 01020304 0161 026263 0000000000000006 00000005 abcd \
          | 7e 0003 010203 \
-         | 43 0006 00000003 0178");
+         | 43 000e 0000000000000001 00000003 0178");
     let err = parse(&future).unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::UnsupportedVersion { version: 2, min: 1, max: 1 });
+    assert_eq!(err.kind(), ErrorKind::UnsupportedVersion { version: 3, min: 2, max: 2 });
     assert_eq!((err.field(), err.offset()), (Field::Version, 2));
 
     let opts = DecodeOptions { max_version: PROTOCOL_VERSION + 1, ..DecodeOptions::default() };
     let packet = Packet::parse(&future, &opts).unwrap();
-    assert_eq!(packet.header().version, 2);
+    assert_eq!(packet.header().version, 3);
     assert_eq!(packet.primary(), ping());
-    assert!(packet.piggyback().eq([Message::Left(Left { incarnation: 3, name: b"x" })]));
+    assert!(packet.piggyback().eq([Message::Left(Left { generation: 1, incarnation: 3, name: b"x" })]));
 
     // Re-encoded, the packet drops what it did not understand and is stable.
     let mut out = [0u8; 64];
@@ -70,57 +73,61 @@ fn version_plus_one_packet_with_extra_fields_is_understood() {
 fn header_errors() {
     let cases: [(&str, ErrorKind, Field, usize); 6] = [
         ("5357", ErrorKind::Truncated { needed: 1, available: 0 }, Field::Version, 2),
-        ("5358 01 00 05", ErrorKind::BadMagic, Field::Magic, 0),
-        ("5357 00 00 05", ErrorKind::UnsupportedVersion { version: 0, min: 1, max: 1 }, Field::Version, 2),
-        ("5357 01 08 05", ErrorKind::UnknownRequiredFlags(0x08), Field::Flags, 3),
-        ("5357 01 02 06 | deadbeef", ErrorKind::BadHeaderLength(6), Field::HeaderLength, 4),
-        ("5357 01 04 05 | 00", ErrorKind::EmptyName, Field::Label, 5),
+        ("5358 02 00 05", ErrorKind::BadMagic, Field::Magic, 0),
+        ("5357 00 00 05", ErrorKind::UnsupportedVersion { version: 0, min: 2, max: 2 }, Field::Version, 2),
+        ("5357 02 08 05", ErrorKind::UnknownRequiredFlags(0x08), Field::Flags, 3),
+        ("5357 02 02 06 | deadbeef", ErrorKind::BadHeaderLength(6), Field::HeaderLength, 4),
+        ("5357 02 04 05 | 00", ErrorKind::EmptyName, Field::Label, 5),
     ];
     for (bytes, kind, field, offset) in cases {
         let err = parse(&hex(bytes)).unwrap_err();
         assert_eq!((err.kind(), err.field(), err.offset()), (kind, field, offset), "{bytes}");
     }
     // Optional flag bits are ignored.
-    let packet = hex("5357 01 f0 05 | 01 000d 01020304 0161 026263 00000005");
+    let packet = hex("5357 02 f0 05 | 01 0015 01020304 0161 026263 0000000000000006 00000005");
     assert_eq!(parse(&packet).unwrap().primary(), ping());
 }
 
 #[test]
 fn encrypted_packets_must_be_opened_first() {
-    let err = parse(&hex("5357 01 03 09 | 00000001 | 00")).unwrap_err();
+    let err = parse(&hex("5357 02 03 09 | 00000001 | 00")).unwrap_err();
     assert_eq!((err.kind(), err.field()), (ErrorKind::Encrypted, Field::Flags));
 }
 
 #[test]
 fn position_rules() {
-    let err = parse(&hex("5357 01 00 05")).unwrap_err();
+    let err = parse(&hex("5357 02 00 05")).unwrap_err();
     assert_eq!((err.kind(), err.offset()), (ErrorKind::MissingPrimary, 5));
 
-    let err = parse(&hex("5357 01 00 05 | 43 0006 00000003 0178")).unwrap_err();
+    let err = parse(&hex("5357 02 00 05 | 43 000e 0000000000000001 00000003 0178")).unwrap_err();
     assert_eq!((err.kind(), err.offset()), (ErrorKind::MissingPrimary, 5));
 
-    let err = parse(&hex("5357 01 00 05 | 3f 0000")).unwrap_err();
+    let err = parse(&hex("5357 02 00 05 | 3f 0000")).unwrap_err();
     assert_eq!((err.kind(), err.offset()), (ErrorKind::UnknownPrimary(0x3f), 5));
 
-    let two_primaries = hex("5357 01 00 05 | 01 000d 01020304 0161 026263 00000005 | 05 0008 00000001 0168 0174");
+    let two_primaries =
+        hex("5357 02 00 05 | 01 0015 01020304 0161 026263 0000000000000006 00000005 | 05 0008 00000001 0168 0174");
     let err = parse(&two_primaries).unwrap_err();
-    assert_eq!((err.kind(), err.message(), err.offset()), (ErrorKind::Misplaced, Some(Kind::Nack), 21));
+    assert_eq!((err.kind(), err.message(), err.offset()), (ErrorKind::Misplaced, Some(Kind::Nack), 29));
 
-    let record_outside_sync = hex(
-        "5357 01 00 05 | 01 000d 01020304 0161 026263 00000005 | 45 0011 01 00000004 016d 01 04 01020304 0005 0000",
-    );
+    let record_outside_sync = hex("5357 02 00 05 | 01 0015 01020304 0161 026263 0000000000000006 00000005 \
+         | 45 001a 01 0000000000000000 00000004 016d 01 04 01020304 0005 0000 00");
     let err = parse(&record_outside_sync).unwrap_err();
     assert_eq!((err.kind(), err.message()), (ErrorKind::Misplaced, Some(Kind::MemberRecord)));
 
-    let truncated_item = hex("5357 01 00 05 | 01 000d 01020304 0161 026263 00000005 | 43 0009 00000003 0178");
+    let truncated_item = hex(
+        "5357 02 00 05 | 01 0015 01020304 0161 026263 0000000000000006 00000005 | 43 0011 0000000000000001 00000003 0178",
+    );
     let err = parse(&truncated_item).unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Truncated { needed: 9, available: 6 });
-    assert_eq!((err.message(), err.field(), err.offset()), (Some(Kind::Left), Field::MessageLength, 22));
+    assert_eq!(err.kind(), ErrorKind::Truncated { needed: 17, available: 14 });
+    assert_eq!((err.message(), err.field(), err.offset()), (Some(Kind::Left), Field::MessageLength, 30));
 
     // An invalid piggybacked message fails the whole packet.
-    let bad_piggyback = hex("5357 01 00 05 | 01 000d 01020304 0161 026263 00000005 | 43 0005 00000003 00");
+    let bad_piggyback = hex(
+        "5357 02 00 05 | 01 0015 01020304 0161 026263 0000000000000006 00000005 | 43 000d 0000000000000001 00000003 00",
+    );
     let err = parse(&bad_piggyback).unwrap_err();
-    assert_eq!((err.kind(), err.message(), err.offset()), (ErrorKind::EmptyName, Some(Kind::Left), 28));
+    assert_eq!((err.kind(), err.message(), err.offset()), (ErrorKind::EmptyName, Some(Kind::Left), 44));
 }
 
 #[test]
@@ -129,7 +136,8 @@ fn sync_packets_carry_member_records() {
     let record = |name: &'static [u8], state| {
         Message::MemberRecord(MemberRecord {
             state,
-            member: Alive { incarnation: 2, name, addrs: Addrs::from_slice(&addrs), meta: b"m" },
+            member: Alive { generation: 1, incarnation: 2, name, addrs: Addrs::from_slice(&addrs), meta: b"m" },
+            by: b"",
         })
     };
     let mut buf = [0u8; 256];
@@ -153,7 +161,7 @@ fn writer_fills_to_the_budget_and_says_what_did_not_fit() {
     let mut pushed = 0u32;
     let mut refused = None;
     for incarnation in 0..100 {
-        let update = Message::Suspect(Suspect { incarnation, name: b"victim", by: b"a" });
+        let update = Message::Suspect(Suspect { generation: 1, incarnation, name: b"victim", by: b"a" });
         match w.push(&update) {
             Ok(()) => pushed += 1,
             Err(err) => {
@@ -164,10 +172,10 @@ fn writer_fills_to_the_budget_and_says_what_did_not_fit() {
     }
     let err = refused.expect("the budget runs out");
     assert!(err.is_no_room());
-    assert_eq!(err.kind(), ErrorKind::NoRoom { needed: 16, remaining: w.remaining() });
+    assert_eq!(err.kind(), ErrorKind::NoRoom { needed: 24, remaining: w.remaining() });
     assert_eq!(err.message(), Some(Kind::Suspect));
     let len = w.finish().unwrap();
-    assert!(len <= budget && len + 16 > budget);
+    assert!(len <= budget && len + 24 > budget);
     assert_eq!(parse(&buf[..len]).unwrap().piggyback().count(), pushed as usize);
     assert!(buf[len..].iter().all(|&b| b == 0), "nothing written past the packet");
 }
@@ -177,19 +185,20 @@ fn writer_enforces_position_rules() {
     let mut buf = [0u8; 128];
     let mut w = PacketWriter::new(&mut buf, &Header::default(), 128).unwrap();
     assert!(w.is_empty());
-    let left = Message::Left(Left { incarnation: 1, name: b"x" });
+    let left = Message::Left(Left { generation: 1, incarnation: 1, name: b"x" });
     assert_eq!(w.push(&left).unwrap_err().kind(), ErrorKind::MissingPrimary);
     w.push(&ping()).unwrap();
     assert_eq!(w.push(&ping()).unwrap_err().kind(), ErrorKind::Misplaced);
     let addrs: [SocketAddr; 1] = ["10.1.2.3:7000".parse().unwrap()];
     let record = Message::MemberRecord(MemberRecord {
         state: MemberState::Alive,
-        member: Alive { incarnation: 0, name: b"r", addrs: Addrs::from_slice(&addrs), meta: b"" },
+        member: Alive { generation: 1, incarnation: 0, name: b"r", addrs: Addrs::from_slice(&addrs), meta: b"" },
+        by: b"",
     });
     assert_eq!(w.push(&record).unwrap_err().kind(), ErrorKind::Misplaced);
     assert!(w.fits(&left));
     w.push(&left).unwrap();
-    assert_eq!(w.len(), 5 + 16 + 9);
+    assert_eq!(w.len(), 5 + 24 + 17);
 
     let empty = PacketWriter::new(&mut buf, &Header::default(), 128).unwrap();
     assert_eq!(empty.finish().unwrap_err().kind(), ErrorKind::MissingPrimary);
@@ -211,7 +220,7 @@ fn payload_limit_is_configurable() {
     let mut buf = [0u8; 128];
     let mut w = PacketWriter::new(&mut buf, &Header::default(), 128).unwrap();
     w.push(&ping()).unwrap();
-    w.push(&Message::UserBroadcast(UserBroadcast { seq: 1, origin: b"o", payload: &[7; 40] })).unwrap();
+    w.push(&Message::UserBroadcast(UserBroadcast { generation: 1, seq: 1, origin: b"o", payload: &[7; 40] })).unwrap();
     let len = w.finish().unwrap();
     let opts = DecodeOptions { max_payload: 39, ..DecodeOptions::default() };
     let err = Packet::parse(&buf[..len], &opts).unwrap_err();

@@ -9,7 +9,8 @@ use swim_core::{Config, Encryption, Node, SecretKey, SyncId, Time};
 use swim_wire::crypto::{Keyring, Nonce, OVERHEAD};
 use swim_wire::{
     Ack, Addrs, Alive, Faulty, Gossip, Header, IndirectAck, IndirectPing, JoinRequest, JoinResponse, JoinStatus, Left,
-    MemberRecord, MemberState, Message, Nack, PacketWriter, Ping, Suspect, Sync, SyncFlags, UserBroadcast,
+    DecodeOptions, MemberRecord, MemberState, Message, Nack, Packet, PacketWriter, Ping, Suspect, Sync, SyncFlags,
+    UserBroadcast,
 };
 
 const KEY: [u8; 32] = [0x42; 32];
@@ -47,6 +48,10 @@ impl<'a> Input<'a> {
     fn incarnation(&mut self) -> u32 {
         if self.u8() < 200 { u32::from(self.u8() % 4) } else { self.u32() }
     }
+    /// A small generation most of the time, sometimes any.
+    fn generation(&mut self) -> u64 {
+        if self.u8() < 220 { u64::from(self.u8() % 3) } else { u64::from(self.u32()) << 8 }
+    }
     fn name(&mut self) -> &'a [u8] {
         let pick = self.u8();
         match NAMES.get(usize::from(pick % 10)) {
@@ -66,25 +71,36 @@ fn addr(i: u8) -> SocketAddr {
 
 /// A datagram built from the input with the real encoder: a primary message
 /// and a few gossip updates about a small pool of names.
-fn structured(input: &mut Input<'_>, buf: &mut [u8], budget: usize, sync: bool) -> Option<usize> {
+fn structured(input: &mut Input<'_>, buf: &mut [u8], budget: usize, sync: bool, seqs: &[u32]) -> Option<usize> {
     let addrs = [addr(input.u8())];
     let mut w = PacketWriter::new(buf, &Header::default(), budget).ok()?;
-    let seq = u32::from(input.u8() % 16);
+    // Sequence numbers the node used recently (its acks and nacks must echo
+    // them), or any small one.
+    let pick = usize::from(input.u8());
+    let seq = seqs.get(pick % 32).copied().unwrap_or(u32::from(input.u8() % 16));
     let (source, target) = (input.name(), input.name());
     let primary = if sync {
         let flags = SyncFlags(input.u8() & 0x07);
         Message::Sync(Sync { flags, source, total: u32::from(input.u8()), chunk: u32::from(input.u8() % 4) })
     } else {
         match input.u8() % 8 {
-            0 => Message::Ping(Ping { seq, source, target, target_incarnation: input.incarnation() }),
+            0 => Message::Ping(Ping {
+                seq,
+                source,
+                target,
+                target_generation: input.generation(),
+                target_incarnation: input.incarnation(),
+            }),
             1 => Message::Ack(Ack { seq, source, payload: &[] }),
             2 => Message::IndirectPing(IndirectPing {
                 seq,
                 want_nack: input.u8() & 1 == 1,
                 source,
                 target,
+                target_generation: input.generation(),
                 target_incarnation: input.incarnation(),
                 target_addr: addrs[0],
+                nack_after_us: u32::from(input.u16()) * 16,
             }),
             3 => Message::IndirectAck(IndirectAck { seq, source, target }),
             4 => Message::Nack(Nack { seq, source, target }),
@@ -92,6 +108,7 @@ fn structured(input: &mut Input<'_>, buf: &mut [u8], budget: usize, sync: bool) 
             5 => Message::JoinRequest(JoinRequest {
                 seq,
                 member: Alive {
+                    generation: input.generation(),
                     incarnation: input.incarnation(),
                     name: source,
                     addrs: Addrs::from_slice(&addrs),
@@ -102,6 +119,7 @@ fn structured(input: &mut Input<'_>, buf: &mut [u8], budget: usize, sync: bool) 
                 seq,
                 status: JoinStatus::from_u8(input.u8() % 4),
                 source,
+                known_generation: input.generation(),
                 known_incarnation: input.incarnation(),
                 members: 3,
             }),
@@ -110,17 +128,21 @@ fn structured(input: &mut Input<'_>, buf: &mut [u8], budget: usize, sync: bool) 
     w.push(&primary).ok()?;
     for _ in 0..input.u8() % 12 {
         let (name, by) = (input.name(), input.name());
-        let incarnation = input.incarnation();
-        let alive = Alive { incarnation, name, addrs: Addrs::from_slice(&addrs), meta: b"" };
+        let (generation, incarnation) = (input.generation(), input.incarnation());
+        let alive = Alive { generation, incarnation, name, addrs: Addrs::from_slice(&addrs), meta: b"" };
         let update = match input.u8() % 7 {
             0 => Message::Alive(alive),
-            1 => Message::Suspect(Suspect { incarnation, name, by }),
-            2 => Message::Faulty(Faulty { incarnation, name, by }),
-            3 => Message::Left(Left { incarnation, name }),
-            4 => Message::UserBroadcast(UserBroadcast { seq: u32::from(input.u8() % 8), origin: name, payload: b"p" }),
+            1 => Message::Suspect(Suspect { generation, incarnation, name, by }),
+            2 => Message::Faulty(Faulty { generation, incarnation, name, by }),
+            3 => Message::Left(Left { generation, incarnation, name }),
+            4 => {
+                let seq = u32::from(input.u8() % 8);
+                Message::UserBroadcast(UserBroadcast { generation, seq, origin: name, payload: b"p" })
+            }
             _ if sync => Message::MemberRecord(MemberRecord {
                 state: MemberState::from_u8(input.u8() % 4).unwrap_or(MemberState::Alive),
                 member: alive,
+                by: if input.u8() % 2 == 0 { by } else { &[] },
             }),
             _ => Message::Alive(alive),
         };
@@ -156,6 +178,7 @@ pub fn run_core(data: &[u8], sealed: bool) {
     let mut now = Time::ZERO;
     let mut buf = vec![0u8; 65_536];
     let mut syncs: Vec<SyncId> = Vec::new();
+    let mut seqs: Vec<u32> = Vec::with_capacity(32);
     for _ in 0..256 {
         if input.done() {
             break;
@@ -169,7 +192,7 @@ pub fn run_core(data: &[u8], sealed: bool) {
             }
             1 | 2 => {
                 let budget = 1400 - if sealed { OVERHEAD } else { 0 };
-                if let Some(mut len) = structured(&mut input, &mut buf, budget, false) {
+                if let Some(mut len) = structured(&mut input, &mut buf, budget, false, &seqs) {
                     if sealed {
                         len = seal(&ring, &mut input, &mut buf, len, now).unwrap_or(len);
                     }
@@ -183,7 +206,29 @@ pub fn run_core(data: &[u8], sealed: bool) {
             }
             4 => {
                 let mut out = vec![0u8; 1400];
-                while node.poll_transmit(now, &mut out).is_some() {}
+                while let Some(t) = node.poll_transmit(now, &mut out) {
+                    // Remember the sequence numbers the node asks to be echoed.
+                    let opened = if sealed {
+                        ring.open(&mut out, t.len, &DecodeOptions::default()).ok().map(|o| o.len)
+                    } else {
+                        Some(t.len)
+                    };
+                    let primary = opened
+                        .and_then(|len| Packet::parse(out.get(..len)?, &DecodeOptions::default()).ok())
+                        .map(|p| p.primary());
+                    let seq = match primary {
+                        Some(Message::Ping(p)) => Some(p.seq),
+                        Some(Message::IndirectPing(p)) => Some(p.seq),
+                        Some(Message::JoinRequest(r)) => Some(r.seq),
+                        _ => None,
+                    };
+                    if let Some(seq) = seq {
+                        if seqs.len() == 32 {
+                            seqs.remove(0);
+                        }
+                        seqs.push(seq);
+                    }
+                }
                 while node.poll_event().is_some() {}
                 while let Some(open) = node.poll_sync_open() {
                     syncs.push(open.id);
@@ -209,8 +254,16 @@ pub fn run_core(data: &[u8], sealed: bool) {
                 6 => {
                     let _ = node.remove_key(swim_wire::crypto::key_id(&[input.u8(); 32]));
                 }
-                7 => node.report_overload(now, Duration::from_millis(u64::from(input.u8()))),
-                _ => node.set_probe_timeout(Duration::from_millis(u64::from(input.u16()))),
+                7 => {
+                    // A stalled process: its timers fire late.
+                    let due = node.poll_timeout().unwrap_or(now);
+                    now = now.max(due) + Duration::from_millis(u64::from(input.u8()));
+                    node.handle_timeout(now);
+                }
+                _ => {
+                    let len = usize::from(input.u16() % 1100);
+                    let _ = node.broadcast(now, input.take(len));
+                }
             },
             6 => {
                 if input.u8() % 2 == 0 {
@@ -222,7 +275,7 @@ pub fn run_core(data: &[u8], sealed: bool) {
                         let _ = node.poll_sync_frame(id, &mut buf);
                     } else {
                         let budget = 60_000 - if sealed { OVERHEAD } else { 0 };
-                        if let Some(mut len) = structured(&mut input, &mut buf, budget, true) {
+                        if let Some(mut len) = structured(&mut input, &mut buf, budget, true, &seqs) {
                             if sealed {
                                 len = seal(&ring, &mut input, &mut buf, len, now).unwrap_or(len);
                             }
@@ -233,7 +286,7 @@ pub fn run_core(data: &[u8], sealed: bool) {
             }
             _ => {
                 // Sealed-looking garbage: a valid header naming the real key.
-                let mut datagram = b"SW\x01\x03\x09".to_vec();
+                let mut datagram = b"SW\x02\x03\x09".to_vec();
                 datagram.extend_from_slice(&ring.primary_id().to_be_bytes());
                 let len = usize::from(input.u8());
                 datagram.extend_from_slice(input.take(len));

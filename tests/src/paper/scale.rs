@@ -74,7 +74,7 @@ fn node_memory(n: usize) -> (f64, f64) {
         w.push(&Message::Ack(Ack { seq: 0, source: &name(1), payload: &[] })).expect("an ack fits");
         for i in start..n.min(start + 32) {
             let (nm, a) = (name(i), [addr(i)]);
-            let alive = Alive { incarnation: 0, name: &nm, addrs: Addrs::from_slice(&a), meta: &[] };
+            let alive = Alive { generation: 0, incarnation: 0, name: &nm, addrs: Addrs::from_slice(&a), meta: &[] };
             w.push(&Message::Alive(alive)).expect("32 updates fit");
         }
         let len = w.finish().expect("a primary was pushed");

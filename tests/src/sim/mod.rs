@@ -69,6 +69,9 @@ pub struct SimConfig {
     /// Record how long each timer and datagram takes a full member
     /// (including carrying out its outputs), for [`Sim::step_times`].
     pub time_steps: bool,
+    /// How long a leaving member keeps running at most before it stops
+    /// anyway (as the runtime's `leave` timeout).
+    pub leave_timeout: Duration,
 }
 
 impl Default for SimConfig {
@@ -82,6 +85,7 @@ impl Default for SimConfig {
             check_invariants: false,
             responders_from: None,
             time_steps: false,
+            leave_timeout: Duration::from_secs(5),
         }
     }
 }
@@ -138,6 +142,11 @@ pub struct SimMember {
     pub crashed_at: Option<Time>,
     /// Whether it left gracefully (and stopped).
     pub left: bool,
+    /// When it began to leave, while it still runs.
+    leaving_since: Option<Time>,
+    /// Whether its departure was announced before it stopped (`false`: it
+    /// stopped at the leave timeout, or has not stopped yet).
+    pub leave_announced: bool,
     /// How it is slowed, if it is.
     pub slow: Option<Slow>,
     /// Whether it is a responder rather than a full node.
@@ -213,6 +222,7 @@ pub struct Sim {
     step_times: Option<Vec<u32>>,
     /// Index of the first responder (the member count if none).
     responders_from: usize,
+    leave_timeout: Duration,
 }
 
 impl Sim {
@@ -237,6 +247,7 @@ impl Sim {
             check_invariants: sim.check_invariants,
             step_times: sim.time_steps.then(Vec::new),
             responders_from: sim.responders_from.unwrap_or(sim.members).min(sim.members),
+            leave_timeout: sim.leave_timeout,
         };
         let frame = this.config.sync_frame_budget.max(this.config.packet_budget);
         this.scratch = vec![0; frame];
@@ -253,6 +264,8 @@ impl Sim {
                 deadline: None,
                 crashed_at: None,
                 left: false,
+                leaving_since: None,
+                leave_announced: false,
                 slow: None,
                 responder: i >= responders_from,
                 restarts: 0,
@@ -309,7 +322,10 @@ impl Sim {
     fn boot(&mut self, i: usize) {
         let Some(m) = self.members.get_mut(i) else { return };
         let seed = SimRng::derive(self.seed, (i as u64) << 16 | u64::from(m.restarts));
-        let mut config = Config { seed, ..self.config.clone() };
+        // Each process of a member starts later than the last: the wall
+        // clock gives it a newer generation (as the runtime does).
+        let generation = SIM_WALL_CLOCK_MS * 1000 + self.now.as_micros();
+        let mut config = Config { seed, generation, ..self.config.clone() };
         if let Some(e) = config.encryption.as_mut() {
             // Each run of each member seals under its own nonce epoch.
             e.nonce_epoch = SimRng::derive(seed, 0x00e9_0c40) | 1;
@@ -320,6 +336,8 @@ impl Sim {
         m.node = Some(Box::new(node));
         m.crashed_at = None;
         m.left = false;
+        m.leaving_since = None;
+        m.leave_announced = false;
         m.deadline = None;
         self.settle(i);
     }
@@ -349,8 +367,8 @@ impl Sim {
         }
     }
 
-    /// Restarts a crashed member under the same name and address, with no
-    /// memory of its past; it joins through `seed`.
+    /// Restarts a stopped member (crashed or departed) under the same name
+    /// and address, with no memory of its past; it joins through `seed`.
     pub fn restart(&mut self, i: usize, seed: usize) {
         if let Some(m) = self.members.get_mut(i) {
             if m.node.is_some() || m.responder {
@@ -362,13 +380,35 @@ impl Sim {
         self.join(i, seed);
     }
 
+    /// Restarts a stopped member under the same name on a new address (a
+    /// container that comes back elsewhere); the old address goes dead. It
+    /// joins through `seed`.
+    pub fn restart_elsewhere(&mut self, i: usize, seed: usize) {
+        let Some(m) = self.members.get_mut(i) else { return };
+        if m.node.is_some() || m.responder {
+            return;
+        }
+        m.restarts += 1;
+        let old = m.addr;
+        let port = 7946u16.wrapping_add(u16::try_from(m.restarts % 50_000).unwrap_or(0));
+        m.addr = SocketAddr::new(old.ip(), port);
+        let new = m.addr;
+        self.by_addr.remove(&old);
+        self.by_addr.insert(new, i);
+        self.boot(i);
+        self.join(i, seed);
+    }
+
     /// Member `i` leaves gracefully; it stops once its departure has been
-    /// announced (checked as the simulation runs).
+    /// announced, or at the leave timeout (checked as the simulation runs).
     pub fn leave(&mut self, i: usize) {
         let now = self.now;
-        self.with_node(i, |node, _| node.leave(now));
+        if self.with_node(i, |node, _| node.leave(now)).is_none() {
+            return;
+        }
         if let Some(m) = self.members.get_mut(i) {
             m.left = true;
+            m.leaving_since = Some(now);
         }
         self.settle(i);
     }
@@ -466,7 +506,7 @@ impl Sim {
             Pending::Timer { node, due } => {
                 if self.members.get(node).is_some_and(|m| m.deadline == Some(due)) {
                     let start = self.step_times.is_some().then(std::time::Instant::now);
-                    self.fire_timer(node, due);
+                    self.fire_timer(node);
                     self.record_step(start);
                 }
             }
@@ -518,17 +558,11 @@ impl Sim {
         self.step_times.as_mut().map(std::mem::take).unwrap_or_default()
     }
 
-    fn fire_timer(&mut self, i: usize, due: Time) {
+    fn fire_timer(&mut self, i: usize) {
         let now = self.now;
-        let period = self.config.protocol_period;
-        self.with_node(i, |node, _| {
-            let late = now.saturating_since(due);
-            // Like the runtime: waking more than a tenth of a period late is overload.
-            if late > period / 10 {
-                node.report_overload(now, late);
-            }
-            node.handle_timeout(now);
-        });
+        // A stalled member handles its timers late; the node itself tells
+        // that from local overload.
+        self.with_node(i, |node, _| node.handle_timeout(now));
         self.settle(i);
     }
 
@@ -581,17 +615,10 @@ impl Sim {
         }
         self.scratch = scratch;
         loop {
-            let mut seen = false;
-            counted(&mut || {
-                if let Some(event) = node.poll_event() {
-                    self.metrics.observe(i, now, &event, &self.by_name, &self.members);
-                    seen = true;
-                }
-                true
-            });
-            if !seen {
-                break;
-            }
+            // Only the node's own work is counted, not the metrics'.
+            let event = if count { alloc_counter::accumulate(|| node.poll_event()) } else { node.poll_event() };
+            let Some(event) = event else { break };
+            self.metrics.observe(i, now, &event, &self.by_name, &self.members);
         }
         let mut opens = Vec::new();
         while let Some(open) = node.poll_sync_open() {
@@ -610,11 +637,15 @@ impl Sim {
         for open in opens {
             self.open_sync(i, open.id, open.peer);
         }
-        if announced {
-            // The departure is out: the member stops.
+        let timed_out =
+            self.members.get(i).and_then(|m| m.leaving_since).is_some_and(|since| now >= since + self.leave_timeout);
+        if announced || timed_out {
+            // The departure is out (or out of time): the member stops.
             if let Some(m) = self.members.get_mut(i) {
                 m.node = None;
                 m.deadline = None;
+                m.leaving_since = None;
+                m.leave_announced = announced;
             }
             return;
         }

@@ -34,12 +34,14 @@ pub struct Network {
     /// Partition group of each member; members in different groups cannot
     /// reach each other. Empty means no partition.
     groups: Vec<u32>,
+    /// Directed links cut on top of the groups (asymmetric partitions).
+    cut: std::collections::HashSet<(usize, usize)>,
 }
 
 impl Network {
     /// A network where every link follows `default`.
     pub fn new(default: LinkModel) -> Self {
-        Network { default, overrides: HashMap::new(), groups: Vec::new() }
+        Network { default, overrides: HashMap::new(), groups: Vec::new(), cut: Default::default() }
     }
 
     /// Overrides the link from `from` to `to`.
@@ -57,17 +59,25 @@ impl Network {
         self.groups = (0..members).map(group_of).collect();
     }
 
-    /// Removes the partition.
+    /// Cuts the link from `from` to `to` only (the other direction keeps
+    /// working): an asymmetric partition.
+    pub fn cut(&mut self, from: usize, to: usize) {
+        self.cut.insert((from, to));
+    }
+
+    /// Removes every partition and cut link (link overrides stay).
     pub fn heal(&mut self) {
         self.groups.clear();
+        self.cut.clear();
     }
 
     /// Whether `from` can reach `to` at all.
     pub fn connected(&self, from: usize, to: usize) -> bool {
-        match (self.groups.get(from), self.groups.get(to)) {
+        let grouped = match (self.groups.get(from), self.groups.get(to)) {
             (Some(a), Some(b)) => a == b,
             _ => true,
-        }
+        };
+        grouped && !self.cut.contains(&(from, to))
     }
 
     /// The delays after which copies of one datagram arrive: none if it is

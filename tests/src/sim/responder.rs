@@ -48,6 +48,7 @@ impl Sim {
                     seq: r.seq,
                     status,
                     source: &me,
+                    known_generation: 0,
                     known_incarnation: 0,
                     members,
                 }))
@@ -86,7 +87,13 @@ impl Sim {
         let label = self.config.label.clone();
         let header = Header { label: &label, ..Header::default() };
         let mut buf = std::mem::take(&mut self.scratch);
-        let ping = Ping { seq: self.rng.next_u64() as u32, source: &source, target: &target, target_incarnation: 0 };
+        let ping = Ping {
+            seq: self.rng.next_u64() as u32,
+            source: &source,
+            target: &target,
+            target_generation: 0,
+            target_incarnation: 0,
+        };
         let written = PacketWriter::new(&mut buf, &header, self.config.packet_budget).ok().and_then(|mut w| {
             w.push(&Message::Ping(ping)).ok()?;
             w.finish().ok()
@@ -138,9 +145,11 @@ impl Sim {
                 }
                 for m in self.members.get(next..end).unwrap_or_default() {
                     let addrs: [SocketAddr; 1] = [m.addr];
-                    let member = Alive { incarnation: 0, name: &m.name, addrs: Addrs::from_slice(&addrs), meta: &[] };
-                    let state = if m.is_up() { MemberState::Alive } else { MemberState::Faulty };
-                    if w.push(&Message::MemberRecord(MemberRecord { state, member })).is_err() {
+                    let addrs = Addrs::from_slice(&addrs);
+                    let member = Alive { generation: 0, incarnation: 0, name: &m.name, addrs, meta: &[] };
+                    let (state, by) =
+                        if m.is_up() { (MemberState::Alive, &[][..]) } else { (MemberState::Faulty, &me[..]) };
+                    if w.push(&Message::MemberRecord(MemberRecord { state, member, by })).is_err() {
                         return;
                     }
                 }
