@@ -1,7 +1,7 @@
 //! The pool of user broadcasts a node holds: this node's own and those
-//! received from others, first while they are gossiped, then, for
-//! `broadcast_retention`, so that syncs can hand them to members that gossip
-//! missed. Slot buffers keep their capacity when reused.
+//! received from others, first while they are gossiped, then until their
+//! lifetime ends, so that syncs can hand them to members that gossip missed.
+//! Slot buffers keep their capacity when reused.
 
 use std::collections::VecDeque;
 
@@ -19,16 +19,27 @@ struct Slot {
     generation: u64,
     seq: u32,
     payload: Vec<u8>,
+    /// When its lifetime ends: it is never passed on after.
+    expires: Time,
 }
 
-/// A stored broadcast: `(origin, origin's generation, seq, payload)`.
-pub(crate) type Stored<'a> = (&'a [u8], u64, u32, &'a [u8]);
+/// A stored broadcast.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Stored<'a> {
+    pub(crate) origin: &'a [u8],
+    /// The origin's process generation.
+    pub(crate) generation: u64,
+    pub(crate) seq: u32,
+    pub(crate) payload: &'a [u8],
+    pub(crate) expires: Time,
+}
 
 #[derive(Debug)]
 pub(crate) struct Broadcasts {
     slots: Vec<Slot>,
     free: Vec<u32>,
-    /// Retained slots, oldest first: until when, slot, stamp.
+    /// Retained slots, in the order their gossip ended: until when, slot,
+    /// stamp.
     retained: VecDeque<(Time, u32, u32)>,
 }
 
@@ -39,25 +50,33 @@ impl Broadcasts {
         Broadcasts { slots, free, retained: VecDeque::with_capacity(capacity) }
     }
 
-    /// Stores a broadcast; `None` when the pool is full.
-    pub(crate) fn store(&mut self, origin: &[u8], generation: u64, seq: u32, payload: &[u8]) -> Option<u32> {
+    /// Stores a broadcast that lives until `expires`; `None` when the pool
+    /// is full.
+    pub(crate) fn store(&mut self, b: Stored<'_>) -> Option<u32> {
         let index = self.free.pop()?;
         let slot = self.slots.get_mut(index as usize)?;
         slot.used = true;
         slot.retained = false;
         slot.stamp = slot.stamp.wrapping_add(1);
         slot.origin.clear();
-        slot.origin.extend_from_slice(origin);
-        slot.generation = generation;
-        slot.seq = seq;
+        slot.origin.extend_from_slice(b.origin);
+        slot.generation = b.generation;
+        slot.seq = b.seq;
         slot.payload.clear();
-        slot.payload.extend_from_slice(payload);
+        slot.payload.extend_from_slice(b.payload);
+        slot.expires = b.expires;
         Some(index)
     }
 
     /// A stored broadcast.
     pub(crate) fn get(&self, index: u32) -> Option<Stored<'_>> {
-        self.slots.get(index as usize).filter(|s| s.used).map(|s| (&s.origin[..], s.generation, s.seq, &s.payload[..]))
+        self.slots.get(index as usize).filter(|s| s.used).map(|s| Stored {
+            origin: &s.origin,
+            generation: s.generation,
+            seq: s.seq,
+            payload: &s.payload,
+            expires: s.expires,
+        })
     }
 
     /// Slots that may hold broadcasts (the bound of slot indices).
@@ -65,19 +84,21 @@ impl Broadcasts {
         crate::convert::to_u32(self.slots.len())
     }
 
-    /// Its gossip is over: keep it until `until` for repair, or release it
-    /// now if `until` is not later than `now`.
-    pub(crate) fn retain(&mut self, index: u32, now: Time, until: Time) {
-        if until <= now {
+    /// Its gossip is over: keep it until its lifetime ends, for repair, or
+    /// release it now if that is past.
+    pub(crate) fn retain(&mut self, index: u32, now: Time) {
+        let Some(slot) = self.slots.get_mut(index as usize).filter(|s| s.used && !s.retained) else { return };
+        if slot.expires <= now {
             self.release(index);
             return;
         }
-        let Some(slot) = self.slots.get_mut(index as usize).filter(|s| s.used && !s.retained) else { return };
         slot.retained = true;
-        self.retained.push_back((until, index, slot.stamp));
+        self.retained.push_back((slot.expires, index, slot.stamp));
     }
 
-    /// Releases retained broadcasts whose time is up (at most `batch`).
+    /// Releases retained broadcasts whose time is up (at most `batch`; in
+    /// the order they were retained, so one may linger a little: it is
+    /// never passed on after it expired).
     pub(crate) fn expire(&mut self, now: Time, batch: usize) {
         for _ in 0..batch {
             match self.retained.front() {
@@ -121,43 +142,48 @@ impl Broadcasts {
 mod tests {
     use super::*;
 
+    fn b(seq: u32, payload: &[u8], expires: Time) -> Stored<'_> {
+        Stored { origin: b"o", generation: 1, seq, payload, expires }
+    }
+
     #[test]
     fn store_get_release_and_full() {
         let mut pool = Broadcasts::new(2);
-        let a = pool.store(b"o", 1, 1, b"one").unwrap();
-        let b = pool.store(b"o", 1, 2, b"two").unwrap();
-        assert_eq!(pool.store(b"o", 1, 3, b"three"), None);
-        assert_eq!(pool.get(b), Some((&b"o"[..], 1, 2, &b"two"[..])));
+        let t = Time::from_secs(9);
+        let a = pool.store(b(1, b"one", t)).unwrap();
+        let two = pool.store(b(2, b"two", t)).unwrap();
+        assert_eq!(pool.store(b(3, b"three", t)), None);
+        assert_eq!(pool.get(two), Some(b(2, b"two", t)));
         pool.release(a);
         pool.release(a);
         assert_eq!(pool.in_use(), 1);
         assert_eq!(pool.get(a), None);
-        let c = pool.store(b"p", 2, 3, b"three").unwrap();
+        let c = pool.store(b(3, b"three", t)).unwrap();
         assert_eq!(c, a);
-        assert_eq!(pool.get(c), Some((&b"p"[..], 2, 3, &b"three"[..])));
+        assert_eq!(pool.get(c), Some(b(3, b"three", t)));
     }
 
     #[test]
     fn retained_broadcasts_expire_oldest_first_and_make_room() {
         let mut pool = Broadcasts::new(3);
         let t = Time::from_secs;
-        let a = pool.store(b"o", 1, 1, b"a").unwrap();
-        let b = pool.store(b"o", 1, 2, b"b").unwrap();
-        pool.retain(a, t(0), t(10));
-        pool.retain(b, t(1), t(11));
-        pool.retain(b, t(1), t(11)); // twice: counted once
+        let a = pool.store(b(1, b"a", t(10))).unwrap();
+        let two = pool.store(b(2, b"b", t(11))).unwrap();
+        pool.retain(a, t(0));
+        pool.retain(two, t(1));
+        pool.retain(two, t(1)); // twice: counted once
         pool.expire(t(5), 8);
-        assert_eq!(pool.in_use(), 2, "still within their retention");
+        assert_eq!(pool.in_use(), 2, "still within their lifetime");
         assert!(pool.release_oldest_retained(), "room is made from the oldest");
         assert_eq!(pool.get(a), None);
-        assert!(pool.get(b).is_some());
-        let c = pool.store(b"o", 1, 3, b"c").unwrap();
+        assert!(pool.get(two).is_some());
+        let c = pool.store(b(3, b"c", t(12))).unwrap();
         assert_eq!(c, a, "the slot is reused");
         pool.expire(t(11), 8);
-        assert_eq!(pool.get(b), None, "expired");
+        assert_eq!(pool.get(two), None, "expired");
         assert!(pool.get(c).is_some(), "not retained: the stale record of the slot's last use is ignored");
         assert!(!pool.release_oldest_retained());
-        pool.retain(c, t(12), t(12));
-        assert_eq!(pool.in_use(), 0, "no retention: released at once");
+        pool.retain(c, t(12));
+        assert_eq!(pool.in_use(), 0, "its lifetime is over: released at once");
     }
 }

@@ -236,16 +236,18 @@ pub struct Config {
     /// Largest user broadcast payload.
     pub max_broadcast_payload: usize,
     /// User broadcasts the node holds at once, for dissemination and for
-    /// repair (see `broadcast_retention`). Size it above your cluster's
-    /// broadcast rate times the retention: when it runs out, the oldest
+    /// repair (see `broadcast_lifetime`). Size it above your cluster's
+    /// broadcast rate times the lifetime: when it runs out, the oldest
     /// retained broadcasts go first (counted in `Stats::broadcasts_evicted`).
     pub broadcast_capacity: usize,
-    /// How long a broadcast stays with every member that has it after its
-    /// gossip is done: syncs carry the broadcasts each side holds, so a
-    /// member that gossip missed gets them at its next sync. Keep it above
-    /// a few (scaled) sync intervals and below `tombstone_ttl`; zero turns
-    /// repair off.
-    pub broadcast_retention: Duration,
+    /// How long a broadcast lives from the moment it is sent. Every member
+    /// that has it holds it until then (gossip takes the first periods), and
+    /// syncs carry the broadcasts each side holds, so a member that gossip
+    /// missed gets them at its next sync; nobody passes one on after its
+    /// lifetime. Keep it above a few (scaled) sync intervals, so that repair
+    /// gets its chance, and below `tombstone_ttl`, so that a broadcast is
+    /// gone before its origin's deduplication state can be forgotten.
+    pub broadcast_lifetime: Duration,
     /// Events held for the application before the oldest are dropped.
     pub event_capacity: usize,
 
@@ -266,8 +268,8 @@ pub struct Config {
 
 impl Config {
     /// A local network: T = 1 s, probe timeout 500 ms, K = 3, α = 4, β = 6,
-    /// λ = 4, gossip rounds every 500 ms, sync every 30 s, broadcasts
-    /// retained 90 s, tombstones kept 5 minutes.
+    /// λ = 4, gossip rounds every 500 ms, sync every 30 s, broadcasts live
+    /// 90 s, tombstones kept 5 minutes.
     pub fn lan() -> Self {
         Config {
             seed: 0,
@@ -304,7 +306,7 @@ impl Config {
             join_attempts: 10,
             max_broadcast_payload: 1024,
             broadcast_capacity: 256,
-            broadcast_retention: Duration::from_secs(90),
+            broadcast_lifetime: Duration::from_secs(90),
             event_capacity: 1024,
             encryption: None,
             join_rate: RateLimit { per_second: 10, burst: 20 },
@@ -316,7 +318,7 @@ impl Config {
     }
 
     /// A wide-area network: T = 5 s, probe timeout 2.5 s, α = 6, gossip
-    /// rounds every 2.5 s, sync every 60 s, broadcasts retained 3 minutes,
+    /// rounds every 2.5 s, sync every 60 s, broadcasts live 3 minutes,
     /// tombstones kept 30 minutes.
     pub fn wan() -> Self {
         Config {
@@ -328,7 +330,7 @@ impl Config {
             suspicion_mult: 6,
             gossip_interval: Duration::from_millis(2500),
             sync_interval: Duration::from_secs(60),
-            broadcast_retention: Duration::from_secs(180),
+            broadcast_lifetime: Duration::from_secs(180),
             tombstone_ttl: Duration::from_secs(1800),
             join_retry_interval: Duration::from_secs(3),
             ..Config::lan()
@@ -336,7 +338,7 @@ impl Config {
     }
 
     /// One host or a fast test network: T = 200 ms, probe timeout 100 ms,
-    /// α = 3, gossip rounds every 100 ms, sync every 5 s, broadcasts retained
+    /// α = 3, gossip rounds every 100 ms, sync every 5 s, broadcasts live
     /// 15 s, tombstones kept 30 s.
     pub fn local() -> Self {
         Config {
@@ -348,7 +350,7 @@ impl Config {
             suspicion_mult: 3,
             gossip_interval: Duration::from_millis(100),
             sync_interval: Duration::from_secs(5),
-            broadcast_retention: Duration::from_secs(15),
+            broadcast_lifetime: Duration::from_secs(15),
             tombstone_ttl: Duration::from_secs(30),
             join_retry_interval: Duration::from_millis(200),
             ..Config::lan()
@@ -358,8 +360,8 @@ impl Config {
     /// The SWIM paper's settings (Das, Gupta and Motivala, 2002): T = 2 s,
     /// K = 1 helper, updates sent `3⌈log10(N + 1)⌉` times, a fixed suspicion
     /// timeout of `3⌈log10(N + 1)⌉` periods, no Lifeguard, no gossip rounds,
-    /// no periodic sync (so no broadcast repair), no period jitter; the rest
-    /// as [`Config::lan`]. For reproducing the paper's experiments:
+    /// no periodic sync (so no broadcast repair), broadcasts live a minute,
+    /// no period jitter; the rest as [`Config::lan`]. For reproducing the paper's experiments:
     /// Lifeguard makes a real cluster markedly more robust.
     ///
     /// ```
@@ -384,7 +386,7 @@ impl Config {
             retransmit_mult: 3,
             gossip_interval: Duration::ZERO,
             sync_interval: Duration::ZERO,
-            broadcast_retention: Duration::ZERO,
+            broadcast_lifetime: Duration::from_secs(60),
             ..Config::lan()
         }
     }
@@ -466,8 +468,11 @@ impl Config {
         if !(1..=16).contains(&self.gossip_fanout) {
             return fail("gossip_fanout", "must be between 1 and 16");
         }
-        if self.broadcast_retention >= self.tombstone_ttl {
-            return fail("broadcast_retention", "must be shorter than tombstone_ttl");
+        if self.broadcast_lifetime >= self.tombstone_ttl || self.broadcast_lifetime < self.protocol_period * 4 {
+            return fail("broadcast_lifetime", "must be at least 4 protocol periods and shorter than tombstone_ttl");
+        }
+        if self.broadcast_lifetime > Duration::from_secs(86_400) {
+            return fail("broadcast_lifetime", "must be at most a day");
         }
         if !self.sync_interval.is_zero() && self.sync_interval < self.protocol_period {
             return fail("sync_interval", "must be zero (off) or at least one protocol_period");
@@ -600,7 +605,8 @@ mod tests {
             ("generation", |c| c.generation = u64::MAX),
             ("gossip_interval", |c| c.gossip_interval = Duration::from_millis(1)),
             ("gossip_fanout", |c| c.gossip_fanout = 0),
-            ("broadcast_retention", |c| c.broadcast_retention = c.tombstone_ttl),
+            ("broadcast_lifetime", |c| c.broadcast_lifetime = c.tombstone_ttl),
+            ("broadcast_lifetime", |c| c.broadcast_lifetime = c.protocol_period),
             ("direct_probes", |c| c.direct_probes = 0),
             ("indirect_probes", |c| c.indirect_probes = 17),
             ("suspicion_mult", |c| c.suspicion_mult = 0),

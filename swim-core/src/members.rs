@@ -172,6 +172,9 @@ pub(crate) struct Entry {
     /// `NO_SUSPICION` (set exactly while the member is suspect).
     suspicion: u32,
     pub(crate) broadcasts: BroadcastWindow,
+    /// When the last broadcast seen from this member expires: the entry is
+    /// not reaped before (its window must outlive every copy).
+    pub(crate) broadcasts_until: Time,
 }
 
 impl Entry {
@@ -199,6 +202,7 @@ impl Entry {
             accuser: SmallVec::new(),
             suspicion: NO_SUSPICION,
             broadcasts: BroadcastWindow::default(),
+            broadcasts_until: Time::ZERO,
         }
     }
 }
@@ -300,6 +304,7 @@ impl Members {
         entry.accuser.clear();
         entry.suspicion = NO_SUSPICION;
         entry.broadcasts = BroadcastWindow::default();
+        entry.broadcasts_until = Time::ZERO;
         let hash = self.hasher.hash_one(name);
         let entries = &self.entries;
         let hasher = &self.hasher;

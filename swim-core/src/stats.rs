@@ -104,6 +104,11 @@ pub struct Stats {
     pub transmits_dropped: u64,
     /// Sync exchanges completed.
     pub syncs_completed: u64,
+    /// Pings sent to members held faulty, to see whether they are back.
+    pub reconnect_pings: u64,
+    /// Syncs opened because this node found itself declared faulty (it was
+    /// cut off, so its own view is stale too).
+    pub resyncs: u64,
     /// Syncs opened because members this node did not know kept pinging it.
     pub stranger_syncs: u64,
     /// Syncs refused because `max_concurrent_syncs` were running.

@@ -31,6 +31,7 @@ fn main() -> Result<()> {
     w.push(&Message::UserBroadcast(UserBroadcast {
         generation: 1,
         seq: 1,
+        ttl_ms: 15_000,
         origin: b"node-a",
         payload: b"deploy v42",
     }))?;

@@ -43,6 +43,8 @@ pub enum Field {
     Generation,
     /// When a helper should send its nack.
     NackAfter,
+    /// How much longer a broadcast lives.
+    TimeToLive,
     /// The list of a member's addresses.
     Addresses,
     /// Member metadata.
@@ -88,6 +90,7 @@ impl Field {
             Field::Incarnation => "incarnation",
             Field::Generation => "generation",
             Field::NackAfter => "nack after",
+            Field::TimeToLive => "time to live",
             Field::Addresses => "addresses",
             Field::Metadata => "metadata",
             Field::By => "by",

@@ -27,7 +27,7 @@
 //! | `0x41` | [`Suspect`] | generation u64, incarnation u32, name, by name |
 //! | `0x42` | [`Faulty`] | generation u64, incarnation u32, name, by name |
 //! | `0x43` | [`Left`] | generation u64, incarnation u32, name |
-//! | `0x44` | [`UserBroadcast`] | origin generation u64, seq u32, origin name, payload blob |
+//! | `0x44` | [`UserBroadcast`] | origin generation u64, seq u32, time to live u32 (ms), origin name, payload blob |
 //! | `0x45` | [`MemberRecord`] | state u8, an [`Alive`] body, accuser (a name, or a zero byte for none) |
 //!
 //! A member's *version* is its process generation (drawn when the process
@@ -300,6 +300,11 @@ pub struct UserBroadcast<'a> {
     pub generation: u64,
     /// The origin's sequence number for this broadcast.
     pub seq: u32,
+    /// How much longer the broadcast lives, in milliseconds: members hold
+    /// it (and repair others with it) until then, and never pass it on
+    /// after. Each holder counts down from what it received, so no clock
+    /// is shared.
+    pub ttl_ms: u32,
     /// The member that broadcast it.
     pub origin: &'a [u8],
     /// The application payload.
@@ -501,7 +506,7 @@ debug_with_bytes!(Alive { generation: plain, incarnation: plain, name: bytes, ad
 debug_with_bytes!(Suspect { generation: plain, incarnation: plain, name: bytes, by: bytes });
 debug_with_bytes!(Faulty { generation: plain, incarnation: plain, name: bytes, by: bytes });
 debug_with_bytes!(Left { generation: plain, incarnation: plain, name: bytes });
-debug_with_bytes!(UserBroadcast { generation: plain, seq: plain, origin: bytes, payload: bytes });
+debug_with_bytes!(UserBroadcast { generation: plain, seq: plain, ttl_ms: plain, origin: bytes, payload: bytes });
 debug_with_bytes!(JoinResponse {
     seq: plain,
     status: plain,
@@ -759,18 +764,20 @@ impl<'a> Body<'a> for UserBroadcast<'a> {
         Ok(UserBroadcast {
             generation: r.u64(Field::Generation)?,
             seq: r.u32(Field::Seq)?,
+            ttl_ms: r.u32(Field::TimeToLive)?,
             origin: r.name(Field::Source)?,
             payload: r.blob(Field::Payload, opts.max_payload)?,
         })
     }
     #[inline(always)]
     fn len(&self) -> usize {
-        8 + 4 + name_len(self.origin) + blob_len(self.payload)
+        8 + 4 + 4 + name_len(self.origin) + blob_len(self.payload)
     }
     #[inline(always)]
     fn write(&self, w: &mut Writer<'_>) -> Step<()> {
         w.u64(self.generation, Field::Generation)?;
         w.u32(self.seq, Field::Seq)?;
+        w.u32(self.ttl_ms, Field::TimeToLive)?;
         w.name(self.origin, Field::Source)?;
         w.blob(self.payload, Field::Payload)
     }

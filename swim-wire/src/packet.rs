@@ -400,7 +400,7 @@ impl<'a> Iterator for Piggyback<'a> {
 /// let mut buf = [0u8; 64];
 /// let mut w = PacketWriter::new(&mut buf, &Header::default(), 40).unwrap();
 /// w.push(&Message::Ack(Ack { seq: 1, source: b"node-a", payload: &[] })).unwrap();
-/// let big = Message::UserBroadcast(UserBroadcast { generation: 1, seq: 1, origin: b"node-a", payload: &[0; 64] });
+/// let big = Message::UserBroadcast(UserBroadcast { generation: 1, seq: 1, ttl_ms: 10_000, origin: b"node-a", payload: &[0; 64] });
 /// let err = w.push(&big).unwrap_err();
 /// assert!(err.is_no_room());
 /// assert_eq!(err.message(), Some(Kind::UserBroadcast));

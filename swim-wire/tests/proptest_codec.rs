@@ -78,9 +78,13 @@ impl Spec {
                 Message::Faulty(Faulty { generation: self.g, incarnation: self.n1, name: source, by: target })
             }
             Kind::Left => Message::Left(Left { generation: self.g, incarnation: self.n1, name: source }),
-            Kind::UserBroadcast => {
-                Message::UserBroadcast(UserBroadcast { generation: self.g, seq, origin: source, payload: &self.blob })
-            }
+            Kind::UserBroadcast => Message::UserBroadcast(UserBroadcast {
+                generation: self.g,
+                seq,
+                ttl_ms: self.n2,
+                origin: source,
+                payload: &self.blob,
+            }),
             Kind::MemberRecord => Message::MemberRecord(MemberRecord {
                 state: MemberState::from_u8(self.byte % 4).unwrap(),
                 member: self.alive(),

@@ -4,6 +4,7 @@
 //! - [`bench`](mod@bench): a small measurement harness printing `key=value` lines, used by
 //!   the benchmarks that `cargo xtask bench` runs.
 //! - [`sim`]: the deterministic cluster simulator.
+//! - [`simfuzz`]: the cluster fuzzer (random scenarios in the simulator).
 //! - [`net`]: helpers for tests over real sockets.
 //! - [`user_transport`]: a transport of the kind a user would write.
 //! - [`wire_samples`]: representative packets for the codec's tests and benchmarks.
@@ -23,5 +24,6 @@ pub mod bench;
 pub mod net;
 pub mod paper;
 pub mod sim;
+pub mod simfuzz;
 pub mod user_transport;
 pub mod wire_samples;

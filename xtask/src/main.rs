@@ -4,6 +4,7 @@
 //! - `cargo xtask fuzz --list` / `cargo xtask fuzz <target> [--time SECONDS]`
 //! - `cargo xtask bench --list` / `cargo xtask bench <name>`
 //! - `cargo xtask paper [--help | options]`
+//! - `cargo xtask simfuzz --seeds N [--seed S] [--members M]`
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -11,6 +12,7 @@ use std::process::ExitCode;
 mod bench;
 mod fuzz;
 mod paper;
+mod simfuzz;
 
 const USAGE: &str = "\
 usage: cargo xtask <command> [args]
@@ -23,6 +25,9 @@ commands:
   bench <name>                    run a benchmark; prints one `key=value` per figure
   paper [--help | options]        reproduce the SWIM and Lifeguard papers' experiments
                                   and the scale limits; writes docs/results/
+  simfuzz --seeds N [--seed S] [--members M] [--threads T] [--verbose] [--watch A,B]
+                                  the cluster fuzzer: N seeded random scenarios in the
+                                  simulator; prints `simfuzz: seeds=N failures=F seconds=S`
 ";
 
 fn main() -> ExitCode {
@@ -35,6 +40,7 @@ fn main() -> ExitCode {
         Some("fuzz") => fuzz::run(rest),
         Some("bench") => bench::run(rest),
         Some("paper") => paper::run(rest),
+        Some("simfuzz") => simfuzz::run(rest),
         Some("-h" | "--help" | "help") | None => {
             print!("{USAGE}");
             Ok(())

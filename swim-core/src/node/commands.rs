@@ -12,6 +12,7 @@ use super::input::store_broadcast;
 use super::membership::AliveUpdate;
 use super::timers::Timer;
 use super::transmit::Outgoing;
+use crate::broadcasts::Stored;
 use crate::config::Dissemination;
 use crate::error::CommandError;
 use crate::events::{JoinFailure, Record};
@@ -162,9 +163,9 @@ impl Node {
         let now = self.advance(now);
         let seq = self.next_broadcast_seq;
         let origin: &[u8] = self.members.local().map_or(&[], |e| &e.name);
-        let id = (origin, self.process_generation, seq);
-        let stored =
-            store_broadcast(&mut self.broadcasts, &mut self.broadcast_queue, &mut self.stats, id, payload, true);
+        let expires = now + self.config.broadcast_lifetime;
+        let b = Stored { origin, generation: self.process_generation, seq, payload, expires };
+        let stored = store_broadcast(&mut self.broadcasts, &mut self.broadcast_queue, &mut self.stats, b, true);
         let index = stored.ok_or(CommandError::BroadcastQueueFull)?;
         self.broadcast_queue.enqueue(index, now);
         self.next_broadcast_seq = seq.wrapping_add(1);

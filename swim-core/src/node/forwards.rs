@@ -124,9 +124,11 @@ impl Forwards {
                 if !f.acked && now >= at {
                     f.nack_at = None;
                     due(Due::Nack { index: crate::convert::to_u16(index), generation: f.generation });
-                    continue;
                 }
             }
+            // A forward may expire when its nack is sent (nack time and
+            // expiry can coincide): the nack is encoded from the record
+            // before it is reused.
             if now >= f.expires {
                 f.active = false;
                 self.active -= 1;

@@ -3,12 +3,14 @@
 
 use std::net::SocketAddr;
 
-use swim_wire::{Kind, Message, Packet};
+use swim_wire::{Kind, Message, Packet, UserBroadcast};
 
 use super::Node;
 use super::membership::AliveUpdate;
 use super::transmit::Outgoing;
-use crate::broadcasts::Broadcasts;
+use core::time::Duration;
+
+use crate::broadcasts::{Broadcasts, Stored};
 use crate::error::InputError;
 use crate::gossip::Gossip;
 use crate::members::Admit;
@@ -81,9 +83,7 @@ impl Node {
                 self.apply_faulty(now, f.name, Version::new(f.generation, f.incarnation), f.by, from);
             }
             Message::Left(l) => self.apply_left(now, l.name, Version::new(l.generation, l.incarnation)),
-            Message::UserBroadcast(b) => {
-                self.on_broadcast(now, (b.origin, b.generation, b.seq), b.payload, true);
-            }
+            Message::UserBroadcast(b) => self.on_broadcast(now, &b, true),
             // The codec admits only the kinds above after the primary message
             // of a datagram (member records only follow a sync header).
             _ => {}
@@ -98,7 +98,11 @@ impl Node {
                 }
                 self.stats.pings_received += 1;
                 self.prober.probed = true;
-                if self.members.find(p.source).is_none() {
+                // A member this node does not know, or holds faulty or gone,
+                // probes it: their views differ.
+                let known_live =
+                    self.members.find(p.source).and_then(|s| self.members.get(s)).is_some_and(|e| e.state.is_live());
+                if !known_live {
                     self.pinged_by_stranger(now, from);
                 }
                 let own = self.local_entry().map_or(Version::default(), |e| e.version());
@@ -121,21 +125,26 @@ impl Node {
         }
     }
 
-    /// A user broadcast `(origin, origin's generation, seq)`: delivered
-    /// once, and passed on (`gossiped`), or only kept for repair (it came
-    /// with a sync).
-    pub(super) fn on_broadcast(&mut self, now: Time, id: (&[u8], u64, u32), payload: &[u8], gossiped: bool) {
-        let (origin, generation, seq) = id;
+    /// A user broadcast: delivered once, and passed on (`gossiped`), or
+    /// only kept for repair (it came with a sync).
+    ///
+    /// Deduplication needs the origin's window: broadcasts from members not
+    /// known yet are skipped (the origin's alive update travels at least as
+    /// fast, others keep re-sending the broadcast, and syncs carry both). The
+    /// origin's entry is not forgotten (reaped) before every broadcast
+    /// delivered from it has expired, and expired copies are never passed
+    /// on: a forgotten window can never let a broadcast in twice.
+    pub(super) fn on_broadcast(&mut self, now: Time, b: &UserBroadcast<'_>, gossiped: bool) {
+        let (origin, payload) = (b.origin, b.payload);
         if origin == self.local_name() {
             return;
         }
-        // Deduplication needs the origin's window: broadcasts from members
-        // not known yet are skipped (the origin's alive update travels at
-        // least as fast, others keep re-sending the broadcast, and syncs
-        // carry both).
         let Some(slot) = self.members.find(origin) else { return };
         let Some(entry) = self.members.get_mut(slot) else { return };
-        match entry.broadcasts.accept(generation, seq) {
+        // Held for what is left of its lifetime, as the sender counted it.
+        let expires = now + Duration::from_millis(u64::from(b.ttl_ms));
+        entry.broadcasts_until = entry.broadcasts_until.max(expires);
+        match entry.broadcasts.accept(b.generation, b.seq) {
             Admit::New => {}
             Admit::Duplicate => return,
             Admit::TooOld => {
@@ -149,16 +158,16 @@ impl Node {
         }
         self.events.push_with(origin.len() + payload.len(), |arena| crate::events::Record::Broadcast {
             origin: arena.store(origin),
-            seq,
+            seq: b.seq,
             payload: arena.store(payload),
         });
+        let stored = Stored { origin, generation: b.generation, seq: b.seq, payload, expires };
         let queue = &mut self.broadcast_queue;
-        let stored = store_broadcast(&mut self.broadcasts, queue, &mut self.stats, id, payload, false);
-        if let Some(index) = stored {
+        if let Some(index) = store_broadcast(&mut self.broadcasts, queue, &mut self.stats, stored, false) {
             if gossiped {
                 self.broadcast_queue.enqueue(index, now);
             } else {
-                self.broadcasts.retain(index, now, now + self.config.broadcast_retention);
+                self.broadcasts.retain(index, now);
             }
         }
     }
@@ -171,11 +180,10 @@ pub(super) fn store_broadcast(
     broadcasts: &mut Broadcasts,
     queue: &mut Gossip,
     stats: &mut Stats,
-    (origin, generation, seq): (&[u8], u64, u32),
-    payload: &[u8],
+    b: Stored<'_>,
     own: bool,
 ) -> Option<u32> {
-    if let Some(index) = broadcasts.store(origin, generation, seq, payload) {
+    if let Some(index) = broadcasts.store(b) {
         return Some(index);
     }
     if broadcasts.release_oldest_retained() {
@@ -187,5 +195,5 @@ pub(super) fn store_broadcast(
             stats.broadcasts_evicted += 1;
         }
     }
-    broadcasts.store(origin, generation, seq, payload)
+    broadcasts.store(b)
 }

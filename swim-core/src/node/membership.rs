@@ -10,7 +10,12 @@
 //! | alive `h` | `u > h` | `u ≥ h` (same generation) | `u ≥ h` | `u ≥ h` |
 //! | suspect `h` | `u > h` | `u > h`: new suspicion; `u = h`: confirmation | `u ≥ h` | `u ≥ h` |
 //! | faulty `h` | `u > h` (refuted, or restarted) | never | `u > h`: version only | `u ≥ h` |
-//! | left `h` | newer generation only | never | `u > h` | `u > h`: version only |
+//! | left `h` | newer generation only | never | `u > h` (same generation) | `u > h`: version only |
+//!
+//! Suspicions and verdicts never move an entry to a newer generation (the
+//! newer process's address comes only with its alive update): a suspicion
+//! about a newer process is ignored, and a faulty verdict about one
+//! declares the process held faulty at its own version.
 //!
 //! At the same version the order is alive < suspect < faulty < left: a
 //! departure is a fact, a verdict an opinion. An alive update from another
@@ -51,8 +56,7 @@ pub(super) enum Evidence {
 /// What was said about this node.
 #[derive(Clone, Copy)]
 enum Claim<'u, 'a> {
-    /// Alive, in a datagram from this address (if it came in one).
-    Alive(&'u AliveUpdate<'a>, Option<SocketAddr>),
+    Alive(&'u AliveUpdate<'a>),
     /// Suspected by the named member.
     Suspect(&'u [u8]),
     /// Faulty (declared by the named member) or left.
@@ -95,7 +99,7 @@ impl Node {
         from: Option<SocketAddr>,
     ) {
         if update.name == self.local_name() {
-            self.heard_about_self(now, update.version, Claim::Alive(update, from));
+            self.heard_about_self(now, update.version, Claim::Alive(update), from);
             return;
         }
         let Some(slot) = self.members.find(update.name) else {
@@ -175,7 +179,7 @@ impl Node {
         from: Option<SocketAddr>,
     ) {
         if name == self.local_name() {
-            self.heard_about_self(now, version, Claim::Suspect(by));
+            self.heard_about_self(now, version, Claim::Suspect(by), from);
             return;
         }
         let Some(slot) = self.members.find(name) else { return };
@@ -189,7 +193,7 @@ impl Node {
     /// elsewhere that the accuser's own gossip would not.
     pub(super) fn apply_suspect_state(&mut self, now: Time, name: &[u8], version: Version, by: &[u8]) {
         if name == self.local_name() {
-            self.heard_about_self(now, version, Claim::Suspect(by));
+            self.heard_about_self(now, version, Claim::Suspect(by), None);
             return;
         }
         let Some(slot) = self.members.find(name) else { return };
@@ -205,19 +209,24 @@ impl Node {
         from: Option<SocketAddr>,
     ) {
         if name == self.local_name() {
-            self.heard_about_self(now, version, Claim::Gone(Some(by)));
+            self.heard_about_self(now, version, Claim::Gone(Some(by)), from);
             return;
         }
         let Some(slot) = self.members.find(name) else { return };
         let Some(entry) = self.members.get(slot) else { return };
         let held = entry.version();
+        // A verdict never moves an entry to a newer process: that process's
+        // address comes only with its alive update. A newer process that
+        // died means the one held is gone too: it is declared faulty as held.
+        let same_process = version.generation == held.generation;
         match entry.state {
             State::Alive | State::Suspect if version >= held => {
+                let version = if same_process { version } else { held };
                 self.declare_faulty(now, slot, version, By::Name(by));
             }
-            State::Left if version > held => self.declare_faulty(now, slot, version, By::Name(by)),
-            State::Left => self.push_back(now, slot, from),
-            State::Faulty if version > held => {
+            State::Left if version > held && same_process => self.declare_faulty(now, slot, version, By::Name(by)),
+            State::Left if version <= held => self.push_back(now, slot, from),
+            State::Faulty if version > held && same_process => {
                 if let Some(entry) = self.members.get_mut(slot) {
                     entry.set_version(version);
                 }
@@ -228,7 +237,7 @@ impl Node {
 
     pub(super) fn apply_left(&mut self, now: Time, name: &[u8], version: Version) {
         if name == self.local_name() {
-            self.heard_about_self(now, version, Claim::Gone(None));
+            self.heard_about_self(now, version, Claim::Gone(None), None);
             return;
         }
         let Some(slot) = self.members.find(name) else { return };
@@ -413,7 +422,10 @@ impl Node {
             self.tombstones.pop_front();
             let Some(entry) = self.members.resolve(member) else { continue };
             let expired = !entry.state.is_live() && entry.changed_at + self.config.tombstone_ttl <= now;
-            if expired {
+            if expired && entry.broadcasts_until > now {
+                // Copies of its broadcasts still circulate: later.
+                self.tombstones.push_back((entry.broadcasts_until, member));
+            } else if expired {
                 self.gossip.remove(member.slot);
                 self.members.remove(member.slot);
             }
@@ -432,14 +444,19 @@ impl Node {
     ///   holds an old view of it: it re-announces itself (same version).
     /// - Suspicions and verdicts about a newer generation concern another
     ///   process of this name and are ignored.
-    fn heard_about_self(&mut self, now: Time, version: Version, claim: Claim<'_, '_>) {
+    ///
+    /// A member that finds itself declared faulty was cut off from the
+    /// others: its own view of them is as stale as theirs of it. Besides
+    /// refuting, it syncs with whoever told it (`from`), at most once per
+    /// sync interval.
+    fn heard_about_self(&mut self, now: Time, version: Version, claim: Claim<'_, '_>, from: Option<SocketAddr>) {
         if self.leave.is_some() {
             return;
         }
         let Some(local) = self.local_entry() else { return };
         let own = local.version();
         match claim {
-            Claim::Alive(update, from) => {
+            Claim::Alive(update) => {
                 let (mine, claimed) = (local.addrs.first().copied(), update.addrs.first());
                 if let (Some(mine), Some(claimed)) = (mine, claimed) {
                     if mine != claimed {
@@ -459,6 +476,9 @@ impl Node {
             Claim::Suspect(by) | Claim::Gone(Some(by)) if version.generation == own.generation => {
                 if version >= own {
                     self.refute_to(now, version, Some(by));
+                    if matches!(claim, Claim::Gone(_)) {
+                        self.resync(now, from);
+                    }
                 } else if matches!(claim, Claim::Gone(_)) {
                     self.disseminate(now, LOCAL);
                 }

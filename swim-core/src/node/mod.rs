@@ -187,7 +187,8 @@ impl Node {
             timers.set(Timer::Gossip, now + config.gossip_interval.mul_f64(rng.unit()));
         }
         if !config.sync_interval.is_zero() {
-            timers.set(Timer::Sync, now + config.sync_interval);
+            // Members started together must not all sync at once.
+            timers.set(Timer::Sync, now + config.sync_interval.mul_f64(0.5 + rng.unit()));
         }
         // Sequence numbers start at a random value, so that an ack cannot
         // be predicted from the node's start.

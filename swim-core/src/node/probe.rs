@@ -15,6 +15,10 @@ use crate::rtt::RttEstimator;
 use crate::time::Time;
 use crate::version::Version;
 
+/// On average, one reconnect ping per this many periods (while faulty
+/// members are held).
+const RECONNECT_PERIODS: usize = 4;
+
 /// One probe of one member in the current period.
 #[derive(Debug, Clone)]
 pub(crate) struct Probe {
@@ -121,10 +125,33 @@ impl Node {
             self.stats.probes += 1;
             self.send(Outgoing::Ping { to: addr, seq, target, buddy });
         }
+        self.reconnect_ping();
         let jitter = period.mul_f64(self.config.period_jitter * self.rng.unit());
         self.timers.set(Timer::Period, now + period + jitter);
         self.stats.periods += 1;
         self.stats.periods_probed += u64::from(core::mem::take(&mut self.prober.probed));
+    }
+
+    /// Now and then (one period in [`RECONNECT_PERIODS`]) a member this node
+    /// declared faulty is pinged with its verdict riding first: a member that
+    /// is in fact alive (a partition healed, a verdict was false) refutes at
+    /// once, straight to this node. Without this, the sides of a healed
+    /// partition would find each other only through reconnect syncs, one
+    /// random tombstone every other sync interval. It costs one datagram per
+    /// [`RECONNECT_PERIODS`] periods, and only while faulty members are held.
+    fn reconnect_ping(&mut self) {
+        if self.tombstones.is_empty() || self.rng.below(RECONNECT_PERIODS) != 0 {
+            return;
+        }
+        let Some(slot) = self.random_faulty_slot() else { return };
+        let (Some(target), Some(&to)) =
+            (self.members.reference(slot), self.members.get(slot).and_then(|e| e.addrs.first()))
+        else {
+            return;
+        };
+        let seq = self.next_seq();
+        self.stats.reconnect_pings += 1;
+        self.send(Outgoing::Ping { to, seq, target, buddy: true });
     }
 
     /// Items still queued after the retransmit limit shrank (members left)
@@ -132,9 +159,8 @@ impl Node {
     fn drop_overdue_gossip(&mut self, now: Time) {
         self.gossip.drain_from(self.retransmit_limit(), |_| {});
         let limit = self.broadcast_limit();
-        let retain_until = now + self.config.broadcast_retention;
         let (queue, pool) = (&mut self.broadcast_queue, &mut self.broadcasts);
-        queue.drain_from(limit, |index| pool.retain(index, now, retain_until));
+        queue.drain_from(limit, |index| pool.retain(index, now));
     }
 
     /// Indirect phase and verdicts of running probes.

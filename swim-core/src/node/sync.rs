@@ -15,20 +15,20 @@
 //! accuser's name, never the sync peer's.
 //!
 //! After its records, each side sends the user broadcasts it holds (being
-//! gossiped or retained for `broadcast_retention`): a member that gossip
+//! gossiped, or retained until their lifetime ends): a member that gossip
 //! missed gets them here, exactly once (the same dedup window applies).
 //! Join syncs carry none: a joiner was not there when they were sent.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 
-use swim_wire::{Header, MemberRecord, MemberState, Message, PacketWriter, Sync, SyncFlags, UserBroadcast, frame};
+use swim_wire::{Header, MemberRecord, MemberState, Message, PacketWriter, Sync, SyncFlags, frame};
 
 use super::Node;
 use super::membership::AliveUpdate;
 use super::timers::Timer;
 use crate::error::{CommandError, InputError};
-use crate::members::{Entry, State};
+use crate::members::{Entry, LOCAL, State};
 use crate::time::Time;
 use crate::version::Version;
 
@@ -119,13 +119,13 @@ struct Session {
 pub(crate) struct Syncs {
     sessions: Vec<Session>,
     pending: VecDeque<SyncId>,
-    /// Whether the next periodic sync tries a faulty member.
-    reconnect: bool,
     /// A join sync that failed (refused, broken, timed out), to be tried
     /// again with the same seed: when, with whom, and attempts left.
     join_retry: Option<(Time, SocketAddr, u32)>,
     /// Attempts left for the current join's sync.
     join_attempts: u32,
+    /// When this node last synced because it was declared faulty.
+    last_resync: Option<Time>,
 }
 
 impl Syncs {
@@ -133,9 +133,9 @@ impl Syncs {
         Syncs {
             sessions: Vec::with_capacity(capacity),
             pending: VecDeque::with_capacity(capacity),
-            reconnect: false,
             join_retry: None,
             join_attempts: 0,
+            last_resync: None,
         }
     }
 
@@ -201,9 +201,9 @@ impl Node {
         Some(id)
     }
 
-    /// A member this node does not know pinged it: its alive update never
-    /// arrived (dissemination by piggybacking can miss a member, and without
-    /// periodic syncs nothing would repair that). Once such pings have kept
+    /// A member this node does not know (or holds faulty or gone) pinged
+    /// it: an alive update never arrived (dissemination by piggybacking can
+    /// miss a member, and without periodic syncs nothing would repair that). Once such pings have kept
     /// coming for as long as an update takes to be disseminated
     /// (`λ·⌈log10(N + 1)⌉` periods: long enough for a fresh joiner's news to
     /// arrive first), this node syncs with the latest stranger; at most one
@@ -225,8 +225,25 @@ impl Node {
         }
     }
 
-    /// Periodic syncs with a random member, retried join syncs, and
-    /// abandoned sessions.
+    /// This node was declared faulty (see `heard_about_self`): it syncs with
+    /// the member that said so, unless it did such a sync within the last
+    /// sync interval (or periodic syncs are off).
+    pub(super) fn resync(&mut self, now: Time, peer: Option<SocketAddr>) {
+        let Some(peer) = peer else { return };
+        if self.config.sync_interval.is_zero() || self.join.is_some() {
+            return;
+        }
+        if self.syncs.last_resync.is_some_and(|at| now < at + self.config.sync_interval) {
+            return;
+        }
+        if self.open_sync(now, peer, false).is_some() {
+            self.syncs.last_resync = Some(now);
+            self.stats.resyncs += 1;
+        }
+    }
+
+    /// Periodic syncs (every scaled `sync_interval`, give or take a tenth),
+    /// retried join syncs, and abandoned sessions.
     pub(super) fn sync_timer(&mut self, now: Time) {
         let mut abandoned_join = None;
         for s in self.syncs.sessions.iter_mut().filter(|s| s.active && now >= s.deadline) {
@@ -251,28 +268,41 @@ impl Node {
         // The interval grows with the cluster: ⌈log2(N / 32)⌉ + 1 times the base.
         let n = self.members.live().max(1) as f64;
         let scale = if n <= 32.0 { 1.0 } else { (n / 32.0).log2().ceil() + 1.0 };
-        self.timers.set(Timer::Sync, now + self.config.sync_interval.mul_f64(scale));
-        self.syncs.reconnect = !self.syncs.reconnect;
-        let peer = if self.syncs.reconnect { self.random_faulty() } else { None };
-        let peer = peer.or_else(|| {
-            let slot = self.probe_list.random(&mut self.rng)?;
-            self.members.get(slot).filter(|e| e.state == State::Alive).and_then(|e| e.addrs.first().copied())
-        });
-        if let Some(addr) = peer {
+        // With a tenth of randomness, so that syncs do not fall into step.
+        let jitter = 0.9 + 0.2 * self.rng.unit();
+        self.timers.set(Timer::Sync, now + self.config.sync_interval.mul_f64(scale * jitter));
+        // Anti-entropy with a random member: each side's view repairs the
+        // other's (a verdict only one side holds becomes a suspicion the
+        // accused refutes).
+        let mut picked = [0u32; 16];
+        let found = self.random_alive(1, LOCAL, &mut picked);
+        let alive = picked.get(..found).and_then(|p| p.first()).and_then(|&slot| self.members.get(slot));
+        if let Some(addr) = alive.and_then(|e| e.addrs.first().copied()) {
+            self.open_sync(now, addr, false);
+        }
+        // And, while it holds members faulty, with one of them.
+        if let Some(addr) = self.random_faulty() {
             self.open_sync(now, addr, false);
         }
     }
 
-    /// A random member declared faulty and not yet reaped: every other sync
-    /// goes to one, so that the sides of a healed partition find each other
-    /// (a member that is really down just refuses the connection).
+    /// The address of a random member declared faulty and not yet reaped:
+    /// every sync interval one gets a sync, so that the sides of a healed
+    /// partition find each other (a member that is really down just refuses
+    /// the connection).
     fn random_faulty(&mut self) -> Option<SocketAddr> {
+        let slot = self.random_faulty_slot()?;
+        self.members.get(slot).and_then(|e| e.addrs.first().copied())
+    }
+
+    /// A random member declared faulty and not yet reaped (a few tries, so
+    /// O(1)).
+    pub(super) fn random_faulty_slot(&mut self) -> Option<u32> {
         let len = self.tombstones.len();
         for _ in 0..4 {
             let (_, member) = self.tombstones.get(self.rng.below(len))?;
-            let entry = self.members.resolve(*member);
-            if let Some(e) = entry.filter(|e| e.state == State::Faulty) {
-                return e.addrs.first().copied();
+            if self.members.resolve(*member).is_some_and(|e| e.state == State::Faulty) {
+                return Some(member.slot);
             }
         }
         None
@@ -394,8 +424,8 @@ impl Node {
         let pool = if join { 0 } else { self.broadcasts.capacity() };
         let mut broadcast_end = broadcast_cursor;
         while !full && end >= slots && broadcast_end < pool {
-            if let Some(b) = self.broadcasts.get(broadcast_end) {
-                let len = Message::UserBroadcast(user_broadcast(b)).encoded_len();
+            if let Some(b) = self.broadcasts.get(broadcast_end).and_then(|b| self.user_broadcast(b)) {
+                let len = Message::UserBroadcast(b).encoded_len();
                 if used + len > plain_budget {
                     broadcast_end += u32::from(broadcast_end == broadcast_cursor && end == cursor);
                     break;
@@ -419,8 +449,8 @@ impl Node {
             }
         }
         for index in broadcast_cursor..broadcast_end {
-            if let Some(b) = self.broadcasts.get(index) {
-                w.push(&Message::UserBroadcast(user_broadcast(b))).ok()?;
+            if let Some(b) = self.broadcasts.get(index).and_then(|b| self.user_broadcast(b)) {
+                w.push(&Message::UserBroadcast(b)).ok()?;
             }
         }
         let len = w.finish().ok()?;
@@ -483,9 +513,7 @@ impl Node {
         for message in packet.piggyback() {
             match message {
                 Message::MemberRecord(r) => self.merge_record(now, &r, sync.source, !joining),
-                Message::UserBroadcast(b) if !joining => {
-                    self.on_broadcast(now, (b.origin, b.generation, b.seq), b.payload, false);
-                }
+                Message::UserBroadcast(b) if !joining => self.on_broadcast(now, &b, false),
                 Message::UserBroadcast(_) => {}
                 other => self.apply_update(now, &other, None),
             }
@@ -544,9 +572,4 @@ impl Node {
     pub(super) fn header(&self) -> Header<'_> {
         Header { version: self.config.protocol_version, encrypted: false, key_id: None, label: &self.config.label }
     }
-}
-
-/// A held broadcast as a message.
-fn user_broadcast((origin, generation, seq, payload): crate::broadcasts::Stored<'_>) -> UserBroadcast<'_> {
-    UserBroadcast { generation, seq, origin, payload }
 }

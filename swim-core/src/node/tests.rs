@@ -364,6 +364,39 @@ fn as_a_helper_it_forwards_and_nacks_at_eighty_percent() {
 }
 
 #[test]
+fn a_forward_whose_nack_is_due_when_it_expires_leaves_no_deadline_behind() {
+    // Regression (found by the cluster fuzzer): the nack and the expiry fell
+    // on the same instant; the nack was sent, the expiry waited for another
+    // call, and the node kept asking to be woken at a time already past.
+    let mut n = node(Config { probe_timeout: Duration::from_millis(400), ..config() });
+    let request = packet(
+        Message::IndirectPing(IndirectPing {
+            seq: 5,
+            want_nack: true,
+            source: b"prober",
+            target: b"silent",
+            target_generation: 0,
+            target_incarnation: 0,
+            target_addr: addr(7),
+            nack_after_us: 400_000, // = this node's own timeout: both at 400 ms
+        }),
+        &[],
+    );
+    feed(&mut n, Time::ZERO, addr(5), &request).unwrap();
+    transmits(&mut n, Time::ZERO);
+    for _ in 0..100 {
+        let now = n.poll_timeout().unwrap();
+        n.handle_timeout(now);
+        transmits(&mut n, now);
+        assert!(n.poll_timeout().unwrap() > now, "every timer due at {now:?} was handled");
+        if now > Time::from_secs(2) {
+            break;
+        }
+    }
+    assert_eq!(n.stats().nacks_sent, 1);
+}
+
+#[test]
 fn buddy_ping_carries_the_suspicion_first() {
     let mut n = node(config());
     introduce(&mut n, Time::ZERO, 1);
@@ -692,7 +725,13 @@ fn broadcasts_are_delivered_once_and_passed_on() {
     let b = |seq| {
         packet(
             Message::Ack(Ack { seq: 0, source: b"n1", payload: &[] }),
-            &[Message::UserBroadcast(UserBroadcast { generation: 0, seq, origin: b"n1", payload: b"hello" })],
+            &[Message::UserBroadcast(UserBroadcast {
+                generation: 0,
+                seq,
+                ttl_ms: 10_000,
+                origin: b"n1",
+                payload: b"hello",
+            })],
         )
     };
     feed(&mut n, Time::ZERO, addr(1), &b(1)).unwrap();
@@ -966,11 +1005,8 @@ fn leaving_with_one_other_member_still_tells_it() {
 
 #[test]
 fn tombstones_are_reaped_after_their_time() {
-    let mut n = node(Config {
-        tombstone_ttl: Duration::from_secs(10),
-        broadcast_retention: Duration::from_secs(5),
-        ..config()
-    });
+    let mut n =
+        node(Config { tombstone_ttl: Duration::from_secs(10), broadcast_lifetime: Duration::from_secs(5), ..config() });
     introduce(&mut n, Time::ZERO, 2);
     let faulty = packet(
         Message::Ack(Ack { seq: 0, source: b"n2", payload: &[] }),

@@ -45,6 +45,7 @@ pub(crate) enum Outgoing {
         to: SocketAddr,
         seq: u32,
         target: MemberRef,
+        /// Whether the target's own suspicion or verdict rides first.
         buddy: bool,
     },
     ForwardPing {
@@ -161,7 +162,6 @@ impl Node {
     /// Records the transmissions of the gossip a packet carried.
     fn account(&mut self, now: Time, picked: &Picked) {
         let (limit, broadcast_limit) = (self.retransmit_limit(), self.broadcast_limit());
-        let retain_until = now + self.config.broadcast_retention;
         for &item in picked.sent.get(..picked.sent_len).unwrap_or_default() {
             let done = match item {
                 Item::Member(slot) => {
@@ -173,7 +173,7 @@ impl Node {
                 Item::Broadcast(index) => {
                     let done = self.broadcast_queue.sent(index, broadcast_limit);
                     if done.is_some() {
-                        self.broadcasts.retain(index, now, retain_until);
+                        self.broadcasts.retain(index, now);
                     }
                     done
                 }
@@ -214,8 +214,10 @@ impl Node {
                     target_incarnation: t.incarnation,
                 };
                 w.push(&Message::Ping(ping)).ok()?;
-                // Buddy system: a suspect learns of its suspicion at once.
-                if buddy && t.state == State::Suspect {
+                // Buddy system: a suspect learns of its suspicion at once (and
+                // a member held faulty that is pinged to see whether it is
+                // back learns of its verdict, so it can refute).
+                if buddy && matches!(t.state, State::Suspect | State::Faulty) {
                     first = Some(Item::Member(target.slot));
                 }
                 to
@@ -388,10 +390,23 @@ impl Node {
                 })
             }
             Item::Broadcast(index) => {
-                let (origin, generation, seq, payload) = self.broadcasts.get(index)?;
-                Some(Message::UserBroadcast(UserBroadcast { generation, seq, origin, payload }))
+                self.broadcasts.get(index).and_then(|b| self.user_broadcast(b)).map(Message::UserBroadcast)
             }
         }
+    }
+
+    /// A held broadcast as a message, with what is left of its lifetime;
+    /// `None` once that is over (it is not passed on).
+    pub(super) fn user_broadcast<'a>(&self, b: crate::broadcasts::Stored<'a>) -> Option<UserBroadcast<'a>> {
+        let left = b.expires.saturating_since(self.now);
+        let ttl_ms = u32::try_from(left.as_millis()).unwrap_or(u32::MAX);
+        (ttl_ms > 0).then_some(UserBroadcast {
+            generation: b.generation,
+            seq: b.seq,
+            ttl_ms,
+            origin: b.origin,
+            payload: b.payload,
+        })
     }
 
     /// Who suspected or declared a member (this node if nobody was recorded).

@@ -154,8 +154,8 @@ fn golden_suspect_faulty_left() {
 
 #[test]
 fn golden_user_broadcast() {
-    let broadcast = UserBroadcast { generation: 0x20, seq: 0x10, origin: b"o", payload: &[0xff, 0x00] };
-    golden(Message::UserBroadcast(broadcast), "44 0012 | 0000000000000020 | 00000010 | 016f | 0002 ff00");
+    let broadcast = UserBroadcast { generation: 0x20, seq: 0x10, ttl_ms: 15_000, origin: b"o", payload: &[0xff, 0x00] };
+    golden(Message::UserBroadcast(broadcast), "44 0016 | 0000000000000020 | 00000010 | 00003a98 | 016f | 0002 ff00");
 }
 
 #[test]

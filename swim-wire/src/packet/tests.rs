@@ -220,7 +220,14 @@ fn payload_limit_is_configurable() {
     let mut buf = [0u8; 128];
     let mut w = PacketWriter::new(&mut buf, &Header::default(), 128).unwrap();
     w.push(&ping()).unwrap();
-    w.push(&Message::UserBroadcast(UserBroadcast { generation: 1, seq: 1, origin: b"o", payload: &[7; 40] })).unwrap();
+    w.push(&Message::UserBroadcast(UserBroadcast {
+        generation: 1,
+        seq: 1,
+        ttl_ms: 10_000,
+        origin: b"o",
+        payload: &[7; 40],
+    }))
+    .unwrap();
     let len = w.finish().unwrap();
     let opts = DecodeOptions { max_payload: 39, ..DecodeOptions::default() };
     let err = Packet::parse(&buf[..len], &opts).unwrap_err();

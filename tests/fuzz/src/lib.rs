@@ -137,7 +137,7 @@ fn structured(input: &mut Input<'_>, buf: &mut [u8], budget: usize, sync: bool, 
             3 => Message::Left(Left { generation, incarnation, name }),
             4 => {
                 let seq = u32::from(input.u8() % 8);
-                Message::UserBroadcast(UserBroadcast { generation, seq, origin: name, payload: b"p" })
+                Message::UserBroadcast(UserBroadcast { generation, seq, ttl_ms: u32::from(input.u16()), origin: name, payload: b"p" })
             }
             _ if sync => Message::MemberRecord(MemberRecord {
                 state: MemberState::from_u8(input.u8() % 4).unwrap_or(MemberState::Alive),

@@ -92,6 +92,13 @@ pub struct Metrics {
     pub detections: HashMap<usize, Detection>,
     /// User broadcasts, by `(origin index, sequence)`.
     pub broadcasts: HashMap<(usize, u32), BroadcastTrack>,
+    /// Whether every delivered broadcast's payload is logged in
+    /// `deliveries` (payloads then identify broadcasts across restarts).
+    pub log_deliveries: bool,
+    /// `(receiver, payload, when)` of every delivery, if logged.
+    pub deliveries: Vec<(usize, Vec<u8>, Time)>,
+    /// Joins that completed or failed: `(member, when, succeeded)`.
+    pub joins: Vec<(usize, Time, bool)>,
 }
 
 impl Metrics {
@@ -102,7 +109,8 @@ impl Metrics {
     /// Forgets everything measured so far (e.g. after warm-up).
     pub fn reset(&mut self) {
         let n = self.members.len();
-        *self = Metrics::new(n);
+        let log = self.log_deliveries;
+        *self = Metrics { log_deliveries: log, ..Metrics::new(n) };
     }
 
     /// Sum of a per-member counter.
@@ -214,7 +222,12 @@ impl Metrics {
             }
             Event::Left(_) => self.left_seen += 1,
             Event::Refuted { .. } => self.refutations += 1,
-            Event::Broadcast { origin, seq, .. } => {
+            Event::JoinSucceeded { .. } => self.joins.push((observer, now, true)),
+            Event::JoinFailed { .. } => self.joins.push((observer, now, false)),
+            Event::Broadcast { origin, seq, payload } => {
+                if self.log_deliveries {
+                    self.deliveries.push((observer, payload.to_vec(), now));
+                }
                 let Some((origin, _)) = subject(origin) else { return };
                 let Some(m) = self.members.get_mut(observer) else { return };
                 let Some(track) = self.broadcasts.get_mut(&(origin, *seq)) else { return };

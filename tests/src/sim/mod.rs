@@ -505,6 +505,11 @@ impl Sim {
         match pending {
             Pending::Timer { node, due } => {
                 if self.members.get(node).is_some_and(|m| m.deadline == Some(due)) {
+                    // This wake-up is used: whatever deadline the node has
+                    // next (even the same one, if work is left) is scheduled.
+                    if let Some(m) = self.members.get_mut(node) {
+                        m.deadline = None;
+                    }
                     let start = self.step_times.is_some().then(std::time::Instant::now);
                     self.fire_timer(node);
                     self.record_step(start);
