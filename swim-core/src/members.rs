@@ -143,6 +143,8 @@ pub(crate) struct Suspicion {
     pub(crate) max: Duration,
     /// Confirmations expected (k).
     pub(crate) expected: u8,
+    /// The stamp of its current deadline in the deadline heap.
+    pub(crate) stamp: u32,
     /// Name hashes of the members whose suspicions were counted (the first
     /// accuser included), so that each counts once.
     pub(crate) accusers: SmallVec<[u64; MAX_CONFIRMERS]>,

@@ -29,14 +29,16 @@ pub(crate) fn timeout(min: Duration, max: Duration, confirmations: usize, expect
     Duration::from_secs_f64(t.max(min.as_secs_f64()))
 }
 
-/// Suspicion deadlines, earliest first. Entries are not removed when a
-/// deadline moves or a suspicion ends: the old entry stays and is
-/// recognised as stale when it comes up (the caller checks the member).
-/// Before the heap outgrows its bound, stale entries are swept out in place,
-/// so that suspicions raised and refuted at any rate keep it bounded.
+/// Suspicion deadlines, earliest first, each with a stamp that identifies
+/// the deadline it was pushed for. Entries are not removed when a deadline
+/// moves or a suspicion ends: the old entry stays and is recognised as
+/// stale when it comes up (the caller compares the member's current stamp;
+/// deadlines alone could coincide). Before the heap outgrows its bound,
+/// stale entries are swept out in place, so that suspicions raised and
+/// refuted at any rate keep it bounded.
 #[derive(Debug)]
 pub(crate) struct Deadlines {
-    heap: BinaryHeap<Reverse<(Time, u32, u32)>>,
+    heap: BinaryHeap<Reverse<(Time, u32, u32, u32)>>,
     /// The smallest bound (the capacity reserved up front).
     floor: usize,
 }
@@ -53,34 +55,36 @@ impl Deadlines {
         2 * suspects.max(self.floor)
     }
 
-    /// Adds a deadline. When the heap is at its bound, first drops the
-    /// entries that are no longer `current` (O(heap), once per as many
-    /// pushes: amortised O(1); it reuses the heap's memory).
+    /// Adds a deadline under `stamp`. When the heap is at its bound, first
+    /// drops the entries that are no longer `current` (O(heap), once per as
+    /// many pushes: amortised O(1); it reuses the heap's memory).
     pub(crate) fn push(
         &mut self,
         at: Time,
         member: MemberRef,
+        stamp: u32,
         suspects: usize,
-        current: impl Fn(Time, MemberRef) -> bool,
+        current: impl Fn(MemberRef, u32) -> bool,
     ) {
         if self.heap.len() + 1 >= self.bound(suspects) {
-            self.heap.retain(|Reverse((at, slot, generation))| {
-                current(*at, MemberRef { slot: *slot, generation: *generation })
+            self.heap.retain(|Reverse((_, slot, generation, stamp))| {
+                current(MemberRef { slot: *slot, generation: *generation }, *stamp)
             });
         }
-        self.heap.push(Reverse((at, member.slot, member.generation)));
+        self.heap.push(Reverse((at, member.slot, member.generation, stamp)));
     }
 
     pub(crate) fn next(&self) -> Option<Time> {
-        self.heap.peek().map(|Reverse((at, _, _))| *at)
+        self.heap.peek().map(|Reverse((at, _, _, _))| *at)
     }
 
-    /// Removes and returns the earliest entry if it is due.
-    pub(crate) fn pop_due(&mut self, now: Time) -> Option<(Time, MemberRef)> {
+    /// Removes and returns the earliest entry if it is due: the member and
+    /// the stamp it was pushed under.
+    pub(crate) fn pop_due(&mut self, now: Time) -> Option<(MemberRef, u32)> {
         match self.heap.peek() {
-            Some(Reverse((at, _, _))) if *at <= now => {
-                let Reverse((at, slot, generation)) = self.heap.pop()?;
-                Some((at, MemberRef { slot, generation }))
+            Some(Reverse((at, _, _, _))) if *at <= now => {
+                let Reverse((_, slot, generation, stamp)) = self.heap.pop()?;
+                Some((MemberRef { slot, generation }, stamp))
             }
             _ => None,
         }
@@ -135,13 +139,13 @@ mod tests {
         let mut d = Deadlines::with_capacity(4);
         let m = |slot| MemberRef { slot, generation: 0 };
         let all = |_, _| true;
-        d.push(Time::from_secs(5), m(1), 3, all);
-        d.push(Time::from_secs(2), m(2), 3, all);
-        d.push(Time::from_secs(9), m(3), 3, all);
+        d.push(Time::from_secs(5), m(1), 0, 3, all);
+        d.push(Time::from_secs(2), m(2), 0, 3, all);
+        d.push(Time::from_secs(9), m(3), 0, 3, all);
         assert_eq!(d.next(), Some(Time::from_secs(2)));
         assert_eq!(d.pop_due(Time::from_secs(1)), None);
-        assert_eq!(d.pop_due(Time::from_secs(6)).map(|(_, r)| r.slot), Some(2));
-        assert_eq!(d.pop_due(Time::from_secs(6)).map(|(_, r)| r.slot), Some(1));
+        assert_eq!(d.pop_due(Time::from_secs(6)).map(|(r, _)| r.slot), Some(2));
+        assert_eq!(d.pop_due(Time::from_secs(6)).map(|(r, _)| r.slot), Some(1));
         assert_eq!(d.pop_due(Time::from_secs(6)), None);
         assert_eq!(d.len(), 1);
     }
@@ -152,9 +156,9 @@ mod tests {
         // deadline is current, and the heap never holds more than the bound.
         let mut d = Deadlines::with_capacity(4);
         let m = MemberRef { slot: 1, generation: 0 };
-        for i in 0..10_000u64 {
-            let latest = Time::from_secs(1000 + i);
-            d.push(latest, m, 1, |at, _| at == latest);
+        for i in 0..10_000u32 {
+            // The same deadline every time: only the stamp tells them apart.
+            d.push(Time::from_secs(1000), m, i, 1, |_, stamp| stamp == i);
             assert!(d.len() <= d.bound(1), "{} entries after {i} pushes", d.len());
         }
         assert_eq!(d.bound(1), 32, "twice the reserved floor of 16");

@@ -372,10 +372,11 @@ impl Run {
                 .into_iter()
                 .filter(|&i| self.sim.node(i).and_then(view).is_some_and(|(state, _, _)| state == State::Faulty))
                 .collect();
-            let health = self.sim.node(observer).map(|n| n.health());
+            let stats = self.sim.node(observer).map(|n| n.stats());
+            let health = stats.map(|s| (s.health, s.syncs_completed, s.reconnect_pings));
             let now = format!(
                 "{observer} holds {subject} as {held:?}; {subject} is at {own:?}; held faulty by {holders:?}; \
-                 {observer}'s health {health:?}"
+                 {observer}'s health, syncs, reconnect pings {health:?}"
             );
             if now != self.watched {
                 self.say(|| now.clone());

@@ -364,17 +364,23 @@ impl Node {
         self.disseminate(now, slot);
     }
 
-    /// Schedules a suspicion deadline; stale ones are swept out before the
-    /// heap outgrows its bound (twice the suspects, or the table's expected
-    /// size), so forged suspect/alive pairs cannot grow it.
+    /// Schedules the member's current suspicion deadline under a new stamp;
+    /// stale entries are swept out before the heap outgrows its bound (twice
+    /// the suspects, or the table's expected size), so that forged
+    /// suspect/alive pairs cannot grow it.
     fn push_deadline(&mut self, deadline: Time, slot: u32) {
         let Some(r) = self.members.reference(slot) else { return };
+        self.deadline_stamp = self.deadline_stamp.wrapping_add(1);
+        let stamp = self.deadline_stamp;
+        if let Some(s) = self.members.suspicion_mut(slot) {
+            s.stamp = stamp;
+        }
         let members = &self.members;
-        let current = |at: Time, m: crate::members::MemberRef| {
+        let current = |m: crate::members::MemberRef, stamp: u32| {
             members.resolve(m).is_some_and(|e| e.state == State::Suspect)
-                && members.suspicion(m.slot).is_some_and(|s| s.deadline == at)
+                && members.suspicion(m.slot).is_some_and(|s| s.stamp == stamp)
         };
-        self.suspicions.push(deadline, r, members.suspects(), current);
+        self.suspicions.push(deadline, r, stamp, members.suspects(), current);
     }
 
     /// Declares a member faulty.
@@ -401,10 +407,10 @@ impl Node {
     /// Suspicions whose time ran out become faulty verdicts.
     pub(super) fn expire_suspicions(&mut self, now: Time) {
         for _ in 0..super::BATCH {
-            let Some((at, member)) = self.suspicions.pop_due(now) else { return };
+            let Some((member, stamp)) = self.suspicions.pop_due(now) else { return };
             let Some(entry) = self.members.resolve(member) else { continue };
-            let current = self.members.suspicion(member.slot).map(|s| s.deadline);
-            if entry.state != State::Suspect || current != Some(at) {
+            let current = self.members.suspicion(member.slot).map(|s| s.stamp);
+            if entry.state != State::Suspect || current != Some(stamp) {
                 continue; // refuted, or the deadline moved
             }
             let version = entry.version();

@@ -119,8 +119,12 @@ pub struct Node {
     broadcast_queue: Gossip,
     broadcasts: Broadcasts,
     suspicions: Deadlines,
+    /// Stamps the suspicion deadlines pushed (see `Deadlines`).
+    deadline_stamp: u32,
     /// Faulty and left members, oldest first, with when to reap them.
     tombstones: VecDeque<(Time, MemberRef)>,
+    /// Where the reconnect attempts are in the tombstones.
+    tombstone_cursor: usize,
     events: EventQueue,
     outbox: VecDeque<Outgoing>,
     /// The node's own timers (periods, gossip rounds, join, leave, syncs).
@@ -204,7 +208,9 @@ impl Node {
             broadcast_queue: Gossip::with_capacity(config.broadcast_capacity),
             broadcasts: Broadcasts::new(config.broadcast_capacity),
             suspicions: Deadlines::with_capacity(expected),
+            deadline_stamp: 0,
             tombstones: VecDeque::with_capacity(expected),
+            tombstone_cursor: 0,
             events: EventQueue::new(config.event_capacity, event_bytes),
             outbox: VecDeque::with_capacity(OUTBOX),
             timers,
@@ -511,6 +517,8 @@ fn info(e: &Entry) -> MemberInfo<'_> {
     }
 }
 
+#[cfg(test)]
+mod membership_tests;
 #[cfg(test)]
 mod security_tests;
 #[cfg(test)]

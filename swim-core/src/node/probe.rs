@@ -143,7 +143,7 @@ impl Node {
         if self.tombstones.is_empty() || self.rng.below(RECONNECT_PERIODS) != 0 {
             return;
         }
-        let Some(slot) = self.random_faulty_slot() else { return };
+        let Some(slot) = self.next_faulty_slot() else { return };
         let (Some(target), Some(&to)) =
             (self.members.reference(slot), self.members.get(slot).and_then(|e| e.addrs.first()))
         else {

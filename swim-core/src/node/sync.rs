@@ -286,21 +286,28 @@ impl Node {
         }
     }
 
-    /// The address of a random member declared faulty and not yet reaped:
-    /// every sync interval one gets a sync, so that the sides of a healed
-    /// partition find each other (a member that is really down just refuses
-    /// the connection).
+    /// The address of the next member held faulty (see
+    /// [`next_faulty_slot`](Node::next_faulty_slot)): every sync interval one
+    /// gets a sync, so that the sides of a healed partition find each other
+    /// (a member that is really down just refuses the connection).
     fn random_faulty(&mut self) -> Option<SocketAddr> {
-        let slot = self.random_faulty_slot()?;
+        let slot = self.next_faulty_slot()?;
         self.members.get(slot).and_then(|e| e.addrs.first().copied())
     }
 
-    /// A random member declared faulty and not yet reaped (a few tries, so
-    /// O(1)).
-    pub(super) fn random_faulty_slot(&mut self) -> Option<u32> {
+    /// The next member declared faulty and not yet reaped, taking the
+    /// tombstones in turn (a few steps per call, so O(1)): reconnect pings
+    /// and syncs reach every member held faulty within a bounded number of
+    /// attempts, where random picks could keep missing one.
+    pub(super) fn next_faulty_slot(&mut self) -> Option<u32> {
         let len = self.tombstones.len();
-        for _ in 0..4 {
-            let (_, member) = self.tombstones.get(self.rng.below(len))?;
+        if len == 0 {
+            return None;
+        }
+        for _ in 0..8 {
+            let at = self.tombstone_cursor % len;
+            self.tombstone_cursor = at + 1;
+            let (_, member) = self.tombstones.get(at)?;
             if self.members.resolve(*member).is_some_and(|e| e.state == State::Faulty) {
                 return Some(member.slot);
             }

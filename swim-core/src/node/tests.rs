@@ -141,6 +141,21 @@ pub(super) fn next_probe(node: &mut Node, mut now: Time) -> (u8, u32, Time) {
     panic!("no probe")
 }
 
+/// Runs timers until the node pings someone; returns the ping's
+/// destination and bytes.
+pub(super) fn next_probe_packet(node: &mut Node, mut now: Time) -> (SocketAddr, Vec<u8>) {
+    for _ in 0..10_000 {
+        node.handle_timeout(now);
+        for (to, bytes) in transmits(node, now) {
+            if parse(&bytes).primary().kind() == Kind::Ping {
+                return (to, bytes);
+            }
+        }
+        now = node.poll_timeout().unwrap().max(now);
+    }
+    panic!("no probe")
+}
+
 pub(super) fn state_of(node: &Node, i: u8) -> Option<State> {
     node.member(&name(i)).map(|m| m.state)
 }
@@ -361,6 +376,50 @@ fn as_a_helper_it_forwards_and_nacks_at_eighty_percent() {
     assert_eq!((out[0].0, ack.seq), (addr(5), 901));
     n.handle_timeout(Time::from_secs(6));
     assert!(transmits(&mut n, Time::from_secs(6)).iter().all(|(_, b)| parse(b).primary().kind() != Kind::Nack));
+}
+
+#[test]
+fn a_helper_nacks_when_the_prober_asked_whatever_its_own_health() {
+    // Regression: the helper nacked at 80% of its own health-scaled timeout,
+    // after the prober had stopped waiting (Config::wan() missed every nack
+    // until the round trips adapted, and each miss raised the prober's
+    // health).
+    let mut n = node(config());
+    n.set_health(3); // its own timeout is 4 × 500 ms now
+    let request = packet(
+        Message::IndirectPing(IndirectPing {
+            seq: 9,
+            want_nack: true,
+            source: b"prober",
+            target: b"silent",
+            target_generation: 0,
+            target_incarnation: 0,
+            target_addr: addr(7),
+            nack_after_us: 240_000, // 80% of the prober's 300 ms
+        }),
+        &[],
+    );
+    feed(&mut n, Time::ZERO, addr(5), &request).unwrap();
+    transmits(&mut n, Time::ZERO);
+    n.handle_timeout(Time::from_millis(239));
+    assert!(transmits(&mut n, Time::from_millis(239)).is_empty());
+    n.handle_timeout(Time::from_millis(240));
+    let out = transmits(&mut n, Time::from_millis(240));
+    assert!(matches!(parse(&out[0].1).primary(), Message::Nack(k) if k.seq == 9), "{out:?}");
+    // And as a prober it asks for 80% of its own timeout, unscaled.
+    let mut p = node(config());
+    introduce(&mut p, Time::ZERO, 4);
+    p.set_health(2);
+    let (_, _, sent) = next_probe(&mut p, Time::ZERO);
+    let at = sent + p.probe_timeout();
+    p.handle_timeout(at);
+    let asks: Vec<u32> = transmits(&mut p, at)
+        .iter()
+        .filter_map(
+            |(_, b)| if let Message::IndirectPing(i) = parse(b).primary() { Some(i.nack_after_us) } else { None },
+        )
+        .collect();
+    assert_eq!(asks, [400_000; 3], "0.8 × 500 ms, whatever the health");
 }
 
 #[test]

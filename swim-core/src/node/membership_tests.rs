@@ -1,0 +1,260 @@
+//! Precedence, restarts, name conflicts and suspicion hearsay, driven by
+//! hand: the rules of `membership.rs`, one at a time.
+
+use core::time::Duration;
+use std::net::SocketAddr;
+
+use swim_wire::{Addrs, Alive, Faulty, JoinRequest, JoinStatus, Kind, Left, Message, Suspect};
+
+use super::tests::{addr, config, drain_events, feed, introduce, name, node, packet, parse, state_of, transmits};
+use super::*;
+
+/// A gossip datagram from `n{from}` carrying `updates`.
+fn gossip(from: u8, updates: &[Message<'_>]) -> Vec<u8> {
+    let source = name(from);
+    packet(Message::Gossip(swim_wire::Gossip { source: &source }), updates)
+}
+
+fn alive<'a>(who: &'a [u8], generation: u64, incarnation: u32, at: &'a [SocketAddr]) -> Message<'a> {
+    Message::Alive(Alive { generation, incarnation, name: who, addrs: Addrs::from_slice(at), meta: b"" })
+}
+
+fn faulty_of(who: &[u8]) -> Message<'_> {
+    Message::Faulty(Faulty { generation: 0, incarnation: 0, name: who, by: b"n3" })
+}
+
+fn left_of(who: &[u8]) -> Message<'_> {
+    Message::Left(Left { generation: 0, incarnation: 0, name: who })
+}
+
+fn record<'a>(state: swim_wire::MemberState, who: &'a [u8], at: &'a [SocketAddr], by: &'a [u8]) -> Message<'a> {
+    Message::MemberRecord(swim_wire::MemberRecord {
+        state,
+        member: Alive { generation: 0, incarnation: 0, name: who, addrs: Addrs::from_slice(at), meta: b"" },
+        by,
+    })
+}
+
+fn version(n: &Node, i: u8) -> Option<(State, u64, u32)> {
+    n.member(&name(i)).map(|m| (m.state, m.generation, m.incarnation))
+}
+
+#[test]
+fn left_beats_faulty_at_the_same_version_and_faulty_never_replaces_left() {
+    // Regression (the flaky leave in net_udp): whichever terminal state
+    // arrived first used to stay for good.
+    let mut n = node(config());
+    introduce(&mut n, Time::ZERO, 3);
+    let (one, two) = (name(1), name(2));
+    let (faulty, left) = (faulty_of, left_of);
+    // n1: faulty first, then its departure: the departure wins.
+    feed(&mut n, Time::ZERO, addr(3), &gossip(3, &[faulty(&one)])).unwrap();
+    assert_eq!(state_of(&n, 1), Some(State::Faulty));
+    feed(&mut n, Time::ZERO, addr(3), &gossip(3, &[left(&one)])).unwrap();
+    assert_eq!(state_of(&n, 1), Some(State::Left));
+    assert!(drain_events(&mut n).contains(&"left n1".to_owned()), "the application learns the correction");
+    // n2: its departure first, then a verdict at the same version: ignored,
+    // and the departure goes straight back to whoever sent the verdict.
+    feed(&mut n, Time::ZERO, addr(3), &gossip(3, &[left(&two)])).unwrap();
+    transmits(&mut n, Time::ZERO);
+    feed(&mut n, Time::ZERO, addr(3), &gossip(3, &[faulty(&two)])).unwrap();
+    assert_eq!(state_of(&n, 2), Some(State::Left));
+    let out = transmits(&mut n, Time::ZERO);
+    let pushed = out.iter().any(|(to, bytes)| {
+        let p = parse(bytes);
+        *to == addr(3)
+            && p.primary().kind() == Kind::Gossip
+            && p.piggyback().any(|m| matches!(m, Message::Left(l) if l.name == &two[..]))
+    });
+    assert!(pushed, "the departure is pushed back at the member that disagrees: {out:?}");
+    assert_eq!(n.stats().departures_pushed_back, 1);
+    // A stale suspicion is answered the same way; nothing changes.
+    let suspect = Message::Suspect(Suspect { generation: 0, incarnation: 0, name: &two, by: b"n3" });
+    feed(&mut n, Time::ZERO, addr(3), &gossip(3, &[suspect])).unwrap();
+    assert_eq!((state_of(&n, 2), n.stats().departures_pushed_back), (Some(State::Left), 2));
+}
+
+#[test]
+fn a_newer_process_replaces_the_old_one_at_once_even_from_a_new_address() {
+    let mut n = node(config());
+    introduce(&mut n, Time::ZERO, 2);
+    let one = name(1);
+    let moved = [addr(51)];
+    // Same generation, another address: another process, refused.
+    feed(&mut n, Time::ZERO, addr(2), &gossip(2, &[alive(&one, 0, 3, &moved)])).unwrap();
+    assert_eq!(n.member(&one).unwrap().addrs, &[addr(1)][..]);
+    assert_eq!(drain_events(&mut n), [format!("conflict n1 {} {}", addr(1), addr(51))]);
+    // A newer generation (the member restarted, in a container elsewhere):
+    // it replaces the entry while the old process is still held alive.
+    feed(&mut n, Time::ZERO, addr(2), &gossip(2, &[alive(&one, 7, 0, &moved)])).unwrap();
+    assert_eq!(version(&n, 1), Some((State::Alive, 7, 0)));
+    assert_eq!(n.member(&one).unwrap().addrs, &moved[..]);
+    assert_eq!(drain_events(&mut n), ["updated n1 meta="], "the application sees the restart");
+    // The old process's updates (an older generation) change nothing now,
+    // whatever their incarnation.
+    feed(&mut n, Time::ZERO, addr(2), &gossip(2, &[alive(&one, 0, 99, &[addr(1)])])).unwrap();
+    let stale = Message::Faulty(Faulty { generation: 0, incarnation: 99, name: &one, by: b"n2" });
+    feed(&mut n, Time::ZERO, addr(2), &gossip(2, &[stale])).unwrap();
+    assert_eq!(version(&n, 1), Some((State::Alive, 7, 0)));
+    // A seed admits the restarted process's join request too.
+    let request = packet(
+        Message::JoinRequest(JoinRequest {
+            seq: 4,
+            member: Alive {
+                generation: 8,
+                incarnation: 0,
+                name: &one,
+                addrs: Addrs::from_slice(&[addr(52)]),
+                meta: b"",
+            },
+        }),
+        &[],
+    );
+    feed(&mut n, Time::ZERO, addr(52), &request).unwrap();
+    let out = transmits(&mut n, Time::ZERO);
+    let Message::JoinResponse(r) = parse(&out[0].1).primary() else { panic!() };
+    assert_eq!(r.status, JoinStatus::Accepted);
+    assert_eq!(version(&n, 1), Some((State::Alive, 8, 0)));
+}
+
+#[test]
+fn a_verdict_about_a_newer_process_never_moves_the_entry_to_it() {
+    // Regression (cluster fuzzer): adopting the newer generation without its
+    // address made the new process's own alive updates name conflicts.
+    let mut n = node(config());
+    introduce(&mut n, Time::ZERO, 2);
+    let one = name(1);
+    let faulty = Message::Faulty(Faulty { generation: 5, incarnation: 0, name: &one, by: b"n2" });
+    feed(&mut n, Time::ZERO, addr(2), &gossip(2, &[faulty])).unwrap();
+    assert_eq!(version(&n, 1), Some((State::Faulty, 0, 0)), "the old process is gone too; held at its own version");
+    let suspect = Message::Suspect(Suspect { generation: 6, incarnation: 0, name: &one, by: b"n2" });
+    feed(&mut n, Time::ZERO, addr(2), &gossip(2, &[suspect])).unwrap();
+    assert_eq!(version(&n, 1), Some((State::Faulty, 0, 0)));
+    // The newer process, refuting from its own address, is accepted.
+    feed(&mut n, Time::ZERO, addr(2), &gossip(2, &[alive(&one, 5, 1, &[addr(61)])])).unwrap();
+    assert_eq!(version(&n, 1), Some((State::Alive, 5, 1)));
+    assert_eq!(n.stats().name_conflicts, 0);
+}
+
+#[test]
+fn two_live_processes_with_one_name_report_a_conflict_and_never_fight() {
+    let mut n = node(config());
+    introduce(&mut n, Time::ZERO, 2);
+    let me = name(0);
+    // Another process claims this node's name from elsewhere, at the same
+    // generation and a higher incarnation, again and again.
+    for incarnation in [1, 2, 3] {
+        feed(&mut n, Time::ZERO, addr(77), &gossip(2, &[alive(&me, 0, incarnation, &[addr(77)])])).unwrap();
+    }
+    assert_eq!(n.incarnation(), 0, "no refutation: that would start an incarnation race");
+    assert_eq!(n.stats().refutations, 0);
+    let events = drain_events(&mut n);
+    assert_eq!(events, [format!("conflict n0 {} {}", addr(0), addr(77))], "reported once per period: {events:?}");
+    // A newer process of this name elsewhere: this one is superseded; it
+    // reports the conflict and still does not refute.
+    feed(&mut n, Time::from_secs(2), addr(77), &gossip(2, &[alive(&me, 9, 0, &[addr(77)])])).unwrap();
+    assert_eq!((n.local().generation, n.incarnation()), (0, 0));
+    assert_eq!(drain_events(&mut n), [format!("conflict n0 {} {}", addr(0), addr(77))]);
+    // From its own address, a newer version is a past life of this process
+    // (its clock went back, or it reused a generation): it resumes above.
+    feed(&mut n, Time::from_secs(2), addr(2), &gossip(2, &[alive(&me, 9, 4, &[addr(0)])])).unwrap();
+    assert_eq!((n.local().generation, n.incarnation()), (9, 5));
+}
+
+#[test]
+fn a_suspicion_learned_by_sync_is_passed_on_in_the_accusers_name() {
+    // Regression: the sync peer became the accuser, and the gossiped copy
+    // counted as an independent confirmation elsewhere.
+    let mut n = node(Config { suspicion_mult: 4, ..config() });
+    introduce(&mut n, Time::ZERO, 5);
+    let id = n.accept_sync(Time::ZERO, addr(3)).unwrap();
+    let (source, member, at) = (name(3), name(1), [addr(1)]);
+    let flags = swim_wire::SyncFlags(swim_wire::SyncFlags::LAST);
+    let sync = Message::Sync(swim_wire::Sync { flags, source: &source, total: 1, chunk: 0 });
+    let record = Message::MemberRecord(swim_wire::MemberRecord {
+        state: swim_wire::MemberState::Suspect,
+        member: Alive { generation: 0, incarnation: 0, name: &member, addrs: Addrs::from_slice(&at), meta: b"" },
+        by: b"n4",
+    });
+    n.handle_sync_frame(Time::ZERO, id, &mut packet(sync, &[record])).unwrap();
+    assert_eq!(state_of(&n, 1), Some(State::Suspect));
+    assert!(drain_events(&mut n).contains(&"suspected n1 by n4".to_owned()));
+    let (to, bytes) = super::tests::next_probe_packet(&mut n, Time::ZERO);
+    let carried =
+        parse(&bytes).piggyback().find_map(|m| if let Message::Suspect(s) = m { Some(s.by.to_vec()) } else { None });
+    assert_eq!(carried.as_deref(), Some(&b"n4"[..]), "gossiped in the accuser's name (to {to})");
+}
+
+#[test]
+fn the_joiner_keeps_suspects_it_learns_in_its_join_sync() {
+    let mut n = node(config());
+    // The seed's table, as a join sync reply: n1 alive, n2 suspect (by n1).
+    let id = n.open_sync(Time::ZERO, addr(1), true).unwrap();
+    let mut buf = vec![0u8; 64 * 1024];
+    while n.poll_sync_frame(id, &mut buf).is_some() {}
+    let source = name(1);
+    let flags =
+        swim_wire::SyncFlags(swim_wire::SyncFlags::LAST | swim_wire::SyncFlags::REPLY | swim_wire::SyncFlags::JOIN);
+    let sync = Message::Sync(swim_wire::Sync { flags, source: &source, total: 2, chunk: 0 });
+    let (one, two) = (name(1), name(2));
+    let (a1, a2) = ([addr(1)], [addr(2)]);
+    let rec = record;
+    let records =
+        [rec(swim_wire::MemberState::Alive, &one, &a1, b""), rec(swim_wire::MemberState::Suspect, &two, &a2, b"n1")];
+    n.handle_sync_frame(Time::ZERO, id, &mut packet(sync, &records)).unwrap();
+    assert_eq!(state_of(&n, 1), Some(State::Alive));
+    assert_eq!(state_of(&n, 2), Some(State::Suspect), "a live suspect is part of the first view");
+    assert_eq!(n.live_members(), 3);
+}
+
+#[test]
+fn confirmations_count_only_members_this_node_knows() {
+    let faulty_after = |accusers: &[&[u8]]| {
+        let mut n = node(Config { suspicion_mult: 4, suspicion_max_mult: 6, ..config() });
+        introduce(&mut n, Time::ZERO, 9);
+        for by in accusers {
+            let s = Message::Suspect(Suspect { generation: 0, incarnation: 0, name: &name(1), by });
+            feed(&mut n, Time::ZERO, addr(2), &gossip(2, &[s])).unwrap();
+        }
+        let mut now = Time::ZERO;
+        while state_of(&n, 1) == Some(State::Suspect) {
+            now += Duration::from_millis(10);
+            n.handle_timeout(now);
+        }
+        now
+    };
+    let alone = faulty_after(&[b"n2"]);
+    let strangers = faulty_after(&[b"n2", b"ghost-1", b"ghost-2"]);
+    let known = faulty_after(&[b"n2", b"n3", b"n4"]);
+    assert_eq!(strangers, alone, "unknown names confirm nothing");
+    assert!(known < alone, "{known:?} < {alone:?}");
+}
+
+#[test]
+fn a_probe_of_a_member_that_left_meanwhile_costs_no_health() {
+    let mut n = node(config());
+    introduce(&mut n, Time::ZERO, 4);
+    let (target, _, sent) = super::tests::next_probe(&mut n, Time::ZERO);
+    let left = Message::Left(Left { generation: 0, incarnation: 0, name: &name(target) });
+    feed(&mut n, sent + Duration::from_millis(10), addr(2), &gossip(2, &[left])).unwrap();
+    n.handle_timeout(sent + Duration::from_millis(500));
+    let helpers = transmits(&mut n, sent + Duration::from_millis(500));
+    assert!(helpers.iter().all(|(_, b)| parse(b).primary().kind() != Kind::IndirectPing), "no help needed");
+    n.handle_timeout(sent + Duration::from_secs(1));
+    assert_eq!((n.health(), n.stats().probes_failed), (0, 0));
+}
+
+#[test]
+fn suspicion_deadlines_stay_bounded_under_suspect_alive_storms() {
+    let mut n = node(Config { expected_members: 16, ..config() });
+    introduce(&mut n, Time::ZERO, 3);
+    let one = name(1);
+    for i in 0..20_000u32 {
+        let s = Message::Suspect(Suspect { generation: 0, incarnation: 2 * i, name: &one, by: b"n2" });
+        let at = [addr(1)];
+        let a = alive(&one, 0, 2 * i + 1, &at);
+        feed(&mut n, Time::ZERO, addr(2), &gossip(2, &[s, a])).unwrap();
+        assert_eq!(n.check_invariants(), Ok(()), "after {i} pairs");
+    }
+    assert_eq!(state_of(&n, 1), Some(State::Alive));
+}
