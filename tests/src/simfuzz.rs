@@ -6,7 +6,9 @@
 //! address or a new one), graceful departures, partitions (any split) and
 //! one-way cuts, heals, loss (0–30%), duplication, reordering (jitter),
 //! slowed members, metadata changes and user broadcasts. Then it heals
-//! everything and runs until the cluster is quiet. What it checks:
+//! everything (a member whose join failed meanwhile joins again through a
+//! member of the cluster, as an application retries its seeds) and runs
+//! until the cluster is quiet. What it checks:
 //!
 //! - **invariants**, every 100 ms of virtual time: each node's
 //!   [`check_invariants`](swim_core::Node::check_invariants) (its tables
@@ -192,14 +194,19 @@ impl Run {
         }
         self.end_partition();
         // A member whose join failed (its seeds were cut off) joins again,
-        // as an application does on `JoinFailed`.
+        // as an application does on `JoinFailed`, through a seed in the
+        // cluster (the seeds an application is configured with are long-lived
+        // members; here, one that knows the most live members).
         let live = self.live();
+        let known: Vec<usize> =
+            (0..self.n).map(|j| self.sim.node(j).map_or(0, swim_core::Node::live_members)).collect();
         for &i in &live {
             let last_join = self.sim.metrics().joins.iter().rev().find(|(m, _, _)| *m == i);
             let failed = last_join.is_some_and(|&(_, at, ok)| !ok && at >= self.up_since[i]);
-            if failed || self.sim.node(i).is_some_and(|n| n.live_members() == 1) {
-                let others: Vec<usize> = live.iter().copied().filter(|&j| j != i).collect();
-                if let Some(seed) = self.pick(&others) {
+            if failed || known[i] == 1 {
+                let best = live.iter().copied().filter(|&j| j != i).map(|j| known[j]).max().unwrap_or(0);
+                let seeds: Vec<usize> = live.iter().copied().filter(|&j| j != i && known[j] == best).collect();
+                if let Some(seed) = self.pick(&seeds) {
                     self.say(|| format!("{i} joins again through {seed}"));
                     self.sim.join(i, seed);
                 }

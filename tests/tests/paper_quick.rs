@@ -44,6 +44,12 @@ fn the_quick_evaluation_runs_and_writes_its_report() {
     assert!(l.totals(true).false_healthy <= l.totals(false).false_healthy);
     assert!(l.totals(true).first_median.is_finite(), "real crashes are detected");
 
+    let d = results.delivery.as_ref().expect("the delivery measurement ran");
+    assert_eq!(d.rows.len(), 4, "sizes × loss rates");
+    for row in &d.rows {
+        assert_eq!((row.delivered, row.duplicates), (row.expected, 0), "every broadcast, exactly once: {row:?}");
+    }
+
     let sc = results.scale.as_ref().expect("the scale measurement ran");
     assert_eq!(sc.rows.len(), 2);
     for row in &sc.rows {

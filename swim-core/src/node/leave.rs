@@ -19,7 +19,7 @@ use smallvec::SmallVec;
 
 use super::Node;
 use super::timers::Timer;
-use super::transmit::Outgoing;
+use super::transmit::{Carry, Outgoing};
 use crate::members::{LOCAL, MemberRef, State};
 use crate::time::Time;
 
@@ -81,6 +81,7 @@ impl Node {
         self.timers.clear(Timer::Join);
         self.timers.clear(Timer::Period);
         self.timers.clear(Timer::Sync);
+        self.timers.clear(Timer::Reconnect);
         self.prober.probes.clear();
         let needed = crate::convert::to_u32(self.retransmit_limit());
         // Counted while this node is still alive: every live member but itself.
@@ -131,7 +132,7 @@ impl Node {
             if let Some(told) = self.leave.as_mut().and_then(|l| l.told.get_mut(i)) {
                 told.seq = seq;
             }
-            self.send(Outgoing::Ping { to, seq, target: t.member, buddy: false });
+            self.send(Outgoing::Ping { to, seq, target: t.member, carry: Carry::Nothing });
         }
     }
 

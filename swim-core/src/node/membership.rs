@@ -402,6 +402,9 @@ impl Node {
         if let Some(r) = self.members.reference(slot) {
             self.tombstones.push_back((now + self.config.tombstone_ttl, r));
         }
+        if state == State::Faulty {
+            self.arm_reconnect(now);
+        }
     }
 
     /// Suspicions whose time ran out become faulty verdicts.

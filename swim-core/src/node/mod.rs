@@ -385,6 +385,9 @@ impl Node {
         if self.timers.expired(Timer::Gossip, now) {
             self.gossip_round(now);
         }
+        if self.timers.expired(Timer::Reconnect, now) {
+            self.reconnect_ping(now);
+        }
         self.join_timer(now);
         self.leave_timer(now);
         self.sync_timer(now);

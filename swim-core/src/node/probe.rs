@@ -8,7 +8,7 @@ use super::Node;
 use super::forwards::{Due, Forward};
 use super::membership::Evidence;
 use super::timers::Timer;
-use super::transmit::Outgoing;
+use super::transmit::{Carry, Outgoing};
 use crate::config::Config;
 use crate::members::{By, LOCAL, MemberRef, State};
 use crate::rtt::RttEstimator;
@@ -17,7 +17,7 @@ use crate::version::Version;
 
 /// On average, one reconnect ping per this many periods (while faulty
 /// members are held).
-const RECONNECT_PERIODS: usize = 4;
+const RECONNECT_PERIODS: u32 = 4;
 
 /// One probe of one member in the current period.
 #[derive(Debug, Clone)]
@@ -106,7 +106,7 @@ impl Node {
             }
             let Some(entry) = self.members.get(slot) else { continue };
             let (Some(&addr), Some(target)) = (entry.addrs.first(), self.members.reference(slot)) else { continue };
-            let buddy = self.config.lifeguard && entry.state == State::Suspect;
+            let carry = if self.config.lifeguard { Carry::Suspicion } else { Carry::Nothing };
             let seq = self.next_seq();
             let indirect_seq = self.next_seq();
             self.prober.probes.push(Probe {
@@ -123,26 +123,28 @@ impl Node {
                 nacks: 0,
             });
             self.stats.probes += 1;
-            self.send(Outgoing::Ping { to: addr, seq, target, buddy });
+            self.send(Outgoing::Ping { to: addr, seq, target, carry });
         }
-        self.reconnect_ping();
         let jitter = period.mul_f64(self.config.period_jitter * self.rng.unit());
         self.timers.set(Timer::Period, now + period + jitter);
         self.stats.periods += 1;
         self.stats.periods_probed += u64::from(core::mem::take(&mut self.prober.probed));
     }
 
-    /// Now and then (one period in [`RECONNECT_PERIODS`]) a member this node
-    /// declared faulty is pinged with its verdict riding first: a member that
-    /// is in fact alive (a partition healed, a verdict was false) refutes at
-    /// once, straight to this node. Without this, the sides of a healed
-    /// partition would find each other only through reconnect syncs, one
-    /// random tombstone every other sync interval. It costs one datagram per
-    /// [`RECONNECT_PERIODS`] periods, and only while faulty members are held.
-    fn reconnect_ping(&mut self) {
-        if self.tombstones.is_empty() || self.rng.below(RECONNECT_PERIODS) != 0 {
-            return;
+    /// Every [`RECONNECT_PERIODS`] protocol periods or so (not scaled by
+    /// health: these pings accuse nobody, and a member just back from
+    /// isolation is the one that most needs them), a member held faulty,
+    /// taken in turn, is pinged with its verdict and this node's own state
+    /// riding first: a member that is in fact alive (a partition healed, a
+    /// verdict was false) refutes at once, straight to this node, and learns
+    /// of this node if it held an older process of it. It costs one datagram
+    /// per [`RECONNECT_PERIODS`] periods, and only while faulty members are
+    /// held.
+    pub(super) fn reconnect_ping(&mut self, now: Time) {
+        if self.tombstones.is_empty() || self.leave.is_some() {
+            return; // armed again when a member is declared faulty
         }
+        self.arm_reconnect(now);
         let Some(slot) = self.next_faulty_slot() else { return };
         let (Some(target), Some(&to)) =
             (self.members.reference(slot), self.members.get(slot).and_then(|e| e.addrs.first()))
@@ -151,7 +153,15 @@ impl Node {
         };
         let seq = self.next_seq();
         self.stats.reconnect_pings += 1;
-        self.send(Outgoing::Ping { to, seq, target, buddy: true });
+        self.send(Outgoing::Ping { to, seq, target, carry: Carry::Reconnect });
+    }
+
+    /// Schedules the next reconnect ping, unless one is scheduled.
+    pub(super) fn arm_reconnect(&mut self, now: Time) {
+        if self.timers.get(Timer::Reconnect).is_none() {
+            let every = self.config.protocol_period * RECONNECT_PERIODS;
+            self.timers.set(Timer::Reconnect, now + every.mul_f64(0.5 + self.rng.unit()));
+        }
     }
 
     /// Items still queued after the retransmit limit shrank (members left)

@@ -40,7 +40,7 @@ fn ping_from(node: &mut Node, to: u8, now: Time) -> Vec<u8> {
     let slot = node.members.find(&name(to)).unwrap();
     let target = node.members.reference(slot).unwrap();
     let seq = node.next_seq();
-    node.send(Outgoing::Ping { to: addr(to), seq, target, buddy: false });
+    node.send(Outgoing::Ping { to: addr(to), seq, target, carry: super::transmit::Carry::Nothing });
     transmits(node, now).pop().unwrap().1
 }
 

@@ -19,9 +19,11 @@ pub(crate) enum Timer {
     Leave,
     /// The next periodic sync.
     Sync,
+    /// The next reconnect ping to a member held faulty.
+    Reconnect,
 }
 
-const COUNT: usize = 5;
+const COUNT: usize = 6;
 
 impl Timer {
     const fn index(self) -> usize {
@@ -31,6 +33,7 @@ impl Timer {
             Timer::Join => 2,
             Timer::Leave => 3,
             Timer::Sync => 4,
+            Timer::Reconnect => 5,
         }
     }
 }

@@ -45,8 +45,8 @@ pub(crate) enum Outgoing {
         to: SocketAddr,
         seq: u32,
         target: MemberRef,
-        /// Whether the target's own suspicion or verdict rides first.
-        buddy: bool,
+        /// What rides first.
+        carry: Carry,
     },
     ForwardPing {
         index: u16,
@@ -93,6 +93,20 @@ pub(crate) enum Outgoing {
     Gossip {
         to: SocketAddr,
     },
+}
+
+/// What a ping carries before any other gossip.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Carry {
+    /// Nothing in particular.
+    Nothing,
+    /// The target's own suspicion, if it is suspect (Lifeguard's buddy
+    /// system: a suspect learns of its suspicion at once).
+    Suspicion,
+    /// A reconnect ping to a member held faulty: its verdict, so it can
+    /// refute at once, and this node's own state, so that a member that
+    /// holds an older process of this node learns of this one.
+    Reconnect,
 }
 
 /// Most gossip items one packet can carry (the smallest item is 9 bytes).
@@ -201,10 +215,10 @@ impl Node {
         let me = &local.name[..];
         let budget = self.plain_budget(self.config.packet_budget);
         let mut w = PacketWriter::new(buf, &self.header(), budget).ok()?;
-        // A message that must ride first (and is then not repeated).
-        let mut first: Option<Item> = None;
+        // Messages that must ride first (and are then not repeated).
+        let mut first: [Option<Item>; 2] = [None, None];
         let to = match out {
-            Outgoing::Ping { to, seq, target, buddy } => {
+            Outgoing::Ping { to, seq, target, carry } => {
                 let t = self.members.resolve(target)?;
                 let ping = Ping {
                     seq,
@@ -214,11 +228,12 @@ impl Node {
                     target_incarnation: t.incarnation,
                 };
                 w.push(&Message::Ping(ping)).ok()?;
-                // Buddy system: a suspect learns of its suspicion at once (and
-                // a member held faulty that is pinged to see whether it is
-                // back learns of its verdict, so it can refute).
-                if buddy && matches!(t.state, State::Suspect | State::Faulty) {
-                    first = Some(Item::Member(target.slot));
+                match carry {
+                    Carry::Suspicion if t.state == State::Suspect => first[0] = Some(Item::Member(target.slot)),
+                    Carry::Reconnect if t.state == State::Faulty => {
+                        first = [Some(Item::Member(target.slot)), Some(Item::Member(LOCAL))];
+                    }
+                    _ => {}
                 }
                 to
             }
@@ -280,7 +295,7 @@ impl Node {
                 };
                 w.push(&Message::JoinResponse(response)).ok()?;
                 // The joiner learns of the seed itself first.
-                first = Some(Item::Member(LOCAL));
+                first[0] = Some(Item::Member(LOCAL));
                 to
             }
             Outgoing::Update { to, member } => {
@@ -300,16 +315,17 @@ impl Node {
             }
         };
         // A departing node's news rides first on everything it sends.
-        if self.leave.is_some() {
-            first = first.or(Some(Item::Member(LOCAL)));
+        if self.leave.is_some() && !first.contains(&Some(Item::Member(LOCAL))) {
+            first[1] = first[1].or(Some(Item::Member(LOCAL)));
         }
-        if let Some(item) = first {
+        for item in first.into_iter().flatten() {
             if let Some(message) = self.gossip_message(item) {
                 let queued = match item {
                     Item::Member(slot) => self.gossip.transmits(slot).is_some(),
                     Item::Broadcast(index) => self.broadcast_queue.transmits(index).is_some(),
                 };
-                if w.push(&message).is_ok() && (queued || self.leave.is_some()) {
+                let departure = self.leave.is_some() && item == Item::Member(LOCAL);
+                if w.push(&message).is_ok() && (queued || departure) {
                     picked.sent(item);
                 }
             }
@@ -328,7 +344,7 @@ impl Node {
     /// queue gives its fewest-sent items first. An alive update about the
     /// destination itself would tell it nothing: it is skipped, so the
     /// transmission goes to someone who can learn from it.
-    fn fill_gossip(&self, w: &mut PacketWriter<'_>, skip: Option<Item>, to: SocketAddr, picked: &mut Picked) {
+    fn fill_gossip(&self, w: &mut PacketWriter<'_>, skip: [Option<Item>; 2], to: SocketAddr, picked: &mut Picked) {
         let members = self.gossip.iter(self.retransmit_limit()).map(Item::Member);
         let broadcasts = self.broadcast_queue.iter(self.broadcast_limit()).map(Item::Broadcast);
         if self.stats.packets_sent % 4 == 3 {
@@ -344,7 +360,7 @@ impl Node {
         &self,
         w: &mut PacketWriter<'_>,
         items: impl Iterator<Item = Item>,
-        skip: Option<Item>,
+        skip: [Option<Item>; 2],
         to: SocketAddr,
         picked: &mut Picked,
     ) {
@@ -353,7 +369,7 @@ impl Node {
             if picked.full() || misses >= MAX_MISSES || w.remaining() < swim_wire::ITEM_HEADER_LEN + 6 {
                 break;
             }
-            if Some(item) == skip {
+            if skip.contains(&Some(item)) {
                 continue;
             }
             if let Item::Member(slot) = item {

@@ -7,12 +7,14 @@
 //!   timeout against group size, and false positives under 10% loss, with
 //!   the SWIM paper's parameters ([`swim_core::Config::swim_paper`]);
 //! - [`lifeguard`]: 128 members, some of them slowed, Lifeguard on and off;
+//! - [`delivery`]: user broadcast delivery against cluster size and loss;
 //! - [`scale`]: 1,000 full members, and 16,000 and 100,000 members with a
 //!   few full members among responders.
 //!
 //! [`run`] runs what [`Options`] ask for; [`doc::write`] turns the results
 //! into `docs/results/paper.md` and SVG plots.
 
+pub mod delivery;
 pub mod doc;
 pub mod lifeguard;
 pub mod plot;
@@ -33,6 +35,8 @@ pub enum Experiment {
     Lifeguard,
     /// The scale measurements.
     Scale,
+    /// Broadcast delivery.
+    Delivery,
 }
 
 /// Every knob of the evaluation (`cargo xtask paper --help` lists them).
@@ -72,6 +76,12 @@ pub struct Options {
     pub lg_crashes: usize,
     /// Runs per Lifeguard configuration.
     pub lg_seeds: usize,
+    /// Cluster sizes of the broadcast delivery measurement.
+    pub bc_sizes: Vec<usize>,
+    /// Loss rates of the broadcast delivery measurement.
+    pub bc_losses: Vec<f64>,
+    /// Broadcasts per size and loss rate.
+    pub bc_count: usize,
     /// Cluster sizes of the scale measurement (hybrid above 1,000).
     pub scale_sizes: Vec<usize>,
     /// Full members in a hybrid scale run.
@@ -85,7 +95,7 @@ impl Default for Options {
         Options {
             seed: 2002,
             threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
-            only: vec![Experiment::Swim, Experiment::Lifeguard, Experiment::Scale],
+            only: vec![Experiment::Swim, Experiment::Lifeguard, Experiment::Delivery, Experiment::Scale],
             sizes: vec![8, 16, 24, 32, 40, 48, 56],
             seeds: 20,
             load_periods: 40,
@@ -100,6 +110,9 @@ impl Default for Options {
             lg_seconds: 600,
             lg_crashes: 6,
             lg_seeds: 3,
+            bc_sizes: vec![3, 5, 8, 16, 55, 200],
+            bc_losses: vec![0.0, 0.05, 0.10],
+            bc_count: 1_000,
             scale_sizes: vec![1_000, 16_000, 100_000],
             scale_full: 32,
             scale_periods: 20,
@@ -118,7 +131,7 @@ line per experiment, and writes docs/results/paper.md and SVG plots.
   --out DIR            where to write paper.md and the plots [docs/results,
                        or nowhere with --only]
   --no-write           print the summaries only
-  --only LIST          experiments: swim,lifeguard,scale [all]
+  --only LIST          experiments: swim,lifeguard,delivery,scale [all]
   --quick              small sizes and short runs (seconds; for a smoke test)
   --seed N             base seed of every run [2002]
   --threads N          simulations run at once [available cores]
@@ -140,6 +153,11 @@ Lifeguard (Config::lan(), slowed members' network blocked D ms, repeatedly):
   --lg-seconds N       virtual seconds per run [600]
   --lg-crashes N       real crashes per run [6]
   --lg-seeds N         runs per configuration [3]
+
+Broadcast delivery (Config::local(), one broadcast every 100 ms from a random member):
+  --bc-sizes LIST      cluster sizes [3,5,8,16,55,200]
+  --bc-losses LIST     loss rates [0,0.05,0.1]
+  --bc-count N         broadcasts per size and loss rate [1000]
 
 Scale (wall-clock timings; run alone):
   --scale-sizes LIST   cluster sizes [1000,16000,100000]
@@ -191,6 +209,7 @@ impl Command {
                                     "swim" => Ok(Experiment::Swim),
                                     "lifeguard" => Ok(Experiment::Lifeguard),
                                     "scale" => Ok(Experiment::Scale),
+                                    "delivery" => Ok(Experiment::Delivery),
                                     other => Err(format!("--only: unknown experiment `{other}`")),
                                 })
                                 .collect::<Result<_, _>>()?;
@@ -211,6 +230,9 @@ impl Command {
                         "--lg-seconds" => o.lg_seconds = one(flag, value)?,
                         "--lg-crashes" => o.lg_crashes = one(flag, value)?,
                         "--lg-seeds" => o.lg_seeds = one(flag, value)?,
+                        "--bc-sizes" => o.bc_sizes = list(flag, value)?,
+                        "--bc-losses" => o.bc_losses = list(flag, value)?,
+                        "--bc-count" => o.bc_count = one(flag, value)?,
                         "--scale-sizes" => o.scale_sizes = list(flag, value)?,
                         "--scale-full" => o.scale_full = one(flag, value)?,
                         "--scale-periods" => o.scale_periods = one(flag, value)?,
@@ -242,6 +264,9 @@ impl Options {
             lg_delays_ms: vec![512, 2048],
             lg_seconds: 40,
             lg_crashes: 1,
+            bc_sizes: vec![3, 8],
+            bc_losses: vec![0.0, 0.1],
+            bc_count: 50,
             scale_sizes: vec![200, 3_000],
             scale_full: 2,
             scale_periods: 5,
@@ -268,6 +293,9 @@ impl Options {
         )?;
         check(self.lg_delays_ms.iter().all(|&d| (1..=600_000).contains(&d)), "--lg-delays: 1 ms to 10 minutes")?;
         check(self.lg_seconds >= 10 && self.lg_seeds >= 1, "--lg-seconds at least 10, --lg-seeds at least 1")?;
+        check(self.bc_sizes.iter().all(|&n| (2..=2_000).contains(&n)), "--bc-sizes must lie within 2..=2000")?;
+        check(self.bc_losses.iter().all(|l| (0.0..0.9).contains(l)), "--bc-losses must lie within [0, 0.9)")?;
+        check((1..=100_000).contains(&self.bc_count), "--bc-count must lie within 1..=100000")?;
         check(self.scale_sizes.iter().all(|&n| (10..=1_000_000).contains(&n)), "--scale-sizes within 10..=1000000")?;
         check(self.scale_full >= 1 && self.scale_periods >= 1, "--scale-full and --scale-periods: at least 1")
     }
@@ -282,6 +310,8 @@ pub struct Results {
     pub swim: Option<swim::Results>,
     /// The Lifeguard experiment.
     pub lifeguard: Option<lifeguard::Results>,
+    /// Broadcast delivery.
+    pub delivery: Option<delivery::Results>,
     /// The scale measurements.
     pub scale: Option<scale::Results>,
     /// Wall-clock seconds per experiment.
@@ -308,6 +338,13 @@ pub fn run(options: &Options) -> Results {
                     println!("{line}");
                 }
                 results.lifeguard = Some(r);
+            }
+            Experiment::Delivery => {
+                let r = delivery::run(options);
+                for line in r.summary() {
+                    println!("{line}");
+                }
+                results.delivery = Some(r);
             }
             Experiment::Scale => {
                 let r = scale::run(options);
