@@ -521,7 +521,11 @@ fn info(e: &Entry) -> MemberInfo<'_> {
 }
 
 #[cfg(test)]
+mod leave_tests;
+#[cfg(test)]
 mod membership_tests;
+#[cfg(test)]
+mod probe_tests;
 #[cfg(test)]
 mod security_tests;
 #[cfg(test)]
