@@ -258,3 +258,67 @@ fn suspicion_deadlines_stay_bounded_under_suspect_alive_storms() {
     }
     assert_eq!(state_of(&n, 1), Some(State::Alive));
 }
+
+#[test]
+fn a_member_declared_faulty_refutes_and_syncs_with_whoever_said_so() {
+    // A member that was cut off holds views as stale as the others' view of
+    // it: besides refuting, it syncs with the member that told it.
+    let mut n = node(Config { sync_interval: Duration::from_secs(30), ..config() });
+    introduce(&mut n, Time::ZERO, 3);
+    let verdict = Message::Faulty(Faulty { generation: 0, incarnation: 0, name: &name(0), by: b"n2" });
+    feed(&mut n, Time::ZERO, addr(3), &gossip(3, &[verdict])).unwrap();
+    assert_eq!(n.incarnation(), 1, "refuted");
+    let open = n.poll_sync_open().expect("a sync with the member that said so");
+    assert_eq!(open.peer, addr(3));
+    assert_eq!(n.stats().resyncs, 1);
+    // Once per sync interval at most.
+    let verdict = Message::Faulty(Faulty { generation: 0, incarnation: 1, name: &name(0), by: b"n2" });
+    feed(&mut n, Time::from_secs(1), addr(1), &gossip(1, &[verdict])).unwrap();
+    assert_eq!(n.incarnation(), 2);
+    assert_eq!(n.poll_sync_open(), None);
+}
+
+#[test]
+fn pings_from_a_member_held_faulty_lead_to_a_sync_with_it() {
+    // Regression (cluster fuzzer): a restarted member that did not know
+    // this node never learned that this node held its old process faulty.
+    let mut n = node(Config { sync_interval: Duration::from_secs(30), ..config() });
+    introduce(&mut n, Time::ZERO, 3);
+    let verdict = Message::Faulty(Faulty { generation: 0, incarnation: 0, name: &name(1), by: b"n2" });
+    feed(&mut n, Time::ZERO, addr(2), &gossip(2, &[verdict])).unwrap();
+    let ping = |seq| packet(super::tests::ping_to_n0(1, seq), &[]);
+    feed(&mut n, Time::from_secs(1), addr(1), &ping(1)).unwrap();
+    assert_eq!(n.poll_sync_open(), None, "one ping may be a fresh verdict crossing its refutation");
+    feed(&mut n, Time::from_secs(6), addr(1), &ping(2)).unwrap();
+    let open = n.poll_sync_open().expect("they keep coming: a sync");
+    assert_eq!(open.peer, addr(1));
+}
+
+#[test]
+fn an_origin_is_not_forgotten_while_its_broadcasts_live() {
+    // Regression (cluster fuzzer): an origin reaped and learned again came
+    // back with an empty window, and a copy of one of its broadcasts still
+    // going round was delivered a second time.
+    let lifetime = Duration::from_secs(20);
+    let mut n =
+        node(Config { tombstone_ttl: Duration::from_secs(10), broadcast_lifetime: Duration::from_secs(9), ..config() });
+    introduce(&mut n, Time::ZERO, 2);
+    let one = name(1);
+    let verdict = Message::Faulty(Faulty { generation: 0, incarnation: 0, name: &one, by: b"n2" });
+    feed(&mut n, Time::ZERO, addr(2), &gossip(2, &[verdict])).unwrap();
+    // A broadcast from it, still with 20 s to live (sent by a member with a
+    // longer lifetime, or just before the verdict).
+    let b = |seq, left: Duration| {
+        let ttl_ms = u32::try_from(left.as_millis()).unwrap();
+        Message::UserBroadcast(swim_wire::UserBroadcast { generation: 0, seq, ttl_ms, origin: &one, payload: b"x" })
+    };
+    feed(&mut n, Time::from_secs(1), addr(2), &gossip(2, &[b(1, lifetime)])).unwrap();
+    assert_eq!(n.stats().broadcasts_delivered, 1);
+    n.handle_timeout(Time::from_secs(15));
+    assert!(n.member(&one).is_some(), "kept past the tombstone time: its broadcast still lives");
+    // A copy counted down by its holder: 15 s later, 5 s are left.
+    feed(&mut n, Time::from_secs(16), addr(2), &gossip(2, &[b(1, lifetime - Duration::from_secs(15))])).unwrap();
+    assert_eq!(n.stats().broadcasts_delivered, 1, "the window remembers it");
+    n.handle_timeout(Time::from_secs(22));
+    assert!(n.member(&one).is_none(), "reaped once every copy expired");
+}

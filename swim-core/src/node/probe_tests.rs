@@ -365,3 +365,37 @@ fn without_suspicion_a_failed_probe_is_a_faulty_verdict() {
     n.handle_timeout(sent + Duration::from_secs(1));
     assert_eq!(state_of(&n, target), Some(State::Faulty));
 }
+
+#[test]
+fn a_member_held_faulty_is_pinged_now_and_then_with_its_verdict_and_our_state_first() {
+    // Regression (cluster fuzzer): after a partition healed, the sides found
+    // each other only through syncs to one random tombstone every other
+    // interval.
+    let mut n = node(config());
+    introduce(&mut n, Time::ZERO, 2);
+    let faulty = Message::Faulty(swim_wire::Faulty { generation: 0, incarnation: 0, name: &name(2), by: b"n1" });
+    feed(&mut n, Time::ZERO, addr(1), &packet(Message::Ack(Ack { seq: 0, source: b"n1", payload: &[] }), &[faulty]))
+        .unwrap();
+    assert_eq!(state_of(&n, 2), Some(State::Faulty));
+    let mut now = Time::ZERO;
+    let mut reconnects = Vec::new();
+    while now < Time::from_secs(40) {
+        now = n.poll_timeout().unwrap();
+        n.handle_timeout(now);
+        for (to, bytes) in transmits(&mut n, now) {
+            let p = parse(&bytes);
+            if to == addr(2) && p.primary().kind() == Kind::Ping {
+                let first: Vec<Kind> = p.piggyback().take(2).map(|m| m.kind()).collect();
+                assert_eq!(first, [Kind::Faulty, Kind::Alive], "its verdict, then who asks");
+                reconnects.push(now);
+            }
+        }
+    }
+    // About one every four periods (of 1 s), not scaled by health (n1 does
+    // not answer this node's probes: its health suffers, and so would pings
+    // scaled by it; soon it is held faulty too, and the two take turns).
+    let all = n.stats().reconnect_pings;
+    assert!((6..=20).contains(&all), "{all} reconnect pings in 40 s");
+    assert!(reconnects.len() >= 3 && reconnects.len() as u64 <= all, "{reconnects:?}");
+    assert!(n.health() > 0);
+}
