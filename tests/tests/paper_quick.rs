@@ -50,6 +50,10 @@ fn the_quick_evaluation_runs_and_writes_its_report() {
         assert_eq!((row.delivered, row.duplicates), (row.expected, 0), "every broadcast, exactly once: {row:?}");
     }
 
+    let g = results.gossip.as_ref().expect("the gossip-rounds comparison ran");
+    assert_eq!(g.rows.len(), 2);
+    assert!(g.rows.iter().all(|r| r.join_32.is_finite() && r.crash_all.is_finite()), "{g:?}");
+
     let sc = results.scale.as_ref().expect("the scale measurement ran");
     assert_eq!(sc.rows.len(), 2);
     for row in &sc.rows {

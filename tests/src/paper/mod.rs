@@ -8,6 +8,8 @@
 //!   the SWIM paper's parameters ([`swim_core::Config::swim_paper`]);
 //! - [`lifeguard`]: 128 members, some of them slowed, Lifeguard on and off;
 //! - [`delivery`]: user broadcast delivery against cluster size and loss;
+//! - [`gossip`]: gossip rounds on and off (convergence, detection, false
+//!   verdicts);
 //! - [`scale`]: 1,000 full members, and 16,000 and 100,000 members with a
 //!   few full members among responders.
 //!
@@ -16,6 +18,7 @@
 
 pub mod delivery;
 pub mod doc;
+pub mod gossip;
 pub mod lifeguard;
 pub mod plot;
 pub mod pool;
@@ -37,6 +40,8 @@ pub enum Experiment {
     Scale,
     /// Broadcast delivery.
     Delivery,
+    /// Gossip rounds on and off.
+    Gossip,
 }
 
 /// Every knob of the evaluation (`cargo xtask paper --help` lists them).
@@ -82,6 +87,8 @@ pub struct Options {
     pub bc_losses: Vec<f64>,
     /// Broadcasts per size and loss rate.
     pub bc_count: usize,
+    /// Runs per setting of the gossip-rounds comparison.
+    pub gossip_runs: usize,
     /// Cluster sizes of the scale measurement (hybrid above 1,000).
     pub scale_sizes: Vec<usize>,
     /// Full members in a hybrid scale run.
@@ -95,7 +102,13 @@ impl Default for Options {
         Options {
             seed: 2002,
             threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
-            only: vec![Experiment::Swim, Experiment::Lifeguard, Experiment::Delivery, Experiment::Scale],
+            only: vec![
+                Experiment::Swim,
+                Experiment::Lifeguard,
+                Experiment::Delivery,
+                Experiment::Gossip,
+                Experiment::Scale,
+            ],
             sizes: vec![8, 16, 24, 32, 40, 48, 56],
             seeds: 20,
             load_periods: 40,
@@ -113,6 +126,7 @@ impl Default for Options {
             bc_sizes: vec![3, 5, 8, 16, 55, 200],
             bc_losses: vec![0.0, 0.05, 0.10],
             bc_count: 1_000,
+            gossip_runs: 10,
             scale_sizes: vec![1_000, 16_000, 100_000],
             scale_full: 32,
             scale_periods: 20,
@@ -131,7 +145,7 @@ line per experiment, and writes docs/results/paper.md and SVG plots.
   --out DIR            where to write paper.md and the plots [docs/results,
                        or nowhere with --only]
   --no-write           print the summaries only
-  --only LIST          experiments: swim,lifeguard,delivery,scale [all]
+  --only LIST          experiments: swim,lifeguard,delivery,gossip,scale [all]
   --quick              small sizes and short runs (seconds; for a smoke test)
   --seed N             base seed of every run [2002]
   --threads N          simulations run at once [available cores]
@@ -158,6 +172,10 @@ Broadcast delivery (Config::local(), one broadcast every 100 ms from a random me
   --bc-sizes LIST      cluster sizes [3,5,8,16,55,200]
   --bc-losses LIST     loss rates [0,0.05,0.1]
   --bc-count N         broadcasts per size and loss rate [1000]
+
+Gossip rounds on and off (Config::lan(): burst joins of 32 and 128, a crash among 32,
+87 periods at 10% loss among 32):
+  --gossip-runs N      runs per setting [10]
 
 Scale (wall-clock timings; run alone):
   --scale-sizes LIST   cluster sizes [1000,16000,100000]
@@ -210,6 +228,7 @@ impl Command {
                                     "lifeguard" => Ok(Experiment::Lifeguard),
                                     "scale" => Ok(Experiment::Scale),
                                     "delivery" => Ok(Experiment::Delivery),
+                                    "gossip" => Ok(Experiment::Gossip),
                                     other => Err(format!("--only: unknown experiment `{other}`")),
                                 })
                                 .collect::<Result<_, _>>()?;
@@ -233,6 +252,7 @@ impl Command {
                         "--bc-sizes" => o.bc_sizes = list(flag, value)?,
                         "--bc-losses" => o.bc_losses = list(flag, value)?,
                         "--bc-count" => o.bc_count = one(flag, value)?,
+                        "--gossip-runs" => o.gossip_runs = one(flag, value)?,
                         "--scale-sizes" => o.scale_sizes = list(flag, value)?,
                         "--scale-full" => o.scale_full = one(flag, value)?,
                         "--scale-periods" => o.scale_periods = one(flag, value)?,
@@ -267,6 +287,7 @@ impl Options {
             bc_sizes: vec![3, 8],
             bc_losses: vec![0.0, 0.1],
             bc_count: 50,
+            gossip_runs: 1,
             scale_sizes: vec![200, 3_000],
             scale_full: 2,
             scale_periods: 5,
@@ -296,6 +317,7 @@ impl Options {
         check(self.bc_sizes.iter().all(|&n| (2..=2_000).contains(&n)), "--bc-sizes must lie within 2..=2000")?;
         check(self.bc_losses.iter().all(|l| (0.0..0.9).contains(l)), "--bc-losses must lie within [0, 0.9)")?;
         check((1..=100_000).contains(&self.bc_count), "--bc-count must lie within 1..=100000")?;
+        check((1..=1_000).contains(&self.gossip_runs), "--gossip-runs must lie within 1..=1000")?;
         check(self.scale_sizes.iter().all(|&n| (10..=1_000_000).contains(&n)), "--scale-sizes within 10..=1000000")?;
         check(self.scale_full >= 1 && self.scale_periods >= 1, "--scale-full and --scale-periods: at least 1")
     }
@@ -312,6 +334,8 @@ pub struct Results {
     pub lifeguard: Option<lifeguard::Results>,
     /// Broadcast delivery.
     pub delivery: Option<delivery::Results>,
+    /// Gossip rounds on and off.
+    pub gossip: Option<gossip::Results>,
     /// The scale measurements.
     pub scale: Option<scale::Results>,
     /// Wall-clock seconds per experiment.
@@ -345,6 +369,13 @@ pub fn run(options: &Options) -> Results {
                     println!("{line}");
                 }
                 results.delivery = Some(r);
+            }
+            Experiment::Gossip => {
+                let r = gossip::run(options);
+                for line in r.summary() {
+                    println!("{line}");
+                }
+                results.gossip = Some(r);
             }
             Experiment::Scale => {
                 let r = scale::run(options);

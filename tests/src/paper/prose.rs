@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 
 use super::doc::{f1, f2, row};
-use super::{Options, delivery, lifeguard, scale, stats, swim};
+use super::{Options, delivery, gossip, lifeguard, scale, stats, swim};
 
 fn mean_of(rows: &[swim::SizeRow], f: impl Fn(&swim::SizeRow) -> f64) -> f64 {
     stats::mean(&rows.iter().map(f).collect::<Vec<_>>())
@@ -351,6 +351,37 @@ pub(super) fn delivery(md: &mut String, d: &delivery::Results) {
          sync interval (5 s here).\n",
         100.0 * d.total_ratio()
     );
+}
+
+/// Gossip rounds on and off.
+pub(super) fn gossip(md: &mut String, g: &gossip::Results) {
+    let _ = writeln!(
+        md,
+        "## Gossip rounds\n\n\
+         Besides riding on probes, queued updates go to 3 random members every \
+         `gossip_interval` (T/2 in `Config::lan()`), as memberlist does, but only while \
+         something is queued. The same seeded scenarios with them off and on \
+         (`Config::lan()`, T = 1 s; medians of {} runs; false verdicts summed):\n",
+        g.runs
+    );
+    md.push_str(&row(&["figure", "off", "on"].map(String::from)));
+    md.push_str("|---|---|---|\n");
+    let (off, on) = (&g.rows[0], &g.rows[1]);
+    let lines: [(&str, String, String); 5] = [
+        ("burst join of 32: all see all (s)", f2(off.join_32), f2(on.join_32)),
+        ("burst join of 128: all see all (s)", f2(off.join_128), f2(on.join_128)),
+        ("a crash among 32: declared by all (periods)", f1(off.crash_all), f1(on.crash_all)),
+        (
+            "false faulty verdicts, 87 periods at 10% loss, 32 members",
+            off.false_episodes.to_string(),
+            on.false_episodes.to_string(),
+        ),
+        ("false suspicions in those runs", off.false_suspicions.to_string(), on.false_suspicions.to_string()),
+    ];
+    for (name, a, b) in lines {
+        md.push_str(&row(&[name.to_owned(), a, b]));
+    }
+    md.push('\n');
 }
 
 /// The scale measurements.
