@@ -168,6 +168,7 @@ impl Node {
         let stored = store_broadcast(&mut self.broadcasts, &mut self.broadcast_queue, &mut self.stats, b, true);
         let index = stored.ok_or(CommandError::BroadcastQueueFull)?;
         self.broadcast_queue.enqueue(index, now);
+        self.arm_gossip(now);
         self.next_broadcast_seq = seq.wrapping_add(1);
         Ok(seq)
     }

@@ -166,6 +166,7 @@ impl Node {
         if let Some(index) = store_broadcast(&mut self.broadcasts, queue, &mut self.stats, stored, false) {
             if gossiped {
                 self.broadcast_queue.enqueue(index, now);
+                self.arm_gossip(now);
             } else {
                 self.broadcasts.retain(index, now);
             }

@@ -187,9 +187,6 @@ impl Node {
         let first_period = now + config.protocol_period.mul_f64(rng.unit());
         let mut timers = Timers::default();
         timers.set(Timer::Period, first_period);
-        if !config.gossip_interval.is_zero() {
-            timers.set(Timer::Gossip, now + config.gossip_interval.mul_f64(rng.unit()));
-        }
         if !config.sync_interval.is_zero() {
             // Members started together must not all sync at once.
             timers.set(Timer::Sync, now + config.sync_interval.mul_f64(0.5 + rng.unit()));

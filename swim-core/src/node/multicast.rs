@@ -16,7 +16,10 @@ impl Node {
     /// not passed on, as in the SWIM paper's basic protocol.
     pub(super) fn disseminate(&mut self, now: Time, slot: u32) {
         match self.config.dissemination {
-            Dissemination::Infection => self.gossip.enqueue(slot, now),
+            Dissemination::Infection => {
+                self.gossip.enqueue(slot, now);
+                self.arm_gossip(now);
+            }
             Dissemination::Multicast => {
                 let own_verdict = self.members.get(slot).is_some_and(|e| {
                     matches!(e.state, State::Suspect | State::Faulty) && e.accuser[..] == *self.local_name()

@@ -156,6 +156,14 @@ impl Node {
         self.send(Outgoing::Ping { to, seq, target, carry: Carry::Reconnect });
     }
 
+    /// Schedules a gossip round (within one interval, at random), unless
+    /// one is scheduled: something was queued.
+    pub(super) fn arm_gossip(&mut self, now: Time) {
+        if !self.config.gossip_interval.is_zero() && self.timers.get(Timer::Gossip).is_none() {
+            self.timers.set(Timer::Gossip, now + self.config.gossip_interval.mul_f64(self.rng.unit()));
+        }
+    }
+
     /// Schedules the next reconnect ping, unless one is scheduled.
     pub(super) fn arm_reconnect(&mut self, now: Time) {
         if self.timers.get(Timer::Reconnect).is_none() {
@@ -370,16 +378,19 @@ impl Node {
     /// A gossip round: queued updates and broadcasts go to a few random live
     /// members in datagrams of their own. Nothing is sent when nothing is
     /// queued.
+    ///
+    /// The timer runs only while something is queued: a quiet member does
+    /// not wake up for it.
     pub(super) fn gossip_round(&mut self, now: Time) {
         if self.config.gossip_interval.is_zero() {
             return;
         }
-        self.timers.set(Timer::Gossip, now + self.config.gossip_interval);
         let work =
             self.gossip.has_work(self.retransmit_limit()) || self.broadcast_queue.has_work(self.broadcast_limit());
         if !work {
-            return;
+            return; // armed again when something is queued
         }
+        self.timers.set(Timer::Gossip, now + self.config.gossip_interval);
         let mut to = [0u32; 16];
         // Suspects too: they are the ones who need to hear it to refute.
         let found = self.random_members(self.config.gossip_fanout, LOCAL, &mut to, State::is_live);

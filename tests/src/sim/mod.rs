@@ -220,6 +220,8 @@ pub struct Sim {
     check_invariants: bool,
     /// Nanoseconds of each full member's step, if recorded.
     step_times: Option<Vec<u32>>,
+    /// When the step being timed began.
+    step_started: Option<std::time::Instant>,
     /// Index of the first responder (the member count if none).
     responders_from: usize,
     leave_timeout: Duration,
@@ -246,6 +248,7 @@ impl Sim {
             count_allocations: sim.count_allocations,
             check_invariants: sim.check_invariants,
             step_times: sim.time_steps.then(Vec::new),
+            step_started: None,
             responders_from: sim.responders_from.unwrap_or(sim.members).min(sim.members),
             leave_timeout: sim.leave_timeout,
         };
@@ -510,9 +513,9 @@ impl Sim {
                     if let Some(m) = self.members.get_mut(node) {
                         m.deadline = None;
                     }
-                    let start = self.step_times.is_some().then(std::time::Instant::now);
+                    self.step_started = self.step_times.is_some().then(std::time::Instant::now);
                     self.fire_timer(node);
-                    self.record_step(start);
+                    self.record_step();
                 }
             }
             Pending::Datagram { to, from, buf } => {
@@ -526,9 +529,9 @@ impl Sim {
                         }
                     }
                 } else {
-                    let start = self.step_times.is_some().then(std::time::Instant::now);
+                    self.step_started = self.step_times.is_some().then(std::time::Instant::now);
                     self.deliver(to, from, buf);
-                    self.record_step(start);
+                    self.record_step();
                 }
                 self.release(buf);
             }
@@ -551,8 +554,12 @@ impl Sim {
         }
     }
 
-    fn record_step(&mut self, start: Option<std::time::Instant>) {
-        if let (Some(start), Some(times)) = (start, self.step_times.as_mut()) {
+    /// Ends the step being timed, if any: the node's call and the carrying
+    /// out of its datagrams and events. A sync it opens is not part of it:
+    /// the simulator runs a whole exchange at once (all frames, and a
+    /// responder's side), where a real member handles one frame per call.
+    fn record_step(&mut self) {
+        if let (Some(start), Some(times)) = (self.step_started.take(), self.step_times.as_mut()) {
             times.push(u32::try_from(start.elapsed().as_nanos()).unwrap_or(u32::MAX));
         }
     }
@@ -639,6 +646,7 @@ impl Sim {
         if let Some(m) = self.members.get_mut(i) {
             m.node = Some(node);
         }
+        self.record_step();
         for open in opens {
             self.open_sync(i, open.id, open.peer);
         }
