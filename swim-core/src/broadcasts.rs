@@ -3,7 +3,8 @@
 //! lifetime ends, so that syncs can hand them to members that gossip missed.
 //! Slot buffers keep their capacity when reused.
 
-use std::collections::VecDeque;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 
 use crate::time::Time;
 
@@ -38,16 +39,16 @@ pub(crate) struct Stored<'a> {
 pub(crate) struct Broadcasts {
     slots: Vec<Slot>,
     free: Vec<u32>,
-    /// Retained slots, in the order their gossip ended: until when, slot,
-    /// stamp.
-    retained: VecDeque<(Time, u32, u32)>,
+    /// Retained slots, earliest expiry first: until when, slot, stamp (a
+    /// record whose stamp no longer matches its slot's is stale).
+    retained: BinaryHeap<Reverse<(Time, u32, u32)>>,
 }
 
 impl Broadcasts {
     pub(crate) fn new(capacity: usize) -> Self {
         let slots = (0..capacity).map(|_| Slot::default()).collect();
         let free = (0..crate::convert::to_u32(capacity)).rev().collect();
-        Broadcasts { slots, free, retained: VecDeque::with_capacity(capacity) }
+        Broadcasts { slots, free, retained: BinaryHeap::with_capacity(capacity) }
     }
 
     /// Stores a broadcast that lives until `expires`; `None` when the pool
@@ -93,26 +94,39 @@ impl Broadcasts {
             return;
         }
         slot.retained = true;
-        self.retained.push_back((slot.expires, index, slot.stamp));
+        let record = (slot.expires, index, slot.stamp);
+        if self.retained.len() >= self.slots.len() {
+            // Only stale records can make it this long (one per retained
+            // slot otherwise): drop them rather than grow.
+            let slots = &self.slots;
+            self.retained.retain(|&Reverse((_, i, stamp))| {
+                slots.get(i as usize).is_some_and(|s| s.used && s.retained && s.stamp == stamp)
+            });
+        }
+        self.retained.push(Reverse(record));
     }
 
-    /// Releases retained broadcasts whose time is up (at most `batch`; in
-    /// the order they were retained, so one may linger a little: it is
-    /// never passed on after it expired).
+    /// When the earliest retained broadcast expires.
+    pub(crate) fn next_expiry(&self) -> Option<Time> {
+        self.retained.peek().map(|&Reverse((until, _, _))| until)
+    }
+
+    /// Releases retained broadcasts whose time is up (at most `batch`).
     pub(crate) fn expire(&mut self, now: Time, batch: usize) {
         for _ in 0..batch {
-            match self.retained.front() {
-                Some(&(until, _, _)) if until <= now => {
-                    self.release_oldest_retained();
+            match self.next_expiry() {
+                Some(until) if until <= now => {
+                    self.release_earliest_expiring();
                 }
                 _ => return,
             }
         }
     }
 
-    /// Releases the broadcast retained longest; whether there was one.
-    pub(crate) fn release_oldest_retained(&mut self) -> bool {
-        while let Some((_, index, stamp)) = self.retained.pop_front() {
+    /// Releases the retained broadcast closest to the end of its lifetime
+    /// (the one repair needs least); whether there was one.
+    pub(crate) fn release_earliest_expiring(&mut self) -> bool {
+        while let Some(Reverse((_, index, stamp))) = self.retained.pop() {
             let current = self.slots.get(index as usize).is_some_and(|s| s.used && s.retained && s.stamp == stamp);
             if current {
                 self.release(index);
@@ -164,25 +178,30 @@ mod tests {
     }
 
     #[test]
-    fn retained_broadcasts_expire_oldest_first_and_make_room() {
+    fn retained_broadcasts_expire_earliest_first_and_make_room() {
         let mut pool = Broadcasts::new(3);
         let t = Time::from_secs;
-        let a = pool.store(b(1, b"a", t(10))).unwrap();
-        let two = pool.store(b(2, b"b", t(11))).unwrap();
+        // Retained in one order, expiring in the other: `two` was retained
+        // later but dies sooner (a short time to live from its sender).
+        let a = pool.store(b(1, b"a", t(11))).unwrap();
+        let two = pool.store(b(2, b"b", t(10))).unwrap();
         pool.retain(a, t(0));
         pool.retain(two, t(1));
         pool.retain(two, t(1)); // twice: counted once
+        assert_eq!(pool.next_expiry(), Some(t(10)));
         pool.expire(t(5), 8);
         assert_eq!(pool.in_use(), 2, "still within their lifetime");
-        assert!(pool.release_oldest_retained(), "room is made from the oldest");
-        assert_eq!(pool.get(a), None);
-        assert!(pool.get(two).is_some());
+        assert!(pool.release_earliest_expiring(), "room is made from the one closest to its end");
+        assert_eq!(pool.get(two), None);
+        assert!(pool.get(a).is_some());
         let c = pool.store(b(3, b"c", t(12))).unwrap();
-        assert_eq!(c, a, "the slot is reused");
+        assert_eq!(c, two, "the slot is reused");
+        assert_eq!(pool.next_expiry(), Some(t(11)));
         pool.expire(t(11), 8);
-        assert_eq!(pool.get(two), None, "expired");
-        assert!(pool.get(c).is_some(), "not retained: the stale record of the slot's last use is ignored");
-        assert!(!pool.release_oldest_retained());
+        assert_eq!(pool.get(a), None, "expired");
+        assert!(pool.get(c).is_some(), "not retained");
+        assert!(!pool.release_earliest_expiring());
+        assert_eq!(pool.next_expiry(), None);
         pool.retain(c, t(12));
         assert_eq!(pool.in_use(), 0, "its lifetime is over: released at once");
     }

@@ -237,8 +237,9 @@ pub struct Config {
     pub max_broadcast_payload: usize,
     /// User broadcasts the node holds at once, for dissemination and for
     /// repair (see `broadcast_lifetime`). Size it above your cluster's
-    /// broadcast rate times the lifetime: when it runs out, the oldest
-    /// retained broadcasts go first (counted in `Stats::broadcasts_evicted`).
+    /// broadcast rate times the lifetime: when it runs out, the retained
+    /// broadcasts closest to the end of their lifetime go first (counted in
+    /// `Stats::broadcasts_evicted`).
     pub broadcast_capacity: usize,
     /// How long a broadcast lives from the moment it is sent. Every member
     /// that has it holds it until then (gossip takes the first periods), and
@@ -246,7 +247,10 @@ pub struct Config {
     /// missed gets them at its next sync; nobody passes one on after its
     /// lifetime. Keep it above a few (scaled) sync intervals, so that repair
     /// gets its chance, and below `tombstone_ttl`, so that a broadcast is
-    /// gone before its origin's deduplication state can be forgotten.
+    /// gone before its origin's deduplication state can be forgotten. Give
+    /// every member the same value: a received broadcast carries what is
+    /// left of its sender's lifetime, and a node holds it no longer than its
+    /// own.
     pub broadcast_lifetime: Duration,
     /// Events held for the application before the oldest are dropped.
     pub event_capacity: usize,
@@ -426,7 +430,7 @@ impl Config {
         if !(0.0..=0.5).contains(&self.period_jitter) {
             return fail("period_jitter", "must be between 0 and 0.5");
         }
-        if self.generation >= 1 << 62 {
+        if self.generation > swim_wire::MAX_GENERATION {
             return fail("generation", "must be below 2^62 (microseconds since 1970 are far below)");
         }
         if !(1..=16).contains(&self.direct_probes) {
@@ -477,7 +481,9 @@ impl Config {
         if !self.sync_interval.is_zero() && self.sync_interval < self.protocol_period {
             return fail("sync_interval", "must be zero (off) or at least one protocol_period");
         }
-        let largest_record = 1 + 4 + 1 + 255 + 1 + 16 * 23 + 2 + self.max_metadata + 3;
+        // Item header, state, generation, incarnation, name, addresses,
+        // metadata, accuser.
+        let largest_record = 3 + 1 + 8 + 4 + (1 + 255) + (1 + 16 * 23) + (2 + self.max_metadata) + (1 + 255);
         if self.sync_frame_budget < 4 + 512 + largest_record + envelope || self.sync_frame_budget > 16 << 20 {
             return fail("sync_frame_budget", "must hold the largest member record, and be at most 16 MiB");
         }

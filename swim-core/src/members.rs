@@ -126,7 +126,7 @@ impl BroadcastWindow {
 
 /// Suspicion records allocated up front for a table of `capacity`: enough
 /// that loss-driven suspicions in a healthy cluster never grow the table.
-fn suspicion_capacity(capacity: usize) -> usize {
+pub(crate) fn suspicion_capacity(capacity: usize) -> usize {
     (capacity / 8).clamp(16, 4096)
 }
 
@@ -177,6 +177,9 @@ pub(crate) struct Entry {
     /// When the last broadcast seen from this member expires: the entry is
     /// not reaped before (its window must outlive every copy).
     pub(crate) broadcasts_until: Time,
+    /// Whether the node's tombstone queue holds a record for this entry
+    /// (at most one: a member buried again and again costs one record).
+    pub(crate) tombstone_queued: bool,
 }
 
 impl Entry {
@@ -205,6 +208,7 @@ impl Entry {
             suspicion: NO_SUSPICION,
             broadcasts: BroadcastWindow::default(),
             broadcasts_until: Time::ZERO,
+            tombstone_queued: false,
         }
     }
 }
@@ -307,6 +311,7 @@ impl Members {
         entry.suspicion = NO_SUSPICION;
         entry.broadcasts = BroadcastWindow::default();
         entry.broadcasts_until = Time::ZERO;
+        entry.tombstone_queued = false;
         let hash = self.hasher.hash_one(name);
         let entries = &self.entries;
         let hasher = &self.hasher;

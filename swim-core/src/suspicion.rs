@@ -35,24 +35,36 @@ pub(crate) fn timeout(min: Duration, max: Duration, confirmations: usize, expect
 /// stale when it comes up (the caller compares the member's current stamp;
 /// deadlines alone could coincide). Before the heap outgrows its bound,
 /// stale entries are swept out in place, so that suspicions raised and
-/// refuted at any rate keep it bounded.
+/// refuted at any rate keep it bounded: it never holds more than twice the
+/// most suspects there were since the last sweep (or the floor).
 #[derive(Debug)]
 pub(crate) struct Deadlines {
     heap: BinaryHeap<Reverse<(Time, u32, u32, u32)>>,
     /// The smallest bound (the capacity reserved up front).
     floor: usize,
+    /// The most suspects at a push since the last sweep.
+    peak: usize,
 }
 
 impl Deadlines {
     pub(crate) fn with_capacity(capacity: usize) -> Self {
         let floor = capacity.max(16);
-        Deadlines { heap: BinaryHeap::with_capacity(floor), floor }
+        // Up to the bound without growing: stale entries come on top of the
+        // live ones before a sweep.
+        Deadlines { heap: BinaryHeap::with_capacity(2 * floor), floor, peak: 0 }
     }
 
-    /// The most entries held with `suspects` members suspect: twice the
-    /// larger of the suspects and the reserved capacity.
+    /// The most entries a push leaves with `suspects` members suspect:
+    /// twice the larger of the suspects and the reserved capacity.
     pub(crate) fn bound(&self, suspects: usize) -> usize {
         2 * suspects.max(self.floor)
+    }
+
+    /// The most entries held now, with `suspects` members suspect: the
+    /// bound of the most suspects since the last sweep (suspicions that
+    /// ended leave their entries until a push sweeps them).
+    pub(crate) fn limit(&self, suspects: usize) -> usize {
+        self.bound(suspects.max(self.peak))
     }
 
     /// Adds a deadline under `stamp`. When the heap is at its bound, first
@@ -70,7 +82,9 @@ impl Deadlines {
             self.heap.retain(|Reverse((_, slot, generation, stamp))| {
                 current(MemberRef { slot: *slot, generation: *generation }, *stamp)
             });
+            self.peak = 0;
         }
+        self.peak = self.peak.max(suspects);
         self.heap.push(Reverse((at, member.slot, member.generation, stamp)));
     }
 
@@ -162,5 +176,22 @@ mod tests {
             assert!(d.len() <= d.bound(1), "{} entries after {i} pushes", d.len());
         }
         assert_eq!(d.bound(1), 32, "twice the reserved floor of 16");
+    }
+
+    #[test]
+    fn the_limit_follows_the_most_suspects_since_the_last_sweep() {
+        // 40 members suspected at once (bound 80), then all but two cleared
+        // without a push: their entries stay until the next push sweeps them.
+        let mut d = Deadlines::with_capacity(4);
+        let m = |slot| MemberRef { slot, generation: 0 };
+        for slot in 0..40 {
+            d.push(Time::from_secs(9), m(slot), 0, slot as usize + 1, |_, _| true);
+        }
+        assert_eq!(d.len(), 40);
+        assert!(d.len() > d.bound(2) && d.len() <= d.limit(2), "held within the peak's bound");
+        // The next push (two suspects left) sweeps: only current ones stay.
+        d.push(Time::from_secs(9), m(40), 0, 3, |r, _| r.slot < 2 || r.slot == 40);
+        assert_eq!(d.len(), 3);
+        assert_eq!(d.limit(3), d.bound(3));
     }
 }

@@ -12,6 +12,8 @@
 
 use core::fmt;
 
+pub(crate) use swim_wire::MAX_GENERATION;
+
 /// A member's version: `(generation, incarnation)`, ordered by generation
 /// first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -28,11 +30,23 @@ impl Version {
     /// The version right after this one: the next incarnation, or, once the
     /// incarnations of this generation are used up, the first incarnation of
     /// the next generation (so a member pushed to the last incarnation can
-    /// still refute).
+    /// still refute). The last version of all, unreachable for a process
+    /// whose generation came from a clock, is its own successor.
     pub(crate) const fn next(self) -> Self {
         match self.incarnation.checked_add(1) {
             Some(incarnation) => Version { generation: self.generation, incarnation },
-            None => Version { generation: self.generation.saturating_add(1), incarnation: 0 },
+            None if self.generation < MAX_GENERATION => Version { generation: self.generation + 1, incarnation: 0 },
+            None => self,
+        }
+    }
+
+    /// The first version of a new process above `self`: the next generation,
+    /// incarnation 0 (`self` itself at the last generation).
+    pub(crate) const fn next_generation(self) -> Self {
+        if self.generation < MAX_GENERATION {
+            Version { generation: self.generation + 1, incarnation: 0 }
+        } else {
+            self.next()
         }
     }
 }
@@ -57,5 +71,13 @@ mod tests {
         // Transitive, whatever the distance: a jump of 2³¹ is just newer.
         let (a, b, c) = (Version::new(1, 0), Version::new(1, 1 << 31), Version::new(1, (1 << 31) + 1));
         assert!(a < b && b < c && a < c);
+    }
+
+    #[test]
+    fn versions_stop_at_the_largest_generation() {
+        let last = Version::new(MAX_GENERATION, u32::MAX);
+        assert_eq!(last.next(), last);
+        assert_eq!(Version::new(MAX_GENERATION, 7).next_generation(), Version::new(MAX_GENERATION, 8));
+        assert_eq!(Version::new(5, 7).next_generation(), Version::new(6, 0));
     }
 }

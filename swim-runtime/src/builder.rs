@@ -200,7 +200,8 @@ impl Builder {
             // Every later process of this name starts later: the wall clock
             // orders them (microseconds, so that fast restarts differ).
             let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-            config.generation = u64::try_from(since_epoch.as_micros()).unwrap_or(u64::MAX).max(1);
+            config.generation =
+                u64::try_from(since_epoch.as_micros()).unwrap_or(u64::MAX).clamp(1, swim_wire::MAX_GENERATION);
         }
         if let Some(e) = config.encryption.as_mut() {
             if e.nonce_epoch == 0 {

@@ -106,6 +106,17 @@ impl<'a> Reader<'a> {
         Ok(u64::from_be_bytes(self.array(field)?))
     }
 
+    /// A process generation, at most [`MAX_GENERATION`](crate::MAX_GENERATION).
+    #[inline]
+    pub(crate) fn generation(&mut self) -> Step<u64> {
+        let at = self.offset();
+        let value = self.u64(Field::Generation)?;
+        if value > crate::MAX_GENERATION {
+            return Err(self.fail_at(ErrorKind::BadGeneration(value), Field::Generation, at));
+        }
+        Ok(value)
+    }
+
     /// An optional name: one length byte (0: none), then the bytes.
     #[inline]
     pub(crate) fn optional_name(&mut self, field: Field) -> Step<&'a [u8]> {
@@ -235,6 +246,15 @@ impl<'b> Writer<'b> {
     #[inline(always)]
     pub(crate) fn u64(&mut self, value: u64, field: Field) -> Step<()> {
         self.bytes(&value.to_be_bytes(), field)
+    }
+
+    /// A process generation; refuses one above [`MAX_GENERATION`](crate::MAX_GENERATION).
+    #[inline(always)]
+    pub(crate) fn generation(&mut self, value: u64) -> Step<()> {
+        if value > crate::MAX_GENERATION {
+            return Err(self.fail(ErrorKind::BadGeneration(value), Field::Generation));
+        }
+        self.u64(value, Field::Generation)
     }
 
     /// An optional name: empty is written as a zero length byte.

@@ -160,6 +160,8 @@ pub enum ErrorKind {
     /// A field holds a value outside its domain (for example an unknown
     /// member state).
     BadValue(u32),
+    /// A generation above [`MAX_GENERATION`](crate::MAX_GENERATION).
+    BadGeneration(u64),
     /// The first message is not one that can stand first in a packet.
     MissingPrimary,
     /// The first message is of a kind this decoder does not know.
@@ -263,6 +265,9 @@ impl fmt::Display for ErrorKind {
             ErrorKind::BadAddressFamily(family) => write!(f, "unknown address family {family}"),
             ErrorKind::NoAddresses => f.write_str("no address"),
             ErrorKind::BadValue(value) => write!(f, "invalid value {value}"),
+            ErrorKind::BadGeneration(value) => {
+                write!(f, "generation {value} above the largest, {}", crate::MAX_GENERATION)
+            }
             ErrorKind::MissingPrimary => f.write_str("packet does not start with a primary message"),
             ErrorKind::UnknownPrimary(kind) => write!(f, "unknown primary message kind {kind:#04x}"),
             ErrorKind::Misplaced => f.write_str("message not allowed in this position"),

@@ -56,6 +56,6 @@ pub use message::{
     Kind, Left, MemberRecord, MemberState, Message, Nack, Ping, Suspect, Sync, SyncFlags, UserBroadcast,
 };
 pub use packet::{
-    DEFAULT_BUDGET, DEFAULT_MAX_METADATA, DecodeOptions, Header, MAGIC, MAX_LABEL_LEN, MAX_NAME_LEN,
+    DEFAULT_BUDGET, DEFAULT_MAX_METADATA, DecodeOptions, Header, MAGIC, MAX_GENERATION, MAX_LABEL_LEN, MAX_NAME_LEN,
     MIN_PROTOCOL_VERSION, PROTOCOL_VERSION, Packet, PacketWriter, Piggyback,
 };

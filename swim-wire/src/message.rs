@@ -569,7 +569,7 @@ impl<'a> Body<'a> for Ping<'a> {
             seq: r.u32(Field::Seq)?,
             source: r.name(Field::Source)?,
             target: r.name(Field::Target)?,
-            target_generation: r.u64(Field::Generation)?,
+            target_generation: r.generation()?,
             target_incarnation: r.u32(Field::TargetIncarnation)?,
         })
     }
@@ -582,7 +582,7 @@ impl<'a> Body<'a> for Ping<'a> {
         w.u32(self.seq, Field::Seq)?;
         w.name(self.source, Field::Source)?;
         w.name(self.target, Field::Target)?;
-        w.u64(self.target_generation, Field::Generation)?;
+        w.generation(self.target_generation)?;
         w.u32(self.target_incarnation, Field::TargetIncarnation)
     }
 }
@@ -620,7 +620,7 @@ impl<'a> Body<'a> for IndirectPing<'a> {
             want_nack: flags & WANT_NACK != 0,
             source: r.name(Field::Source)?,
             target: r.name(Field::Target)?,
-            target_generation: r.u64(Field::Generation)?,
+            target_generation: r.generation()?,
             target_incarnation: r.u32(Field::TargetIncarnation)?,
             target_addr: read_addr(r, Field::TargetAddress)?,
             nack_after_us: r.u32(Field::NackAfter)?,
@@ -636,7 +636,7 @@ impl<'a> Body<'a> for IndirectPing<'a> {
         w.u8(if self.want_nack { WANT_NACK } else { 0 }, Field::MessageFlags)?;
         w.name(self.source, Field::Source)?;
         w.name(self.target, Field::Target)?;
-        w.u64(self.target_generation, Field::Generation)?;
+        w.generation(self.target_generation)?;
         w.u32(self.target_incarnation, Field::TargetIncarnation)?;
         write_addr(w, &self.target_addr, Field::TargetAddress)?;
         w.u32(self.nack_after_us, Field::NackAfter)
@@ -686,7 +686,7 @@ impl<'a> Body<'a> for Alive<'a> {
     #[inline(always)]
     fn read(r: &mut Reader<'a>, opts: &DecodeOptions) -> Step<Self> {
         Ok(Alive {
-            generation: r.u64(Field::Generation)?,
+            generation: r.generation()?,
             incarnation: r.u32(Field::Incarnation)?,
             name: r.name(Field::Name)?,
             addrs: Addrs::read(r, Field::Addresses)?,
@@ -699,7 +699,7 @@ impl<'a> Body<'a> for Alive<'a> {
     }
     #[inline(always)]
     fn write(&self, w: &mut Writer<'_>) -> Step<()> {
-        w.u64(self.generation, Field::Generation)?;
+        w.generation(self.generation)?;
         w.u32(self.incarnation, Field::Incarnation)?;
         w.name(self.name, Field::Name)?;
         self.addrs.write(w, Field::Addresses)?;
@@ -714,7 +714,7 @@ macro_rules! accusation_body {
             #[inline(always)]
             fn read(r: &mut Reader<'a>, _: &DecodeOptions) -> Step<Self> {
                 Ok($ty {
-                    generation: r.u64(Field::Generation)?,
+                    generation: r.generation()?,
                     incarnation: r.u32(Field::Incarnation)?,
                     name: r.name(Field::Name)?,
                     by: r.name(Field::By)?,
@@ -726,7 +726,7 @@ macro_rules! accusation_body {
             }
             #[inline(always)]
             fn write(&self, w: &mut Writer<'_>) -> Step<()> {
-                w.u64(self.generation, Field::Generation)?;
+                w.generation(self.generation)?;
                 w.u32(self.incarnation, Field::Incarnation)?;
                 w.name(self.name, Field::Name)?;
                 w.name(self.by, Field::By)
@@ -740,11 +740,7 @@ accusation_body!(Faulty);
 impl<'a> Body<'a> for Left<'a> {
     #[inline(always)]
     fn read(r: &mut Reader<'a>, _: &DecodeOptions) -> Step<Self> {
-        Ok(Left {
-            generation: r.u64(Field::Generation)?,
-            incarnation: r.u32(Field::Incarnation)?,
-            name: r.name(Field::Name)?,
-        })
+        Ok(Left { generation: r.generation()?, incarnation: r.u32(Field::Incarnation)?, name: r.name(Field::Name)? })
     }
     #[inline(always)]
     fn len(&self) -> usize {
@@ -752,7 +748,7 @@ impl<'a> Body<'a> for Left<'a> {
     }
     #[inline(always)]
     fn write(&self, w: &mut Writer<'_>) -> Step<()> {
-        w.u64(self.generation, Field::Generation)?;
+        w.generation(self.generation)?;
         w.u32(self.incarnation, Field::Incarnation)?;
         w.name(self.name, Field::Name)
     }
@@ -762,7 +758,7 @@ impl<'a> Body<'a> for UserBroadcast<'a> {
     #[inline(always)]
     fn read(r: &mut Reader<'a>, opts: &DecodeOptions) -> Step<Self> {
         Ok(UserBroadcast {
-            generation: r.u64(Field::Generation)?,
+            generation: r.generation()?,
             seq: r.u32(Field::Seq)?,
             ttl_ms: r.u32(Field::TimeToLive)?,
             origin: r.name(Field::Source)?,
@@ -775,7 +771,7 @@ impl<'a> Body<'a> for UserBroadcast<'a> {
     }
     #[inline(always)]
     fn write(&self, w: &mut Writer<'_>) -> Step<()> {
-        w.u64(self.generation, Field::Generation)?;
+        w.generation(self.generation)?;
         w.u32(self.seq, Field::Seq)?;
         w.u32(self.ttl_ms, Field::TimeToLive)?;
         w.name(self.origin, Field::Source)?;
@@ -806,7 +802,7 @@ impl<'a> Body<'a> for JoinResponse<'a> {
             seq: r.u32(Field::Seq)?,
             status: JoinStatus::from_u8(r.u8(Field::Status)?),
             source: r.name(Field::Source)?,
-            known_generation: r.u64(Field::Generation)?,
+            known_generation: r.generation()?,
             known_incarnation: r.u32(Field::Incarnation)?,
             members: r.u32(Field::Count)?,
         })
@@ -820,7 +816,7 @@ impl<'a> Body<'a> for JoinResponse<'a> {
         w.u32(self.seq, Field::Seq)?;
         w.u8(self.status.to_u8(), Field::Status)?;
         w.name(self.source, Field::Source)?;
-        w.u64(self.known_generation, Field::Generation)?;
+        w.generation(self.known_generation)?;
         w.u32(self.known_incarnation, Field::Incarnation)?;
         w.u32(self.members, Field::Count)
     }

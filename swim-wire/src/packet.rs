@@ -26,6 +26,13 @@ pub const PROTOCOL_VERSION: u8 = 2;
 pub const MIN_PROTOCOL_VERSION: u8 = 2;
 /// The longest member name, in bytes.
 pub const MAX_NAME_LEN: usize = 255;
+/// The largest process generation a packet may carry: `2⁶² − 1`.
+///
+/// Generations are drawn from the wall clock in microseconds (about `2⁵¹`
+/// today), so the bound leaves room for centuries of restarts while keeping
+/// the top of the range out of reach: a version can always be followed by
+/// a newer one, which a generation of `u64::MAX` could not.
+pub const MAX_GENERATION: u64 = (1 << 62) - 1;
 /// The longest cluster label, in bytes.
 pub const MAX_LABEL_LEN: usize = 128;
 /// The default byte budget of one datagram.

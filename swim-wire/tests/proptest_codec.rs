@@ -114,7 +114,7 @@ fn name() -> impl Strategy<Value = Vec<u8>> {
 fn spec_of(kinds: Vec<Kind>) -> impl Strategy<Value = Spec> {
     (
         proptest::sample::select(kinds),
-        (any::<u32>(), any::<u32>(), any::<u32>(), any::<u64>(), any::<u8>()),
+        (any::<u32>(), any::<u32>(), any::<u32>(), 0..=swim_wire::MAX_GENERATION, any::<u8>()),
         name(),
         name(),
         vec(socket_addr(), 1..=MAX_ADDRS),

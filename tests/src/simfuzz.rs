@@ -6,15 +6,16 @@
 //! address or a new one), graceful departures, partitions (any split) and
 //! one-way cuts, heals, loss (0–30%), duplication, reordering (jitter),
 //! slowed members, metadata changes and user broadcasts. Then it heals
-//! everything (a member whose join failed meanwhile joins again through a
-//! member of the cluster, as an application retries its seeds) and runs
-//! until the cluster is quiet. What it checks:
+//! everything (members cut off from the cluster for good, because a join
+//! failed or went through a member that was itself cut off, join again
+//! through a member of the cluster, as an application retries its seeds)
+//! and runs until the cluster is quiet. What it checks:
 //!
 //! - **invariants**, every 100 ms of virtual time: each node's
 //!   [`check_invariants`](swim_core::Node::check_invariants) (its tables
 //!   within their bounds), an outbox that never overflowed, no event lost;
 //! - **no lingering verdict**: from `suspicion max + sync interval` after
-//!   the heal, no live member is held faulty by a live member;
+//!   the heal, no live member's current process is held faulty by a live member;
 //! - **one view**, at the end: every live member sees every other live
 //!   member alive; every crashed or departed one is held faulty, left or not
 //!   at all; one that announced its departure is held left or not at all,
@@ -193,23 +194,26 @@ impl Run {
             self.sim.slow(i, None);
         }
         self.end_partition();
-        // A member whose join failed (its seeds were cut off) joins again,
-        // as an application does on `JoinFailed`, through a seed in the
-        // cluster (the seeds an application is configured with are long-lived
-        // members; here, one that knows the most live members).
+        // Members that can no longer find the cluster join again, as an
+        // application does on `JoinFailed`, through a seed in the cluster
+        // (the seeds an application is configured with are long-lived
+        // members). That is every group of live members with no tie to the
+        // largest group: none of them holds a member of it at its current
+        // process (or the reverse), so nothing in the protocol can bring
+        // them together: a join failed while its seeds were cut off, or
+        // went through a member that was itself cut off. A member held at
+        // an older process or as left is no tie: its address and its
+        // reconnect pings lead nowhere.
         let live = self.live();
-        let known: Vec<usize> =
-            (0..self.n).map(|j| self.sim.node(j).map_or(0, swim_core::Node::live_members)).collect();
-        for &i in &live {
-            let last_join = self.sim.metrics().joins.iter().rev().find(|(m, _, _)| *m == i);
-            let failed = last_join.is_some_and(|&(_, at, ok)| !ok && at >= self.up_since[i]);
-            if failed || known[i] == 1 {
-                let best = live.iter().copied().filter(|&j| j != i).map(|j| known[j]).max().unwrap_or(0);
-                let seeds: Vec<usize> = live.iter().copied().filter(|&j| j != i && known[j] == best).collect();
-                if let Some(seed) = self.pick(&seeds) {
-                    self.say(|| format!("{i} joins again through {seed}"));
-                    self.sim.join(i, seed);
-                }
+        let groups = self.groups(&live);
+        if let Some(main) = groups.iter().max_by_key(|g| g.len()).cloned() {
+            let known = |j: usize| self.sim.node(j).map_or(0, swim_core::Node::live_members);
+            let best = main.iter().map(|&j| known(j)).max().unwrap_or(0);
+            let seeds: Vec<usize> = main.iter().copied().filter(|&j| known(j) == best).collect();
+            for group in groups.iter().filter(|g| **g != main) {
+                let (Some(i), Some(seed)) = (self.pick(group), self.pick(&seeds)) else { continue };
+                self.say(|| format!("{i} joins again through {seed}"));
+                self.sim.join(i, seed);
             }
         }
         let healed = self.sim.now();
@@ -250,6 +254,45 @@ impl Run {
 
     fn live(&self) -> Vec<usize> {
         self.sim.live().collect()
+    }
+
+    /// The live members in groups: two are tied when either holds the
+    /// other's current process in a state other than left.
+    fn groups(&self, live: &[usize]) -> Vec<Vec<usize>> {
+        let mut group: Vec<usize> = (0..self.n).collect();
+        fn root(group: &mut [usize], mut i: usize) -> usize {
+            while group[i] != i {
+                group[i] = group[group[i]];
+                i = group[i];
+            }
+            i
+        }
+        for &i in live {
+            let Some(node) = self.sim.node(i) else { continue };
+            for &j in live {
+                let Some(current) = self.sim.node(j).map(|n| n.local().generation) else { continue };
+                let tied = node
+                    .member(self.name(j))
+                    .is_some_and(|m| j != i && m.generation == current && m.state != State::Left);
+                if tied {
+                    let (a, b) = (root(&mut group, i), root(&mut group, j));
+                    group[a] = b;
+                }
+            }
+        }
+        let mut out: Vec<Vec<usize>> = Vec::new();
+        let mut roots: Vec<usize> = Vec::new();
+        for &i in live {
+            let r = root(&mut group, i);
+            match roots.iter().position(|&x| x == r) {
+                Some(k) => out[k].push(i),
+                None => {
+                    roots.push(r);
+                    out.push(vec![i]);
+                }
+            }
+        }
+        out
     }
 
     fn pick(&mut self, from: &[usize]) -> Option<usize> {
@@ -435,7 +478,11 @@ impl Run {
         for &observer in &live {
             let Some(node) = self.sim.node(observer) else { continue };
             for &j in &live {
-                if node.member(self.name(j)).is_some_and(|m| m.state == State::Faulty) {
+                // A verdict about an older process of j is right (that
+                // process is gone); whether j's current one is known is
+                // the final view's business.
+                let Some(current) = self.sim.node(j).map(|n| n.local().generation) else { continue };
+                if node.member(self.name(j)).is_some_and(|m| m.state == State::Faulty && m.generation == current) {
                     return Err(self.fail(
                         "no lingering verdict",
                         format!("member {observer} still holds live member {j} faulty"),

@@ -141,11 +141,14 @@ impl Node {
         }
         let Some(slot) = self.members.find(origin) else { return };
         let Some(entry) = self.members.get_mut(slot) else { return };
-        // Held for what is left of its lifetime, as the sender counted it.
-        let expires = now + Duration::from_millis(u64::from(b.ttl_ms));
-        entry.broadcasts_until = entry.broadcasts_until.max(expires);
+        // Held for what is left of its lifetime, as the sender counted it
+        // (never longer than this node's own lifetime: a sender's clock or
+        // configuration cannot make it hold broadcasts, or their origin's
+        // entry, for longer than the tombstone time allows).
+        let ttl = Duration::from_millis(u64::from(b.ttl_ms)).min(self.config.broadcast_lifetime);
+        let expires = now + ttl;
         match entry.broadcasts.accept(b.generation, b.seq) {
-            Admit::New => {}
+            Admit::New => entry.broadcasts_until = entry.broadcasts_until.max(expires),
             Admit::Duplicate => return,
             Admit::TooOld => {
                 self.stats.broadcasts_too_old += 1;
@@ -175,7 +178,8 @@ impl Node {
 }
 
 /// Keeps a broadcast, making room when the pool is full: first the
-/// broadcast retained longest, then the one gossiped most. A node's `own`
+/// retained broadcast closest to the end of its lifetime, then the one
+/// gossiped most. A node's `own`
 /// broadcasts never evict ones not sent yet.
 pub(super) fn store_broadcast(
     broadcasts: &mut Broadcasts,
@@ -187,7 +191,7 @@ pub(super) fn store_broadcast(
     if let Some(index) = broadcasts.store(b) {
         return Some(index);
     }
-    if broadcasts.release_oldest_retained() {
+    if broadcasts.release_earliest_expiring() {
         stats.broadcasts_evicted += 1;
     } else if let Some(victim) = queue.most_sent() {
         if queue.transmits(victim).is_some_and(|t| t > 0 || !own) {

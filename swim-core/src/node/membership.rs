@@ -263,13 +263,18 @@ impl Node {
     }
 
     /// This node holds the member in `slot` as left, and `from` told it an
-    /// older story: the departure goes straight back to `from` and is
-    /// gossiped again, so that nobody ends up holding the member faulty.
+    /// older story: the departure is gossiped again, so that nobody ends up
+    /// holding the member faulty, and goes straight back to `from` (at most
+    /// once a second per source IP, twice at once: a datagram full of stale
+    /// claims, or a forged one, gets a bounded answer).
     fn push_back(&mut self, now: Time, slot: u32, from: Option<SocketAddr>) {
         self.stats.departures_pushed_back += 1;
         self.disseminate(now, slot);
+        if self.config.dissemination != Dissemination::Infection {
+            return;
+        }
         if let (Some(to), Some(member)) = (from, self.members.reference(slot)) {
-            if self.config.dissemination == Dissemination::Infection {
+            if self.push_back_limiter.allow(now, to.ip()) {
                 self.send(Outgoing::Update { to, member });
             }
         }
@@ -399,8 +404,12 @@ impl Node {
         self.members.set_state(slot, state, now);
         self.probe_list.remove(slot);
         self.disseminate(now, slot);
-        if let Some(r) = self.members.reference(slot) {
-            self.tombstones.push_back((now + self.config.tombstone_ttl, r));
+        let reference = self.members.reference(slot);
+        if let (Some(r), Some(entry)) = (reference, self.members.get_mut(slot)) {
+            if !entry.tombstone_queued {
+                entry.tombstone_queued = true;
+                self.tombstones.push_back((now + self.config.tombstone_ttl, r));
+            }
         }
         if state == State::Faulty {
             self.arm_reconnect(now);
@@ -421,20 +430,36 @@ impl Node {
         }
     }
 
-    /// Forgets faulty and left members after the tombstone time.
+    /// Forgets faulty and left members after the tombstone time (and not
+    /// before every copy of their broadcasts expired).
+    ///
+    /// Each entry has at most one record in the queue, which is kept in
+    /// order of time. A record that comes due early (the member was buried
+    /// again later, or its broadcasts still live) moves to its real time,
+    /// which is close to the back (a later burial is recent, and the
+    /// broadcast lifetime is below the tombstone time); one for a member
+    /// alive again is dropped.
     pub(super) fn reap_tombstones(&mut self, now: Time) {
+        let ttl = self.config.tombstone_ttl;
         for _ in 0..super::BATCH {
             let Some(&(at, member)) = self.tombstones.front() else { return };
             if at > now {
                 return;
             }
             self.tombstones.pop_front();
-            let Some(entry) = self.members.resolve(member) else { continue };
-            let expired = !entry.state.is_live() && entry.changed_at + self.config.tombstone_ttl <= now;
-            if expired && entry.broadcasts_until > now {
-                // Copies of its broadcasts still circulate: later.
-                self.tombstones.push_back((entry.broadcasts_until, member));
-            } else if expired {
+            let Some(entry) = self.members.get_mut(member.slot).filter(|e| e.slot_generation == member.generation)
+            else {
+                continue;
+            };
+            if entry.state.is_live() {
+                entry.tombstone_queued = false;
+                continue;
+            }
+            let due = (entry.changed_at + ttl).max(entry.broadcasts_until);
+            if due > now {
+                let at = self.tombstones.partition_point(|&(t, _)| t <= due);
+                self.tombstones.insert(at, (due, member));
+            } else {
                 self.gossip.remove(member.slot);
                 self.members.remove(member.slot);
             }
@@ -512,11 +537,24 @@ impl Node {
 
     /// Refutes, also sending the refutation straight to `accuser` (the
     /// member whose suspicion times out first) if it is known.
+    ///
+    /// A version heard *above* this node's own, about its name at its
+    /// address, can only come from a past life of this process that reused
+    /// its generation (a clock that went back, or a generation configured
+    /// by hand). The node then becomes a new generation above it rather than
+    /// the next incarnation of the old one: its broadcasts start their
+    /// sequence again, and members that remember the past life's sequence
+    /// numbers would otherwise drop them as duplicates.
     fn refute_to(&mut self, now: Time, heard: Version, accuser: Option<&[u8]>) {
         let Some(local) = self.members.get_mut(LOCAL) else { return };
-        let version = local.version().max(heard).next();
+        let own = local.version();
+        let version = if heard > own { heard.next_generation() } else { own.next() };
         local.set_version(version);
         local.changed_at = now;
+        if version.generation != own.generation {
+            self.process_generation = version.generation;
+            self.next_broadcast_seq = 1;
+        }
         self.disseminate(now, LOCAL);
         self.stats.refutations += 1;
         if self.config.dissemination == Dissemination::Infection {

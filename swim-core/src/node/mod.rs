@@ -136,9 +136,9 @@ pub struct Node {
     /// When a ping from a member this node does not know first arrived
     /// (since the last sync such pings caused).
     stranger_since: Option<Time>,
-    /// The generation this process started with: its broadcasts carry it
-    /// (the member's version may move to a later generation, the broadcast
-    /// numbering does not).
+    /// The generation this node's broadcasts carry, numbered from 1 by
+    /// `next_broadcast_seq`: the member's own, and both start again when it
+    /// moves to a new generation (it found a past life above it).
     process_generation: u64,
     next_broadcast_seq: u32,
     /// The last name conflict reported (name hash, claimed address, when),
@@ -152,8 +152,16 @@ pub struct Node {
     wall: Option<(Time, u64)>,
     join_limiter: Limiter,
     sync_limiter: Limiter,
+    /// Departures sent straight back to a member that told an older story
+    /// (see `push_back`): a datagram of stale claims must not make this node
+    /// send one datagram per claim.
+    push_back_limiter: Limiter,
     stats: Stats,
 }
+
+/// Direct push-backs per source IP: one a second, two at once. Gossip
+/// carries the rest.
+const PUSH_BACK_RATE: crate::limits::RateLimit = crate::limits::RateLimit { per_second: 1, burst: 2 };
 
 impl Node {
     /// Creates a node named `name` (1..=255 bytes), reachable at `addrs`
@@ -204,7 +212,7 @@ impl Node {
             gossip: Gossip::with_capacity(expected),
             broadcast_queue: Gossip::with_capacity(config.broadcast_capacity),
             broadcasts: Broadcasts::new(config.broadcast_capacity),
-            suspicions: Deadlines::with_capacity(expected),
+            suspicions: Deadlines::with_capacity(crate::members::suspicion_capacity(expected)),
             deadline_stamp: 0,
             tombstones: VecDeque::with_capacity(expected),
             tombstone_cursor: 0,
@@ -226,6 +234,7 @@ impl Node {
             wall: None,
             join_limiter: Limiter::new(config.join_rate, expected.clamp(64, 1024)),
             sync_limiter: Limiter::new(config.sync_rate, expected.clamp(64, 1024)),
+            push_back_limiter: Limiter::new(PUSH_BACK_RATE, expected.clamp(64, 1024)),
             stats: Stats::default(),
             config,
         };
@@ -324,7 +333,7 @@ impl Node {
         if self.gossip.len() > self.members.slots() || self.broadcast_queue.len() > self.config.broadcast_capacity {
             return Err("a gossip queue outgrew its table");
         }
-        if self.suspicions.len() > self.suspicions.bound(self.members.suspects()) {
+        if self.suspicions.len() > self.suspicions.limit(self.members.suspects()) {
             return Err("the suspicion deadlines outgrew their bound");
         }
         if self.events.len() > self.config.event_capacity {
@@ -351,6 +360,7 @@ impl Node {
             self.suspicions.next(),
             self.tombstones.front().map(|(t, _)| *t),
             self.syncs.next_deadline(),
+            self.broadcasts.next_expiry(),
         ]
         .into_iter()
         .flatten()

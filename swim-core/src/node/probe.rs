@@ -10,7 +10,7 @@ use super::membership::Evidence;
 use super::timers::Timer;
 use super::transmit::{Carry, Outgoing};
 use crate::config::Config;
-use crate::members::{By, LOCAL, MemberRef, State};
+use crate::members::{By, Entry, LOCAL, MemberRef, State};
 use crate::rtt::RttEstimator;
 use crate::time::Time;
 use crate::version::Version;
@@ -23,6 +23,9 @@ const RECONNECT_PERIODS: u32 = 4;
 #[derive(Debug, Clone)]
 pub(crate) struct Probe {
     pub(crate) target: MemberRef,
+    /// The target's generation when the probe started: a later process of
+    /// the target (on another address) is not the one probed.
+    pub(crate) generation: u64,
     pub(crate) addr: SocketAddr,
     pub(crate) seq: u32,
     pub(crate) indirect_seq: u32,
@@ -38,6 +41,12 @@ pub(crate) struct Probe {
 impl Probe {
     pub(crate) fn next_deadline(&self) -> Time {
         if !self.acked && !self.indirect_sent { self.indirect_at.min(self.end_at) } else { self.end_at }
+    }
+
+    /// Whether `entry` (the target's) is still the process this probe
+    /// pings: same generation, same address.
+    fn still_probed(&self, entry: &Entry) -> bool {
+        entry.generation == self.generation && entry.addrs.first() == Some(&self.addr)
     }
 }
 
@@ -107,10 +116,12 @@ impl Node {
             let Some(entry) = self.members.get(slot) else { continue };
             let (Some(&addr), Some(target)) = (entry.addrs.first(), self.members.reference(slot)) else { continue };
             let carry = if self.config.lifeguard { Carry::Suspicion } else { Carry::Nothing };
+            let generation = entry.generation;
             let seq = self.next_seq();
             let indirect_seq = self.next_seq();
             self.prober.probes.push(Probe {
                 target,
+                generation,
                 addr,
                 seq,
                 indirect_seq,
@@ -238,9 +249,10 @@ impl Node {
     fn send_indirect(&mut self, i: usize) {
         let Some(probe) = self.prober.probes.get(i) else { return };
         let (target, seq, addr) = (probe.target, probe.indirect_seq, probe.addr);
-        let target_live = self.members.resolve(target).is_some_and(|e| e.state.is_live());
+        let target_live = self.members.resolve(target).is_some_and(|e| e.state.is_live() && probe.still_probed(e));
         let mut helpers = [0u32; 16];
-        // A target that left or was declared faulty meanwhile needs no help.
+        // A target that left, was declared faulty or restarted elsewhere
+        // meanwhile needs no help.
         let found =
             if target_live { self.random_alive(self.config.indirect_probes, target.slot, &mut helpers) } else { 0 };
         let want_nack = self.config.lifeguard;
@@ -263,10 +275,11 @@ impl Node {
         if probe.acked {
             return; // health was credited when the ack arrived
         }
-        // A target that left, was declared faulty or was forgotten while it
-        // was probed says nothing about this node or about the target.
+        // A target that left, was declared faulty, was forgotten or was
+        // replaced by a later process (on another address) while it was
+        // probed says nothing about this node or about the member now.
         let Some(entry) = self.members.resolve(probe.target) else { return };
-        if !entry.state.is_live() {
+        if !entry.state.is_live() || !probe.still_probed(entry) {
             return;
         }
         self.stats.probes_failed += 1;

@@ -3,7 +3,7 @@
 
 use core::time::Duration;
 
-use swim_wire::{Ack, IndirectAck, IndirectPing, Kind, Message, Nack, Suspect};
+use swim_wire::{Ack, Addrs, Alive, IndirectAck, IndirectPing, Kind, Message, Nack, Suspect};
 
 use super::tests::*;
 use super::*;
@@ -398,4 +398,57 @@ fn a_member_held_faulty_is_pinged_now_and_then_with_its_verdict_and_our_state_fi
     assert!((6..=20).contains(&all), "{all} reconnect pings in 40 s");
     assert!(reconnects.len() >= 3 && reconnects.len() as u64 <= all, "{reconnects:?}");
     assert!(n.health() > 0);
+}
+
+#[test]
+fn a_target_that_restarts_elsewhere_while_probed_is_not_suspected_and_its_old_address_not_pinged() {
+    let moved = |n: &mut Node, now: Time, to: SocketAddr| {
+        let (who, at) = (name(1), [to]);
+        let alive = Alive { generation: 1, incarnation: 0, name: &who, addrs: Addrs::from_slice(&at), meta: b"" };
+        let bytes = packet(Message::Ack(Ack { seq: 0, source: b"n2", payload: &[] }), &[Message::Alive(alive)]);
+        feed(n, now, addr(2), &bytes).unwrap();
+    };
+    // n1 is the only member: every probe is of n1.
+    let mut n = node(config());
+    introduce(&mut n, Time::ZERO, 1);
+    let (target, _, sent) = next_probe(&mut n, Time::ZERO);
+    assert_eq!(target, 1);
+    // Its next process announces itself on another address; the old one
+    // never answers. No indirect probe of the old address, no suspicion of
+    // the new process, no blame on this node.
+    moved(&mut n, sent + Duration::from_millis(10), addr(51));
+    for t in [500, 1000, 1100] {
+        let t = sent + Duration::from_millis(t);
+        n.handle_timeout(t);
+        let out = transmits(&mut n, t);
+        assert!(out.iter().all(|(_, b)| parse(b).primary().kind() != Kind::IndirectPing), "at {t:?}");
+    }
+    assert_eq!(state_of(&n, 1), Some(State::Alive));
+    assert_eq!((n.stats().probes_failed, n.health()), (0, 0));
+
+    // A ping decided before the move and sent after it is dropped: the new
+    // version must not reach the old address, whose process (if any) would
+    // take it for a past life of its own.
+    let mut n = node(config());
+    introduce(&mut n, Time::ZERO, 1);
+    let mut now = Time::ZERO;
+    let mut dropped = false;
+    for _ in 0..100 {
+        n.handle_timeout(now);
+        if n.stats().probes > 0 {
+            moved(&mut n, now, addr(51));
+            let out = transmits(&mut n, now);
+            assert!(out.iter().all(|(to, _)| *to != addr(1)), "{out:?}");
+            dropped = true;
+            break;
+        }
+        transmits(&mut n, now);
+        now = n.poll_timeout().unwrap().max(now);
+    }
+    assert!(dropped, "a probe started");
+    // The next probes go to the new address.
+    let (to, bytes) = next_probe_packet(&mut n, now + Duration::from_millis(1));
+    assert_eq!(to, addr(51));
+    let Message::Ping(p) = parse(&bytes).primary() else { panic!() };
+    assert_eq!(p.target_generation, 1);
 }

@@ -265,12 +265,9 @@ impl Node {
         if self.leave.is_some() || !self.timers.expired(Timer::Sync, now) {
             return;
         }
-        // The interval grows with the cluster: ⌈log2(N / 32)⌉ + 1 times the base.
-        let n = self.members.live().max(1) as f64;
-        let scale = if n <= 32.0 { 1.0 } else { (n / 32.0).log2().ceil() + 1.0 };
         // With a tenth of randomness, so that syncs do not fall into step.
         let jitter = 0.9 + 0.2 * self.rng.unit();
-        self.timers.set(Timer::Sync, now + self.config.sync_interval.mul_f64(scale * jitter));
+        self.timers.set(Timer::Sync, now + self.sync_period().mul_f64(jitter));
         // Anti-entropy with a random member: each side's view repairs the
         // other's (a verdict only one side holds becomes a suspicion the
         // accused refutes).
@@ -359,6 +356,26 @@ impl Node {
     /// What the exchange needs next (`None` if it is unknown or was closed).
     pub fn sync_status(&self, id: SyncId) -> Option<SyncStatus> {
         self.syncs.get(id).map(|s| s.status)
+    }
+
+    /// The anti-entropy interval for the cluster's size: it grows with the
+    /// cluster, `⌈log2(N / 32)⌉ + 1` times the base beyond 32 members.
+    fn sync_period(&self) -> core::time::Duration {
+        let n = self.members.live().max(1) as f64;
+        let scale = if n <= 32.0 { 1.0 } else { (n / 32.0).log2().ceil() + 1.0 };
+        self.config.sync_interval.mul_f64(scale)
+    }
+
+    /// A join sync completed: the node holds the whole table, so its first
+    /// anti-entropy sync is a full (scaled) interval away, at random within
+    /// it (members that joined together must not sync in step). Before, it
+    /// came within one base interval of the node's start, whatever the
+    /// cluster's size: a second full-table exchange soon after the first.
+    fn arm_sync_after_join(&mut self, now: Time) {
+        if !self.config.sync_interval.is_zero() && self.leave.is_none() {
+            let at = now + self.sync_period().mul_f64(0.5 + self.rng.unit());
+            self.timers.set(Timer::Sync, at);
+        }
     }
 
     /// Ends an exchange (finished or failed) and frees its slot.
@@ -450,14 +467,17 @@ impl Node {
         let body = body.get_mut(..budget.saturating_sub(frame::PREFIX_LEN))?;
         let mut w = PacketWriter::new(body, &header, plain_budget.saturating_sub(frame::PREFIX_LEN)).ok()?;
         w.push(&sync(flags)).ok()?;
+        // A push fails only for the one item too large for any frame (the
+        // ranges above hold what fits): it is left out, and the writer is
+        // unchanged by the failure.
         for slot in cursor..end {
             if let Some(e) = self.members.get(slot) {
-                w.push(&Message::MemberRecord(self.record(e))).ok()?;
+                let _ = w.push(&Message::MemberRecord(self.record(e)));
             }
         }
         for index in broadcast_cursor..broadcast_end {
             if let Some(b) = self.broadcasts.get(index).and_then(|b| self.user_broadcast(b)) {
-                w.push(&Message::UserBroadcast(b)).ok()?;
+                let _ = w.push(&Message::UserBroadcast(b));
             }
         }
         let len = w.finish().ok()?;
@@ -530,6 +550,7 @@ impl Node {
         s.expected_chunk += 1;
         s.records += incoming;
         s.others += other_items;
+        let joined = last && opener && s.join;
         if last {
             if opener {
                 s.status = SyncStatus::Done;
@@ -539,7 +560,11 @@ impl Node {
                 s.join = sync.flags.contains(SyncFlags::JOIN);
             }
         }
-        Ok(s.status)
+        let status = s.status;
+        if joined {
+            self.arm_sync_after_join(now);
+        }
+        Ok(status)
     }
 
     fn merge_record(&mut self, now: Time, r: &MemberRecord<'_>, source: &[u8], spread_new: bool) {

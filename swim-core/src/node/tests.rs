@@ -268,15 +268,35 @@ fn refutes_suspicion_with_a_higher_incarnation() {
 }
 
 #[test]
-fn a_restarted_member_resumes_above_its_old_incarnation() {
-    // The cluster knew this node at incarnation 7; it restarted at 0.
+fn a_restarted_member_that_reused_its_generation_resumes_as_a_new_one() {
+    // The cluster knew this node's name, at its address, at (0, 7): a past
+    // life with the same generation (a clock that went back). Resuming at
+    // (0, 8) would keep the past life's broadcast numbering; it becomes
+    // generation 1 instead, and numbers its broadcasts from 1 under it.
     let mut n = node(config());
     let ping = packet(
         Message::Ping(Ping { seq: 1, source: b"n1", target: &name(0), target_generation: 0, target_incarnation: 7 }),
         &[],
     );
     feed(&mut n, Time::ZERO, addr(1), &ping).unwrap();
-    assert_eq!(n.incarnation(), 8);
+    assert_eq!((n.local().generation, n.local().incarnation), (1, 0));
+    introduce(&mut n, Time::ZERO, 1);
+    assert_eq!(n.broadcast(Time::ZERO, b"hello"), Ok(1));
+    let out = transmits(&mut n, Time::from_millis(600));
+    let sent = out.iter().flat_map(|(_, p)| parse(p).piggyback().collect::<Vec<_>>());
+    let carried: Vec<_> = sent
+        .filter_map(|m| if let Message::UserBroadcast(b) = m { Some((b.generation, b.seq)) } else { None })
+        .collect();
+    assert!(!carried.is_empty() && carried.iter().all(|&v| v == (1, 1)), "{carried:?}");
+    // A claim of the same version from another process is not above it:
+    // only refuted with the next incarnation, as any.
+    let suspect = packet(
+        Message::Ack(Ack { seq: 0, source: b"n1", payload: &[] }),
+        &[Message::Suspect(Suspect { generation: 1, incarnation: 0, name: &name(0), by: b"n1" })],
+    );
+    feed(&mut n, Time::from_millis(700), addr(1), &suspect).unwrap();
+    assert_eq!((n.local().generation, n.local().incarnation), (1, 1));
+
     // From a join response too.
     let mut n = node(config());
     n.join(Time::ZERO, &[addr(1)]).unwrap();
@@ -294,7 +314,7 @@ fn a_restarted_member_resumes_above_its_old_incarnation() {
         &[],
     );
     feed(&mut n, Time::ZERO, addr(1), &response).unwrap();
-    assert_eq!(n.incarnation(), 13);
+    assert_eq!((n.local().generation, n.local().incarnation), (1, 0));
     let events = drain_events(&mut n);
     assert!(events.contains(&format!("join succeeded {}", addr(1))), "{events:?}");
     // And it opens a sync with the seed to learn the whole table.
@@ -304,7 +324,7 @@ fn a_restarted_member_resumes_above_its_old_incarnation() {
 }
 
 #[test]
-fn versions_order_totally_and_a_refutation_at_the_last_incarnation_moves_to_the_next_generation() {
+fn versions_order_totally_and_refutations_move_above_what_was_heard() {
     let mut n = node(config());
     introduce(&mut n, Time::ZERO, 1);
     let at = |generation: u64, inc: u32, suspect: bool| {
@@ -336,17 +356,21 @@ fn versions_order_totally_and_a_refutation_at_the_last_incarnation_moves_to_the_
     assert_eq!(state_of(&n, 1), Some(State::Suspect));
     feed(&mut n, Time::ZERO, addr(2), &at(1, 0, false)).unwrap();
     assert_eq!((state_of(&n, 1), version(&n)), (Some(State::Alive), Some((1, 0))));
-    // This node itself does exactly that.
+    // This node refutes a claim at its own version with the next
+    // incarnation (`Version::next` moves to the next generation at the last
+    // one); a claim above its version is a past life's, and it moves to the
+    // generation after that one. A verdict about a newer generation is about
+    // another process of this name: not this one's to refute.
     let mut me = node(config());
-    let faulty = |inc| {
+    let faulty = |generation, incarnation| {
         packet(
             Message::Ack(Ack { seq: 0, source: b"n1", payload: &[] }),
-            &[Message::Faulty(Faulty { generation: 0, incarnation: inc, name: &name(0), by: b"n1" })],
+            &[Message::Faulty(Faulty { generation, incarnation, name: &name(0), by: b"n1" })],
         )
     };
-    for (heard, own) in [(0x7fff_ffff, (0, 0x8000_0000)), (0xffff_fffe, (0, u32::MAX)), (u32::MAX, (1, 0))] {
-        feed(&mut me, Time::ZERO, addr(1), &faulty(heard)).unwrap();
-        assert_eq!((me.local().generation, me.incarnation()), own, "refuting {heard}");
+    for (heard, own) in [((0, 0), (0, 1)), ((0, 0x7fff_ffff), (1, 0)), ((1, 0), (1, 1)), ((3, u32::MAX), (1, 1))] {
+        feed(&mut me, Time::ZERO, addr(1), &faulty(heard.0, heard.1)).unwrap();
+        assert_eq!((me.local().generation, me.incarnation()), own, "refuting {heard:?}");
     }
 }
 
@@ -667,4 +691,34 @@ fn tombstones_are_reaped_after_their_time() {
     feed(&mut n, Time::from_secs(13), addr(1), &revive).unwrap();
     n.handle_timeout(Time::from_secs(30));
     assert_eq!(state_of(&n, 1), Some(State::Alive));
+    assert!(n.tombstones.is_empty(), "the old record is dropped");
+
+    // Buried again and again (a verdict, a refutation, a verdict...): one
+    // record, and the member is reaped a tombstone time after its last
+    // burial, not its first.
+    let verdict = |generation, incarnation| {
+        let f = Faulty { generation, incarnation, name: &name(1), by: b"n2" };
+        packet(Message::Ack(Ack { seq: 0, source: b"n2", payload: &[] }), &[Message::Faulty(f)])
+    };
+    let alive = |incarnation| {
+        let up = Alive { generation: 0, incarnation, name: &name(1), addrs: Addrs::from_slice(&a), meta: b"" };
+        packet(Message::Ack(Ack { seq: 0, source: b"n1", payload: &[] }), &[Message::Alive(up)])
+    };
+    for (i, t) in (2..8).zip(31..) {
+        feed(&mut n, Time::from_secs(t), addr(2), &verdict(0, i)).unwrap();
+        feed(&mut n, Time::from_millis(t * 1000 + 500), addr(1), &alive(i + 1)).unwrap();
+    }
+    feed(&mut n, Time::from_secs(40), addr(2), &verdict(0, 8)).unwrap();
+    // (n2 never answers probes: it may be buried too, with its own record.)
+    let records_of_n1 = |n: &Node| {
+        let slot = n.members.find(&name(1));
+        n.tombstones.iter().filter(|(_, r)| Some(r.slot) == slot).count()
+    };
+    assert_eq!(records_of_n1(&n), 1);
+    n.handle_timeout(Time::from_secs(45));
+    assert_eq!(state_of(&n, 1), Some(State::Faulty), "its first record came due: moved to its real time");
+    assert_eq!(records_of_n1(&n), 1);
+    n.handle_timeout(Time::from_secs(50));
+    assert_eq!(state_of(&n, 1), None, "reaped 10 s after the last verdict");
+    assert_eq!(records_of_n1(&n), 0);
 }

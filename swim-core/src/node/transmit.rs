@@ -220,6 +220,12 @@ impl Node {
         let to = match out {
             Outgoing::Ping { to, seq, target, carry } => {
                 let t = self.members.resolve(target)?;
+                // The member moved (a later process elsewhere) since the ping
+                // was decided: its version must not reach the old address,
+                // where a past process would take it for its own past life.
+                if t.addrs.first() != Some(&to) {
+                    return None;
+                }
                 let ping = Ping {
                     seq,
                     source: me,
@@ -255,6 +261,9 @@ impl Node {
             }
             Outgoing::IndirectPing { to, seq, target, target_addr, want_nack, nack_after_us } => {
                 let t = self.members.resolve(target)?;
+                if t.addrs.first() != Some(&target_addr) {
+                    return None; // as for pings: the target moved
+                }
                 let ping = IndirectPing {
                     seq,
                     want_nack,

@@ -225,6 +225,24 @@ fn decode_errors_name_message_field_and_offset() {
 }
 
 #[test]
+fn generations_above_the_largest_are_refused_both_ways() {
+    let top = crate::MAX_GENERATION;
+    let left = Left { generation: top, incarnation: 3, name: b"x" };
+    let bytes = encode_item(&Message::Left(left)).unwrap();
+    assert_eq!(decode_item(&bytes, &DecodeOptions::default()).unwrap(), Some(Message::Left(left)));
+
+    let err = encode_item(&Message::Left(Left { generation: top + 1, ..left })).unwrap_err();
+    assert_eq!((err.kind(), err.field()), (ErrorKind::BadGeneration(top + 1), Field::Generation));
+    let err = decode_err("43 000e | 4000000000000000 | 00000003 | 0178");
+    assert_eq!(
+        (err.kind(), err.message(), err.field(), err.offset()),
+        (ErrorKind::BadGeneration(1 << 62), Some(Kind::Left), Field::Generation, 3)
+    );
+    let err = decode_err("01 0014 | 00000001 | 0161 | 0162 | ffffffffffffffff | 00000000");
+    assert_eq!((err.kind(), err.field()), (ErrorKind::BadGeneration(u64::MAX), Field::Generation));
+}
+
+#[test]
 fn too_many_addresses_are_refused_both_ways() {
     let addrs = vec![addr("1.1.1.1:1"); MAX_ADDRS + 1];
     let alive = Alive { generation: 0, incarnation: 0, name: b"a", addrs: Addrs::from_slice(&addrs), meta: b"" };

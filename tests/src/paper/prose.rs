@@ -393,6 +393,8 @@ pub(super) fn scale(md: &mut String, s: &scale::Results) {
         "build (s)",
         "bytes per member",
         "one node learns all (ms)",
+        "table sync (ms)",
+        "sync every (periods)",
         "member-periods/s",
         "steps per member-period",
         "p50 (µs)",
@@ -401,7 +403,7 @@ pub(super) fn scale(md: &mut String, s: &scale::Results) {
         "max (µs)",
     ]
     .map(String::from)));
-    md.push_str("|---|---|---|---|---|---|---|---|---|---|---|\n");
+    md.push_str("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for r in &s.rows {
         md.push_str(&row(&[
             r.members.to_string(),
@@ -409,6 +411,8 @@ pub(super) fn scale(md: &mut String, s: &scale::Results) {
             f1(r.build_seconds),
             format!("{:.0}", r.bytes_per_member),
             f1(r.learn_seconds * 1e3),
+            f1(r.sync_seconds * 1e3),
+            format!("{:.0}", r.sync_interval_periods),
             format!("{:.0}", r.member_periods_per_s),
             f1(r.steps_per_member_period),
             f1(r.step_p50_us),
@@ -453,11 +457,20 @@ pub(super) fn scale(md: &mut String, s: &scale::Results) {
            the rate limiters' tables) still show.\n\
          - **Build** is the wall time until every full member knew every member (for the full \
            cluster, everyone joining through one seed); **one node learns all** is a single node \
-           taking in alive updates for the whole cluster.\n",
+           taking in alive updates for the whole cluster.\n\
+         - **Table sync** is one anti-entropy exchange of the whole table between two nodes that \
+           know every member, both sides' work, every frame; each member opens one per scaled \
+           sync interval (\"sync every\") and accepts about as many, so it adds about \
+           `2 × table sync / sync every` per member-period ({:.1} µs at the largest size). The \
+           timed periods hold none (a member's first comes half a scaled interval after its join \
+           at the earliest), so member-periods per second leave it out. In a real member it is \
+           not one step: the runtime hands it one frame (at most `sync_frame_budget`, 64 KiB) at \
+           a time.\n",
         s.periods,
         bytes_16k,
         16_000f64 * 16_000.0 * bytes_16k / 1e9,
         super::scale::FULL_LIMIT,
         hybrid_steps,
+        s.rows.last().map_or(0.0, |r| 2.0 * r.sync_seconds * 1e6 / r.sync_interval_periods.max(1.0)),
     );
 }

@@ -13,7 +13,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use swim_core::{Config, Node, Time};
+use swim_core::{Config, Node, SyncStatus, Time};
 use swim_wire::{Ack, Addrs, Alive, Header, Message, PacketWriter};
 
 use super::{Options, stats};
@@ -38,6 +38,11 @@ pub struct Row {
     pub bytes_per_member: f64,
     /// Wall seconds that node took to learn everyone from alive updates.
     pub learn_seconds: f64,
+    /// Wall seconds of one anti-entropy sync of the whole table between two
+    /// nodes (both sides).
+    pub sync_seconds: f64,
+    /// The anti-entropy interval at this size, in protocol periods.
+    pub sync_interval_periods: f64,
     /// Full members' protocol periods simulated per wall second.
     pub member_periods_per_s: f64,
     /// Steps per full member per period.
@@ -63,8 +68,10 @@ pub struct Results {
 
 /// One node learning `n − 1` members from datagrams of alive updates (32
 /// per datagram, 8-byte names, one IPv4 address, no metadata): the heap it
-/// holds per member, and the wall time it took.
-fn node_memory(n: usize) -> (f64, f64) {
+/// holds per member, the wall time it took, and the wall time of one
+/// anti-entropy sync of that table with a second node that knows the same
+/// members (both sides' work, every frame).
+fn node_memory(n: usize) -> (f64, f64, f64) {
     let addr = |i: usize| SocketAddr::from(([10, (i >> 16) as u8, (i >> 8) as u8, i as u8], 7946));
     let name = |i: usize| format!("m{i:07}").into_bytes();
     let mut datagrams = Vec::new();
@@ -81,7 +88,7 @@ fn node_memory(n: usize) -> (f64, f64) {
         buf.truncate(len);
         datagrams.push(buf);
     }
-    let config = Config { expected_members: n, sync_interval: Duration::ZERO, ..Config::lan() };
+    let config = Config { expected_members: n, ..Config::lan() };
     let mut out = vec![0u8; 1400];
     let before = live_bytes();
     let start = Instant::now();
@@ -94,13 +101,61 @@ fn node_memory(n: usize) -> (f64, f64) {
     let seconds = start.elapsed().as_secs_f64();
     assert_eq!(node.live_members(), n, "the node learned every member");
     let bytes = live_bytes().saturating_sub(before) as f64 / n as f64;
+    let sync = sync_seconds(&mut node, &mut datagrams, addr(0), addr(1), &name(1));
     drop(node);
-    (bytes, seconds)
+    (bytes, seconds, sync)
+}
+
+/// Lets `node` (at `at`) open its periodic sync and runs it, to the end,
+/// with a second node named `peer_name` at `peer` that learns the same
+/// `datagrams` first; the wall seconds of the exchange alone.
+fn sync_seconds(node: &mut Node, datagrams: &mut [Vec<u8>], at: SocketAddr, peer: SocketAddr, peer_name: &[u8]) -> f64 {
+    let config = Config { expected_members: node.live_members(), ..Config::lan() };
+    let mut other = Node::new(peer_name, &[peer], &[], config, Time::ZERO).expect("a valid config");
+    let mut out = vec![0u8; 1400];
+    for d in datagrams.iter_mut() {
+        let _ = other.handle_datagram(Time::ZERO, peer, d);
+        while other.poll_transmit(Time::ZERO, &mut out).is_some() {}
+        while other.poll_event().is_some() {}
+    }
+    // Periodic syncs are on in `node`'s configuration: its first is due
+    // within 1.5 base intervals of its start.
+    let due = Time::ZERO + Config::lan().sync_interval * 2;
+    node.handle_timeout(due);
+    while node.poll_transmit(due, &mut out).is_some() {}
+    let open = node.poll_sync_open().expect("a periodic sync is due");
+    let mut frame = vec![0u8; Config::lan().sync_frame_budget];
+    let start = Instant::now();
+    let accepted = other.accept_sync(due, at).expect("a sync is accepted");
+    let (mut a, mut b) = ((&mut *node, open.id), (&mut other, accepted));
+    for _ in 0..1_000_000 {
+        if a.0.sync_status(a.1) != Some(SyncStatus::Send) {
+            std::mem::swap(&mut a, &mut b);
+            if a.0.sync_status(a.1) != Some(SyncStatus::Send) {
+                break;
+            }
+        }
+        let len = a.0.poll_sync_frame(a.1, &mut frame).expect("a frame is written");
+        let body = frame.get_mut(4..len).expect("the frame holds its prefix");
+        b.0.handle_sync_frame(due, b.1, body).expect("the frame is valid");
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    assert_eq!(node.sync_status(open.id), Some(SyncStatus::Done), "the sync completed");
+    node.close_sync(open.id);
+    seconds
+}
+
+/// The scaled anti-entropy interval for `n` members (as the core computes
+/// it), in protocol periods.
+fn sync_interval_periods(config: &Config, n: usize) -> f64 {
+    let scale = if n <= 32 { 1.0 } else { (n as f64 / 32.0).log2().ceil() + 1.0 };
+    scale * config.sync_interval.as_secs_f64() / config.protocol_period.as_secs_f64()
 }
 
 fn measure(n: usize, o: &Options) -> Row {
     let config = Config { seed: o.seed, expected_members: n, ..Config::lan() };
     let period = config.protocol_period;
+    let sync_interval_periods = sync_interval_periods(&config, n);
     let hybrid = n > FULL_LIMIT;
     let full = if hybrid { o.scale_full.min(n - 1) } else { n };
     let mut sim = Sim::new(SimConfig {
@@ -111,7 +166,7 @@ fn measure(n: usize, o: &Options) -> Row {
         time_steps: true,
         ..SimConfig::default()
     });
-    let (bytes_per_member, learn_seconds) = node_memory(n);
+    let (bytes_per_member, learn_seconds, sync_seconds) = node_memory(n);
     let start = Instant::now();
     if hybrid {
         for i in 0..full {
@@ -137,6 +192,8 @@ fn measure(n: usize, o: &Options) -> Row {
         build_seconds,
         bytes_per_member,
         learn_seconds,
+        sync_seconds,
+        sync_interval_periods,
         member_periods_per_s: member_periods / seconds.max(1e-9),
         steps_per_member_period: steps.len() as f64 / member_periods,
         step_p50_us: stats::percentile(&steps, 50.0),
@@ -159,12 +216,15 @@ impl Results {
             .map(|r| {
                 format!(
                     "paper scale: N={} ({} full) build={:.1}s memory={:.0} B/member (one node learns all in {:.1} ms) \
+                     table sync={:.1} ms (every {:.0} periods) \
                      member-periods/s={:.0} steps/member-period={:.1} step p50={:.1}µs p99={:.1}µs p99.9={:.1}µs max={:.0}µs",
                     r.members,
                     r.full,
                     r.build_seconds,
                     r.bytes_per_member,
                     r.learn_seconds * 1e3,
+                    r.sync_seconds * 1e3,
+                    r.sync_interval_periods,
                     r.member_periods_per_s,
                     r.steps_per_member_period,
                     r.step_p50_us,
