@@ -97,7 +97,7 @@ fn run_one(members: usize, loss: f64, count: usize, seed: u64) -> Row {
         delivered,
         duplicates,
         repaired,
-        last_delivery: (stats::median(&last), stats::percentile(&last, 0.99)),
+        last_delivery: (stats::median(&last), stats::percentile(&last, 99.0)),
     }
 }
 
