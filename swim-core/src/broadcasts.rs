@@ -111,24 +111,32 @@ impl Broadcasts {
         self.retained.peek().map(|&Reverse((until, _, _))| until)
     }
 
-    /// Releases retained broadcasts whose time is up (at most `batch`).
+    /// Releases retained broadcasts whose time is up (at most `batch`
+    /// records looked at).
     pub(crate) fn expire(&mut self, now: Time, batch: usize) {
         for _ in 0..batch {
-            match self.next_expiry() {
-                Some(until) if until <= now => {
-                    self.release_earliest_expiring();
+            match self.retained.peek() {
+                Some(&Reverse((until, index, stamp))) if until <= now => {
+                    self.retained.pop();
+                    if self.is_current(index, stamp) {
+                        self.release(index);
+                    }
                 }
                 _ => return,
             }
         }
     }
 
+    /// Whether a retention record is the slot's current one.
+    fn is_current(&self, index: u32, stamp: u32) -> bool {
+        self.slots.get(index as usize).is_some_and(|s| s.used && s.retained && s.stamp == stamp)
+    }
+
     /// Releases the retained broadcast closest to the end of its lifetime
     /// (the one repair needs least); whether there was one.
     pub(crate) fn release_earliest_expiring(&mut self) -> bool {
         while let Some(Reverse((_, index, stamp))) = self.retained.pop() {
-            let current = self.slots.get(index as usize).is_some_and(|s| s.used && s.retained && s.stamp == stamp);
-            if current {
+            if self.is_current(index, stamp) {
                 self.release(index);
                 return true;
             }

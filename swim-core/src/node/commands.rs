@@ -140,9 +140,13 @@ impl Node {
         }
         let own = self.local_entry().map_or(Version::default(), |e| e.version());
         let known = Version::new(response.known_generation, response.known_incarnation);
-        if known > own {
-            // This node restarted without a newer generation (its clock went
-            // back, or it reuses one): resume above what the cluster knew.
+        if known == own.next() {
+            // The seed holds this process faulty or gone at its version (it
+            // answers the next one): an ordinary refutation.
+            self.refute(now, own);
+        } else if known > own {
+            // A past life above this process (its clock went back, or it
+            // reuses a generation): resume as a new generation above it.
             self.refute(now, known);
         }
         self.events.push(Record::JoinSucceeded { seed: from });

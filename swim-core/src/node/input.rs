@@ -107,10 +107,14 @@ impl Node {
                 }
                 let own = self.local_entry().map_or(Version::default(), |e| e.version());
                 let known = Version::new(p.target_generation, p.target_incarnation);
-                if known > own && self.leave.is_none() {
+                if known > own && known.generation == own.generation && self.leave.is_none() {
                     // The prober holds this name, at this address, at a later
-                    // version: a past life of this process that reused its
-                    // generation (or a clock that went back). Resume above it.
+                    // incarnation of this generation: a past life that reused
+                    // it. Resume above it. A later generation is not taken
+                    // from a bare ping: it may be a newer process elsewhere,
+                    // whose version reached this address by mistake (or by
+                    // forgery); a clock that went back is caught by the join,
+                    // where the seed checks the address.
                     self.refute(now, known);
                 }
                 self.send(Outgoing::Ack { to: from, seq: p.seq });

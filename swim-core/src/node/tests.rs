@@ -296,6 +296,14 @@ fn a_restarted_member_that_reused_its_generation_resumes_as_a_new_one() {
     );
     feed(&mut n, Time::from_millis(700), addr(1), &suspect).unwrap();
     assert_eq!((n.local().generation, n.local().incarnation), (1, 1));
+    // A ping naming a later generation is not a past life's proof: it may
+    // be a newer process elsewhere whose version reached this address.
+    let ping = packet(
+        Message::Ping(Ping { seq: 2, source: b"n1", target: &name(0), target_generation: 7, target_incarnation: 0 }),
+        &[],
+    );
+    feed(&mut n, Time::from_millis(800), addr(1), &ping).unwrap();
+    assert_eq!((n.local().generation, n.local().incarnation), (1, 1));
 
     // From a join response too.
     let mut n = node(config());
@@ -315,6 +323,26 @@ fn a_restarted_member_that_reused_its_generation_resumes_as_a_new_one() {
     );
     feed(&mut n, Time::ZERO, addr(1), &response).unwrap();
     assert_eq!((n.local().generation, n.local().incarnation), (1, 0));
+    // A seed that holds this very process faulty answers the next version:
+    // an ordinary refutation, same generation (its broadcasts keep their
+    // numbering).
+    let mut held_faulty = node(Config { generation: 5, ..config() });
+    held_faulty.join(Time::ZERO, &[addr(1)]).unwrap();
+    let out = transmits(&mut held_faulty, Time::ZERO);
+    let Message::JoinRequest(request) = parse(&out[0].1).primary() else { panic!() };
+    let answer = packet(
+        Message::JoinResponse(JoinResponse {
+            seq: request.seq,
+            status: JoinStatus::Accepted,
+            source: b"n1",
+            known_generation: 5,
+            known_incarnation: 1,
+            members: 5,
+        }),
+        &[],
+    );
+    feed(&mut held_faulty, Time::ZERO, addr(1), &answer).unwrap();
+    assert_eq!((held_faulty.local().generation, held_faulty.local().incarnation), (5, 1));
     let events = drain_events(&mut n);
     assert!(events.contains(&format!("join succeeded {}", addr(1))), "{events:?}");
     // And it opens a sync with the seed to learn the whole table.
