@@ -366,18 +366,6 @@ impl Node {
         self.config.sync_interval.mul_f64(scale)
     }
 
-    /// A join sync completed: the node holds the whole table, so its first
-    /// anti-entropy sync is a full (scaled) interval away, at random within
-    /// it (members that joined together must not sync in step). Before, it
-    /// came within one base interval of the node's start, whatever the
-    /// cluster's size: a second full-table exchange soon after the first.
-    fn arm_sync_after_join(&mut self, now: Time) {
-        if !self.config.sync_interval.is_zero() && self.leave.is_none() {
-            let at = now + self.sync_period().mul_f64(0.5 + self.rng.unit());
-            self.timers.set(Timer::Sync, at);
-        }
-    }
-
     /// Ends an exchange (finished or failed) and frees its slot.
     pub fn close_sync(&mut self, id: SyncId) {
         let Some(s) = self.syncs.get_mut(id) else { return };
@@ -550,7 +538,6 @@ impl Node {
         s.expected_chunk += 1;
         s.records += incoming;
         s.others += other_items;
-        let joined = last && opener && s.join;
         if last {
             if opener {
                 s.status = SyncStatus::Done;
@@ -560,11 +547,7 @@ impl Node {
                 s.join = sync.flags.contains(SyncFlags::JOIN);
             }
         }
-        let status = s.status;
-        if joined {
-            self.arm_sync_after_join(now);
-        }
-        Ok(status)
+        Ok(s.status)
     }
 
     fn merge_record(&mut self, now: Time, r: &MemberRecord<'_>, source: &[u8], spread_new: bool) {

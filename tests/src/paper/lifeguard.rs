@@ -197,9 +197,9 @@ impl Results {
         }
     }
 
-    /// `off / on`, with "∞" when Lifeguard made none.
+    /// `off / on`; at least `off` times when Lifeguard made none.
     pub fn ratio(off: u64, on: u64) -> String {
-        if on == 0 { format!("≥{off}× (none with Lifeguard)") } else { format!("{:.0}×", off as f64 / on as f64) }
+        if on == 0 { format!("≥{off}×: none with Lifeguard") } else { format!("{:.0}×", off as f64 / on as f64) }
     }
 
     /// One line.

@@ -222,6 +222,8 @@ pub struct Sim {
     step_times: Option<Vec<u32>>,
     /// When the step being timed began.
     step_started: Option<std::time::Instant>,
+    /// Wall time spent in sync exchanges (with `time_steps`).
+    sync_time: Duration,
     /// Index of the first responder (the member count if none).
     responders_from: usize,
     leave_timeout: Duration,
@@ -249,6 +251,7 @@ impl Sim {
             check_invariants: sim.check_invariants,
             step_times: sim.time_steps.then(Vec::new),
             step_started: None,
+            sync_time: Duration::ZERO,
             responders_from: sim.responders_from.unwrap_or(sim.members).min(sim.members),
             leave_timeout: sim.leave_timeout,
         };
@@ -536,8 +539,10 @@ impl Sim {
                 self.release(buf);
             }
             Pending::Frame { sync, to_side, buf } => {
+                let started = self.step_times.is_some().then(std::time::Instant::now);
                 self.deliver_frame(sync, to_side, buf);
                 self.release(buf);
+                self.sync_time += started.map_or(Duration::ZERO, |s| s.elapsed());
             }
             Pending::ResponderPing { to } => {
                 self.responder_ping(to);
@@ -568,6 +573,12 @@ impl Sim {
     /// `time_steps`), and clears them.
     pub fn step_times(&mut self) -> Vec<u32> {
         self.step_times.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    /// Wall time spent in sync exchanges so far (with `time_steps`: every
+    /// frame, both sides, a responder's side included), and clears it.
+    pub fn sync_time(&mut self) -> Duration {
+        std::mem::take(&mut self.sync_time)
     }
 
     fn fire_timer(&mut self, i: usize) {
@@ -647,9 +658,11 @@ impl Sim {
             m.node = Some(node);
         }
         self.record_step();
+        let started = (self.step_times.is_some() && !opens.is_empty()).then(std::time::Instant::now);
         for open in opens {
             self.open_sync(i, open.id, open.peer);
         }
+        self.sync_time += started.map_or(Duration::ZERO, |s| s.elapsed());
         let timed_out =
             self.members.get(i).and_then(|m| m.leaving_since).is_some_and(|since| now >= since + self.leave_timeout);
         if announced || timed_out {
