@@ -130,7 +130,15 @@ impl<'a> Header<'a> {
             header.key_id = Some(r.u32(Field::KeyId)?);
         }
         if bits & flags::LABEL != 0 {
-            header.label = r.name(Field::Label)?;
+            let at = r.offset();
+            let label = r.name(Field::Label)?;
+            // A label the writer would refuse is refused here too, so whatever
+            // decodes can be written back.
+            if label.len() > MAX_LABEL_LEN {
+                let kind = ErrorKind::TooLarge { len: label.len(), limit: MAX_LABEL_LEN };
+                return Err(r.fail_at(kind, Field::Label, at));
+            }
+            header.label = label;
         }
         let end = usize::from(header_len);
         let Some(extension) = end.checked_sub(r.offset()) else {

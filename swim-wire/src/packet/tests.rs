@@ -216,6 +216,34 @@ fn header_must_fit_and_label_is_bounded() {
 }
 
 #[test]
+fn a_label_longer_than_the_limit_is_refused_when_read_too() {
+    // Found by the roundtrip fuzzer: a 129-byte label decoded, then could
+    // not be re-encoded.
+    let mut bytes = vec![b'S', b'W', PROTOCOL_VERSION, 0x04, 0];
+    bytes.push(u8::try_from(MAX_LABEL_LEN + 1).unwrap());
+    bytes.extend_from_slice(&[b'l'; MAX_LABEL_LEN + 1]);
+    bytes[4] = u8::try_from(bytes.len()).unwrap();
+    let err = Header::parse(&bytes, &DecodeOptions::default()).unwrap_err();
+    assert_eq!(
+        (err.kind(), err.field(), err.offset()),
+        (ErrorKind::TooLarge { len: 129, limit: 128 }, Field::Label, 5)
+    );
+
+    // At the limit it is read, and written back byte for byte.
+    let at_limit = [b'l'; MAX_LABEL_LEN];
+    let header = Header { label: &at_limit, ..Header::default() };
+    let mut buf = [0u8; 256];
+    let mut w = PacketWriter::new(&mut buf, &header, 256).unwrap();
+    w.push(&ping()).unwrap();
+    let len = w.finish().unwrap();
+    let packet = Packet::parse(&buf[..len], &DecodeOptions::default()).unwrap();
+    assert_eq!(packet.header().label, &at_limit[..]);
+    let mut again = [0u8; 256];
+    let again_len = packet.encode(&mut again).unwrap();
+    assert_eq!(&again[..again_len], &buf[..len]);
+}
+
+#[test]
 fn payload_limit_is_configurable() {
     let mut buf = [0u8; 128];
     let mut w = PacketWriter::new(&mut buf, &Header::default(), 128).unwrap();
