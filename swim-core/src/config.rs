@@ -50,9 +50,8 @@ impl fmt::Debug for SecretKey {
 /// ```
 /// use swim_core::{Config, Encryption, SecretKey};
 /// let config = Config {
-///     // The nonce epoch must be random for every process run (the `swim`
-///     // builder draws one from the operating system).
-///     encryption: Some(Encryption::new(SecretKey([7; 32]), 0x5eed_1234_5678_9abc)),
+///     // Nonces are drawn by the node itself, from the operating system.
+///     encryption: Some(Encryption::new(SecretKey([7; 32]))),
 ///     ..Config::lan()
 /// };
 /// assert!(config.validate().is_ok());
@@ -65,9 +64,6 @@ pub struct Encryption {
     pub encrypt_outgoing: bool,
     /// Whether plaintext packets are accepted.
     pub accept_plaintext: bool,
-    /// Random, non-zero, and different for every process run: it makes
-    /// nonces unique across the cluster. Never reuse one with the same key.
-    pub nonce_epoch: u64,
     /// Packets whose sender clock differs from this node's by more than this
     /// are refused (replay protection; members' clocks must agree that well).
     pub max_age: Duration,
@@ -76,12 +72,16 @@ pub struct Encryption {
 impl Encryption {
     /// Encryption with one key: seal everything, accept nothing unsealed,
     /// refuse packets a minute off.
-    pub fn new(key: SecretKey, nonce_epoch: u64) -> Self {
+    ///
+    /// There is no nonce setting: every node draws its own nonce epoch from
+    /// the operating system when it is created, so no configuration (a
+    /// constant copied between members, or kept across restarts) can make
+    /// two packets share a nonce under one key.
+    pub fn new(key: SecretKey) -> Self {
         Encryption {
             keys: vec![key],
             encrypt_outgoing: true,
             accept_plaintext: false,
-            nonce_epoch,
             max_age: Duration::from_secs(60),
         }
     }
@@ -520,9 +520,6 @@ impl Config {
             if e.keys.iter().enumerate().any(|(i, k)| e.keys.iter().skip(i + 1).any(|o| o.id() == k.id())) {
                 return fail("encryption.keys", "holds two keys with the same id");
             }
-            if e.nonce_epoch == 0 {
-                return fail("encryption.nonce_epoch", "must be random and non-zero");
-            }
             if e.max_age < Duration::from_secs(1) || e.max_age > Duration::from_secs(86_400) {
                 return fail("encryption.max_age", "must be between 1 s and a day");
             }
@@ -633,18 +630,17 @@ mod tests {
             ("broadcast_capacity", |c| c.broadcast_capacity = 0),
             ("event_capacity", |c| c.event_capacity = 1),
             ("encryption.keys", |c| {
-                c.encryption = Some(Encryption { keys: vec![], ..Encryption::new(SecretKey([1; 32]), 9) })
+                c.encryption = Some(Encryption { keys: vec![], ..Encryption::new(SecretKey([1; 32])) })
             }),
             ("encryption.keys", |c| {
                 c.encryption =
-                    Some(Encryption { keys: vec![SecretKey([1; 32]); 2], ..Encryption::new(SecretKey([1; 32]), 9) });
+                    Some(Encryption { keys: vec![SecretKey([1; 32]); 2], ..Encryption::new(SecretKey([1; 32])) });
             }),
-            ("encryption.nonce_epoch", |c| c.encryption = Some(Encryption::new(SecretKey([1; 32]), 0))),
             ("encryption.max_age", |c| {
-                c.encryption = Some(Encryption { max_age: Duration::ZERO, ..Encryption::new(SecretKey([1; 32]), 9) });
+                c.encryption = Some(Encryption { max_age: Duration::ZERO, ..Encryption::new(SecretKey([1; 32])) });
             }),
             ("encryption", |c| {
-                let plain = Encryption { encrypt_outgoing: false, ..Encryption::new(SecretKey([1; 32]), 9) };
+                let plain = Encryption { encrypt_outgoing: false, ..Encryption::new(SecretKey([1; 32])) };
                 c.encryption = Some(plain);
             }),
             ("join_rate", |c| c.join_rate = RateLimit { per_second: 1, burst: 0 }),

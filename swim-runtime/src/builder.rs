@@ -142,11 +142,12 @@ impl Builder {
 
     /// Encrypts every datagram and sync frame with these keys (AES-256-GCM;
     /// the first seals, all open). Shortcut for setting `Config::encryption`;
-    /// the nonce epoch is drawn from the operating system's random source.
+    /// the node draws its nonce epoch from the operating system's random
+    /// source.
     pub fn encrypt(mut self, keys: impl IntoIterator<Item = SecretKey>) -> Self {
         let mut keys = keys.into_iter();
         if let Some(first) = keys.next() {
-            let mut e = Encryption::new(first, 0);
+            let mut e = Encryption::new(first);
             e.keys.extend(keys);
             self.config.encryption = Some(e);
         }
@@ -203,11 +204,6 @@ impl Builder {
             config.generation =
                 u64::try_from(since_epoch.as_micros()).unwrap_or(u64::MAX).clamp(1, swim_wire::MAX_GENERATION);
         }
-        if let Some(e) = config.encryption.as_mut() {
-            if e.nonce_epoch == 0 {
-                e.nonce_epoch = random_epoch()?;
-            }
-        }
         let node = Node::new(self.name.as_bytes(), &[advertise], &self.metadata, config, Time::ZERO)?;
         let cluster = launch.launch(node, self.options);
         if !self.seeds.is_empty() {
@@ -225,14 +221,4 @@ impl Cluster {
     pub fn builder(name: impl Into<String>) -> Builder {
         Builder::new(name.into())
     }
-}
-
-/// A random, non-zero nonce epoch from the operating system.
-fn random_epoch() -> Result<u64, Error> {
-    use ring::rand::SecureRandom;
-    let mut bytes = [0u8; 8];
-    ring::rand::SystemRandom::new()
-        .fill(&mut bytes)
-        .map_err(|_| Error::Transport("the operating system's random source failed".into()))?;
-    Ok(u64::from_be_bytes(bytes) | 1)
 }

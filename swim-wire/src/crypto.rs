@@ -86,6 +86,86 @@ impl Nonce {
     }
 }
 
+/// The nonces one sender seals with: an epoch drawn from the operating
+/// system's random source, and a counter within it.
+///
+/// There is no way to choose the epoch (outside the `dangerous-fixed-nonces`
+/// feature, for tests and fuzzers): a constant or reused epoch under one key
+/// would repeat nonces, and AES-GCM fails completely when a nonce repeats.
+/// With 64-bit random epochs, a repeat anywhere in a cluster is negligible.
+///
+/// ```
+/// use swim_wire::crypto::NonceSequence;
+/// let (mut a, mut b) = (NonceSequence::random().unwrap(), NonceSequence::random().unwrap());
+/// let (first, second) = (a.next_nonce().unwrap(), a.next_nonce().unwrap());
+/// assert_eq!((first.epoch, first.counter + 1), (second.epoch, second.counter));
+/// assert_ne!(first.epoch, b.next_nonce().unwrap().epoch);
+/// ```
+pub struct NonceSequence {
+    epoch: u64,
+    counter: u32,
+}
+
+impl fmt::Debug for NonceSequence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NonceSequence").field("counter", &self.counter).finish_non_exhaustive()
+    }
+}
+
+/// The operating system's random source failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RandomError;
+
+impl fmt::Display for RandomError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the operating system's random source failed")
+    }
+}
+
+impl std::error::Error for RandomError {}
+
+/// A random `u64` from the operating system's cryptographic generator.
+pub fn random_u64() -> core::result::Result<u64, RandomError> {
+    use ring::rand::SecureRandom;
+    let mut bytes = [0u8; 8];
+    ring::rand::SystemRandom::new().fill(&mut bytes).map_err(|_| RandomError)?;
+    Ok(u64::from_be_bytes(bytes))
+}
+
+impl NonceSequence {
+    /// A sequence with a fresh random epoch.
+    pub fn random() -> core::result::Result<Self, RandomError> {
+        Ok(NonceSequence { epoch: random_u64()?, counter: 0 })
+    }
+
+    /// A sequence starting at `epoch` and `counter`: only for tests and
+    /// fuzzers that must produce repeated or chosen nonces. Never seal real
+    /// traffic with it.
+    #[cfg(feature = "dangerous-fixed-nonces")]
+    pub fn dangerous_fixed(epoch: u64, counter: u32) -> Self {
+        NonceSequence { epoch, counter }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn fixed(epoch: u64, counter: u32) -> Self {
+        NonceSequence { epoch, counter }
+    }
+
+    /// The next nonce. When the counter wraps (after 2³² packets), a new
+    /// random epoch is drawn.
+    pub fn next_nonce(&mut self) -> core::result::Result<Nonce, RandomError> {
+        let nonce = Nonce { epoch: self.epoch, counter: self.counter };
+        match self.counter.checked_add(1) {
+            Some(next) => self.counter = next,
+            None => {
+                self.epoch = random_u64()?;
+                self.counter = 0;
+            }
+        }
+        Ok(nonce)
+    }
+}
+
 /// What went wrong managing a keyring.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -121,7 +201,7 @@ struct Key {
 /// The keys a member seals and opens packets with.
 ///
 /// ```
-/// use swim_wire::crypto::{Keyring, Nonce, key_id};
+/// use swim_wire::crypto::{Keyring, NonceSequence, key_id};
 /// use swim_wire::*;
 ///
 /// let mut ring = Keyring::new(&[1; 32]);
@@ -130,7 +210,8 @@ struct Key {
 /// w.push(&Message::Ping(Ping { seq: 1, source: b"a", target: b"b", target_generation: 0, target_incarnation: 0 })).unwrap();
 /// let plain = w.finish().unwrap();
 ///
-/// let sealed = ring.seal(&mut buf, plain, Nonce { epoch: 42, counter: 1 }, 1_700_000_000_000).unwrap();
+/// let mut nonces = NonceSequence::random().unwrap();
+/// let sealed = ring.seal(&mut buf, plain, &mut nonces, 1_700_000_000_000).unwrap();
 /// assert_eq!(sealed, plain + crypto::OVERHEAD);
 /// let opened = ring.open(&mut buf, sealed, &DecodeOptions::default()).unwrap();
 /// assert_eq!((opened.sent_at_ms, opened.key_id), (1_700_000_000_000, key_id(&[1; 32])));
@@ -223,9 +304,9 @@ impl Keyring {
     }
 
     /// Seals the plaintext packet in `buf[..plain_len]` in place with the
-    /// primary key; returns the sealed length (`plain_len + OVERHEAD`).
-    /// `buf` must have room for the overhead.
-    pub fn seal(&self, buf: &mut [u8], plain_len: usize, nonce: Nonce, sent_at_ms: u64) -> Result<usize> {
+    /// primary key and the next nonce of `nonces`; returns the sealed length
+    /// (`plain_len + OVERHEAD`). `buf` must have room for the overhead.
+    pub fn seal(&self, buf: &mut [u8], plain_len: usize, nonces: &mut NonceSequence, sent_at_ms: u64) -> Result<usize> {
         let any_version = DecodeOptions { min_version: 0, max_version: u8::MAX, ..DecodeOptions::default() };
         let (header, body_at) = Header::parse(buf.get(..plain_len).unwrap_or_default(), &any_version)?;
         if header.encrypted {
@@ -249,13 +330,16 @@ impl Keyring {
             let kind = ErrorKind::NoRoom { needed: sealed_len, remaining: buf.len() };
             return Err(Error::new(kind, None, Field::Packet, plain_len));
         }
+        let key =
+            self.key(self.primary).ok_or(Error::new(ErrorKind::UnknownKey(self.primary), None, Field::KeyId, 0))?;
+        // Drawn before `buf` changes: a failure leaves the plaintext as it was.
+        let nonce =
+            nonces.next_nonce().map_err(|_| Error::new(ErrorKind::NoRandomness, None, Field::Packet, header_len))?;
         let text_at = header_len + NONCE_LEN;
         buf.copy_within(body_at..plain_len, text_at + TIME_LEN);
         let mut w = Writer::new(buf, 0, header_len);
         let step = sealed_header.write(&mut w);
         w.finish(step)?;
-        let key =
-            self.key(self.primary).ok_or(Error::new(ErrorKind::UnknownKey(self.primary), None, Field::KeyId, 0))?;
         let (aad, rest) = buf.split_at_mut(header_len);
         let (nonce_bytes, rest) = rest.split_at_mut(NONCE_LEN);
         let (text, tag_space) = rest.split_at_mut(TIME_LEN + body_len);
@@ -356,7 +440,7 @@ mod tests {
         let ring = Keyring::new(&[0x11; 32]);
         let mut buf = [0u8; 128];
         let plain = plaintext(&mut buf, b"");
-        let sealed = ring.seal(&mut buf, plain, Nonce { epoch: 0x0102_0304_0506_0708, counter: 9 }, 1000).unwrap();
+        let sealed = ring.seal(&mut buf, plain, &mut NonceSequence::fixed(0x0102_0304_0506_0708, 9), 1000).unwrap();
         let id = key_id(&[0x11; 32]).to_be_bytes();
         let mut expected = hex("5357 02 03 09");
         expected.extend_from_slice(&id);
@@ -377,7 +461,7 @@ mod tests {
         let ring = Keyring::new(&[3; 32]);
         let mut buf = [0u8; 128];
         let plain = plaintext(&mut buf, b"prod");
-        let sealed = ring.seal(&mut buf, plain, Nonce { epoch: 1, counter: 1 }, 5).unwrap();
+        let sealed = ring.seal(&mut buf, plain, &mut NonceSequence::fixed(1, 1), 5).unwrap();
         let original = buf;
         for i in 0..sealed {
             // Flags and key id changes are refused before the AEAD; others by it.
@@ -416,7 +500,7 @@ mod tests {
         let b = Keyring::new(&[2; 32]);
         let mut buf = [0u8; 128];
         let plain = plaintext(&mut buf, b"");
-        let sealed = a.seal(&mut buf, plain, Nonce { epoch: 1, counter: 1 }, 0).unwrap();
+        let sealed = a.seal(&mut buf, plain, &mut NonceSequence::fixed(1, 1), 0).unwrap();
         let mut copy = buf;
         let err = b.open(&mut copy, sealed, &DecodeOptions::default()).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::UnknownKey(key_id(&[1; 32])));
@@ -424,7 +508,7 @@ mod tests {
         let id2 = a.add(&[2; 32]).unwrap();
         let mut by_b = [0u8; 128];
         let plain_b = plaintext(&mut by_b, b"");
-        let sealed_b = b.seal(&mut by_b, plain_b, Nonce { epoch: 2, counter: 1 }, 0).unwrap();
+        let sealed_b = b.seal(&mut by_b, plain_b, &mut NonceSequence::fixed(2, 1), 0).unwrap();
         assert_eq!(a.open(&mut by_b, sealed_b, &DecodeOptions::default()).unwrap().key_id, id2);
         assert!(a.open(&mut buf, sealed, &DecodeOptions::default()).is_ok());
         // Keyring rules.
@@ -448,10 +532,10 @@ mod tests {
         let plain = plaintext(&mut buf, b"");
         let mut small = [0u8; 40];
         small[..plain].copy_from_slice(&buf[..plain]);
-        assert!(ring.seal(&mut small, plain, Nonce { epoch: 1, counter: 1 }, 0).unwrap_err().is_no_room());
-        let sealed = ring.seal(&mut buf, plain, Nonce { epoch: 1, counter: 1 }, 0).unwrap();
+        assert!(ring.seal(&mut small, plain, &mut NonceSequence::fixed(1, 1), 0).unwrap_err().is_no_room());
+        let sealed = ring.seal(&mut buf, plain, &mut NonceSequence::fixed(1, 1), 0).unwrap();
         assert_eq!(
-            ring.seal(&mut buf, sealed, Nonce { epoch: 1, counter: 2 }, 0).unwrap_err().kind(),
+            ring.seal(&mut buf, sealed, &mut NonceSequence::fixed(1, 2), 0).unwrap_err().kind(),
             ErrorKind::Encrypted
         );
         let mut plain_copy = [0u8; 96];

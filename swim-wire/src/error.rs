@@ -177,6 +177,9 @@ pub enum ErrorKind {
         /// Bytes left under the budget.
         remaining: usize,
     },
+    /// The operating system's random source failed while drawing a nonce
+    /// epoch; nothing was sealed.
+    NoRandomness,
 }
 
 /// An error from decoding or encoding: what failed and where.
@@ -274,6 +277,7 @@ impl fmt::Display for ErrorKind {
             ErrorKind::NoRoom { needed, remaining } => {
                 write!(f, "no room ({needed} bytes needed, {remaining} left under the budget)")
             }
+            ErrorKind::NoRandomness => f.write_str("the operating system's random source failed"),
         }
     }
 }

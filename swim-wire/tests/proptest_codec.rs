@@ -250,8 +250,6 @@ proptest! {
         label in label(),
         primary in primary_spec(),
         piggyback in vec(piggyback_spec(), 0..8),
-        epoch in any::<u64>(),
-        counter in any::<u32>(),
         time in any::<u64>(),
     ) {
         let ring = crypto::Keyring::new(&key);
@@ -264,10 +262,13 @@ proptest! {
         }
         let plain = w.finish().unwrap();
         let original = buf[..plain].to_vec();
-        let sealed = ring.seal(&mut buf, plain, crypto::Nonce { epoch, counter }, time).unwrap();
+        let mut nonces = crypto::NonceSequence::random().unwrap();
+        let sealed = ring.seal(&mut buf, plain, &mut nonces, time).unwrap();
         prop_assert_eq!(sealed, plain + crypto::OVERHEAD);
         let opened = ring.open(&mut buf, sealed, &DecodeOptions::default()).unwrap();
-        prop_assert_eq!((opened.nonce, opened.sent_at_ms), (crypto::Nonce { epoch, counter }, time));
+        let next = nonces.next_nonce().unwrap();
+        prop_assert_eq!((opened.nonce.epoch, opened.nonce.counter + 1), (next.epoch, next.counter));
+        prop_assert_eq!(opened.sent_at_ms, time);
         let before = Packet::parse(&original, &DecodeOptions::default()).unwrap();
         let after = Packet::parse(&buf[..opened.len], &DecodeOptions::default()).unwrap();
         prop_assert_eq!(after.primary(), before.primary());

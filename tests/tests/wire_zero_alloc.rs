@@ -38,17 +38,18 @@ fn encode_and_decode_of_a_full_packet_allocate_nothing() {
 
 #[test]
 fn sealing_and_opening_allocate_nothing() {
-    use swim_wire::crypto::{Keyring, Nonce, OVERHEAD};
+    use swim_wire::crypto::{Keyring, NonceSequence, OVERHEAD};
     let sample = PingWithUpdates::new(64, 32, 64);
     let mut ring = Keyring::new(&[9; 32]);
     ring.add(&[8; 32]).unwrap();
     let opts = DecodeOptions::default();
     let mut buf = [0u8; DEFAULT_BUDGET + OVERHEAD];
+    let mut nonces = NonceSequence::random().unwrap();
     let (seen, allocations) = count_allocations(|| {
         let mut seen = 0;
-        for counter in 0..1000 {
+        for _ in 0..1000 {
             let (len, _) = sample.encode(&mut buf[..DEFAULT_BUDGET]).expect("encodes");
-            let sealed = ring.seal(&mut buf, len, Nonce { epoch: 5, counter }, 1).expect("seals");
+            let sealed = ring.seal(&mut buf, len, &mut nonces, 1).expect("seals");
             let opened = ring.open(&mut buf, sealed, &opts).expect("opens");
             seen += decode_and_read(&buf[..opened.len], &opts).expect("decodes");
         }

@@ -177,6 +177,8 @@ impl Node {
         if meta.len() > config.max_metadata {
             return Err(ConfigError::new("meta", "is larger than max_metadata"));
         }
+        let sealing = seal::Sealing::new(&config)
+            .map_err(|_| ConfigError::new("encryption", "needs a nonce epoch, and the OS random source failed"))?;
         let expected = config.expected_members.max(1);
         let mut members = Members::with_capacity(expected);
         // The table is empty and its limit is at least 2, so slot 0 (LOCAL) is ours.
@@ -230,7 +232,7 @@ impl Node {
             join: None,
             leave: None,
             syncs: Syncs::new(config.max_concurrent_syncs),
-            sealing: seal::Sealing::new(&config),
+            sealing,
             wall: None,
             join_limiter: Limiter::new(config.join_rate, expected.clamp(64, 1024)),
             sync_limiter: Limiter::new(config.sync_rate, expected.clamp(64, 1024)),

@@ -2,7 +2,7 @@
 //! opening incoming ones, refusing replays, and rotating keys.
 
 use swim_wire::Header;
-use swim_wire::crypto::{Keyring, Nonce, OVERHEAD};
+use swim_wire::crypto::{Keyring, Nonce, NonceSequence, OVERHEAD, RandomError};
 
 use super::Node;
 use crate::config::{Config, SecretKey};
@@ -15,15 +15,17 @@ pub(crate) struct Sealing {
     ring: Keyring,
     encrypt_outgoing: bool,
     accept_plaintext: bool,
-    epoch: u64,
-    counter: u32,
+    /// Drawn from the operating system: never configurable, so never reused.
+    nonces: NonceSequence,
     replay: ReplayGuard,
 }
 
 impl Sealing {
-    pub(crate) fn new(config: &Config) -> Option<Self> {
-        let e = config.encryption.as_ref()?;
-        let (primary, others) = e.keys.split_first()?;
+    /// The node's sealing state, `Ok(None)` without encryption; fails only
+    /// if the operating system's random source does.
+    pub(crate) fn new(config: &Config) -> Result<Option<Self>, RandomError> {
+        let Some(e) = config.encryption.as_ref() else { return Ok(None) };
+        let Some((primary, others)) = e.keys.split_first() else { return Ok(None) };
         let mut ring = Keyring::new(&primary.0);
         for key in others {
             // Distinct ids and at most MAX_KEYS keys: checked by `Config::validate`.
@@ -31,27 +33,13 @@ impl Sealing {
         }
         let capacity = 4 * config.expected_members.max(64);
         let max_age_ms = u64::try_from(e.max_age.as_millis()).unwrap_or(u64::MAX);
-        Some(Sealing {
+        Ok(Some(Sealing {
             ring,
             encrypt_outgoing: e.encrypt_outgoing,
             accept_plaintext: e.accept_plaintext,
-            epoch: e.nonce_epoch,
-            counter: 0,
+            nonces: NonceSequence::random()?,
             replay: ReplayGuard::new(capacity, max_age_ms),
-        })
-    }
-
-    /// The next nonce: the counter, and a fresh epoch when it wraps.
-    fn next_nonce(&mut self) -> Nonce {
-        let nonce = Nonce { epoch: self.epoch, counter: self.counter };
-        match self.counter.checked_add(1) {
-            Some(next) => self.counter = next,
-            None => {
-                self.counter = 0;
-                self.epoch = self.epoch.wrapping_add(1);
-            }
-        }
-        nonce
+        }))
     }
 }
 
@@ -91,8 +79,7 @@ impl Node {
     pub(super) fn seal(&mut self, buf: &mut [u8], len: usize) -> Option<usize> {
         let sent_at = self.wall_ms(self.now).unwrap_or(0);
         let Some(s) = self.sealing.as_mut().filter(|s| s.encrypt_outgoing) else { return Some(len) };
-        let nonce = s.next_nonce();
-        s.ring.seal(buf, len, nonce, sent_at).ok()
+        s.ring.seal(buf, len, &mut s.nonces, sent_at).ok()
     }
 
     /// Opens `data` in place if it is sealed, and checks the encryption

@@ -14,8 +14,8 @@ use crate::{CommandError, InputError};
 
 const WALL: u64 = 1_800_000_000_000;
 
-fn encrypted(key: u8, epoch: u64) -> Config {
-    Config { encryption: Some(Encryption::new(SecretKey([key; 32]), epoch)), ..config() }
+fn encrypted(key: u8) -> Config {
+    Config { encryption: Some(Encryption::new(SecretKey([key; 32]))), ..config() }
 }
 
 fn node_at(i: u8, config: Config) -> Node {
@@ -46,8 +46,8 @@ fn ping_from(node: &mut Node, to: u8, now: Time) -> Vec<u8> {
 
 #[test]
 fn members_sharing_a_key_talk_and_the_wire_shows_no_names() {
-    let mut a = node_at(0, encrypted(7, 1));
-    let mut b = node_at(1, encrypted(7, 2));
+    let mut a = node_at(0, encrypted(7));
+    let mut b = node_at(1, encrypted(7));
     let mut ping = ping_from(&mut a, 1, Time::ZERO);
     assert!(!ping.windows(2).any(|w| w == b"n0" || w == b"n1"), "names are not in the clear");
     b.handle_datagram(Time::ZERO, addr(0), &mut ping).unwrap();
@@ -57,11 +57,28 @@ fn members_sharing_a_key_talk_and_the_wire_shows_no_names() {
 }
 
 #[test]
+fn nodes_built_from_one_config_never_share_a_nonce_epoch() {
+    // The same config, seed included, for two nodes (as a copied config
+    // file, or a restart, would give): each draws its own epoch.
+    let ring = swim_wire::crypto::Keyring::new(&[7; 32]);
+    let mut epochs = Vec::new();
+    for _ in 0..2 {
+        let mut a = node_at(0, encrypted(7));
+        let mut ping = ping_from(&mut a, 1, Time::ZERO);
+        let len = ping.len();
+        let opened = ring.open(&mut ping, len, &swim_wire::DecodeOptions::default()).unwrap();
+        epochs.push(opened.nonce);
+    }
+    assert_eq!(epochs[0].counter, epochs[1].counter, "same history");
+    assert_ne!(epochs[0].epoch, epochs[1].epoch, "different epochs");
+}
+
+#[test]
 fn wrong_keys_plaintext_and_unexpected_seals_are_refused_and_counted() {
-    let mut a = node_at(0, encrypted(7, 1));
-    let mut stranger = node_at(5, encrypted(8, 3));
+    let mut a = node_at(0, encrypted(7));
+    let mut stranger = node_at(5, encrypted(8));
     let mut plain = node_at(6, config());
-    let mut b = node_at(1, encrypted(7, 2));
+    let mut b = node_at(1, encrypted(7));
     let before = b.stats();
 
     let mut sealed_wrong = ping_from(&mut stranger, 1, Time::ZERO);
@@ -82,7 +99,7 @@ fn wrong_keys_plaintext_and_unexpected_seals_are_refused_and_counted() {
     assert!(transmits(&mut b, Time::ZERO).is_empty());
 
     // During a migration plaintext is accepted.
-    let migrating = Encryption { accept_plaintext: true, ..Encryption::new(SecretKey([7; 32]), 9) };
+    let migrating = Encryption { accept_plaintext: true, ..Encryption::new(SecretKey([7; 32])) };
     let mut m = node_at(2, Config { encryption: Some(migrating), ..config() });
     let mut plaintext = ping_from(&mut plain, 2, Time::ZERO);
     assert!(m.handle_datagram(Time::ZERO, addr(6), &mut plaintext).is_ok());
@@ -90,8 +107,8 @@ fn wrong_keys_plaintext_and_unexpected_seals_are_refused_and_counted() {
 
 #[test]
 fn a_replayed_capture_is_refused() {
-    let mut a = node_at(0, encrypted(7, 1));
-    let mut b = node_at(1, encrypted(7, 2));
+    let mut a = node_at(0, encrypted(7));
+    let mut b = node_at(1, encrypted(7));
     let capture = ping_from(&mut a, 1, Time::ZERO);
     b.handle_datagram(Time::ZERO, addr(0), &mut capture.clone()).unwrap();
     transmits(&mut b, Time::ZERO);
@@ -100,7 +117,7 @@ fn a_replayed_capture_is_refused() {
     assert_eq!(b.handle_datagram(later, addr(0), &mut capture.clone()), Err(InputError::Replayed));
     assert!(transmits(&mut b, later).is_empty());
     // Ten minutes later, to a member that never saw it: refused by age.
-    let mut c = node_at(2, encrypted(7, 3));
+    let mut c = node_at(2, encrypted(7));
     c.set_wall_clock(Time::ZERO, WALL + 600_000);
     assert_eq!(c.handle_datagram(Time::ZERO, addr(0), &mut capture.clone()), Err(InputError::Stale));
     assert_eq!((b.stats().rejected_replay, c.stats().rejected_replay), (1, 1));
@@ -108,8 +125,8 @@ fn a_replayed_capture_is_refused() {
 
 #[test]
 fn keys_rotate_without_a_gap() {
-    let mut a = node_at(0, encrypted(7, 1));
-    let mut b = node_at(1, encrypted(7, 2));
+    let mut a = node_at(0, encrypted(7));
+    let mut b = node_at(1, encrypted(7));
     let k2 = SecretKey([9; 32]);
     // 1. Everyone installs the new key (still sealing with the old one).
     assert_eq!(a.add_key(&k2), Ok(k2.id()));
@@ -132,8 +149,8 @@ fn keys_rotate_without_a_gap() {
 
 #[test]
 fn encrypted_sync_frames_round_trip() {
-    let mut a = node_at(0, encrypted(7, 1));
-    let mut b = node_at(1, encrypted(7, 2));
+    let mut a = node_at(0, encrypted(7));
+    let mut b = node_at(1, encrypted(7));
     for i in 2..=31 {
         learn(&mut a, i);
     }

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use swim_core::{Config, Encryption, Node, SecretKey, SyncId, Time};
-use swim_wire::crypto::{Keyring, Nonce, OVERHEAD};
+use swim_wire::crypto::{Keyring, NonceSequence, OVERHEAD};
 use swim_wire::{
     Ack, Addrs, Alive, Faulty, Gossip, Header, IndirectAck, IndirectPing, JoinRequest, JoinResponse, JoinStatus, Left,
     DecodeOptions, MemberRecord, MemberState, Message, Nack, Packet, PacketWriter, Ping, Suspect, Sync, SyncFlags,
@@ -153,10 +153,11 @@ fn structured(input: &mut Input<'_>, buf: &mut [u8], budget: usize, sync: bool, 
 
 /// Seals a plaintext datagram as a member would (nonce and time from the input).
 fn seal(ring: &Keyring, input: &mut Input<'_>, buf: &mut [u8], len: usize, now: Time) -> Option<usize> {
-    let nonce = Nonce { epoch: u64::from(input.u8() % 4), counter: u32::from(input.u8()) };
+    // Chosen nonces, few epochs and counters: replays and reorders are common.
+    let mut nonces = NonceSequence::dangerous_fixed(u64::from(input.u8() % 4), u32::from(input.u8()));
     let skew = i64::from(input.u8()) * 1000 - 5_000;
     let sent_at = (WALL + now.as_micros() / 1000).saturating_add_signed(skew);
-    ring.seal(buf, len, nonce, sent_at).ok()
+    ring.seal(buf, len, &mut nonces, sent_at).ok()
 }
 
 /// Runs one fuzz input against a node.
@@ -169,7 +170,7 @@ pub fn run_core(data: &[u8], sealed: bool) {
         ..Config::local()
     };
     if sealed {
-        config.encryption = Some(Encryption::new(SecretKey(KEY), 9));
+        config.encryption = Some(Encryption::new(SecretKey(KEY)));
     }
     let Ok(mut node) = Node::new(NAMES[0], &[addr(0)], b"", config, Time::ZERO) else { return };
     node.set_wall_clock(Time::ZERO, WALL);
