@@ -10,13 +10,19 @@ use swim_wire::{DEFAULT_BUDGET, MAX_LABEL_LEN, MIN_PROTOCOL_VERSION, PROTOCOL_VE
 pub use crate::limits::RateLimit;
 
 /// A 256-bit cluster key for AES-256-GCM. Its `Debug` shows only its id, so
-/// keys do not end up in logs.
+/// keys do not end up in logs; its bytes are zeroed when it is dropped.
+///
+/// Keys are written as 64 hexadecimal digits (what a key file holds):
 ///
 /// ```
 /// use swim_core::SecretKey;
-/// let key = SecretKey([7; 32]);
+/// let key = SecretKey::generate().unwrap();
+/// let text = key.to_hex();
+/// assert_eq!(text.len(), 64);
+/// assert_eq!(text.parse::<SecretKey>().unwrap(), key);
 /// assert!(format!("{key:?}").starts_with("SecretKey(id "));
-/// assert_eq!(key.id(), SecretKey([7; 32]).id());
+/// assert!(!format!("{key:?}").contains(&text[..8]));
+/// assert!("not a key".parse::<SecretKey>().is_err());
 /// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct SecretKey(pub [u8; KEY_LEN]);
@@ -25,6 +31,76 @@ impl SecretKey {
     /// The key's id, as carried in packet headers.
     pub fn id(&self) -> u32 {
         key_id(&self.0)
+    }
+
+    /// A new key from the operating system's random source.
+    pub fn generate() -> Result<Self, swim_wire::crypto::RandomError> {
+        let mut key = SecretKey([0; KEY_LEN]);
+        swim_wire::crypto::fill_random(&mut key.0)?;
+        Ok(key)
+    }
+
+    /// The key as 64 lowercase hexadecimal digits.
+    pub fn to_hex(&self) -> String {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut out = String::with_capacity(2 * KEY_LEN);
+        for byte in self.0 {
+            for nibble in [byte >> 4, byte & 0x0f] {
+                out.push(char::from(DIGITS.get(usize::from(nibble)).copied().unwrap_or(b'0')));
+            }
+        }
+        out
+    }
+}
+
+impl Drop for SecretKey {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0);
+    }
+}
+
+/// Why a text is not a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KeyParseError {
+    /// The text (whitespace around it aside) is not 64 characters long.
+    Length(usize),
+    /// The character at this position is not a hexadecimal digit.
+    NotHex(usize),
+}
+
+impl fmt::Display for KeyParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeyParseError::Length(len) => {
+                write!(f, "a key is {} hexadecimal digits, found {len} characters", 2 * KEY_LEN)
+            }
+            KeyParseError::NotHex(at) => write!(f, "character {at} of the key is not a hexadecimal digit"),
+        }
+    }
+}
+
+impl std::error::Error for KeyParseError {}
+
+impl core::str::FromStr for SecretKey {
+    type Err = KeyParseError;
+
+    /// Reads 64 hexadecimal digits (either case); whitespace around them,
+    /// such as a key file's final newline, is ignored.
+    fn from_str(text: &str) -> Result<Self, KeyParseError> {
+        let digits = text.trim().as_bytes();
+        if digits.len() != 2 * KEY_LEN {
+            return Err(KeyParseError::Length(text.trim().chars().count()));
+        }
+        let value = |at: usize| -> Result<u8, KeyParseError> {
+            let c = digits.get(at).copied().unwrap_or(0);
+            char::from(c).to_digit(16).and_then(|d| u8::try_from(d).ok()).ok_or(KeyParseError::NotHex(at))
+        };
+        let mut key = SecretKey([0; KEY_LEN]);
+        for (i, byte) in key.0.iter_mut().enumerate() {
+            *byte = value(2 * i)? << 4 | value(2 * i + 1)?;
+        }
+        Ok(key)
     }
 }
 
@@ -206,7 +282,12 @@ pub struct Config {
     pub gossip_interval: Duration,
     /// Members each gossip round sends to.
     pub gossip_fanout: usize,
-    /// Bytes of one datagram, header included.
+    /// Bytes of one datagram, header (and encryption envelope) included.
+    /// It is also the largest datagram a member accepts: anything larger is
+    /// refused unread (`InputError::TooLarge`), so every member of a cluster
+    /// must use the same budget. The default, 1400, fits an Ethernet MTU
+    /// with room for IP, UDP and tunnel headers; raise it only on networks
+    /// whose every path carries jumbo frames.
     pub packet_budget: usize,
 
     /// Largest metadata a member may carry.

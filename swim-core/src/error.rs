@@ -11,6 +11,15 @@ use core::fmt;
 pub enum InputError {
     /// The bytes are not a valid packet (says what and where).
     Decode(swim_wire::Error),
+    /// A datagram larger than `Config::packet_budget`, refused unread (no
+    /// member sends one; a receiver need not read what only an attacker
+    /// would send).
+    TooLarge {
+        /// Bytes received.
+        len: usize,
+        /// The budget in force.
+        limit: usize,
+    },
     /// The packet belongs to a cluster with another label.
     LabelMismatch,
     /// A message that cannot arrive this way (for example a sync record in a
@@ -37,6 +46,9 @@ impl fmt::Display for InputError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             InputError::Decode(e) => write!(f, "malformed packet: {e}"),
+            InputError::TooLarge { len, limit } => {
+                write!(f, "datagram of {len} bytes, larger than the packet budget of {limit}")
+            }
             InputError::LabelMismatch => f.write_str("packet from a cluster with another label"),
             InputError::Unexpected(kind) => write!(f, "unexpected {} message", kind.name()),
             InputError::UnknownSync => f.write_str("unknown sync session"),

@@ -44,7 +44,7 @@ mod suspicion;
 mod time;
 mod version;
 
-pub use config::{Config, ConfigError, Dissemination, Encryption, RateLimit, SecretKey, SuspicionScale};
+pub use config::{Config, ConfigError, Dissemination, Encryption, KeyParseError, RateLimit, SecretKey, SuspicionScale};
 pub use error::{CommandError, InputError};
 pub use events::{Event, JoinFailure, MemberInfo};
 pub use members::State;

@@ -24,7 +24,7 @@ pub struct Stats {
     /// Datagrams and sync frames refused, for any reason (the total of the
     /// `rejected_*` counters).
     pub packets_rejected: u64,
-    /// Refused: not a valid packet.
+    /// Refused: not a valid packet, or larger than the packet budget.
     pub rejected_malformed: u64,
     /// Refused: another cluster's label.
     pub rejected_label: u64,

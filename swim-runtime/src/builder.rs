@@ -18,6 +18,7 @@ pub const DEFAULT_PORT: u16 = 7946;
 trait Launch: Send {
     fn local_addr(&self) -> SocketAddr;
     fn max_datagram_size(&self) -> usize;
+    fn vouches_for_peers(&self) -> bool;
     fn launch(self: Box<Self>, node: Node, options: RuntimeOptions) -> Cluster;
 }
 
@@ -30,6 +31,10 @@ impl<T: Transport> Launch for Launcher<T> {
 
     fn max_datagram_size(&self) -> usize {
         self.0.max_datagram_size()
+    }
+
+    fn vouches_for_peers(&self) -> bool {
+        self.0.vouches_for_peers()
     }
 
     fn launch(self: Box<Self>, node: Node, options: RuntimeOptions) -> Cluster {
@@ -45,13 +50,24 @@ enum Choice {
 
 /// Configures a member; [`start`](Builder::start) runs it.
 ///
+/// A member on a network address must authenticate its peers: every member
+/// holds the cluster's secret key ([`encrypt`](Builder::encrypt)), or runs
+/// over QUIC with mutual TLS ([`quic`](Builder::quic)). Otherwise `start`
+/// refuses with [`Error::Insecure`], unless
+/// [`insecure_plaintext`](Builder::insecure_plaintext) says to run anyway.
+/// Members on loopback addresses need neither.
+///
 /// ```no_run
-/// # async fn demo() -> Result<(), swim_runtime::Error> {
-/// use swim_core::Config;
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use swim_core::{Config, SecretKey};
 /// use swim_runtime::Cluster;
 ///
+/// // The same key on every member (made once with `SecretKey::generate`,
+/// // kept in a file only the service can read).
+/// let key: SecretKey = std::fs::read_to_string("/etc/swim/cluster.key")?.parse()?;
 /// let cluster = Cluster::builder("node-a")
 ///     .config(Config::lan())
+///     .encrypt([key])
 ///     .bind("10.0.0.5:7946".parse().unwrap())
 ///     .metadata("zone=eu-1")
 ///     .seeds(["10.0.0.1:7946".parse().unwrap()])
@@ -71,6 +87,7 @@ pub struct Builder {
     metadata: Bytes,
     seeds: Vec<SocketAddr>,
     transport: Choice,
+    insecure_plaintext: bool,
 }
 
 impl std::fmt::Debug for Builder {
@@ -95,6 +112,7 @@ impl Builder {
             metadata: Bytes::new(),
             seeds: Vec::new(),
             transport: Choice::Udp,
+            insecure_plaintext: false,
         }
     }
 
@@ -161,6 +179,21 @@ impl Builder {
         self
     }
 
+    /// Lets the member run on a network address without authenticating
+    /// anyone: no encryption keys, or keys with `accept_plaintext` (as
+    /// during a migration to encryption). Without this, [`start`](Self::start)
+    /// refuses such a member with [`Error::Insecure`].
+    ///
+    /// Anyone who can send the member a datagram can then add fake members,
+    /// declare real ones failed or departed, and join. Use it only on a
+    /// network where every host is trusted, and prefer
+    /// [`encrypt`](Self::encrypt) or [`quic`](Self::quic). Members bound to
+    /// and advertising loopback addresses (tests, demos) need neither.
+    pub fn insecure_plaintext(mut self) -> Self {
+        self.insecure_plaintext = true;
+        self
+    }
+
     /// Runs over a transport of your own (already bound; `bind` is then
     /// ignored).
     pub fn transport<T: Transport>(mut self, transport: T) -> Self {
@@ -187,6 +220,13 @@ impl Builder {
                 "advertise",
                 "is required when binding an unspecified address (0.0.0.0 or ::)",
             )));
+        }
+        let authenticated = launch.vouches_for_peers()
+            || self.config.encryption.as_ref().is_some_and(|e| !e.accept_plaintext && !e.keys.is_empty());
+        let reachable = !(launch.local_addr().ip().is_loopback() && advertise.ip().is_loopback());
+        if reachable && !authenticated && !self.insecure_plaintext {
+            let addr = if launch.local_addr().ip().is_loopback() { advertise } else { launch.local_addr() };
+            return Err(Error::Insecure { addr });
         }
         let mut config = self.config;
         // Fit the datagram budget, and the largest broadcast with it, to

@@ -73,7 +73,9 @@ impl<T: Transport> Driver<T> {
             options,
             origin,
             events,
-            recv: vec![0; 65_536],
+            // One byte more than the budget: a larger datagram arrives
+            // truncated, still too large, and is refused unread.
+            recv: vec![0; budget + 1],
             send: vec![0; budget],
             frame,
             syncs,

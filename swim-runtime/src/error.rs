@@ -26,6 +26,12 @@ pub enum Error {
     LeaveTimedOut,
     /// The member has stopped (shut down, left, or its task ended).
     Stopped,
+    /// The member would run on a network address without authenticating
+    /// its peers (nothing was started); the message says how to fix it.
+    Insecure {
+        /// The non-loopback address the member would be reached at.
+        addr: std::net::SocketAddr,
+    },
 }
 
 impl fmt::Display for Error {
@@ -39,6 +45,14 @@ impl fmt::Display for Error {
             Error::Superseded => f.write_str("replaced by a newer join"),
             Error::LeaveTimedOut => f.write_str("the departure was not announced in time"),
             Error::Stopped => f.write_str("the member has stopped"),
+            Error::Insecure { addr } => write!(
+                f,
+                "refusing to run unauthenticated on {addr}: anyone who can send it a datagram could add \
+                 fake members or declare real ones failed. Give every member the same secret key \
+                 (`Builder::encrypt`; the agent's `keygen` makes one), or run over QUIC with mutual \
+                 TLS (`Builder::quic`). On a network where every host is trusted, \
+                 `Builder::insecure_plaintext()` runs without either"
+            ),
         }
     }
 }

@@ -160,6 +160,10 @@ impl<T: Transport> Transport for Faults<T> {
         self.inner.max_datagram_size()
     }
 
+    fn vouches_for_peers(&self) -> bool {
+        self.inner.vouches_for_peers()
+    }
+
     async fn send_to(&self, data: &[u8], to: SocketAddr) -> io::Result<()> {
         let mut sends = [None, None];
         {

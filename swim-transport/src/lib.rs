@@ -89,6 +89,15 @@ pub trait Transport: Send + Sync + 'static {
     /// The largest datagram this transport carries.
     fn max_datagram_size(&self) -> usize;
 
+    /// Whether the transport itself vouches for every peer it delivers
+    /// from: mutual TLS (QUIC), or an in-process network nothing outside
+    /// can reach. The runtime then does not insist on encryption keys for
+    /// members on non-loopback addresses. The default, `false`, is right
+    /// for anything a datagram from the network can reach.
+    fn vouches_for_peers(&self) -> bool {
+        false
+    }
+
     /// Sends one datagram (best effort: an unreachable peer is not an error).
     fn send_to(&self, data: &[u8], to: SocketAddr) -> impl Future<Output = io::Result<()>> + Send;
 

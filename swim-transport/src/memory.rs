@@ -94,6 +94,11 @@ impl Transport for MemoryTransport {
         1400
     }
 
+    /// Only endpoints of the same in-process network can send to it.
+    fn vouches_for_peers(&self) -> bool {
+        true
+    }
+
     async fn send_to(&self, data: &[u8], to: SocketAddr) -> io::Result<()> {
         let sender = self.network.endpoints.lock().get(&to).map(|e| e.datagrams.clone());
         if let Some(sender) = sender {

@@ -221,6 +221,11 @@ impl Transport for QuicTransport {
         MAX_DATAGRAM
     }
 
+    /// Every peer presented a certificate of the cluster's CA.
+    fn vouches_for_peers(&self) -> bool {
+        true
+    }
+
     async fn send_to(&self, data: &[u8], to: SocketAddr) -> io::Result<()> {
         let datagram = Bytes::copy_from_slice(data);
         let mut peers = self.inner.peers.lock();

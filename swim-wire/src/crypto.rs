@@ -124,11 +124,16 @@ impl fmt::Display for RandomError {
 
 impl std::error::Error for RandomError {}
 
+/// Fills `out` from the operating system's cryptographic generator.
+pub fn fill_random(out: &mut [u8]) -> core::result::Result<(), RandomError> {
+    use ring::rand::SecureRandom;
+    ring::rand::SystemRandom::new().fill(out).map_err(|_| RandomError)
+}
+
 /// A random `u64` from the operating system's cryptographic generator.
 pub fn random_u64() -> core::result::Result<u64, RandomError> {
-    use ring::rand::SecureRandom;
     let mut bytes = [0u8; 8];
-    ring::rand::SystemRandom::new().fill(&mut bytes).map_err(|_| RandomError)?;
+    fill_random(&mut bytes)?;
     Ok(u64::from_be_bytes(bytes))
 }
 

@@ -2,14 +2,21 @@
 //! real processes on real hosts.
 //!
 //! ```text
-//! cargo run --release --example agent -- --bind 10.0.0.1:7946
-//! cargo run --release --example agent -- --bind 10.0.0.2:7946 --join 10.0.0.1:7946
+//! # Every member holds the cluster's secret key (made once, copied to each host):
+//! cargo run --release --example agent -- keygen --out cluster.key
+//! cargo run --release --example agent -- --bind 10.0.0.1:7946 --key-file cluster.key
+//! cargo run --release --example agent -- --bind 10.0.0.2:7946 --key-file cluster.key --join 10.0.0.1:7946
 //!
 //! # QUIC with mutual TLS: make a CA and member certificates, then
 //! cargo run --release --example agent -- gen-certs --out certs --names n1,n2
 //! cargo run --release --example agent -- --name n1 --bind 10.0.0.1:7946 \
 //!     --quic --ca certs/ca.pem --cert certs/n1.pem --key certs/n1.key
 //! ```
+//!
+//! The key can also come from the environment: `SWIM_KEY_FILE` (a path) or
+//! `SWIM_KEY` (the 64 hex digits); never from the command line, where other
+//! users of the host could read it. Without a key (or QUIC), the agent runs
+//! only on loopback addresses, unless `--insecure-plaintext` says otherwise.
 //!
 //! Ctrl-C (or SIGTERM) leaves the cluster gracefully. Each line starts with
 //! the seconds since start; `view:` lines list the members seen alive. Set
@@ -24,13 +31,15 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use swim::tls::{ClusterCa, MemberIdentity};
-use swim::{Cluster, Config, Event, RecvError, State};
+use swim::{Cluster, Config, Error, Event, RecvError, SecretKey, State};
 
 const USAGE: &str = "\
 usage: agent --bind ADDR [--name NAME] [--join ADDR[,ADDR...]] [--advertise ADDR]
              [--config lan|wan|local] [--meta TEXT] [--status SECONDS] [--sync-interval SECONDS]
-             [--quic --ca FILE --cert FILE --key FILE]
-       agent gen-certs --out DIR --names NAME[,NAME...]";
+             [--key-file FILE | --quic --ca FILE --cert FILE --key FILE | --insecure-plaintext]
+       agent keygen [--out FILE]
+       agent gen-certs --out DIR --names NAME[,NAME...]
+The key may also come from SWIM_KEY_FILE (a path) or SWIM_KEY (64 hex digits).";
 
 struct Args {
     name: Option<String>,
@@ -41,6 +50,25 @@ struct Args {
     meta: String,
     status: Duration,
     quic: Option<(PathBuf, PathBuf, PathBuf)>,
+    key: Option<SecretKey>,
+    insecure_plaintext: bool,
+}
+
+/// Reads a key file: 64 hex digits (what `keygen` writes).
+fn read_key_file(path: &std::path::Path) -> Result<SecretKey, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("key file {}: {e}", path.display()))?;
+    text.parse().map_err(|e| format!("key file {}: {e}", path.display()))
+}
+
+/// The key from `--key-file`, else `SWIM_KEY_FILE`, else `SWIM_KEY`.
+fn find_key(key_file: Option<PathBuf>) -> Result<Option<SecretKey>, String> {
+    if let Some(path) = key_file.or_else(|| std::env::var_os("SWIM_KEY_FILE").map(PathBuf::from)) {
+        return read_key_file(&path).map(Some);
+    }
+    match std::env::var("SWIM_KEY") {
+        Ok(text) => text.parse().map(Some).map_err(|e| format!("SWIM_KEY: {e}")),
+        Err(_) => Ok(None),
+    }
 }
 
 fn parse_addrs(list: &str) -> Result<Vec<SocketAddr>, String> {
@@ -59,7 +87,10 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
         meta: String::new(),
         status: Duration::from_secs(10),
         quic: None,
+        key: None,
+        insecure_plaintext: false,
     };
+    let mut key_file = None;
     let (mut quic, mut ca, mut cert, mut key) = (false, None, None, None);
     let mut sync_interval = None;
     let mut it = args.iter();
@@ -91,6 +122,8 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
             "--ca" => ca = Some(PathBuf::from(value()?)),
             "--cert" => cert = Some(PathBuf::from(value()?)),
             "--key" => key = Some(PathBuf::from(value()?)),
+            "--key-file" => key_file = Some(PathBuf::from(value()?)),
+            "--insecure-plaintext" => parsed.insecure_plaintext = true,
             "-h" | "--help" => return Err(USAGE.into()),
             other => return Err(format!("unknown argument `{other}`\n{USAGE}")),
         }
@@ -104,7 +137,38 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
             _ => return Err("--quic needs --ca, --cert and --key".into()),
         }
     }
+    parsed.key = find_key(key_file)?;
     Ok(parsed)
+}
+
+/// Writes `text` to a new file only its owner can read.
+fn write_private(path: &std::path::Path, text: &str) -> Result<(), String> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    file.write_all(text.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// `keygen [--out FILE]`: a new cluster key, into a new file readable only
+/// by its owner (or on standard output).
+fn keygen(args: &[String]) -> Result<(), String> {
+    let out = match args {
+        [] => None,
+        [flag, path] if flag == "--out" => Some(PathBuf::from(path)),
+        _ => return Err(USAGE.into()),
+    };
+    let key = SecretKey::generate().map_err(|e| e.to_string())?;
+    match out {
+        Some(path) => {
+            write_private(&path, &format!("{}\n", key.to_hex()))?;
+            println!("wrote key {:08x} to {}; copy it to every member (--key-file)", key.id(), path.display());
+        }
+        None => println!("{}", key.to_hex()),
+    }
+    Ok(())
 }
 
 /// `gen-certs --out DIR --names a,b`: a CA and one certificate per name.
@@ -129,7 +193,8 @@ fn gen_certs(args: &[String]) -> Result<(), String> {
     for name in names.split(',') {
         let id = ca.issue(name).map_err(|e| e.to_string())?;
         write(&format!("{name}.pem"), id.cert_pem())?;
-        write(&format!("{name}.key"), id.key_pem())?;
+        // Private keys: readable by their owner only.
+        write_private(&out.join(format!("{name}.key")), id.key_pem())?;
     }
     println!("wrote ca.pem and a certificate and key per member to {}", out.display());
     Ok(())
@@ -144,8 +209,11 @@ async fn main() {
             .init();
     }
     let args: Vec<String> = std::env::args().skip(1).collect();
+    let rest = args.get(1..).unwrap_or_default();
     let result = if args.first().map(String::as_str) == Some("gen-certs") {
-        gen_certs(args.get(1..).unwrap_or_default())
+        gen_certs(rest)
+    } else if args.first().map(String::as_str) == Some("keygen") {
+        keygen(rest)
     } else {
         match parse_args(&args) {
             Ok(parsed) => run(parsed).await,
@@ -171,10 +239,24 @@ async fn run(args: Args) -> Result<(), String> {
         let identity = MemberIdentity::from_pem(&read(ca)?, &read(cert)?, &read(key)?).map_err(|e| e.to_string())?;
         builder = builder.quic(identity);
         "quic"
+    } else if let Some(key) = args.key {
+        builder = builder.encrypt([key]);
+        "udp, encrypted"
     } else {
         "udp"
     };
-    let cluster = builder.start().await.map_err(|e| format!("starting: {e}"))?;
+    if args.insecure_plaintext {
+        builder = builder.insecure_plaintext();
+    }
+    let cluster = builder.start().await.map_err(|e| match e {
+        Error::Insecure { addr } => format!(
+            "refusing to run without a key on {addr}: anyone who can reach it could forge members.\n\
+             Make a key once with `agent keygen --out cluster.key`, copy it to every member, and start each with\n\
+             `--key-file cluster.key` (or SWIM_KEY_FILE=cluster.key). On a network where every host is trusted,\n\
+             `--insecure-plaintext` runs without one."
+        ),
+        other => format!("starting: {other}"),
+    })?;
     let mut events = cluster.events();
     println!("{} {name} up at {} ({transport})", stamp(), cluster.local_addr());
     if !args.join.is_empty() {
@@ -196,7 +278,7 @@ async fn run(args: Args) -> Result<(), String> {
             _ = status.tick() => {
                 if let Ok(members) = cluster.members().await {
                     let mut alive: Vec<String> =
-                        members.iter().filter(|m| m.state == State::Alive).map(|m| m.name.to_string()).collect();
+                        members.iter().filter(|m| m.state == State::Alive).map(|m| shown(&m.name)).collect();
                     alive.sort();
                     println!("{} view: {} alive: {}", stamp(), alive.len(), alive.join(" "));
                 }
@@ -218,21 +300,37 @@ fn terminate_signal() -> Result<tokio::signal::unix::Signal, String> {
     tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).map_err(|e| e.to_string())
 }
 
+/// What a peer sent, made safe for a terminal: control characters (escape
+/// sequences among them) are shown escaped, never interpreted.
+fn shown(text: impl std::fmt::Display) -> String {
+    text.to_string().chars().flat_map(|c| if c.is_control() { c.escape_default().collect() } else { vec![c] }).collect()
+}
+
+fn shown_bytes(bytes: &[u8]) -> String {
+    shown(String::from_utf8_lossy(bytes))
+}
+
 fn print_event(stamp: &str, event: &Event) {
     match event {
         Event::MemberJoined(m) => {
             let addr = m.addrs.first().map_or(String::new(), ToString::to_string);
-            println!("{stamp} + {} joined at {addr}", m.name);
+            println!("{stamp} + {} joined at {addr}", shown(&m.name));
         }
-        Event::MemberUpdated(m) => println!("{stamp} ~ {} updated: {}", m.name, String::from_utf8_lossy(&m.meta)),
-        Event::MemberSuspected { member, by } => println!("{stamp} ? {} suspected by {by}", member.name),
-        Event::MemberRecovered(m) => println!("{stamp} ! {} recovered", m.name),
-        Event::MemberFaulty { member, by } => println!("{stamp} x {} faulty, declared by {by}", member.name),
-        Event::MemberLeft(m) => println!("{stamp} - {} left", m.name),
+        Event::MemberUpdated(m) => println!("{stamp} ~ {} updated: {}", shown(&m.name), shown_bytes(&m.meta)),
+        Event::MemberSuspected { member, by } => {
+            println!("{stamp} ? {} suspected by {}", shown(&member.name), shown(by));
+        }
+        Event::MemberRecovered(m) => println!("{stamp} ! {} recovered", shown(&m.name)),
+        Event::MemberFaulty { member, by } => {
+            println!("{stamp} x {} faulty, declared by {}", shown(&member.name), shown(by));
+        }
+        Event::MemberLeft(m) => println!("{stamp} - {} left", shown(&m.name)),
         Event::Broadcast { origin, payload, .. } => {
-            println!("{stamp} * broadcast from {origin}: {}", String::from_utf8_lossy(payload));
+            println!("{stamp} * broadcast from {}: {}", shown(origin), shown_bytes(payload));
         }
-        Event::NameConflict { name, claimed, .. } => println!("{stamp} ! name {name} also claimed by {claimed}"),
+        Event::NameConflict { name, claimed, .. } => {
+            println!("{stamp} ! name {} also claimed by {claimed}", shown(name));
+        }
         Event::Refuted { incarnation } => println!("{stamp} ! refuted a suspicion (incarnation {incarnation})"),
         _ => {}
     }

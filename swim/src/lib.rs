@@ -41,8 +41,8 @@
 
 pub use bytes::Bytes;
 pub use swim_core::{
-    CommandError, Config, ConfigError, Dissemination, Encryption, JoinFailure, RateLimit, SecretKey, State, Stats,
-    SuspicionScale,
+    CommandError, Config, ConfigError, Dissemination, Encryption, JoinFailure, KeyParseError, RateLimit, SecretKey,
+    State, Stats, SuspicionScale,
 };
 pub use swim_runtime::{
     Builder, Cluster, DEFAULT_PORT, Error, Event, Events, Member, Name, PeriodReport, RecvError, RuntimeOptions,

@@ -207,3 +207,38 @@ async fn a_flood_of_garbage_changes_nothing() {
     }
     shutdown(&members).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_on_a_network_address_needs_keys_quic_or_a_named_opt_out() {
+    let any: std::net::SocketAddr = "0.0.0.0:0".parse().unwrap();
+    let lan: std::net::SocketAddr = "10.1.2.3:7946".parse().unwrap();
+    let loopback: std::net::SocketAddr = "127.0.0.1:0".parse().unwrap();
+    let start = |bind, advertise| Cluster::builder("exposed").config(fast()).bind(bind).advertise(advertise);
+
+    // Listening on every interface, or advertising a network address: refused.
+    for (bind, advertise) in [(any, "127.0.0.1:7946".parse().unwrap()), (loopback, lan)] {
+        match start(bind, advertise).start().await {
+            Err(Error::Insecure { addr }) => {
+                assert!(!addr.ip().is_loopback(), "names the exposed address, got {addr}");
+                let text = Error::Insecure { addr }.to_string();
+                for hint in ["encrypt", "keygen", "quic", "insecure_plaintext"] {
+                    assert!(text.contains(hint), "the refusal says how to fix it ({hint}): {text}");
+                }
+            }
+            other => panic!("expected a refusal for {bind} advertising {advertise}, got {other:?}"),
+        }
+        // Keys that still accept plaintext authenticate nobody: refused too.
+        let migrating = swim::Encryption { accept_plaintext: true, ..swim::Encryption::new(SecretKey([3; 32])) };
+        let config = Config { encryption: Some(migrating), ..fast() };
+        let refused = start(bind, advertise).config(config).start().await;
+        assert!(matches!(refused, Err(Error::Insecure { .. })), "{refused:?}");
+    }
+
+    // With a key, or with the named opt-out, the same member starts.
+    let key = SecretKey::generate().unwrap();
+    let keyed = start(any, "127.0.0.1:7946".parse().unwrap()).encrypt([key]).start().await.unwrap();
+    let opted = start(any, "127.0.0.1:7946".parse().unwrap()).insecure_plaintext().start().await.unwrap();
+    // On loopback, plaintext needs nothing.
+    let local = Cluster::builder("local").config(fast()).bind(loopback).start().await.unwrap();
+    shutdown(&[keyed, opted, local]).await;
+}

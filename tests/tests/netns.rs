@@ -1,4 +1,5 @@
-//! Real processes on separate network hosts: six `agent` processes, each in
+//! Real processes on separate network hosts: six `agent` processes sharing a
+//! key made by `agent keygen` (an agent without one refuses to start), each in
 //! its own network namespace, joined by veth pairs to a bridge. Faults are
 //! injected with iptables (this machine's kernel has no netem): 10% random
 //! loss, then a partition of 2 members from 4, healed once both sides see it; then one
@@ -93,7 +94,20 @@ impl Lab {
         Ok(lab)
     }
 
-    fn start(&mut self, agent: &Path, dir: &Path) -> Result<(), String> {
+    /// Agent 1 started without a key on its network address: it must refuse
+    /// at once and say how to make one. Returns its message.
+    fn refused_without_key(&self, agent: &Path) -> Result<String, String> {
+        let host = self.host(1);
+        let bind = format!("{}:7946", Lab::ip(1));
+        let args = ["netns", "exec", host.as_str(), agent.to_str().unwrap_or_default(), "--bind", bind.as_str()];
+        let out = Command::new("ip").args(args).output().map_err(|e| e.to_string())?;
+        if out.status.code() != Some(2) {
+            return Err(format!("expected exit status 2, got {:?}", out.status));
+        }
+        Ok(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+
+    fn start(&mut self, agent: &Path, dir: &Path, key_file: &Path) -> Result<(), String> {
         for i in 1..=AGENTS {
             let log = dir.join(format!("a{i}.log"));
             let file = std::fs::File::create(&log).map_err(|e| e.to_string())?;
@@ -104,6 +118,7 @@ impl Lab {
             let mut args = vec!["netns", "exec", host.as_str(), agent.to_str().unwrap_or_default()];
             args.extend(["--name", name.as_str(), "--bind", bind.as_str(), "--config", "lan"]);
             args.extend(["--status", "1", "--sync-interval", "3"]);
+            args.extend(["--key-file", key_file.to_str().unwrap_or_default()]);
             if i > 1 {
                 args.extend(["--join", seed.as_str()]);
             }
@@ -193,7 +208,21 @@ fn agents_in_network_namespaces_survive_loss_partitions_and_a_crash() {
 
     let prefix = format!("sw{}", std::process::id() % 100_000);
     let mut lab = Lab::build(&prefix).unwrap_or_else(|e| panic!("setting up namespaces: {e}"));
-    lab.start(&agent, &dir).unwrap();
+
+    // Secure by default: without a key, an agent on a network address
+    // refuses to start and says how to make one; with the key, all works.
+    let refusal = lab.refused_without_key(&agent).unwrap();
+    assert!(refusal.contains("agent keygen") && refusal.contains("--key-file"), "a refusal that helps: {refusal}");
+    let key_file = dir.join("cluster.key");
+    let made = Command::new(&agent).args(["keygen", "--out", key_file.to_str().unwrap()]).output().unwrap();
+    assert!(made.status.success(), "keygen: {}", String::from_utf8_lossy(&made.stderr));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key_file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "the key file is private: {mode:o}");
+    }
+    lab.start(&agent, &dir, &key_file).unwrap();
     let everyone = names(1..=AGENTS);
     let converged = wait_until(Duration::from_secs(30), || (1..=AGENTS).all(|i| lab.view(i) == everyone));
     assert!(

@@ -28,6 +28,11 @@ impl Node {
     pub fn handle_datagram(&mut self, now: Time, from: SocketAddr, data: &mut [u8]) -> Result<(), InputError> {
         let now = self.advance(now);
         let received = data.len();
+        if received > self.config.packet_budget {
+            let e = InputError::TooLarge { len: received, limit: self.config.packet_budget };
+            self.reject(&e);
+            return Err(e);
+        }
         let (len, nonce) = match self.unseal(data) {
             Ok(u) => (u.len, u.nonce),
             Err(e) => {

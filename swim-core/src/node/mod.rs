@@ -453,6 +453,7 @@ impl Node {
                 swim_wire::ErrorKind::UnknownKey(_) | swim_wire::ErrorKind::BadSeal => &mut s.rejected_key,
                 _ => &mut s.rejected_malformed,
             },
+            InputError::TooLarge { .. } => &mut s.rejected_malformed,
             InputError::LabelMismatch => &mut s.rejected_label,
             InputError::Plaintext | InputError::Sealed => &mut s.rejected_encryption,
             InputError::Replayed | InputError::Stale => &mut s.rejected_replay,

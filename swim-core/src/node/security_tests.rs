@@ -220,3 +220,38 @@ fn a_sync_larger_than_a_cluster_is_refused() {
     assert_eq!(n.stats().known_members, 1, "nothing merged");
     assert_eq!(n.stats().rejected_unexpected, 1);
 }
+
+#[test]
+fn a_datagram_larger_than_the_budget_is_refused_unread() {
+    let budget = config().packet_budget;
+    let mut n = node_at(0, config());
+    // Garbage one byte over the budget: refused for its size, not its bytes.
+    let mut over = vec![0u8; budget + 1];
+    assert_eq!(
+        n.handle_datagram(Time::ZERO, addr(1), &mut over),
+        Err(InputError::TooLarge { len: budget + 1, limit: budget })
+    );
+    // A valid packet over the budget (many fake members) changes nothing.
+    let a: [SocketAddr; 1] = [addr(1)];
+    let names: Vec<Vec<u8>> = (0..200).map(|i| format!("fake-{i}").into_bytes()).collect();
+    let fakes: Vec<Message<'_>> = names
+        .iter()
+        .map(|name| {
+            let member = Alive { generation: 1, incarnation: 0, name, addrs: Addrs::from_slice(&a), meta: b"" };
+            Message::Alive(member)
+        })
+        .collect();
+    let mut flood = packet(super::tests::ping_to_n0(1, 1), &fakes);
+    assert!(flood.len() > budget);
+    let len = flood.len();
+    assert_eq!(n.handle_datagram(Time::ZERO, addr(1), &mut flood), Err(InputError::TooLarge { len, limit: budget }));
+    assert_eq!(n.stats().known_members, 1, "no fake member learned");
+    assert_eq!((n.stats().packets_rejected, n.stats().rejected_malformed), (2, 2));
+    assert!(transmits(&mut n, Time::ZERO).is_empty(), "nothing answered");
+    // At the budget, the same kind of packet is read.
+    let fits = (1..200).take_while(|&k| packet(super::tests::ping_to_n0(1, 1), &fakes[..k]).len() <= budget).count();
+    let mut full = packet(super::tests::ping_to_n0(1, 1), &fakes[..fits]);
+    assert!(full.len() <= budget);
+    n.handle_datagram(Time::ZERO, addr(1), &mut full).unwrap();
+    assert_eq!(n.stats().known_members, 1 + fits);
+}

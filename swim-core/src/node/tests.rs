@@ -81,8 +81,11 @@ pub(super) fn introduce(node: &mut Node, now: Time, count: u8) {
             Message::Alive(Alive { generation: 0, incarnation: 0, name: n, addrs: Addrs::from_slice(a), meta: b"" })
         })
         .collect();
-    let bytes = packet(Message::Ack(Ack { seq: 0, source: b"intro", payload: &[] }), &updates);
-    feed(node, now, addr(200), &bytes).unwrap();
+    // In datagrams within the smallest budget (larger ones are refused).
+    for chunk in updates.chunks(10) {
+        let bytes = packet(Message::Ack(Ack { seq: 0, source: b"intro", payload: &[] }), chunk);
+        feed(node, now, addr(200), &bytes).unwrap();
+    }
     drain_events(node);
 }
 
