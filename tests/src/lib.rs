@@ -1,6 +1,7 @@
 //! Workspace integration tests, benchmarks and the tools they share.
 //!
 //! - [`alloc_counter`]: a counting global allocator for zero-allocation tests.
+//! - [`attack`]: the attack suite (`cargo xtask attack`).
 //! - [`bench`](mod@bench): a small measurement harness printing `key=value` lines, used by
 //!   the benchmarks that `cargo xtask bench` runs.
 //! - [`sim`]: the deterministic cluster simulator.
@@ -20,6 +21,7 @@
 )]
 
 pub mod alloc_counter;
+pub mod attack;
 pub mod bench;
 pub mod net;
 pub mod paper;

@@ -5,10 +5,12 @@
 //! - `cargo xtask bench --list` / `cargo xtask bench <name>`
 //! - `cargo xtask paper [--help | options]`
 //! - `cargo xtask simfuzz --seeds N [--seed S] [--members M]`
+//! - `cargo xtask attack [FILTER]`
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+mod attack;
 mod bench;
 mod fuzz;
 mod paper;
@@ -28,6 +30,9 @@ commands:
   simfuzz --seeds N [--seed S] [--members M] [--threads T] [--verbose] [--watch A,B]
                                   the cluster fuzzer: N seeded random scenarios in the
                                   simulator; prints `simfuzz: seeds=N failures=F seconds=S`
+  attack [FILTER]                 the attack suite: real members over loopback, attacked;
+                                  prints `attack: NAME outcome=refused|FAILED ...` per attack
+                                  and `attacks: tried=N refused=M`
 ";
 
 fn main() -> ExitCode {
@@ -41,6 +46,7 @@ fn main() -> ExitCode {
         Some("bench") => bench::run(rest),
         Some("paper") => paper::run(rest),
         Some("simfuzz") => simfuzz::run(rest),
+        Some("attack") => attack::run(rest),
         Some("-h" | "--help" | "help") | None => {
             print!("{USAGE}");
             Ok(())
