@@ -339,7 +339,28 @@ impl Node {
     }
 
     /// Another member asks this node to probe `target` for it.
+    ///
+    /// Only for a live member asking from its own address, about a live
+    /// member of this node's table, and only at that member's address: a
+    /// helper never sends anything (a ping, or a nack and its gossip) to an
+    /// address outside the cluster because a datagram asked it to.
     pub(super) fn on_indirect_ping(&mut self, now: Time, requester: SocketAddr, ping: &swim_wire::IndirectPing<'_>) {
+        let is_self = ping.target == self.local_name();
+        let live_at = |name: &[u8]| {
+            self.members.find(name).and_then(|s| self.members.get(s)).filter(|e| e.state.is_live()).map(|e| &e.addrs)
+        };
+        let asked_by_member = live_at(ping.source).is_some_and(|addrs| addrs.contains(&requester));
+        let target_addr = if is_self {
+            Some(ping.target_addr)
+        } else {
+            live_at(ping.target).and_then(|addrs| {
+                if addrs.contains(&ping.target_addr) { Some(ping.target_addr) } else { addrs.first().copied() }
+            })
+        };
+        let Some(target_addr) = target_addr.filter(|_| asked_by_member) else {
+            self.stats.indirect_pings_refused += 1;
+            return;
+        };
         let timeout = self.scaled(self.prober.timeout);
         // The nack is due when the prober asked (80% of its own unscaled
         // timeout, so that it arrives while the prober waits), within this
@@ -349,14 +370,13 @@ impl Node {
             us => Duration::from_micros(u64::from(us)).min(self.config.max_probe_timeout),
         };
         let seq = self.next_seq();
-        let is_self = ping.target == self.local_name();
         let record = Forward {
             active: true,
             generation: 0,
             requester,
             requester_seq: ping.seq,
             seq,
-            target_addr: ping.target_addr,
+            target_addr,
             target_version: Version::new(ping.target_generation, ping.target_incarnation),
             acked: is_self,
             nack_at: ping.want_nack.then(|| now + nack_after),

@@ -107,13 +107,15 @@ fn an_indirect_ack_saves_the_target_and_nacks_spare_this_nodes_health() {
 #[test]
 fn as_a_helper_it_forwards_and_nacks_at_eighty_percent() {
     let mut n = node(config());
+    // The prober (n5) and the target (n7) are live members here.
+    introduce(&mut n, Time::ZERO, 7);
     let request = |seq| {
         packet(
             Message::IndirectPing(IndirectPing {
                 seq,
                 want_nack: true,
-                source: b"prober",
-                target: b"silent",
+                source: b"n5",
+                target: b"n7",
                 target_generation: 0,
                 target_incarnation: 4,
                 target_addr: addr(7),
@@ -125,7 +127,7 @@ fn as_a_helper_it_forwards_and_nacks_at_eighty_percent() {
     feed(&mut n, Time::ZERO, addr(5), &request(900)).unwrap();
     let out = transmits(&mut n, Time::ZERO);
     let Message::Ping(ping) = parse(&out[0].1).primary() else { panic!() };
-    assert_eq!((out[0].0, ping.target, ping.target_incarnation), (addr(7), &b"silent"[..], 4));
+    assert_eq!((out[0].0, ping.target, ping.target_incarnation), (addr(7), &b"n7"[..], 4));
 
     // The target stays silent: a nack at 80% of the probe timeout (400 ms).
     n.handle_timeout(Time::from_millis(399));
@@ -134,16 +136,16 @@ fn as_a_helper_it_forwards_and_nacks_at_eighty_percent() {
     let out = transmits(&mut n, Time::from_millis(400));
     assert_eq!(out.len(), 1);
     let Message::Nack(nack) = parse(&out[0].1).primary() else { panic!("not a nack") };
-    assert_eq!((out[0].0, nack.seq, nack.target), (addr(5), 900, &b"silent"[..]));
+    assert_eq!((out[0].0, nack.seq, nack.target), (addr(5), 900, &b"n7"[..]));
 
     // Another request, and this time the target answers: an indirect ack.
     // (An ack that names another member answers nothing.)
     feed(&mut n, Time::from_secs(5), addr(5), &request(901)).unwrap();
     let out = transmits(&mut n, Time::from_secs(5));
     let Message::Ping(ping) = parse(&out[0].1).primary() else { panic!() };
-    feed(&mut n, Time::from_secs(5), addr(7), &ack_from(7, ping.seq)).unwrap();
+    feed(&mut n, Time::from_secs(5), addr(7), &ack_from(6, ping.seq)).unwrap();
     assert!(transmits(&mut n, Time::from_secs(5)).is_empty(), "not from the target");
-    let ack = packet(Message::Ack(Ack { seq: ping.seq, source: b"silent", payload: &[] }), &[]);
+    let ack = packet(Message::Ack(Ack { seq: ping.seq, source: b"n7", payload: &[] }), &[]);
     feed(&mut n, Time::from_secs(5), addr(7), &ack).unwrap();
     let out = transmits(&mut n, Time::from_secs(5));
     let Message::IndirectAck(ack) = parse(&out[0].1).primary() else { panic!("not an indirect ack") };
@@ -159,13 +161,15 @@ fn a_helper_nacks_when_the_prober_asked_whatever_its_own_health() {
     // until the round trips adapted, and each miss raised the prober's
     // health).
     let mut n = node(config());
+    // The prober (n5) and the target (n7) are live members here.
+    introduce(&mut n, Time::ZERO, 7);
     n.set_health(3); // its own timeout is 4 × 500 ms now
     let request = packet(
         Message::IndirectPing(IndirectPing {
             seq: 9,
             want_nack: true,
-            source: b"prober",
-            target: b"silent",
+            source: b"n5",
+            target: b"n7",
             target_generation: 0,
             target_incarnation: 0,
             target_addr: addr(7),
@@ -202,12 +206,14 @@ fn a_forward_whose_nack_is_due_when_it_expires_leaves_no_deadline_behind() {
     // on the same instant; the nack was sent, the expiry waited for another
     // call, and the node kept asking to be woken at a time already past.
     let mut n = node(Config { probe_timeout: Duration::from_millis(400), ..config() });
+    // The prober (n5) and the target (n7) are live members here.
+    introduce(&mut n, Time::ZERO, 7);
     let request = packet(
         Message::IndirectPing(IndirectPing {
             seq: 5,
             want_nack: true,
-            source: b"prober",
-            target: b"silent",
+            source: b"n5",
+            target: b"n7",
             target_generation: 0,
             target_incarnation: 0,
             target_addr: addr(7),
@@ -451,4 +457,49 @@ fn a_target_that_restarts_elsewhere_while_probed_is_not_suspected_and_its_old_ad
     assert_eq!(to, addr(51));
     let Message::Ping(p) = parse(&bytes).primary() else { panic!() };
     assert_eq!(p.target_generation, 1);
+}
+
+#[test]
+fn a_helper_probes_only_live_members_at_their_table_address_for_live_members() {
+    // Reflection: an indirect ping names any address; a helper that pinged
+    // it (and nacked the requester, with gossip) would send datagrams
+    // wherever a forged request asked.
+    let mut n = node(config());
+    introduce(&mut n, Time::ZERO, 7);
+    let request = |source: &'static [u8], target: &'static [u8], target_addr| {
+        packet(
+            Message::IndirectPing(IndirectPing {
+                seq: 3,
+                want_nack: true,
+                source,
+                target,
+                target_generation: 0,
+                target_incarnation: 0,
+                target_addr,
+                nack_after_us: 100_000,
+            }),
+            &[],
+        )
+    };
+    let refused = [
+        (request(b"n5", b"victim", addr(99)), addr(5), "a target nobody knows"),
+        (request(b"stranger", b"n7", addr(7)), addr(5), "a requester nobody knows"),
+        (request(b"n5", b"n7", addr(7)), addr(6), "a member asking from another's address"),
+    ];
+    for (bytes, from, why) in &refused {
+        feed(&mut n, Time::ZERO, *from, bytes).unwrap();
+        assert!(transmits(&mut n, Time::ZERO).is_empty(), "{why}: nothing sent");
+    }
+    assert_eq!(n.stats().indirect_pings_refused, 3);
+    n.handle_timeout(Time::from_millis(150));
+    assert!(transmits(&mut n, Time::from_millis(150)).iter().all(|(_, b)| parse(b).primary().kind() != Kind::Nack));
+
+    // A live member asking about a live member at an address that is not
+    // its own: probed, at the address in the table.
+    feed(&mut n, Time::ZERO, addr(5), &request(b"n5", b"n7", addr(99))).unwrap();
+    let out = transmits(&mut n, Time::ZERO);
+    assert_eq!(out.len(), 1);
+    assert!(matches!(parse(&out[0].1).primary(), Message::Ping(p) if p.target == b"n7"));
+    assert_eq!(out[0].0, addr(7), "the table's address, not the one asked");
+    assert_eq!(n.stats().indirect_probes_helped, 1);
 }
