@@ -307,7 +307,12 @@ pub struct Config {
     pub sync_interval: Duration,
     /// Largest sync frame, in bytes.
     pub sync_frame_budget: usize,
-    /// Syncs (opened and accepted) that may run at once.
+    /// Syncs this node opens that may run at once, and, counted apart,
+    /// syncs it accepts (at most half of those from one IP address). An
+    /// accepted stream must deliver its first valid frame within
+    /// `max(2 s, 2 × probe_timeout)` or is dropped, so connections that say
+    /// nothing cannot hold the slots; and accepted syncs never take a slot
+    /// this node's own anti-entropy needs.
     pub max_concurrent_syncs: usize,
     /// Time between join attempts to the seeds.
     pub join_retry_interval: Duration,

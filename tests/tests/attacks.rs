@@ -6,8 +6,8 @@
 use swim_tests::attack::{self, Outcome};
 
 /// Attacks not yet refused: cross-member replay (the receiver is not bound
-/// into the seal), and idle connections holding sync slots.
-const OPEN: &[&str] = &["cross-member-replay", "idle-tcp-sync-exhaustion"];
+/// into the seal).
+const OPEN: &[&str] = &["cross-member-replay"];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_defended_attack_is_refused() {

@@ -131,8 +131,8 @@ pub(crate) struct Syncs {
 impl Syncs {
     pub(crate) fn new(capacity: usize) -> Self {
         Syncs {
-            sessions: Vec::with_capacity(capacity),
-            pending: VecDeque::with_capacity(capacity),
+            sessions: Vec::with_capacity(2 * capacity),
+            pending: VecDeque::with_capacity(2 * capacity),
             join_retry: None,
             join_attempts: 0,
             last_resync: None,
@@ -157,10 +157,23 @@ impl Syncs {
         self.sessions.get_mut(id.index as usize).filter(|s| s.active && s.generation == id.generation)
     }
 
+    /// Starts a session if its pool has room: syncs this node opens and
+    /// syncs it accepts are counted apart (so accepted streams can never stop
+    /// this node's own anti-entropy), and at most half of the accepted ones
+    /// may come from one IP address.
     fn start(&mut self, limit: usize, session: Session) -> Option<SyncId> {
+        let same_side = |s: &&Session| s.active && s.opener == session.opener;
+        if self.sessions.iter().filter(same_side).count() >= limit {
+            return None;
+        }
+        let per_ip = (limit / 2).max(1);
+        let from_ip = self.sessions.iter().filter(same_side).filter(|s| s.peer.ip() == session.peer.ip()).count();
+        if !session.opener && from_ip >= per_ip {
+            return None;
+        }
         let index = match self.sessions.iter().position(|s| !s.active) {
             Some(index) => index,
-            None if self.sessions.len() < limit => {
+            None if self.sessions.len() < 2 * limit => {
                 self.sessions.push(Session { active: false, ..session.clone() });
                 self.sessions.len() - 1
             }
@@ -177,6 +190,13 @@ impl Node {
     /// How long a sync may take before it is abandoned.
     fn sync_deadline(&self, now: Time) -> Time {
         now + (self.config.protocol_period * 20).max(core::time::Duration::from_secs(10))
+    }
+
+    /// How long an accepted stream may take to deliver its first valid
+    /// frame (the opener sends it as soon as it is connected): a connection
+    /// that says nothing holds its slot no longer than this.
+    fn first_frame_deadline(&self, now: Time) -> Time {
+        now + (self.config.probe_timeout * 2).max(core::time::Duration::from_secs(2))
     }
 
     /// Opens a sync with `peer` (`None` when too many are running).
@@ -344,7 +364,7 @@ impl Node {
             expected_chunk: 0,
             records: 0,
             others: 0,
-            deadline: self.sync_deadline(now),
+            deadline: self.first_frame_deadline(now),
         };
         let started = self.syncs.start(self.config.max_concurrent_syncs, session);
         if started.is_none() {
@@ -534,7 +554,12 @@ impl Node {
             }
         }
         let last = sync.flags.contains(SyncFlags::LAST);
+        let deadline = self.sync_deadline(now);
         let s = self.syncs.get_mut(id).ok_or(InputError::UnknownSync)?;
+        if !opener && s.expected_chunk == 0 {
+            // The peer proved itself: the exchange gets its full time.
+            s.deadline = deadline;
+        }
         s.expected_chunk += 1;
         s.records += incoming;
         s.others += other_items;

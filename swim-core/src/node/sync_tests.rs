@@ -263,3 +263,37 @@ fn a_join_sync_that_fails_is_tried_again() {
     }
     assert!(n.poll_sync_open().is_none(), "join_attempts spent");
 }
+
+#[test]
+fn accepted_syncs_cannot_starve_this_nodes_own_nor_hold_a_slot_in_silence() {
+    // Regression (attack review): four idle TCP connections took every sync
+    // slot, shared with this node's own syncs, until the session deadline
+    // (20 s on a LAN), and anti-entropy, joins and healing stopped.
+    let mut n = node(Config { max_concurrent_syncs: 4, ..config() });
+    introduce(&mut n, Time::ZERO, 3);
+    let from = |ip: u8, port: u16| SocketAddr::from(([192, 0, 2, ip], port));
+    // At most half of the accepted ones from one IP address.
+    assert!(n.accept_sync(Time::ZERO, from(1, 1)).is_ok());
+    assert!(n.accept_sync(Time::ZERO, from(1, 2)).is_ok());
+    assert_eq!(n.accept_sync(Time::ZERO, from(1, 3)), Err(CommandError::TooManySyncs));
+    assert!(n.accept_sync(Time::ZERO, from(2, 1)).is_ok());
+    assert!(n.accept_sync(Time::ZERO, from(3, 1)).is_ok());
+    assert_eq!(n.accept_sync(Time::ZERO, from(4, 1)), Err(CommandError::TooManySyncs), "the inbound pool is full");
+    // This node's own syncs have a pool of their own.
+    let own = n.open_sync(Time::ZERO, addr(1), false);
+    assert!(own.is_some(), "accepted syncs never block this node's own");
+    // Silent connections are dropped after max(2 s, 2 × probe timeout).
+    n.handle_timeout(Time::from_millis(1_999));
+    assert_eq!(n.accept_sync(Time::from_millis(1_999), from(5, 1)), Err(CommandError::TooManySyncs));
+    n.handle_timeout(Time::from_secs(2));
+    assert!(n.accept_sync(Time::from_secs(2), from(5, 1)).is_ok(), "the silent ones are gone");
+    assert!(n.sync_status(own.unwrap()).is_some(), "this node's own sync runs on");
+    // A peer that sends a valid first frame gets the exchange's full time.
+    let id = n.accept_sync(Time::from_secs(2), from(6, 1)).unwrap();
+    let source = name(2);
+    let flags = swim_wire::SyncFlags(0);
+    let first = Message::Sync(swim_wire::Sync { flags, source: &source, total: 2, chunk: 0 });
+    n.handle_sync_frame(Time::from_secs(2), id, &mut packet(first, &[])).unwrap();
+    n.handle_timeout(Time::from_secs(10));
+    assert!(n.sync_status(id).is_some(), "a proven peer keeps its slot");
+}
