@@ -286,8 +286,9 @@ pub struct Config {
     /// It is also the largest datagram a member accepts: anything larger is
     /// refused unread (`InputError::TooLarge`), so every member of a cluster
     /// must use the same budget. The default, 1400, fits an Ethernet MTU
-    /// with room for IP, UDP and tunnel headers; raise it only on networks
-    /// whose every path carries jumbo frames.
+    /// with room for IP, UDP and tunnel headers. (The runtime lowers it to
+    /// what its transport carries: 1400 for its UDP transport, 1100 for
+    /// QUIC.)
     pub packet_budget: usize,
 
     /// Largest metadata a member may carry.

@@ -57,8 +57,8 @@ pub struct Stats {
     pub indirect_pings_sent: u64,
     /// Indirect probes this node performed for others.
     pub indirect_probes_helped: u64,
-    /// Indirect pings refused: from someone not a live member at its own
-    /// address, or about a target not live in this node's table.
+    /// Indirect pings refused: from someone not a live member, or about a
+    /// target not live in this node's table.
     pub indirect_pings_refused: u64,
     /// Nacks sent as a helper.
     pub nacks_sent: u64,

@@ -60,7 +60,8 @@ impl<T: Transport> Driver<T> {
     pub(crate) fn new(node: Node, transport: T, options: RuntimeOptions, events: broadcast::Sender<Event>) -> Self {
         let config = node.config();
         let budget = config.packet_budget;
-        let syncs = Syncs::new(config.max_concurrent_syncs, config.sync_frame_budget);
+        // Opened and accepted syncs have a pool each.
+        let syncs = Syncs::new(2 * config.max_concurrent_syncs, config.sync_frame_budget);
         let frame = vec![0; config.sync_frame_budget];
         let name = node.local().name.to_vec();
         let origin = Instant::now();

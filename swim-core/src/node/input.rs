@@ -125,7 +125,7 @@ impl Node {
                 self.send(Outgoing::Ack { to: from, seq: p.seq });
             }
             Message::Ack(a) => self.on_ack(now, a.seq, a.source),
-            Message::IndirectPing(p) => self.on_indirect_ping(now, from, &p),
+            Message::IndirectPing(p) => self.on_indirect_ping(now, &p),
             Message::IndirectAck(a) => self.on_indirect_ack(a.seq, a.target),
             Message::Nack(n) => self.on_nack(n.seq),
             Message::JoinRequest(r) => self.on_join_request(now, from, &r),

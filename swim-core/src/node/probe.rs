@@ -340,16 +340,18 @@ impl Node {
 
     /// Another member asks this node to probe `target` for it.
     ///
-    /// Only for a live member asking from its own address, about a live
-    /// member of this node's table, and only at that member's address: a
+    /// Only for a live member, about a live member of this node's table,
+    /// and only at the addresses the table holds: the ping goes to the
+    /// target's, the answer to the requester's (not to where the request
+    /// came from, which a forger chooses, and which NAT may change). A
     /// helper never sends anything (a ping, or a nack and its gossip) to an
     /// address outside the cluster because a datagram asked it to.
-    pub(super) fn on_indirect_ping(&mut self, now: Time, requester: SocketAddr, ping: &swim_wire::IndirectPing<'_>) {
+    pub(super) fn on_indirect_ping(&mut self, now: Time, ping: &swim_wire::IndirectPing<'_>) {
         let is_self = ping.target == self.local_name();
         let live_at = |name: &[u8]| {
             self.members.find(name).and_then(|s| self.members.get(s)).filter(|e| e.state.is_live()).map(|e| &e.addrs)
         };
-        let asked_by_member = live_at(ping.source).is_some_and(|addrs| addrs.contains(&requester));
+        let requester = live_at(ping.source).and_then(|addrs| addrs.first().copied());
         let target_addr = if is_self {
             Some(ping.target_addr)
         } else {
@@ -357,7 +359,7 @@ impl Node {
                 if addrs.contains(&ping.target_addr) { Some(ping.target_addr) } else { addrs.first().copied() }
             })
         };
-        let Some(target_addr) = target_addr.filter(|_| asked_by_member) else {
+        let (Some(requester), Some(target_addr)) = (requester, target_addr) else {
             self.stats.indirect_pings_refused += 1;
             return;
         };

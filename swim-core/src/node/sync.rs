@@ -157,18 +157,29 @@ impl Syncs {
         self.sessions.get_mut(id.index as usize).filter(|s| s.active && s.generation == id.generation)
     }
 
-    /// Starts a session if its pool has room: syncs this node opens and
-    /// syncs it accepts are counted apart (so accepted streams can never stop
-    /// this node's own anti-entropy), and at most half of the accepted ones
-    /// may come from one IP address.
+    /// Starts a session if its pool has room. Syncs this node opens and
+    /// syncs it accepts are counted apart, so accepted streams never stop
+    /// this node's own anti-entropy. Among accepted ones, a stream that has
+    /// not yet sent a valid frame is *unproven*: at most half the pool may be
+    /// unproven streams from one network (an IPv4 address, an IPv6 /64), and
+    /// when the pool is full the oldest unproven stream makes room. A peer
+    /// proves itself within a round trip, so a flood of silent connections
+    /// only ever displaces other silent connections.
     fn start(&mut self, limit: usize, session: Session) -> Option<SyncId> {
-        let same_side = |s: &&Session| s.active && s.opener == session.opener;
-        if self.sessions.iter().filter(same_side).count() >= limit {
-            return None;
-        }
-        let per_ip = (limit / 2).max(1);
-        let from_ip = self.sessions.iter().filter(same_side).filter(|s| s.peer.ip() == session.peer.ip()).count();
-        if !session.opener && from_ip >= per_ip {
+        if !session.opener {
+            let unproven = |s: &&Session| s.active && !s.opener && s.expected_chunk == 0;
+            let per_network = (limit / 2).max(1);
+            let near = |s: &&Session| same_network(s.peer.ip(), session.peer.ip());
+            if self.sessions.iter().filter(unproven).filter(near).count() >= per_network {
+                return None;
+            }
+            let accepted = self.sessions.iter().filter(|s| s.active && !s.opener).count();
+            if accepted >= limit {
+                let oldest = self.sessions.iter_mut().filter(|s| s.active && !s.opener && s.expected_chunk == 0);
+                let victim = oldest.min_by_key(|s| s.deadline)?;
+                victim.active = false;
+            }
+        } else if self.sessions.iter().filter(|s| s.active && s.opener).count() >= limit {
             return None;
         }
         let index = match self.sessions.iter().position(|s| !s.active) {
@@ -183,6 +194,18 @@ impl Syncs {
         let generation = slot.generation.wrapping_add(1);
         *slot = Session { active: true, generation, ..session };
         Some(SyncId { index: crate::convert::to_u32(index), generation })
+    }
+}
+
+/// Whether two addresses belong to one network as the sync pool counts
+/// them: the same IPv4 address (IPv4-mapped IPv6 included), or the same
+/// IPv6 /64 (what one host can draw addresses from).
+fn same_network(a: std::net::IpAddr, b: std::net::IpAddr) -> bool {
+    use std::net::IpAddr;
+    match (a.to_canonical(), b.to_canonical()) {
+        (IpAddr::V4(x), IpAddr::V4(y)) => x == y,
+        (IpAddr::V6(x), IpAddr::V6(y)) => u128::from(x) >> 64 == u128::from(y) >> 64,
+        _ => false,
     }
 }
 

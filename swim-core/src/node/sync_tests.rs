@@ -113,6 +113,10 @@ fn syncs_are_limited_and_periodic() {
     let mut n = node(Config { max_concurrent_syncs: 1, sync_interval: Duration::from_secs(30), ..config() });
     introduce(&mut n, Time::ZERO, 3);
     let first = n.accept_sync(Time::ZERO, addr(1)).unwrap();
+    // Once its peer has sent a valid frame, it holds its slot.
+    let (source, flags) = (name(1), swim_wire::SyncFlags(0));
+    let frame = Message::Sync(swim_wire::Sync { flags, source: &source, total: 2, chunk: 0 });
+    n.handle_sync_frame(Time::ZERO, first, &mut packet(frame, &[])).unwrap();
     assert_eq!(n.accept_sync(Time::ZERO, addr(2)), Err(CommandError::TooManySyncs));
     assert_eq!(n.stats().syncs_refused, 1);
     n.close_sync(first);
@@ -272,28 +276,39 @@ fn accepted_syncs_cannot_starve_this_nodes_own_nor_hold_a_slot_in_silence() {
     let mut n = node(Config { max_concurrent_syncs: 4, ..config() });
     introduce(&mut n, Time::ZERO, 3);
     let from = |ip: u8, port: u16| SocketAddr::from(([192, 0, 2, ip], port));
-    // At most half of the accepted ones from one IP address.
-    assert!(n.accept_sync(Time::ZERO, from(1, 1)).is_ok());
+    // At most half the pool unproven from one address.
+    let first = n.accept_sync(Time::ZERO, from(1, 1)).unwrap();
     assert!(n.accept_sync(Time::ZERO, from(1, 2)).is_ok());
     assert_eq!(n.accept_sync(Time::ZERO, from(1, 3)), Err(CommandError::TooManySyncs));
-    assert!(n.accept_sync(Time::ZERO, from(2, 1)).is_ok());
-    assert!(n.accept_sync(Time::ZERO, from(3, 1)).is_ok());
-    assert_eq!(n.accept_sync(Time::ZERO, from(4, 1)), Err(CommandError::TooManySyncs), "the inbound pool is full");
+    let v6 = |last: u16| SocketAddr::from((std::net::Ipv6Addr::new(0x2001, 0xdb8, 0, 1, 0, 0, 0, last), 1));
+    assert!(n.accept_sync(Time::ZERO, v6(1)).is_ok());
+    // The same IPv6 /64 counts as one network.
+    let second_v6 = n.accept_sync(Time::ZERO, v6(2));
+    assert!(second_v6.is_ok(), "two from a /64 are allowed");
+    // The pool is full of unproven streams: a new one displaces the oldest.
+    let newest = n.accept_sync(Time::ZERO, from(4, 1)).unwrap();
+    assert!(n.sync_status(first).is_none(), "the oldest silent stream made room");
+    assert!(n.sync_status(newest).is_some());
+    assert_eq!(n.accept_sync(Time::ZERO, v6(3)), Err(CommandError::TooManySyncs), "a third from the /64");
     // This node's own syncs have a pool of their own.
     let own = n.open_sync(Time::ZERO, addr(1), false);
     assert!(own.is_some(), "accepted syncs never block this node's own");
     // Silent connections are dropped after max(2 s, 2 × probe timeout).
     n.handle_timeout(Time::from_millis(1_999));
-    assert_eq!(n.accept_sync(Time::from_millis(1_999), from(5, 1)), Err(CommandError::TooManySyncs));
+    assert!(n.sync_status(newest).is_some());
     n.handle_timeout(Time::from_secs(2));
-    assert!(n.accept_sync(Time::from_secs(2), from(5, 1)).is_ok(), "the silent ones are gone");
+    assert!(n.sync_status(newest).is_none(), "the silent ones are gone");
     assert!(n.sync_status(own.unwrap()).is_some(), "this node's own sync runs on");
-    // A peer that sends a valid first frame gets the exchange's full time.
+    // A peer that sends a valid first frame gets the exchange's full time,
+    // and silent newcomers never displace it.
     let id = n.accept_sync(Time::from_secs(2), from(6, 1)).unwrap();
     let source = name(2);
     let flags = swim_wire::SyncFlags(0);
-    let first = Message::Sync(swim_wire::Sync { flags, source: &source, total: 2, chunk: 0 });
-    n.handle_sync_frame(Time::from_secs(2), id, &mut packet(first, &[])).unwrap();
+    let frame = Message::Sync(swim_wire::Sync { flags, source: &source, total: 2, chunk: 0 });
+    n.handle_sync_frame(Time::from_secs(2), id, &mut packet(frame, &[])).unwrap();
+    for ip in 10..20 {
+        let _ = n.accept_sync(Time::from_secs(2), from(ip, 1));
+    }
     n.handle_timeout(Time::from_secs(10));
     assert!(n.sync_status(id).is_some(), "a proven peer keeps its slot");
 }

@@ -64,6 +64,12 @@ pub(super) async fn idle_tcp(lab: &Lab) -> Outcome {
         Err(e) => return Outcome::Failed(format!("the joiner did not start: {e}")),
     };
     let joined = joiner.join([lab.addr(0)]).await;
+    // The joiner's own join sync with a0 must complete too (join() returns
+    // on a0's answer, before it).
+    let join_synced = crate::net::eventually(LIMIT / 2, || async {
+        joiner.stats().await.map(|s| s.syncs_completed).unwrap_or(0) >= 1
+    })
+    .await;
     // Half the time a held connection lasts (a sync session's deadline,
     // 20 s with LAN timing), and several sync intervals.
     let synced = crate::net::eventually(LIMIT / 2, || async {
@@ -74,6 +80,7 @@ pub(super) async fn idle_tcp(lab: &Lab) -> Outcome {
     let _ = joiner.shutdown().await;
     drop(idle);
     match (joined, synced) {
+        (Ok(_), true) if !join_synced => Outcome::Failed("the joiner's join sync never completed".into()),
         (Ok(_), true) if knows >= 5 => Outcome::Refused,
         (Ok(_), true) => Outcome::Failed(format!("the joiner learned only {knows} members")),
         (Ok(_), false) => Outcome::Failed("a0 completed no sync while the connections were held".into()),
@@ -85,6 +92,7 @@ pub(super) async fn reflection(lab: &Lab) -> Outcome {
     // A key holder asks a0 to probe a "member" at the victim's address.
     let Ok(victim) = UdpSocket::bind(loopback()).await else { return Outcome::Failed("no victim socket".into()) };
     let Ok(victim_addr) = victim.local_addr() else { return Outcome::Failed("no victim address".into()) };
+    let refused_before = lab.members[0].stats().await.map(|s| s.indirect_pings_refused).unwrap_or(0);
     let mut sent = 0usize;
     for seq in 0..20u32 {
         let request = Message::IndirectPing(IndirectPing {
@@ -107,8 +115,11 @@ pub(super) async fn reflection(lab: &Lab) -> Outcome {
     while let Ok((len, _)) = victim.try_recv_from(&mut buf) {
         reflected += len;
     }
-    if reflected == 0 {
+    let refused = lab.members[0].stats().await.map(|s| s.indirect_pings_refused).unwrap_or(0) - refused_before;
+    if reflected == 0 && refused == 20 {
         Outcome::Refused
+    } else if reflected == 0 {
+        Outcome::Failed(format!("only {refused} of 20 requests seen and refused"))
     } else {
         Outcome::Failed(format!("a0 sent {reflected} bytes to an address outside the cluster ({sent} bytes asked)"))
     }
