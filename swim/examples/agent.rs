@@ -137,7 +137,11 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
             _ => return Err("--quic needs --ca, --cert and --key".into()),
         }
     }
-    parsed.key = find_key(key_file)?;
+    if parsed.quic.is_none() {
+        parsed.key = find_key(key_file)?;
+    } else if key_file.is_some() {
+        return Err("--key-file is for UDP; with --quic, certificates authenticate members".into());
+    }
     Ok(parsed)
 }
 
@@ -301,9 +305,15 @@ fn terminate_signal() -> Result<tokio::signal::unix::Signal, String> {
 }
 
 /// What a peer sent, made safe for a terminal: control characters (escape
-/// sequences among them) are shown escaped, never interpreted.
+/// sequences among them) and the invisible marks that reorder or hide text
+/// (bidirectional overrides, zero-width characters) are shown escaped,
+/// never interpreted.
 fn shown(text: impl std::fmt::Display) -> String {
-    text.to_string().chars().flat_map(|c| if c.is_control() { c.escape_default().collect() } else { vec![c] }).collect()
+    let hidden = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}')
+    };
+    text.to_string().chars().flat_map(|c| if hidden(c) { c.escape_unicode().collect() } else { vec![c] }).collect()
 }
 
 fn shown_bytes(bytes: &[u8]) -> String {
