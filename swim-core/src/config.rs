@@ -309,7 +309,8 @@ pub struct Config {
     /// Largest sync frame, in bytes.
     pub sync_frame_budget: usize,
     /// Syncs this node opens that may run at once, and, counted apart,
-    /// syncs it accepts (at most half of those from one IP address). An
+    /// syncs it accepts (all of those but one may be streams from one IP
+    /// address that have not yet sent a valid frame). An
     /// accepted stream must deliver its first valid frame within
     /// `max(2 s, 2 × probe_timeout)` or is dropped, so connections that say
     /// nothing cannot hold the slots; and accepted syncs never take a slot

@@ -113,6 +113,8 @@ struct Session {
     /// Other items (broadcasts, updates) received so far.
     others: usize,
     deadline: Time,
+    /// When it started, in starts: the oldest unproven stream goes first.
+    order: u64,
 }
 
 #[derive(Debug)]
@@ -126,6 +128,8 @@ pub(crate) struct Syncs {
     join_attempts: u32,
     /// When this node last synced because it was declared faulty.
     last_resync: Option<Time>,
+    /// Sessions started so far.
+    started: u64,
 }
 
 impl Syncs {
@@ -136,6 +140,7 @@ impl Syncs {
             join_retry: None,
             join_attempts: 0,
             last_resync: None,
+            started: 0,
         }
     }
 
@@ -160,15 +165,16 @@ impl Syncs {
     /// Starts a session if its pool has room. Syncs this node opens and
     /// syncs it accepts are counted apart, so accepted streams never stop
     /// this node's own anti-entropy. Among accepted ones, a stream that has
-    /// not yet sent a valid frame is *unproven*: at most half the pool may be
-    /// unproven streams from one network (an IPv4 address, an IPv6 /64), and
-    /// when the pool is full the oldest unproven stream makes room. A peer
-    /// proves itself within a round trip, so a flood of silent connections
-    /// only ever displaces other silent connections.
+    /// not yet sent a valid frame is *unproven*: unproven streams from one
+    /// network (an IPv4 address, an IPv6 /64) may fill all of the pool but
+    /// one slot, and when the pool is full the oldest unproven stream makes
+    /// room. A peer proves itself within a round trip, so a flood of silent
+    /// connections from one network only ever displaces other silent
+    /// connections, and members sharing a host can still sync in bursts.
     fn start(&mut self, limit: usize, session: Session) -> Option<SyncId> {
         if !session.opener {
             let unproven = |s: &&Session| s.active && !s.opener && s.expected_chunk == 0;
-            let per_network = (limit / 2).max(1);
+            let per_network = limit.saturating_sub(1).max(1);
             let near = |s: &&Session| same_network(s.peer.ip(), session.peer.ip());
             if self.sessions.iter().filter(unproven).filter(near).count() >= per_network {
                 return None;
@@ -176,7 +182,7 @@ impl Syncs {
             let accepted = self.sessions.iter().filter(|s| s.active && !s.opener).count();
             if accepted >= limit {
                 let oldest = self.sessions.iter_mut().filter(|s| s.active && !s.opener && s.expected_chunk == 0);
-                let victim = oldest.min_by_key(|s| s.deadline)?;
+                let victim = oldest.min_by_key(|s| s.order)?;
                 victim.active = false;
             }
         } else if self.sessions.iter().filter(|s| s.active && s.opener).count() >= limit {
@@ -190,9 +196,11 @@ impl Syncs {
             }
             None => return None,
         };
+        self.started += 1;
+        let order = self.started;
         let slot = self.sessions.get_mut(index)?;
         let generation = slot.generation.wrapping_add(1);
-        *slot = Session { active: true, generation, ..session };
+        *slot = Session { active: true, generation, order, ..session };
         Some(SyncId { index: crate::convert::to_u32(index), generation })
     }
 }
@@ -238,6 +246,7 @@ impl Node {
             records: 0,
             others: 0,
             deadline: self.sync_deadline(now),
+            order: 0,
         };
         let id = self.syncs.start(self.config.max_concurrent_syncs, session)?;
         self.syncs.pending.push_back(id);
@@ -388,6 +397,7 @@ impl Node {
             records: 0,
             others: 0,
             deadline: self.first_frame_deadline(now),
+            order: 0,
         };
         let started = self.syncs.start(self.config.max_concurrent_syncs, session);
         if started.is_none() {
