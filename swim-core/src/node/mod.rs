@@ -347,8 +347,9 @@ impl Node {
         if !self.forwards.consistent() {
             return Err("helper duties are miscounted");
         }
-        if self.syncs.running() > self.config.max_concurrent_syncs {
-            return Err("more syncs than max_concurrent_syncs");
+        let limit = self.config.max_concurrent_syncs;
+        if self.syncs.running_on(true) > limit || self.syncs.running_on(false) > limit {
+            return Err("more syncs opened, or accepted, than max_concurrent_syncs");
         }
         Ok(())
     }

@@ -149,9 +149,9 @@ impl Syncs {
         [sessions, self.join_retry.map(|(at, _, _)| at)].into_iter().flatten().min()
     }
 
-    /// Sessions running.
-    pub(crate) fn running(&self) -> usize {
-        self.sessions.iter().filter(|s| s.active).count()
+    /// Sessions running that this node opened (`true`) or accepted.
+    pub(crate) fn running_on(&self, opened: bool) -> usize {
+        self.sessions.iter().filter(|s| s.active && s.opener == opened).count()
     }
 
     fn get(&self, id: SyncId) -> Option<&Session> {

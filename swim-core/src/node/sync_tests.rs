@@ -293,6 +293,8 @@ fn accepted_syncs_cannot_starve_this_nodes_own_nor_hold_a_slot_in_silence() {
     // This node's own syncs have a pool of their own.
     let own = n.open_sync(Time::ZERO, addr(1), false);
     assert!(own.is_some(), "accepted syncs never block this node's own");
+    // Found by the core fuzzer in CI: the invariant still counted one pool.
+    assert_eq!(n.check_invariants(), Ok(()));
     // Silent connections are dropped after max(2 s, 2 × probe timeout).
     n.handle_timeout(Time::from_millis(1_999));
     assert!(n.sync_status(newest).is_some());
