@@ -2,16 +2,6 @@
 //! the `swim-tests` crate): real members over loopback, attacked; one line
 //! per attack and `attacks: tried=N refused=M`.
 
-use std::process::Command;
-
-use crate::{cargo, root};
-
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
-    let status = Command::new(cargo())
-        .current_dir(root())
-        .args(["run", "--quiet", "-p", "swim-tests", "--bin", "attack", "--"])
-        .args(args)
-        .status()
-        .map_err(|e| format!("cannot run cargo: {e}"))?;
-    if status.success() { Ok(()) } else { Err(format!("an attack got through ({status})")) }
+    crate::run_tests_bin("attack", args, "an attack got through")
 }

@@ -68,6 +68,18 @@ fn root() -> PathBuf {
     manifest.parent().unwrap_or(manifest).to_path_buf()
 }
 
+/// Runs binary `bin` of the `swim-tests` crate (test profile) from the
+/// workspace root with `args`; `failure` says what a non-zero exit means.
+fn run_tests_bin(bin: &str, args: &[String], failure: &str) -> Result<(), String> {
+    let status = std::process::Command::new(cargo())
+        .current_dir(root())
+        .args(["run", "--quiet", "-p", "swim-tests", "--bin", bin, "--"])
+        .args(args)
+        .status()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if status.success() { Ok(()) } else { Err(format!("{failure} ({status})")) }
+}
+
 /// The cargo that runs us, so toolchain overrides carry through.
 fn cargo() -> String {
     std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned())

@@ -4,16 +4,6 @@
 //! workspace root with every argument passed through:
 //! `--seeds N [--seed S] [--members M] [--threads T] [--verbose] [--watch A,B]`.
 
-use std::process::Command;
-
-use crate::{cargo, root};
-
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
-    let status = Command::new(cargo())
-        .current_dir(root())
-        .args(["run", "--quiet", "-p", "swim-tests", "--bin", "simfuzz", "--"])
-        .args(args)
-        .status()
-        .map_err(|e| format!("cannot run cargo: {e}"))?;
-    if status.success() { Ok(()) } else { Err(format!("the cluster fuzzer found failures ({status})")) }
+    crate::run_tests_bin("simfuzz", args, "the cluster fuzzer found failures")
 }
