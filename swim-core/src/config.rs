@@ -345,9 +345,15 @@ pub struct Config {
 
     /// Encryption of packets (`None`: plaintext).
     pub encryption: Option<Encryption>,
-    /// Join requests accepted per second from one source address.
+    /// Plaintext join requests accepted per second from one source (an IPv4
+    /// address, an IPv6 /64). Sealed requests come from key holders and are
+    /// not limited. Raise it for plaintext test clusters that start many
+    /// members on one host at once; zero `per_second` turns it off.
     pub join_rate: RateLimit,
-    /// Syncs accepted per second from one source address.
+    /// Sync streams accepted per second from one source (an IPv4 address,
+    /// an IPv6 /64), counting only streams that never deliver a valid first
+    /// frame (a proven stream gives its attempt back): it bounds how fast a
+    /// source can hold sync slots with junk, never how often members sync.
     pub sync_rate: RateLimit,
 
     /// Protocol version written in headers.

@@ -40,6 +40,10 @@ pub enum InputError {
     /// A packet whose sender time is further from this node's clock than
     /// the configured age (an old capture, or a clock far off).
     Stale,
+    /// A packet or frame sealed for any receiver that is not a join request
+    /// (or a joiner's sync): everything else is sealed for its receiver by
+    /// name, so this is a capture replayed out of its place.
+    AnyReceiver(swim_wire::Kind),
 }
 
 impl fmt::Display for InputError {
@@ -58,6 +62,9 @@ impl fmt::Display for InputError {
             InputError::Sealed => f.write_str("encrypted packet, and no key is installed"),
             InputError::Replayed => f.write_str("replayed packet"),
             InputError::Stale => f.write_str("packet sent too long ago (or the sender's clock is off)"),
+            InputError::AnyReceiver(kind) => {
+                write!(f, "{} message sealed for any receiver (only join requests may be)", kind.name())
+            }
         }
     }
 }

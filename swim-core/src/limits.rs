@@ -1,6 +1,10 @@
 //! Per-source rate limits (join requests, sync accepts): a token bucket per
-//! source IP in a bounded table; when the table is full, the source heard
-//! from least recently (among a few probed) gives its place.
+//! source network (an IPv4 address, an IPv6 /64: one host's addresses) in a
+//! bounded table. When the table is full, the source heard from least
+//! recently (among a few probed) gives its place, but only as fast as an
+//! eviction budget allows: a flood from many (spoofed) sources cannot churn
+//! the table to hand a busy source a fresh burst; while the budget is spent,
+//! sources the table does not hold are refused.
 
 use std::hash::{BuildHasher, RandomState};
 use std::net::IpAddr;
@@ -27,6 +31,18 @@ struct Bucket {
 }
 
 const PROBES: usize = 8;
+/// The whole table may be replaced once a minute, a quarter of it at once.
+const EVICTION_PERIOD_S: f64 = 60.0;
+
+/// The source a bucket stands for: an IPv4 address, or the /64 network of
+/// an IPv6 address (a host is given a /64; spoofing within it buys
+/// nothing). IPv4-mapped IPv6 addresses count as IPv4.
+pub(crate) fn network(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => IpAddr::V6((u128::from(v6) & !u128::from(u64::MAX)).into()),
+        v4 => v4,
+    }
+}
 
 #[derive(Debug)]
 pub(crate) struct Limiter {
@@ -36,6 +52,9 @@ pub(crate) struct Limiter {
     hasher: RandomState,
     capacity: usize,
     cursor: usize,
+    /// Evictions left, refilled at `capacity / EVICTION_PERIOD_S` a second.
+    evictions: f64,
+    evictions_at: Time,
 }
 
 impl Limiter {
@@ -48,7 +67,15 @@ impl Limiter {
             hasher: RandomState::new(),
             capacity,
             cursor: 0,
+            evictions: eviction_burst(capacity),
+            evictions_at: Time::ZERO,
         }
+    }
+
+    fn find(&self, ip: IpAddr) -> Option<usize> {
+        let hash = self.hasher.hash_one(ip);
+        let buckets = &self.buckets;
+        self.index.find(hash, |&i| buckets.get(i as usize).is_some_and(|b| b.ip == ip)).map(|&i| i as usize)
     }
 
     /// Whether one more attempt from `ip` is allowed now (and counts it).
@@ -56,12 +83,13 @@ impl Limiter {
         if self.rate.per_second == 0 {
             return true;
         }
-        let hash = self.hasher.hash_one(ip);
-        let buckets = &self.buckets;
-        let found = self.index.find(hash, |&i| buckets.get(i as usize).is_some_and(|b| b.ip == ip)).copied();
-        let i = match found {
-            Some(i) => i as usize,
-            None => self.insert(now, ip, hash),
+        let ip = network(ip);
+        let i = match self.find(ip) {
+            Some(i) => i,
+            None => match self.insert(now, ip) {
+                Some(i) => i,
+                None => return false, // table full, eviction budget spent
+            },
         };
         let (rate, burst) = (f64::from(self.rate.per_second), f64::from(self.rate.burst.max(1)));
         let Some(b) = self.buckets.get_mut(i) else { return true };
@@ -75,12 +103,29 @@ impl Limiter {
         }
     }
 
-    fn insert(&mut self, now: Time, ip: IpAddr, hash: u64) -> usize {
+    /// Gives back the attempt `ip` was charged (it proved to be legitimate,
+    /// as a sync stream does with its first valid frame).
+    pub(crate) fn refund(&mut self, ip: IpAddr) {
+        let burst = f64::from(self.rate.burst.max(1));
+        if let Some(b) = self.find(network(ip)).and_then(|i| self.buckets.get_mut(i)) {
+            b.tokens = (b.tokens + 1.0).min(burst);
+        }
+    }
+
+    fn insert(&mut self, now: Time, ip: IpAddr) -> Option<usize> {
+        let hash = self.hasher.hash_one(ip);
         let fresh = Bucket { ip, tokens: f64::from(self.rate.burst.max(1)), last: now };
         let i = if self.buckets.len() < self.capacity {
             self.buckets.push(fresh);
             self.buckets.len() - 1
         } else {
+            let refill = now.saturating_since(self.evictions_at).as_secs_f64() * self.capacity as f64;
+            self.evictions = (self.evictions + refill / EVICTION_PERIOD_S).min(eviction_burst(self.capacity));
+            self.evictions_at = now;
+            if self.evictions < 1.0 {
+                return None;
+            }
+            self.evictions -= 1.0;
             let len = self.buckets.len();
             let victim = (0..PROBES.min(len))
                 .map(|s| (self.cursor + s) % len)
@@ -102,8 +147,12 @@ impl Limiter {
         self.index.insert_unique(hash, crate::convert::to_u32(i), |&j| {
             buckets.get(j as usize).map_or(0, |b| hasher.hash_one(b.ip))
         });
-        i
+        Some(i)
     }
+}
+
+fn eviction_burst(capacity: usize) -> f64 {
+    (capacity / 4).max(1) as f64
 }
 
 #[cfg(test)]
@@ -128,10 +177,54 @@ mod tests {
     #[test]
     fn the_table_stays_bounded() {
         let mut l = Limiter::new(RateLimit { per_second: 1, burst: 1 }, 16);
+        // One new source every four seconds: the eviction budget (the table
+        // once a minute) lets each in.
         for i in 0..1000u32 {
             let ip = IpAddr::from(i.to_be_bytes());
-            assert!(l.allow(Time::from_secs(u64::from(i)), ip));
+            assert!(l.allow(Time::from_secs(4 * u64::from(i)), ip));
         }
         assert_eq!(l.buckets.len(), 16);
+    }
+
+    #[test]
+    fn an_eviction_flood_does_not_hand_a_busy_source_a_fresh_burst() {
+        let (rate, burst) = (1, 4);
+        let mut l = Limiter::new(RateLimit { per_second: rate, burst }, 64);
+        let attacker: IpAddr = "192.0.2.1".parse().unwrap();
+        let mut allowed = 0u32;
+        // Ten seconds of 100,000 datagrams from distinct (spoofed) sources,
+        // with the attacker's own attempts among them.
+        for i in 0..100_000u32 {
+            let now = Time::from_micros(u64::from(i) * 100);
+            l.allow(now, IpAddr::from((0x0a00_0000 | i).to_be_bytes()));
+            if i % 10 == 0 && l.allow(now, attacker) {
+                allowed += 1;
+            }
+        }
+        // Its burst, its rate for ten seconds, and at most one fresh burst
+        // per eviction the budget allowed in that time (16 + 10·64/60).
+        let evictions = 16 + 11;
+        assert!(allowed <= burst + 10 * rate + evictions * burst, "{allowed}");
+        assert!(allowed <= burst + 10 * rate + 2 * burst, "in practice the busy source is not evicted: {allowed}");
+        assert_eq!(l.buckets.len(), 64);
+    }
+
+    #[test]
+    fn one_hosts_ipv6_addresses_share_a_bucket_and_proof_refunds() {
+        let mut l = Limiter::new(RateLimit { per_second: 1, burst: 2 }, 16);
+        let t = Time::from_secs(1);
+        let a: IpAddr = "2001:db8::1".parse().unwrap();
+        let b: IpAddr = "2001:db8::ffff:2".parse().unwrap();
+        let other: IpAddr = "2001:db8:0:1::1".parse().unwrap();
+        assert!(l.allow(t, a) && l.allow(t, b));
+        assert!(!l.allow(t, "2001:db8::3".parse().unwrap()), "same /64, same bucket");
+        assert!(l.allow(t, other), "another /64");
+        l.refund(b);
+        assert!(l.allow(t, a), "a refunded attempt can be made again");
+        assert!(!l.allow(t, a));
+        let v4: IpAddr = "10.1.2.3".parse().unwrap();
+        let mapped: IpAddr = "::ffff:10.1.2.3".parse().unwrap();
+        assert!(l.allow(t, v4) && l.allow(t, v4));
+        assert!(!l.allow(t, mapped), "an IPv4-mapped address is its IPv4 address");
     }
 }

@@ -22,10 +22,9 @@ enum Conn<S> {
 struct Slot<S> {
     id: SyncId,
     conn: Conn<S>,
-    /// Bytes of the frame being received, prefix included.
-    read: Vec<u8>,
-    read_len: usize,
-    /// A complete frame waits in `read` to be taken.
+    /// The frame being received.
+    frames: frame::Reassembler,
+    /// A complete frame waits in `frames` to be taken.
     frame_ready: bool,
     write: Vec<u8>,
     written: usize,
@@ -62,8 +61,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Syncs<S> {
         self.slots.push(Slot {
             id,
             conn,
-            read: Vec::new(),
-            read_len: 0,
+            frames: frame::Reassembler::new(self.max_frame),
             frame_ready: false,
             write: Vec::new(),
             written: 0,
@@ -95,18 +93,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Syncs<S> {
     /// The frame that arrived on `id` (without its prefix; the node may
     /// open it in place).
     pub(crate) fn frame(&mut self, id: SyncId) -> &mut [u8] {
-        self.slots
-            .iter_mut()
-            .find(|s| s.id == id && s.frame_ready)
-            .and_then(|s| s.read.get_mut(frame::PREFIX_LEN..s.read_len))
-            .unwrap_or_default()
+        self.slots.iter_mut().find(|s| s.id == id && s.frame_ready).and_then(|s| s.frames.frame()).unwrap_or_default()
     }
 
     /// Lets `id` receive its next frame.
     pub(crate) fn consume_frame(&mut self, id: SyncId) {
         if let Some(slot) = self.slot(id) {
             slot.frame_ready = false;
-            slot.read_len = 0;
+            slot.frames.consume();
         }
     }
 
@@ -122,10 +116,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Syncs<S> {
 
     /// Makes progress on every stream; returns the first event.
     pub(crate) fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<SyncEvent> {
-        let max_frame = self.max_frame;
         for index in 0..self.slots.len() {
             let Some(slot) = self.slots.get_mut(index) else { continue };
-            let event = match poll_slot(slot, cx, max_frame) {
+            let event = match poll_slot(slot, cx) {
                 Poll::Ready(event) => event,
                 Poll::Pending => continue,
             };
@@ -138,11 +131,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Syncs<S> {
     }
 }
 
-fn poll_slot<S: AsyncRead + AsyncWrite + Unpin>(
-    slot: &mut Slot<S>,
-    cx: &mut Context<'_>,
-    max_frame: usize,
-) -> Poll<SyncEvent> {
+fn poll_slot<S: AsyncRead + AsyncWrite + Unpin>(slot: &mut Slot<S>, cx: &mut Context<'_>) -> Poll<SyncEvent> {
     let id = slot.id;
     let stream = match &mut slot.conn {
         Conn::Connecting(connect) => {
@@ -182,38 +171,25 @@ fn poll_slot<S: AsyncRead + AsyncWrite + Unpin>(
         return Poll::Pending;
     }
     loop {
-        let want = if slot.read_len < frame::PREFIX_LEN {
-            frame::PREFIX_LEN
-        } else {
-            let prefix = [0, 1, 2, 3].map(|i| slot.read.get(i).copied().unwrap_or(0));
-            match frame::read_prefix(prefix, max_frame) {
-                Ok(0) => {
-                    let e = io::Error::new(io::ErrorKind::InvalidData, "empty sync frame");
-                    return Poll::Ready(SyncEvent::Failed(id, e));
-                }
-                Ok(len) => frame::PREFIX_LEN + len,
-                Err(e) => return Poll::Ready(SyncEvent::Failed(id, io::Error::new(io::ErrorKind::InvalidData, e))),
-            }
+        let space = match slot.frames.space() {
+            Ok(space) => space,
+            Err(e) => return Poll::Ready(SyncEvent::Failed(id, io::Error::new(io::ErrorKind::InvalidData, e))),
         };
-        if slot.read.len() < want {
-            slot.read.resize(want, 0);
-        }
-        if slot.read_len == want {
-            if want > frame::PREFIX_LEN {
-                slot.frame_ready = true;
-                return Poll::Ready(SyncEvent::Frame(id));
-            }
-            continue; // the prefix is complete: now the body
-        }
-        let Some(space) = slot.read.get_mut(slot.read_len..want) else { return Poll::Pending };
         let mut buf = ReadBuf::new(space);
         match Pin::new(&mut *stream).poll_read(cx, &mut buf) {
             Poll::Ready(Ok(())) if buf.filled().is_empty() => {
                 return Poll::Ready(SyncEvent::Failed(id, io::ErrorKind::UnexpectedEof.into()));
             }
-            Poll::Ready(Ok(())) => slot.read_len += buf.filled().len(),
+            Poll::Ready(Ok(())) => {
+                let n = buf.filled().len();
+                slot.frames.advance(n);
+            }
             Poll::Ready(Err(e)) => return Poll::Ready(SyncEvent::Failed(id, e)),
             Poll::Pending => return Poll::Pending,
+        }
+        if slot.frames.frame().is_some() {
+            slot.frame_ready = true;
+            return Poll::Ready(SyncEvent::Frame(id));
         }
     }
 }

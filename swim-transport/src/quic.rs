@@ -48,6 +48,8 @@ struct Inner {
     streams_tx: mpsc::Sender<(QuicStream, SocketAddr)>,
     streams_rx: tokio::sync::Mutex<mpsc::Receiver<(QuicStream, SocketAddr)>>,
     refused: std::sync::atomic::AtomicU64,
+    /// Handshakes of incoming connections in progress.
+    handshaking: std::sync::atomic::AtomicUsize,
 }
 
 /// The QUIC transport.
@@ -132,6 +134,7 @@ impl QuicTransport {
             streams_tx,
             streams_rx: tokio::sync::Mutex::new(streams_rx),
             refused: std::sync::atomic::AtomicU64::new(0),
+            handshaking: std::sync::atomic::AtomicUsize::new(0),
         });
         let accept_loop = tokio::spawn(accept_loop(Arc::clone(&inner)));
         Ok(QuicTransport { inner, accept_loop })
@@ -143,17 +146,39 @@ impl QuicTransport {
     }
 }
 
+/// Most handshakes in progress at once: beyond, new ones are refused at
+/// once (a flood of connection attempts costs a member little memory and no
+/// signatures; members retry, and connections last).
+pub const MAX_HANDSHAKES: usize = 64;
+/// How long an incoming handshake may take: one that stalls gives its place
+/// back after this, not after the idle timeout.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Accepts incoming connections; a peer whose certificate the cluster's CA
-/// did not sign fails the handshake and is counted.
+/// did not sign fails the handshake and is counted, as is an attempt beyond
+/// [`MAX_HANDSHAKES`].
 async fn accept_loop(inner: Arc<Inner>) {
+    use std::sync::atomic::Ordering;
     while let Some(incoming) = inner.endpoint.accept().await {
+        if inner.handshaking.load(Ordering::Relaxed) >= MAX_HANDSHAKES {
+            inner.refused.fetch_add(1, Ordering::Relaxed);
+            incoming.refuse();
+            continue;
+        }
+        inner.handshaking.fetch_add(1, Ordering::Relaxed);
         let inner = Arc::clone(&inner);
         tokio::spawn(async move {
-            match incoming.await {
-                Ok(connection) => register(&inner, connection),
-                Err(e) => {
-                    inner.refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let outcome = tokio::time::timeout(HANDSHAKE_TIMEOUT, incoming).await;
+            inner.handshaking.fetch_sub(1, Ordering::Relaxed);
+            match outcome {
+                Ok(Ok(connection)) => register(&inner, connection),
+                Ok(Err(e)) => {
+                    inner.refused.fetch_add(1, Ordering::Relaxed);
                     tracing::debug!(error = %e, "refused a QUIC handshake");
+                }
+                Err(_) => {
+                    inner.refused.fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!("a QUIC handshake took too long");
                 }
             }
         });

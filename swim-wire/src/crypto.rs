@@ -8,8 +8,13 @@
 //! [header][nonce: epoch u64, counter u32][ciphertext of: sender time u64 (ms), items][tag 16]
 //! ```
 //!
-//! The whole header is the additional authenticated data, so the cluster
-//! label, the version and the key id cannot be altered. The primary key of
+//! The additional authenticated data is the whole header followed by the
+//! receiver's [`ReceiverTag`] (not sent: the receiver supplies its own), so
+//! the cluster label, the version and the key id cannot be altered, and a
+//! packet sealed for one member does not open at another. Only a packet whose
+//! sender does not know its receiver's name (a join request to a seed) is
+//! sealed for any receiver, said by the `ANY_RECEIVER` header flag; the
+//! receiver decides what it accepts so. The primary key of
 //! the [`Keyring`] seals; every installed key opens, chosen by the key id in
 //! the header (no trial decryption). Sealing and opening work in place and
 //! allocate nothing: [`Keyring::seal`] turns a plaintext packet in a buffer
@@ -42,6 +47,53 @@ pub const TIME_LEN: usize = 8;
 pub const OVERHEAD: usize = 4 + NONCE_LEN + TIME_LEN + TAG_LEN;
 /// Most keys a keyring holds.
 pub const MAX_KEYS: usize = 8;
+
+/// Bytes of a [`ReceiverTag`].
+pub const RECEIVER_TAG_LEN: usize = 8;
+
+/// What binds a sealed packet to its receiver: the first eight bytes of
+/// SHA-256 over a domain tag and the receiver's member name. It is part of
+/// the authenticated data and never sent.
+///
+/// ```
+/// use swim_wire::crypto::ReceiverTag;
+/// assert_eq!(ReceiverTag::of(b"node-1"), ReceiverTag::of(b"node-1"));
+/// assert_ne!(ReceiverTag::of(b"node-1"), ReceiverTag::of(b"node-2"));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ReceiverTag([u8; RECEIVER_TAG_LEN]);
+
+impl ReceiverTag {
+    /// The tag of the member named `name`.
+    pub fn of(name: &[u8]) -> Self {
+        let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+        ctx.update(b"swim receiver\0");
+        ctx.update(name);
+        let digest = ctx.finish();
+        let mut tag = [0u8; RECEIVER_TAG_LEN];
+        if let Some(src) = digest.as_ref().get(..RECEIVER_TAG_LEN) {
+            tag.copy_from_slice(src);
+        }
+        ReceiverTag(tag)
+    }
+}
+
+/// Longest header a sealed packet has: fixed part, key id, label.
+const MAX_SEALED_HEADER: usize = field::OPTIONAL + 4 + 1 + MAX_LABEL_LEN;
+
+/// Copies `header` and, unless the packet is for any receiver, `to` into
+/// `aad`; returns the length used.
+fn bound_aad(aad: &mut [u8; MAX_SEALED_HEADER + RECEIVER_TAG_LEN], header: &[u8], to: Option<&ReceiverTag>) -> usize {
+    let tag: &[u8] = to.map_or(&[], |t| &t.0);
+    let len = header.len() + tag.len();
+    if let Some((h, rest)) = aad.split_at_mut_checked(header.len()) {
+        h.copy_from_slice(header);
+        if let Some(t) = rest.get_mut(..tag.len()) {
+            t.copy_from_slice(tag);
+        }
+    }
+    len.min(aad.len())
+}
 
 /// A key's id: the first four bytes of SHA-256 over a domain tag and the key.
 ///
@@ -206,7 +258,7 @@ struct Key {
 /// The keys a member seals and opens packets with.
 ///
 /// ```
-/// use swim_wire::crypto::{Keyring, NonceSequence, key_id};
+/// use swim_wire::crypto::{Keyring, NonceSequence, ReceiverTag, key_id};
 /// use swim_wire::*;
 ///
 /// let mut ring = Keyring::new(&[1; 32]);
@@ -215,10 +267,12 @@ struct Key {
 /// w.push(&Message::Ping(Ping { seq: 1, source: b"a", target: b"b", target_generation: 0, target_incarnation: 0 })).unwrap();
 /// let plain = w.finish().unwrap();
 ///
+/// // Sealed for the member named "b", which opens it with its own tag.
+/// let b = ReceiverTag::of(b"b");
 /// let mut nonces = NonceSequence::random().unwrap();
-/// let sealed = ring.seal(&mut buf, plain, &mut nonces, 1_700_000_000_000).unwrap();
+/// let sealed = ring.seal(&mut buf, plain, &mut nonces, 1_700_000_000_000, Some(&b)).unwrap();
 /// assert_eq!(sealed, plain + crypto::OVERHEAD);
-/// let opened = ring.open(&mut buf, sealed, &DecodeOptions::default()).unwrap();
+/// let opened = ring.open(&mut buf, sealed, &DecodeOptions::default(), &b).unwrap();
 /// assert_eq!((opened.sent_at_ms, opened.key_id), (1_700_000_000_000, key_id(&[1; 32])));
 /// // The plaintext packet is back, its header now naming the key.
 /// let packet = Packet::parse(&buf[..opened.len], &DecodeOptions::default()).unwrap();
@@ -309,9 +363,18 @@ impl Keyring {
     }
 
     /// Seals the plaintext packet in `buf[..plain_len]` in place with the
-    /// primary key and the next nonce of `nonces`; returns the sealed length
-    /// (`plain_len + OVERHEAD`). `buf` must have room for the overhead.
-    pub fn seal(&self, buf: &mut [u8], plain_len: usize, nonces: &mut NonceSequence, sent_at_ms: u64) -> Result<usize> {
+    /// primary key and the next nonce of `nonces`, for the member whose tag
+    /// is `to` (`None`: for any receiver, which sets the `ANY_RECEIVER`
+    /// flag); returns the sealed length (`plain_len + OVERHEAD`). `buf` must
+    /// have room for the overhead.
+    pub fn seal(
+        &self,
+        buf: &mut [u8],
+        plain_len: usize,
+        nonces: &mut NonceSequence,
+        sent_at_ms: u64,
+        to: Option<&ReceiverTag>,
+    ) -> Result<usize> {
         let any_version = DecodeOptions { min_version: 0, max_version: u8::MAX, ..DecodeOptions::default() };
         let (header, body_at) = Header::parse(buf.get(..plain_len).unwrap_or_default(), &any_version)?;
         if header.encrypted {
@@ -327,6 +390,7 @@ impl Keyring {
             encrypted: true,
             key_id: Some(self.primary),
             label: label.get(..label_len).unwrap_or_default(),
+            any_receiver: to.is_none(),
         };
         let header_len = sealed_header.encoded_len();
         let body_len = plain_len - body_at;
@@ -345,7 +409,10 @@ impl Keyring {
         let mut w = Writer::new(buf, 0, header_len);
         let step = sealed_header.write(&mut w);
         w.finish(step)?;
-        let (aad, rest) = buf.split_at_mut(header_len);
+        let (header_bytes, rest) = buf.split_at_mut(header_len);
+        let mut aad = [0u8; MAX_SEALED_HEADER + RECEIVER_TAG_LEN];
+        let aad_len = bound_aad(&mut aad, header_bytes, to);
+        let aad = aad.get(..aad_len).unwrap_or_default();
         let (nonce_bytes, rest) = rest.split_at_mut(NONCE_LEN);
         let (text, tag_space) = rest.split_at_mut(TIME_LEN + body_len);
         nonce_bytes.copy_from_slice(&nonce.to_bytes());
@@ -353,7 +420,7 @@ impl Keyring {
             time.copy_from_slice(&sent_at_ms.to_be_bytes());
         }
         let tag = key
-            .seal_in_place_separate_tag(AeadNonce::assume_unique_for_key(nonce.to_bytes()), Aad::from(&*aad), text)
+            .seal_in_place_separate_tag(AeadNonce::assume_unique_for_key(nonce.to_bytes()), Aad::from(aad), text)
             .map_err(|_| Error::new(ErrorKind::BadSeal, None, Field::Packet, header_len))?;
         if let Some(dst) = tag_space.get_mut(..TAG_LEN) {
             dst.copy_from_slice(tag.as_ref());
@@ -361,11 +428,15 @@ impl Keyring {
         Ok(sealed_len)
     }
 
-    /// Opens the sealed packet in `buf[..len]` in place, leaving the
-    /// plaintext packet (header included) at the start of `buf`. Fails
-    /// without telling apart a wrong key, a forgery or corruption.
-    pub fn open(&self, buf: &mut [u8], len: usize, opts: &DecodeOptions) -> Result<Opened> {
+    /// Opens the sealed packet in `buf[..len]` in place, for the member
+    /// whose tag is `me`, leaving the plaintext packet (header included) at
+    /// the start of `buf`. A packet sealed for another member fails; one
+    /// sealed for any receiver opens, with [`Opened::any_receiver`] set.
+    /// Fails without telling apart a wrong key, a wrong receiver, a forgery
+    /// or corruption.
+    pub fn open(&self, buf: &mut [u8], len: usize, opts: &DecodeOptions, me: &ReceiverTag) -> Result<Opened> {
         let (header, header_len) = Header::parse(buf.get(..len).unwrap_or_default(), opts)?;
+        let any_receiver = header.any_receiver;
         if !header.encrypted {
             return Err(Error::new(ErrorKind::NotEncrypted, None, Field::Flags, field::FLAGS));
         }
@@ -379,14 +450,17 @@ impl Keyring {
             let kind = ErrorKind::Truncated { needed: minimum, available: len };
             return Err(Error::new(kind, None, Field::Packet, header_len));
         }
-        let (aad, rest) = buf.split_at_mut(header_len);
+        let (header_bytes, rest) = buf.split_at_mut(header_len);
+        let mut aad = [0u8; MAX_SEALED_HEADER + RECEIVER_TAG_LEN];
+        let aad_len = bound_aad(&mut aad, header_bytes, (!any_receiver).then_some(me));
+        let aad = aad.get(..aad_len).unwrap_or_default();
         let (nonce_bytes, rest) = rest.split_at_mut(NONCE_LEN);
         let sealed = rest.get_mut(..len - header_len - NONCE_LEN).unwrap_or_default();
         let mut raw = [0u8; NONCE_LEN];
         raw.copy_from_slice(nonce_bytes);
         let nonce = Nonce::from_bytes(raw);
         let text = key
-            .open_in_place(AeadNonce::assume_unique_for_key(raw), Aad::from(&*aad), sealed)
+            .open_in_place(AeadNonce::assume_unique_for_key(raw), Aad::from(aad), sealed)
             .map_err(|_| Error::new(ErrorKind::BadSeal, None, Field::Packet, header_len))?;
         let mut time = [0u8; TIME_LEN];
         if let Some(src) = text.get(..TIME_LEN) {
@@ -394,12 +468,12 @@ impl Keyring {
         }
         let body_len = text.len().saturating_sub(TIME_LEN);
         // Clear the ENCRYPTED flag and move the items up to the header.
-        if let Some(bits) = aad.get_mut(field::FLAGS) {
-            *bits &= !flags::ENCRYPTED;
+        if let Some(bits) = header_bytes.get_mut(field::FLAGS) {
+            *bits &= !(flags::ENCRYPTED | flags::ANY_RECEIVER);
         }
         let body_at = header_len + NONCE_LEN + TIME_LEN;
         buf.copy_within(body_at..body_at + body_len, header_len);
-        Ok(Opened { len: header_len + body_len, nonce, sent_at_ms: u64::from_be_bytes(time), key_id })
+        Ok(Opened { len: header_len + body_len, nonce, sent_at_ms: u64::from_be_bytes(time), key_id, any_receiver })
     }
 }
 
@@ -415,6 +489,8 @@ pub struct Opened {
     pub sent_at_ms: u64,
     /// The key that opened it.
     pub key_id: u32,
+    /// It was sealed for any receiver, not for this one by name.
+    pub any_receiver: bool,
 }
 
 #[cfg(test)]
@@ -422,6 +498,10 @@ mod tests {
     use super::*;
     use crate::message::tests::hex;
     use crate::{Message, Packet, PacketWriter, Ping};
+
+    fn bob() -> ReceiverTag {
+        ReceiverTag::of(b"bob")
+    }
 
     fn plaintext(buf: &mut [u8], label: &[u8]) -> usize {
         let header = Header { label, ..Header::default() };
@@ -445,7 +525,9 @@ mod tests {
         let ring = Keyring::new(&[0x11; 32]);
         let mut buf = [0u8; 128];
         let plain = plaintext(&mut buf, b"");
-        let sealed = ring.seal(&mut buf, plain, &mut NonceSequence::fixed(0x0102_0304_0506_0708, 9), 1000).unwrap();
+        let sealed = ring
+            .seal(&mut buf, plain, &mut NonceSequence::fixed(0x0102_0304_0506_0708, 9), 1000, Some(&bob()))
+            .unwrap();
         let id = key_id(&[0x11; 32]).to_be_bytes();
         let mut expected = hex("5357 02 03 09");
         expected.extend_from_slice(&id);
@@ -454,7 +536,7 @@ mod tests {
         assert_eq!(sealed, plain + OVERHEAD);
         // The ciphertext is not the plaintext.
         assert!(!buf[..sealed].windows(2).any(|w| w == b"a\x01"));
-        let opened = ring.open(&mut buf, sealed, &DecodeOptions::default()).unwrap();
+        let opened = ring.open(&mut buf, sealed, &DecodeOptions::default(), &bob()).unwrap();
         assert_eq!(opened.nonce, Nonce { epoch: 0x0102_0304_0506_0708, counter: 9 });
         let packet = Packet::parse(&buf[..opened.len], &DecodeOptions::default()).unwrap();
         assert_eq!(packet.header().key_id, Some(u32::from_be_bytes(id)));
@@ -466,7 +548,7 @@ mod tests {
         let ring = Keyring::new(&[3; 32]);
         let mut buf = [0u8; 128];
         let plain = plaintext(&mut buf, b"prod");
-        let sealed = ring.seal(&mut buf, plain, &mut NonceSequence::fixed(1, 1), 5).unwrap();
+        let sealed = ring.seal(&mut buf, plain, &mut NonceSequence::fixed(1, 1), 5, Some(&bob())).unwrap();
         let original = buf;
         for i in 0..sealed {
             // Flags and key id changes are refused before the AEAD; others by it.
@@ -475,7 +557,7 @@ mod tests {
             }
             let mut tampered = original;
             tampered[i] ^= 0x01;
-            let err = ring.open(&mut tampered, sealed, &DecodeOptions::default()).unwrap_err();
+            let err = ring.open(&mut tampered, sealed, &DecodeOptions::default(), &bob()).unwrap_err();
             assert!(
                 matches!(
                     err.kind(),
@@ -494,7 +576,7 @@ mod tests {
         let at = 5 + 4 + 1; // after the key id and the label's length byte
         relabelled[at..at + 4].copy_from_slice(b"test");
         assert_eq!(
-            ring.open(&mut relabelled, sealed, &DecodeOptions::default()).unwrap_err().kind(),
+            ring.open(&mut relabelled, sealed, &DecodeOptions::default(), &bob()).unwrap_err().kind(),
             ErrorKind::BadSeal
         );
     }
@@ -505,17 +587,17 @@ mod tests {
         let b = Keyring::new(&[2; 32]);
         let mut buf = [0u8; 128];
         let plain = plaintext(&mut buf, b"");
-        let sealed = a.seal(&mut buf, plain, &mut NonceSequence::fixed(1, 1), 0).unwrap();
+        let sealed = a.seal(&mut buf, plain, &mut NonceSequence::fixed(1, 1), 0, Some(&bob())).unwrap();
         let mut copy = buf;
-        let err = b.open(&mut copy, sealed, &DecodeOptions::default()).unwrap_err();
+        let err = b.open(&mut copy, sealed, &DecodeOptions::default(), &bob()).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::UnknownKey(key_id(&[1; 32])));
         // After installing b's key, a can open b's packets and still its own.
         let id2 = a.add(&[2; 32]).unwrap();
         let mut by_b = [0u8; 128];
         let plain_b = plaintext(&mut by_b, b"");
-        let sealed_b = b.seal(&mut by_b, plain_b, &mut NonceSequence::fixed(2, 1), 0).unwrap();
-        assert_eq!(a.open(&mut by_b, sealed_b, &DecodeOptions::default()).unwrap().key_id, id2);
-        assert!(a.open(&mut buf, sealed, &DecodeOptions::default()).is_ok());
+        let sealed_b = b.seal(&mut by_b, plain_b, &mut NonceSequence::fixed(2, 1), 0, Some(&bob())).unwrap();
+        assert_eq!(a.open(&mut by_b, sealed_b, &DecodeOptions::default(), &bob()).unwrap().key_id, id2);
+        assert!(a.open(&mut buf, sealed, &DecodeOptions::default(), &bob()).is_ok());
         // Keyring rules.
         assert_eq!(a.add(&[2; 32]), Err(KeyringError::Duplicate(id2)));
         assert_eq!(a.remove(key_id(&[1; 32])), Err(KeyringError::Primary(key_id(&[1; 32]))));
@@ -537,17 +619,52 @@ mod tests {
         let plain = plaintext(&mut buf, b"");
         let mut small = [0u8; 40];
         small[..plain].copy_from_slice(&buf[..plain]);
-        assert!(ring.seal(&mut small, plain, &mut NonceSequence::fixed(1, 1), 0).unwrap_err().is_no_room());
-        let sealed = ring.seal(&mut buf, plain, &mut NonceSequence::fixed(1, 1), 0).unwrap();
+        assert!(
+            ring.seal(&mut small, plain, &mut NonceSequence::fixed(1, 1), 0, Some(&bob())).unwrap_err().is_no_room()
+        );
+        let sealed = ring.seal(&mut buf, plain, &mut NonceSequence::fixed(1, 1), 0, Some(&bob())).unwrap();
         assert_eq!(
-            ring.seal(&mut buf, sealed, &mut NonceSequence::fixed(1, 2), 0).unwrap_err().kind(),
+            ring.seal(&mut buf, sealed, &mut NonceSequence::fixed(1, 2), 0, Some(&bob())).unwrap_err().kind(),
             ErrorKind::Encrypted
         );
         let mut plain_copy = [0u8; 96];
         let plain2 = plaintext(&mut plain_copy, b"");
         assert_eq!(
-            ring.open(&mut plain_copy, plain2, &DecodeOptions::default()).unwrap_err().kind(),
+            ring.open(&mut plain_copy, plain2, &DecodeOptions::default(), &bob()).unwrap_err().kind(),
             ErrorKind::NotEncrypted
         );
+    }
+
+    #[test]
+    fn a_packet_opens_only_at_its_receiver_unless_sealed_for_any() {
+        let ring = Keyring::new(&[5; 32]);
+        let carol = ReceiverTag::of(b"carol");
+        let mut buf = [0u8; 128];
+        let plain = plaintext(&mut buf, b"prod");
+        let sealed = ring.seal(&mut buf, plain, &mut NonceSequence::fixed(1, 1), 0, Some(&bob())).unwrap();
+        let mut at_carol = buf;
+        let err = ring.open(&mut at_carol, sealed, &DecodeOptions::default(), &carol).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::BadSeal);
+        // Claiming "any receiver" on it does not help: the flag is authenticated.
+        let mut flagged = buf;
+        flagged[field::FLAGS] |= flags::ANY_RECEIVER;
+        let err = ring.open(&mut flagged, sealed, &DecodeOptions::default(), &carol).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::BadSeal);
+        let opened = ring.open(&mut buf, sealed, &DecodeOptions::default(), &bob()).unwrap();
+        assert!(!opened.any_receiver);
+
+        let mut buf = [0u8; 128];
+        let plain = plaintext(&mut buf, b"prod");
+        let sealed = ring.seal(&mut buf, plain, &mut NonceSequence::fixed(1, 2), 0, None).unwrap();
+        assert_ne!(buf[field::FLAGS] & flags::ANY_RECEIVER, 0);
+        let mut unflagged = buf;
+        unflagged[field::FLAGS] &= !flags::ANY_RECEIVER;
+        let err = ring.open(&mut unflagged, sealed, &DecodeOptions::default(), &carol).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::BadSeal);
+        let opened = ring.open(&mut buf, sealed, &DecodeOptions::default(), &carol).unwrap();
+        assert!(opened.any_receiver);
+        // The opened packet reads as plaintext, flags cleared.
+        let packet = Packet::parse(&buf[..opened.len], &DecodeOptions::default()).unwrap();
+        assert!(!packet.header().encrypted && !packet.header().any_receiver);
     }
 }

@@ -182,6 +182,15 @@ impl<'b> Writer<'b> {
         self.pos
     }
 
+    /// Lowers the limit to `limit` bytes, never below what is written.
+    pub(crate) fn shrink(&mut self, limit: usize) {
+        let limit = limit.max(self.pos).min(self.buf.len());
+        let buf = core::mem::take(&mut self.buf);
+        // `limit <= buf.len()`, so the split cannot panic.
+        let (buf, _) = buf.split_at_mut(limit);
+        self.buf = buf;
+    }
+
     /// Forgets everything written after `pos`.
     pub(crate) fn truncate(&mut self, pos: usize) {
         self.pos = self.pos.min(pos);

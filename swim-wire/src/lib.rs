@@ -57,5 +57,5 @@ pub use message::{
 };
 pub use packet::{
     DEFAULT_BUDGET, DEFAULT_MAX_METADATA, DecodeOptions, Header, MAGIC, MAX_GENERATION, MAX_LABEL_LEN, MAX_NAME_LEN,
-    MIN_PROTOCOL_VERSION, PROTOCOL_VERSION, Packet, PacketWriter, Piggyback,
+    MIN_PROTOCOL_VERSION, PADDING_KIND, PROTOCOL_VERSION, Packet, PacketWriter, Piggyback,
 };

@@ -9,8 +9,8 @@
 //! ```
 //!
 //! The header length counts every header byte, so a newer version may append
-//! header fields that an older decoder skips. Flag bits `0x0f` must be
-//! understood; bits `0xf0` may be ignored.
+//! header fields that an older decoder skips. Flag bits `0x3f` must be
+//! understood; bits `0xc0` may be ignored.
 
 use core::fmt;
 
@@ -63,11 +63,20 @@ pub mod flags {
     pub const KEY_ID: u8 = 0x02;
     /// A cluster label follows (after the key id, if any).
     pub const LABEL: u8 = 0x04;
-    /// Bits a decoder must understand to read the packet.
-    pub const REQUIRED: u8 = 0x0f;
+    /// The sealed body is bound to no particular receiver (a join request to
+    /// a seed whose name the sender does not know); without it, a sealed
+    /// body is bound to its receiver's name.
+    pub const ANY_RECEIVER: u8 = 0x08;
+    /// Bits a decoder must understand to read the packet (the others,
+    /// `0xc0`, are hints it may ignore).
+    pub const REQUIRED: u8 = 0x3f;
     /// Required bits this version understands.
-    pub const KNOWN: u8 = ENCRYPTED | KEY_ID | LABEL;
+    pub const KNOWN: u8 = ENCRYPTED | KEY_ID | LABEL | ANY_RECEIVER;
 }
+
+/// The item kind of padding (see [`PacketWriter::pad_to`]): reserved, never
+/// a message, skipped by every decoder as an unknown piggybacked kind.
+pub const PADDING_KIND: u8 = 0x7f;
 
 /// The packet header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,11 +89,14 @@ pub struct Header<'a> {
     pub key_id: Option<u32>,
     /// Cluster label (empty for none); packets of other clusters are refused.
     pub label: &'a [u8],
+    /// A sealed body bound to no particular receiver (see
+    /// [`flags::ANY_RECEIVER`]); only join requests may be sent so.
+    pub any_receiver: bool,
 }
 
 impl Default for Header<'_> {
     fn default() -> Self {
-        Header { version: PROTOCOL_VERSION, encrypted: false, key_id: None, label: &[] }
+        Header { version: PROTOCOL_VERSION, encrypted: false, key_id: None, label: &[], any_receiver: false }
     }
 }
 
@@ -125,7 +137,13 @@ impl<'a> Header<'a> {
             return Err(r.fail_at(ErrorKind::UnknownRequiredFlags(unknown), Field::Flags, field::FLAGS));
         }
         let header_len = r.u8(Field::HeaderLength)?;
-        let mut header = Header { version, encrypted: bits & flags::ENCRYPTED != 0, key_id: None, label: &[] };
+        let mut header = Header {
+            version,
+            encrypted: bits & flags::ENCRYPTED != 0,
+            key_id: None,
+            label: &[],
+            any_receiver: bits & flags::ANY_RECEIVER != 0,
+        };
         if bits & flags::KEY_ID != 0 {
             header.key_id = Some(r.u32(Field::KeyId)?);
         }
@@ -164,6 +182,9 @@ impl<'a> Header<'a> {
         }
         if !self.label.is_empty() {
             bits |= flags::LABEL;
+        }
+        if self.any_receiver {
+            bits |= flags::ANY_RECEIVER;
         }
         w.bytes(&MAGIC, Field::Magic)?;
         w.u8(self.version, Field::Version)?;
@@ -483,6 +504,66 @@ impl<'b> PacketWriter<'b> {
     /// Bytes left under the budget.
     pub fn remaining(&self) -> usize {
         self.w.remaining()
+    }
+
+    /// Pads the packet to `len` bytes (or its budget, if smaller) with one
+    /// piggybacked item of the reserved kind [`PADDING_KIND`], which every
+    /// decoder skips as unknown. A sender that has not proven itself pads
+    /// its request so that the answer, which may be no larger, can say
+    /// something (a joiner's plaintext join request). Does nothing before
+    /// the primary message, or when fewer than an item header's bytes are
+    /// missing.
+    ///
+    /// ```
+    /// use swim_wire::{DecodeOptions, Gossip, Header, Message, Packet, PacketWriter};
+    /// let mut buf = [0u8; 1400];
+    /// let mut w = PacketWriter::new(&mut buf, &Header::default(), 1400).unwrap();
+    /// w.push(&Message::Gossip(Gossip { source: b"a" })).unwrap();
+    /// w.pad_to(600);
+    /// let len = w.finish().unwrap();
+    /// assert_eq!(len, 600);
+    /// let packet = Packet::parse(&buf[..len], &DecodeOptions::default()).unwrap();
+    /// assert_eq!(packet.piggyback().count(), 0, "padding is skipped");
+    /// ```
+    pub fn pad_to(&mut self, len: usize) {
+        let target = len.min(self.w.pos() + self.w.remaining());
+        let Some(body) = target.checked_sub(self.w.pos() + crate::message::ITEM_HEADER_LEN) else { return };
+        if self.primary.is_none() {
+            return;
+        }
+        let body = u16::try_from(body).unwrap_or(u16::MAX);
+        let at = self.w.pos();
+        let step = (|| -> Step<()> {
+            self.w.u8(PADDING_KIND, Field::MessageKind)?;
+            self.w.u16(body, Field::MessageLength)?;
+            let zeros = [0u8; 64];
+            let mut left = usize::from(body);
+            while left > 0 {
+                let n = left.min(zeros.len());
+                self.w.bytes(zeros.get(..n).unwrap_or_default(), Field::Packet)?;
+                left -= n;
+            }
+            Ok(())
+        })();
+        if step.is_err() {
+            self.w.truncate(at);
+        }
+    }
+
+    /// Lowers the budget to `budget` bytes, never below what is already
+    /// written (a reply to an unproven source, say, once its one message is
+    /// in: no larger than the request).
+    ///
+    /// ```
+    /// use swim_wire::{Gossip, Header, Message, PacketWriter};
+    /// let mut buf = [0u8; 1400];
+    /// let mut w = PacketWriter::new(&mut buf, &Header::default(), 1400).unwrap();
+    /// w.push(&Message::Gossip(Gossip { source: b"a" })).unwrap();
+    /// w.shrink_budget(3);
+    /// assert_eq!(w.remaining(), 0);
+    /// ```
+    pub fn shrink_budget(&mut self, budget: usize) {
+        self.w.shrink(budget);
     }
 
     /// Ends the packet and returns its length; fails if no primary message

@@ -207,7 +207,7 @@ proptest! {
         piggyback in vec(piggyback_spec(), 0..24),
         budget in 64usize..=4096,
     ) {
-        let header = Header { version: PROTOCOL_VERSION, encrypted: false, key_id, label: &label };
+        let header = Header { version: PROTOCOL_VERSION, encrypted: false, key_id, label: &label, any_receiver: false };
         let mut buf = vec![0u8; BIG];
         let Ok(mut w) = PacketWriter::new(&mut buf, &header, budget) else {
             prop_assert!(header.encoded_len() > budget);
@@ -251,8 +251,11 @@ proptest! {
         primary in primary_spec(),
         piggyback in vec(piggyback_spec(), 0..8),
         time in any::<u64>(),
+        receiver in proptest::option::of(vec(any::<u8>(), 1..16)),
     ) {
         let ring = crypto::Keyring::new(&key);
+        let to = receiver.as_deref().map(crypto::ReceiverTag::of);
+        let me = to.unwrap_or_else(|| crypto::ReceiverTag::of(b"anyone"));
         let header = Header { label: &label, ..Header::default() };
         let mut buf = vec![0u8; 4096 + crypto::OVERHEAD];
         let mut w = PacketWriter::new(&mut buf, &header, 4096).unwrap();
@@ -263,9 +266,10 @@ proptest! {
         let plain = w.finish().unwrap();
         let original = buf[..plain].to_vec();
         let mut nonces = crypto::NonceSequence::random().unwrap();
-        let sealed = ring.seal(&mut buf, plain, &mut nonces, time).unwrap();
+        let sealed = ring.seal(&mut buf, plain, &mut nonces, time, to.as_ref()).unwrap();
         prop_assert_eq!(sealed, plain + crypto::OVERHEAD);
-        let opened = ring.open(&mut buf, sealed, &DecodeOptions::default()).unwrap();
+        let opened = ring.open(&mut buf, sealed, &DecodeOptions::default(), &me).unwrap();
+        prop_assert_eq!(opened.any_receiver, to.is_none());
         let next = nonces.next_nonce().unwrap();
         prop_assert_eq!((opened.nonce.epoch, opened.nonce.counter + 1), (next.epoch, next.counter));
         prop_assert_eq!(opened.sent_at_ms, time);

@@ -175,7 +175,8 @@ fn keygen(args: &[String]) -> Result<(), String> {
     Ok(())
 }
 
-/// `gen-certs --out DIR --names a,b`: a CA and one certificate per name.
+/// `gen-certs --out DIR --names a,b`: one certificate per name, from the CA
+/// in DIR (made, with its key, on first use).
 fn gen_certs(args: &[String]) -> Result<(), String> {
     let (mut out, mut names) = (None, None);
     let mut it = args.iter();
@@ -188,19 +189,30 @@ fn gen_certs(args: &[String]) -> Result<(), String> {
     }
     let (Some(out), Some(names)) = (out, names) else { return Err(USAGE.into()) };
     std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
-    let ca = ClusterCa::generate("swim agents").map_err(|e| e.to_string())?;
     let write = |file: &str, text: &str| {
         let path = out.join(file);
         std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))
     };
-    write("ca.pem", &ca.cert_pem())?;
+    // The CA is kept (its key readable by its owner only) and reused, so
+    // that members added later join the same cluster.
+    let (ca_pem, ca_key) = (out.join("ca.pem"), out.join("ca.key"));
+    let ca = if ca_key.exists() {
+        let read = |p: &PathBuf| std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()));
+        ClusterCa::from_pem("swim agents", &read(&ca_pem)?, &read(&ca_key)?)
+            .map_err(|e| format!("{}: {e}", ca_key.display()))?
+    } else {
+        let ca = ClusterCa::generate("swim agents").map_err(|e| e.to_string())?;
+        write_private(&ca_key, &ca.key_pem())?;
+        write("ca.pem", &ca.cert_pem())?;
+        ca
+    };
     for name in names.split(',') {
         let id = ca.issue(name).map_err(|e| e.to_string())?;
         write(&format!("{name}.pem"), id.cert_pem())?;
         // Private keys: readable by their owner only.
         write_private(&out.join(format!("{name}.key")), id.key_pem())?;
     }
-    println!("wrote ca.pem and a certificate and key per member to {}", out.display());
+    println!("wrote a certificate and key per member (valid for a year), with ca.pem and ca.key, to {}", out.display());
     Ok(())
 }
 

@@ -38,19 +38,20 @@ fn encode_and_decode_of_a_full_packet_allocate_nothing() {
 
 #[test]
 fn sealing_and_opening_allocate_nothing() {
-    use swim_wire::crypto::{Keyring, NonceSequence, OVERHEAD};
+    use swim_wire::crypto::{Keyring, NonceSequence, OVERHEAD, ReceiverTag};
     let sample = PingWithUpdates::new(64, 32, 64);
     let mut ring = Keyring::new(&[9; 32]);
     ring.add(&[8; 32]).unwrap();
     let opts = DecodeOptions::default();
     let mut buf = [0u8; DEFAULT_BUDGET + OVERHEAD];
     let mut nonces = NonceSequence::random().unwrap();
+    let to = ReceiverTag::of(b"receiver");
     let (seen, allocations) = count_allocations(|| {
         let mut seen = 0;
         for _ in 0..1000 {
             let (len, _) = sample.encode(&mut buf[..DEFAULT_BUDGET]).expect("encodes");
-            let sealed = ring.seal(&mut buf, len, &mut nonces, 1).expect("seals");
-            let opened = ring.open(&mut buf, sealed, &opts).expect("opens");
+            let sealed = ring.seal(&mut buf, len, &mut nonces, 1, Some(&to)).expect("seals");
+            let opened = ring.open(&mut buf, sealed, &opts, &to).expect("opens");
             seen += decode_and_read(&buf[..opened.len], &opts).expect("decodes");
         }
         seen

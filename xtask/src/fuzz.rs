@@ -28,6 +28,8 @@ const TARGETS: &[(&str, &str)] = &[
     ("roundtrip", "decode -> encode -> decode gives the same packet and canonical bytes"),
     ("core", "a node fed arbitrary datagrams, timers, commands and sync frames keeps its invariants"),
     ("core_sealed", "the same with encryption: sealed inputs reach the protocol, raw ones test refusals"),
+    ("frames", "sync stream reassembly: any stream, cut anywhere, gives its frames; bad prefixes refused; bounded"),
+    ("unauthenticated", "with encryption on, no unauthenticated datagram is accepted, answered or changes the node"),
 ];
 
 const DEFAULT_SECONDS: u64 = 60;

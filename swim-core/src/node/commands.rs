@@ -8,6 +8,7 @@ use smallvec::SmallVec;
 use swim_wire::{JoinRequest, JoinResponse, JoinStatus};
 
 use super::Node;
+use super::input::Origin;
 use super::input::store_broadcast;
 use super::membership::AliveUpdate;
 use super::timers::Timer;
@@ -79,8 +80,15 @@ impl Node {
     }
 
     /// As a seed: a member asks to join.
-    pub(super) fn on_join_request(&mut self, now: Time, from: SocketAddr, request: &JoinRequest<'_>) {
-        if !self.join_limiter.allow(now, from.ip()) {
+    ///
+    /// A sealed request comes from a key holder (a replay of a capture is
+    /// refused by the replay window, once per member): only plaintext ones
+    /// count against their source's `join_rate`, so that a host starting
+    /// many members of an encrypted cluster at once is not throttled.
+    /// The answer to a plaintext request proves nothing either way, so it is
+    /// no larger than the request (beyond the bare response, which must go).
+    pub(super) fn on_join_request(&mut self, now: Time, from: SocketAddr, request: &JoinRequest<'_>, origin: Origin) {
+        if !origin.sealed && !self.join_limiter.allow(now, from.ip()) {
             self.stats.rate_limited += 1;
             return;
         }
@@ -119,7 +127,9 @@ impl Node {
             .find(m.name)
             .and_then(|s| self.members.get(s))
             .map_or(Version::default(), |e| if e.state.is_live() { e.version() } else { e.version().next() });
-        self.send(Outgoing::JoinResponse { to: from, seq: request.seq, status, known });
+        let receiver = self.tag(m.name);
+        let limit = if origin.sealed { 0 } else { origin.len };
+        self.send(Outgoing::JoinResponse { to: from, seq: request.seq, status, known, receiver, limit });
     }
 
     /// As a joiner: a seed answered.

@@ -20,6 +20,8 @@ pub(crate) struct Forward {
     pub(crate) active: bool,
     pub(crate) generation: u32,
     pub(crate) requester: SocketAddr,
+    /// What the indirect ack or nack is sealed for.
+    pub(crate) requester_tag: super::seal::To,
     pub(crate) requester_seq: u32,
     /// Sequence number of this node's ping to the target.
     pub(crate) seq: u32,
@@ -101,14 +103,21 @@ impl Forwards {
     /// The active forward whose ping to the target used `seq`, answered by
     /// the target (`source`) and not answered before: marks it answered and
     /// returns it.
-    pub(crate) fn answered(&mut self, seq: u32, source: &[u8]) -> Option<(u16, u32)> {
+    /// A plaintext ack (`unsealed_from`) must come from the target's address.
+    pub(crate) fn answered(
+        &mut self,
+        seq: u32,
+        source: &[u8],
+        unsealed_from: Option<SocketAddr>,
+    ) -> Option<(u16, u32)> {
         if self.active == 0 {
             return None;
         }
         let names = &self.names;
         let (index, f) = self.records.iter_mut().enumerate().find(|(i, f)| {
             let named = names.get(*i).is_some_and(|(name, len)| name.get(..usize::from(*len)) == Some(source));
-            f.active && f.seq == seq && !f.acked && named
+            let from_target = unsealed_from.is_none_or(|from| from == f.target_addr);
+            f.active && f.seq == seq && !f.acked && named && from_target
         })?;
         f.acked = true;
         Some((crate::convert::to_u16(index), f.generation))

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use swim_wire::{Kind, Message, Packet, UserBroadcast};
 
 use super::Node;
-use super::membership::AliveUpdate;
+use super::membership::{AliveUpdate, Sender};
 use super::transmit::Outgoing;
 use core::time::Duration;
 
@@ -33,8 +33,8 @@ impl Node {
             self.reject(&e);
             return Err(e);
         }
-        let (len, nonce) = match self.unseal(data) {
-            Ok(u) => (u.len, u.nonce),
+        let (len, nonce, any_receiver) = match self.unseal(data) {
+            Ok(u) => (u.len, u.nonce, u.any_receiver),
             Err(e) => {
                 self.reject(&e);
                 return Err(e);
@@ -43,6 +43,8 @@ impl Node {
         let data = data.get(..len.min(received)).unwrap_or_default();
         let checked = self.check(data).and_then(|packet| match packet.primary().kind() {
             kind @ (Kind::Sync | Kind::MemberRecord) => Err(InputError::Unexpected(kind)),
+            // Only a joiner does not know whom it writes to.
+            kind if any_receiver && kind != Kind::JoinRequest => Err(InputError::AnyReceiver(kind)),
             _ => Ok(packet),
         });
         let packet = match checked {
@@ -55,10 +57,12 @@ impl Node {
         self.accepted(nonce);
         self.stats.packets_received += 1;
         self.stats.bytes_received += received as u64;
+        let sender = sender_name(&packet.primary()).map(|name| Sender { addr: from, name });
         for message in packet.piggyback() {
-            self.apply_update(now, &message, Some(from));
+            self.apply_update(now, &message, sender);
         }
-        self.apply_primary(now, from, packet.primary());
+        let origin = Origin { sealed: nonce.is_some(), len: received };
+        self.apply_primary(now, from, packet.primary(), origin);
         Ok(())
     }
 
@@ -73,7 +77,7 @@ impl Node {
 
     /// Applies one piggybacked message, received from `from` (the sender
     /// of the datagram; `None` for a sync stream's).
-    pub(super) fn apply_update(&mut self, now: Time, message: &Message<'_>, from: Option<SocketAddr>) {
+    pub(super) fn apply_update(&mut self, now: Time, message: &Message<'_>, from: Option<Sender<'_>>) {
         self.stats.updates_received += 1;
         match *message {
             Message::Alive(a) => {
@@ -95,7 +99,8 @@ impl Node {
         }
     }
 
-    fn apply_primary(&mut self, now: Time, from: SocketAddr, message: Message<'_>) {
+    fn apply_primary(&mut self, now: Time, from: SocketAddr, message: Message<'_>, origin: Origin) {
+        let sealed = origin.sealed;
         match message {
             Message::Ping(p) => {
                 if p.target != self.local_name() {
@@ -105,10 +110,14 @@ impl Node {
                 self.prober.probed = true;
                 // A member this node does not know, or holds faulty or gone,
                 // probes it: their views differ.
-                let known_live =
-                    self.members.find(p.source).and_then(|s| self.members.get(s)).is_some_and(|e| e.state.is_live());
+                let known = self.members.find(p.source).and_then(|s| self.members.get(s));
+                let known_live = known.is_some_and(|e| e.state.is_live());
+                // A plaintext ping from anyone but a live member at its own
+                // address proves nothing: the ack is no larger than it.
+                let proven = sealed || known.is_some_and(|e| e.state.is_live() && e.addrs.contains(&from));
+                let limit = if proven { 0 } else { origin.len };
                 if !known_live {
-                    self.pinged_by_stranger(now, from);
+                    self.pinged_by_stranger(now, Sender { addr: from, name: p.source });
                 }
                 let own = self.local_entry().map_or(Version::default(), |e| e.version());
                 let known = Version::new(p.target_generation, p.target_incarnation);
@@ -122,13 +131,14 @@ impl Node {
                     // where the seed checks the address.
                     self.refute(now, known);
                 }
-                self.send(Outgoing::Ack { to: from, seq: p.seq });
+                let receiver = self.tag(p.source);
+                self.send(Outgoing::Ack { to: from, seq: p.seq, receiver, limit });
             }
-            Message::Ack(a) => self.on_ack(now, a.seq, a.source),
+            Message::Ack(a) => self.on_ack(now, a.seq, a.source, (!sealed).then_some(from)),
             Message::IndirectPing(p) => self.on_indirect_ping(now, &p),
             Message::IndirectAck(a) => self.on_indirect_ack(a.seq, a.target),
             Message::Nack(n) => self.on_nack(n.seq),
-            Message::JoinRequest(r) => self.on_join_request(now, from, &r),
+            Message::JoinRequest(r) => self.on_join_request(now, from, &r, origin),
             Message::JoinResponse(r) => self.on_join_response(now, from, &r),
             _ => {}
         }
@@ -210,4 +220,27 @@ pub(super) fn store_broadcast(
         }
     }
     broadcasts.store(b)
+}
+
+/// How a datagram arrived: sealed for this node (so from a key holder), and
+/// its length (a reply to a source that proved nothing is no larger).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Origin {
+    pub(super) sealed: bool,
+    pub(super) len: usize,
+}
+
+/// The name the sender of a datagram gives, in its primary message.
+fn sender_name<'a>(primary: &Message<'a>) -> Option<&'a [u8]> {
+    match *primary {
+        Message::Ping(m) => Some(m.source),
+        Message::Ack(m) => Some(m.source),
+        Message::IndirectPing(m) => Some(m.source),
+        Message::IndirectAck(m) => Some(m.source),
+        Message::Nack(m) => Some(m.source),
+        Message::JoinRequest(m) => Some(m.member.name),
+        Message::JoinResponse(m) => Some(m.source),
+        Message::Gossip(m) => Some(m.source),
+        _ => None,
+    }
 }

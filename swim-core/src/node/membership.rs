@@ -63,6 +63,14 @@ enum Claim<'u, 'a> {
     Gone(Option<&'u [u8]>),
 }
 
+/// Who sent the datagram an update came in: where from, and the name it
+/// gave in its primary message.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Sender<'a> {
+    pub(crate) addr: SocketAddr,
+    pub(crate) name: &'a [u8],
+}
+
 /// An alive update or member description, from any source.
 pub(crate) struct AliveUpdate<'a> {
     pub(crate) name: &'a [u8],
@@ -83,7 +91,7 @@ impl Node {
         (known != claimed && !moves).then_some(known)
     }
 
-    pub(super) fn apply_alive(&mut self, now: Time, update: &AliveUpdate<'_>, from: Option<SocketAddr>) {
+    pub(super) fn apply_alive(&mut self, now: Time, update: &AliveUpdate<'_>, from: Option<Sender<'_>>) {
         self.apply_alive_learned(now, update, true, from);
     }
 
@@ -96,7 +104,7 @@ impl Node {
         now: Time,
         update: &AliveUpdate<'_>,
         spread_new: bool,
-        from: Option<SocketAddr>,
+        from: Option<Sender<'_>>,
     ) {
         if update.name == self.local_name() {
             self.heard_about_self(now, update.version, Claim::Alive(update), from);
@@ -176,7 +184,7 @@ impl Node {
         name: &[u8],
         version: Version,
         by: &[u8],
-        from: Option<SocketAddr>,
+        from: Option<Sender<'_>>,
     ) {
         if name == self.local_name() {
             self.heard_about_self(now, version, Claim::Suspect(by), from);
@@ -206,7 +214,7 @@ impl Node {
         name: &[u8],
         version: Version,
         by: &[u8],
-        from: Option<SocketAddr>,
+        from: Option<Sender<'_>>,
     ) {
         if name == self.local_name() {
             self.heard_about_self(now, version, Claim::Gone(Some(by)), from);
@@ -267,15 +275,16 @@ impl Node {
     /// holding the member faulty, and goes straight back to `from` (at most
     /// once a second per source IP, twice at once: a datagram full of stale
     /// claims, or a forged one, gets a bounded answer).
-    fn push_back(&mut self, now: Time, slot: u32, from: Option<SocketAddr>) {
+    fn push_back(&mut self, now: Time, slot: u32, from: Option<Sender<'_>>) {
         self.stats.departures_pushed_back += 1;
         self.disseminate(now, slot);
         if self.config.dissemination != Dissemination::Infection {
             return;
         }
-        if let (Some(to), Some(member)) = (from, self.members.reference(slot)) {
-            if self.push_back_limiter.allow(now, to.ip()) {
-                self.send(Outgoing::Update { to, member });
+        if let (Some(from), Some(member)) = (from, self.members.reference(slot)) {
+            if self.push_back_limiter.allow(now, from.addr.ip()) {
+                let receiver = self.tag(from.name);
+                self.send(Outgoing::Update { to: from.addr, member, receiver });
             }
         }
     }
@@ -289,7 +298,7 @@ impl Node {
         version: Version,
         by: By<'_>,
         evidence: Evidence,
-        from: Option<SocketAddr>,
+        from: Option<Sender<'_>>,
     ) {
         let Some(entry) = self.members.get(slot) else { return };
         let held = entry.version();
@@ -483,7 +492,7 @@ impl Node {
     /// others: its own view of them is as stale as theirs of it. Besides
     /// refuting, it syncs with whoever told it (`from`), at most once per
     /// sync interval.
-    fn heard_about_self(&mut self, now: Time, version: Version, claim: Claim<'_, '_>, from: Option<SocketAddr>) {
+    fn heard_about_self(&mut self, now: Time, version: Version, claim: Claim<'_, '_>, from: Option<Sender<'_>>) {
         if self.leave.is_some() {
             return;
         }
@@ -494,7 +503,7 @@ impl Node {
                 let (mine, claimed) = (local.addrs.first().copied(), update.addrs.first());
                 if let (Some(mine), Some(claimed)) = (mine, claimed) {
                     if mine != claimed {
-                        let speaks_for_itself = from == Some(claimed);
+                        let speaks_for_itself = from.map(|f| f.addr) == Some(claimed);
                         if version.generation >= own.generation || speaks_for_itself {
                             self.name_conflict(now, update.name, mine, claimed);
                         }
@@ -569,10 +578,10 @@ impl Node {
                 found += 1;
             }
             for &slot in to.get(..found).unwrap_or_default() {
-                if let (Some(&addr), Some(member)) =
-                    (self.members.get(slot).and_then(|e| e.addrs.first()), self.members.reference(LOCAL))
-                {
-                    self.send(Outgoing::Update { to: addr, member });
+                let Some(e) = self.members.get(slot) else { continue };
+                if let (Some(&addr), Some(member)) = (e.addrs.first(), self.members.reference(LOCAL)) {
+                    let receiver = self.tag(&e.name);
+                    self.send(Outgoing::Update { to: addr, member, receiver });
                 }
             }
         }

@@ -198,7 +198,7 @@ fn a_suspicion_learned_by_sync_is_passed_on_in_the_accusers_name() {
 fn the_joiner_keeps_suspects_it_learns_in_its_join_sync() {
     let mut n = node(config());
     // The seed's table, as a join sync reply: n1 alive, n2 suspect (by n1).
-    let id = n.open_sync(Time::ZERO, addr(1), true).unwrap();
+    let id = n.open_sync(Time::ZERO, addr(1), true, None).unwrap();
     let mut buf = vec![0u8; 64 * 1024];
     while n.poll_sync_frame(id, &mut buf).is_some() {}
     let source = name(1);

@@ -177,7 +177,7 @@ impl Node {
         if meta.len() > config.max_metadata {
             return Err(ConfigError::new("meta", "is larger than max_metadata"));
         }
-        let sealing = seal::Sealing::new(&config)
+        let sealing = seal::Sealing::new(&config, name)
             .map_err(|_| ConfigError::new("encryption", "needs a nonce epoch, and the OS random source failed"))?;
         let expected = config.expected_members.max(1);
         let mut members = Members::with_capacity(expected);
@@ -457,7 +457,7 @@ impl Node {
             InputError::TooLarge { .. } => &mut s.rejected_malformed,
             InputError::LabelMismatch => &mut s.rejected_label,
             InputError::Plaintext | InputError::Sealed => &mut s.rejected_encryption,
-            InputError::Replayed | InputError::Stale => &mut s.rejected_replay,
+            InputError::Replayed | InputError::Stale | InputError::AnyReceiver(_) => &mut s.rejected_replay,
             _ => &mut s.rejected_unexpected,
         };
         *counter += 1;

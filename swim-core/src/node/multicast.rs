@@ -38,7 +38,8 @@ impl Node {
         let mut from = LOCAL + 1;
         while let Some((at, to)) = self.next_live_addr(from) {
             from = at + 1;
-            self.send(Outgoing::Update { to, member });
+            let receiver = self.members.get(at).and_then(|e| self.tag(&e.name));
+            self.send(Outgoing::Update { to, member, receiver });
         }
     }
 

@@ -258,9 +258,13 @@ impl Node {
         let want_nack = self.config.lifeguard;
         let nack_after_us = self.prober.nack_after_us();
         for &slot in helpers.get(..found).unwrap_or_default() {
-            if let Some(&to) = self.members.get(slot).and_then(|e| e.addrs.first()) {
+            let Some(helper) = self.members.get(slot) else { continue };
+            if let Some(&to) = helper.addrs.first() {
+                let receiver = self.tag(&helper.name);
                 self.stats.indirect_pings_sent += 1;
-                self.send(Outgoing::IndirectPing { to, seq, target, target_addr: addr, want_nack, nack_after_us });
+                let ping =
+                    Outgoing::IndirectPing { to, seq, target, target_addr: addr, want_nack, nack_after_us, receiver };
+                self.send(ping);
             }
         }
         if let Some(probe) = self.prober.probes.get_mut(i) {
@@ -300,11 +304,23 @@ impl Node {
     /// `source`: for one of this node's probes, for a leave ping, or for a
     /// probe it performs for someone else. An ack must name the member that
     /// was pinged.
-    pub(super) fn on_ack(&mut self, now: Time, seq: u32, source: &[u8]) {
+    ///
+    /// An ack counts only if it echoes the sequence number and the probed
+    /// member's name. A sealed one is bound to this node by its key, so it
+    /// comes from a key holder; a plaintext one (`unsealed_from`) proves
+    /// nothing, so it must also come from one of the member's addresses.
+    pub(super) fn on_ack(&mut self, now: Time, seq: u32, source: &[u8], unsealed_from: Option<SocketAddr>) {
+        let members = &self.members;
+        let from_member = |e: &Entry| unsealed_from.is_none_or(|from| e.addrs.contains(&from));
+        if members.find(source).and_then(|s| members.get(s)).is_some_and(|e| !from_member(e)) {
+            return;
+        }
         self.leave_acked(seq, source);
         let members = &self.members;
         let probe = self.prober.probes.iter_mut().find(|p| {
-            p.seq == seq && !p.acked && members.resolve(p.target).is_some_and(|e| e.name.as_slice() == source)
+            p.seq == seq
+                && !p.acked
+                && members.resolve(p.target).is_some_and(|e| e.name.as_slice() == source && from_member(e))
         });
         if let Some(probe) = probe {
             probe.acked = true;
@@ -313,7 +329,7 @@ impl Node {
             self.adjust_health(-1);
             return;
         }
-        if let Some((index, generation)) = self.forwards.answered(seq, source) {
+        if let Some((index, generation)) = self.forwards.answered(seq, source, unsealed_from) {
             self.send(Outgoing::IndirectAck { index, generation });
         }
     }
@@ -376,6 +392,7 @@ impl Node {
             active: true,
             generation: 0,
             requester,
+            requester_tag: self.tag(ping.source),
             requester_seq: ping.seq,
             seq,
             target_addr,
@@ -430,8 +447,10 @@ impl Node {
         // Suspects too: they are the ones who need to hear it to refute.
         let found = self.random_members(self.config.gossip_fanout, LOCAL, &mut to, State::is_live);
         for &slot in to.get(..found).unwrap_or_default() {
-            if let Some(&addr) = self.members.get(slot).and_then(|e| e.addrs.first()) {
-                self.send(Outgoing::Gossip { to: addr });
+            let Some(e) = self.members.get(slot) else { continue };
+            if let Some(&addr) = e.addrs.first() {
+                let receiver = self.tag(&e.name);
+                self.send(Outgoing::Gossip { to: addr, receiver });
             }
         }
     }

@@ -62,6 +62,24 @@ fn an_ack_in_time_keeps_the_target_alive_and_improves_health() {
 }
 
 #[test]
+fn a_plaintext_ack_counts_only_from_the_probed_members_address_with_its_name() {
+    let mut n = node(config());
+    introduce(&mut n, Time::ZERO, 4);
+    n.set_health(1);
+    let (target, seq, sent) = next_probe(&mut n, Time::ZERO);
+    let other = if target == 1 { 2 } else { 1 };
+    let at = sent + Duration::from_millis(3);
+    // The right sequence number and name, from another member's address
+    // (a forger's, in plaintext); then from the target's address with
+    // another member's name: neither counts.
+    feed(&mut n, at, addr(other), &ack_from(target, seq)).unwrap();
+    feed(&mut n, at, addr(target), &ack_from(other, seq)).unwrap();
+    n.handle_timeout(sent + Duration::from_secs(2));
+    assert_ne!(state_of(&n, target), Some(State::Alive), "the probe failed");
+    assert_eq!(n.stats().probes_failed, 1);
+}
+
+#[test]
 fn an_indirect_ack_saves_the_target_and_nacks_spare_this_nodes_health() {
     let mut n = node(Config { indirect_probes: 2, ..config() });
     introduce(&mut n, Time::ZERO, 5);

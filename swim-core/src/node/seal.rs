@@ -2,7 +2,7 @@
 //! opening incoming ones, refusing replays, and rotating keys.
 
 use swim_wire::Header;
-use swim_wire::crypto::{Keyring, Nonce, NonceSequence, OVERHEAD, RandomError};
+use swim_wire::crypto::{Keyring, Nonce, NonceSequence, OVERHEAD, RandomError, ReceiverTag};
 
 use super::Node;
 use crate::config::{Config, SecretKey};
@@ -18,12 +18,14 @@ pub(crate) struct Sealing {
     /// Drawn from the operating system: never configurable, so never reused.
     nonces: NonceSequence,
     replay: ReplayGuard,
+    /// This node's own tag: what packets sealed for it are bound to.
+    me: ReceiverTag,
 }
 
 impl Sealing {
     /// The node's sealing state, `Ok(None)` without encryption; fails only
     /// if the operating system's random source does.
-    pub(crate) fn new(config: &Config) -> Result<Option<Self>, RandomError> {
+    pub(crate) fn new(config: &Config, name: &[u8]) -> Result<Option<Self>, RandomError> {
         let Some(e) = config.encryption.as_ref() else { return Ok(None) };
         let Some((primary, others)) = e.keys.split_first() else { return Ok(None) };
         let mut ring = Keyring::new(&primary.0);
@@ -39,6 +41,7 @@ impl Sealing {
             accept_plaintext: e.accept_plaintext,
             nonces: NonceSequence::random()?,
             replay: ReplayGuard::new(capacity, max_age_ms),
+            me: ReceiverTag::of(name),
         }))
     }
 }
@@ -48,7 +51,13 @@ impl Sealing {
 pub(super) struct Unsealed {
     pub(super) len: usize,
     pub(super) nonce: Option<Nonce>,
+    /// Sealed for any receiver rather than for this node by name.
+    pub(super) any_receiver: bool,
 }
+
+/// Who a packet or frame is sealed for: the member with this tag, or (for a
+/// join request to a seed, whose name is not known yet) any receiver.
+pub(crate) type To = Option<ReceiverTag>;
 
 impl Node {
     /// Gives the node the wall-clock time (ms since the Unix epoch) at `now`.
@@ -74,12 +83,23 @@ impl Node {
         }
     }
 
-    /// Seals the plaintext packet in `buf[..len]` if the node encrypts;
-    /// returns the length to send.
-    pub(super) fn seal(&mut self, buf: &mut [u8], len: usize) -> Option<usize> {
+    /// Whether this node seals what it sends.
+    pub(super) fn seals(&self) -> bool {
+        self.sealing.as_ref().is_some_and(|s| s.encrypt_outgoing)
+    }
+
+    /// The tag binding packets to the member named `name`, `None` when
+    /// this node does not seal (the tag is then not needed).
+    pub(super) fn tag(&self, name: &[u8]) -> To {
+        self.seals().then(|| ReceiverTag::of(name))
+    }
+
+    /// Seals the plaintext packet in `buf[..len]` for `to` if the node
+    /// encrypts; returns the length to send.
+    pub(super) fn seal(&mut self, buf: &mut [u8], len: usize, to: To) -> Option<usize> {
         let sent_at = self.wall_ms(self.now).unwrap_or(0);
         let Some(s) = self.sealing.as_mut().filter(|s| s.encrypt_outgoing) else { return Some(len) };
-        s.ring.seal(buf, len, &mut s.nonces, sent_at).ok()
+        s.ring.seal(buf, len, &mut s.nonces, sent_at, to.as_ref()).ok()
     }
 
     /// Opens `data` in place if it is sealed, and checks the encryption
@@ -91,12 +111,16 @@ impl Node {
             if header.encrypted {
                 return Err(InputError::Sealed);
             }
-            return Ok(Unsealed { len, nonce: None });
+            return Ok(Unsealed { len, nonce: None, any_receiver: false });
         };
         if !header.encrypted {
-            return if s.accept_plaintext { Ok(Unsealed { len, nonce: None }) } else { Err(InputError::Plaintext) };
+            return if s.accept_plaintext {
+                Ok(Unsealed { len, nonce: None, any_receiver: false })
+            } else {
+                Err(InputError::Plaintext)
+            };
         }
-        let opened = s.ring.open(data, len, &self.decode)?;
+        let opened = s.ring.open(data, len, &self.decode, &s.me)?;
         let wall = self.wall_ms(self.now);
         let time_checked = match wall {
             Some(now_ms) => s.replay.check(opened.nonce, opened.sent_at_ms, now_ms),
@@ -106,7 +130,7 @@ impl Node {
             Refusal::Replayed => InputError::Replayed,
             Refusal::Stale | Refusal::Future => InputError::Stale,
         })?;
-        Ok(Unsealed { len: opened.len, nonce: Some(opened.nonce) })
+        Ok(Unsealed { len: opened.len, nonce: Some(opened.nonce), any_receiver: opened.any_receiver })
     }
 
     /// Records the nonce of a packet that was accepted.

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use swim_wire::{Addrs, Alive, JoinRequest, MemberRecord, MemberState, Message, Sync, SyncFlags};
 
 use super::membership::AliveUpdate;
-use super::tests::{addr, config, feed, name, packet, transmits};
+use super::tests::{addr, config, feed, introduce, name, packet, transmits};
 use super::transmit::Outgoing;
 use super::*;
 use crate::config::{Encryption, RateLimit, SecretKey};
@@ -49,11 +49,61 @@ fn members_sharing_a_key_talk_and_the_wire_shows_no_names() {
     let mut a = node_at(0, encrypted(7));
     let mut b = node_at(1, encrypted(7));
     let mut ping = ping_from(&mut a, 1, Time::ZERO);
-    assert!(!ping.windows(2).any(|w| w == b"n0" || w == b"n1"), "names are not in the clear");
+    // In the clear, a ping holds its source and target names side by side,
+    // each after its length byte; six given bytes turn up in random
+    // ciphertext of this size with probability below 10⁻¹².
+    assert!(!ping.windows(6).any(|w| w == b"\x02n0\x02n1"), "names are not in the clear");
     b.handle_datagram(Time::ZERO, addr(0), &mut ping).unwrap();
     let out = transmits(&mut b, Time::ZERO);
     assert_eq!(out.len(), 1, "b answers");
     assert_eq!(b.stats().packets_rejected, 0);
+}
+
+#[test]
+fn a_capture_sealed_for_one_member_is_refused_by_another() {
+    let mut a = node_at(0, encrypted(7));
+    let mut b = node_at(1, encrypted(7));
+    let mut c = node_at(2, encrypted(7));
+    for (me, n) in [&mut a, &mut b, &mut c].into_iter().enumerate() {
+        for i in (0..3).filter(|&i| i != me) {
+            learn(n, u8::try_from(i).unwrap());
+        }
+    }
+    let ping = ping_from(&mut a, 1, Time::ZERO);
+    // To C, from A's address, as an attacker on the path would replay it.
+    let before = c.stats();
+    assert!(matches!(c.handle_datagram(Time::ZERO, addr(0), &mut ping.clone()), Err(InputError::Decode(_))));
+    assert!(transmits(&mut c, Time::ZERO).is_empty(), "C does not answer");
+    assert_eq!(c.stats().rejected_key, before.rejected_key + 1);
+    b.handle_datagram(Time::ZERO, addr(0), &mut ping.clone()).unwrap();
+    let ack = transmits(&mut b, Time::ZERO).pop().unwrap().1;
+    assert!(c.handle_datagram(Time::ZERO, addr(1), &mut ack.clone()).is_err(), "B's ack to A is not C's");
+
+    // A join request is sealed for any receiver (the joiner knows seeds by
+    // address only); nothing else may be.
+    let mut joiner = node_at(3, encrypted(7));
+    joiner.join(Time::ZERO, &[addr(2)]).unwrap();
+    let request = transmits(&mut joiner, Time::ZERO).pop().unwrap().1;
+    assert_ne!(request[swim_wire::packet::field::FLAGS] & swim_wire::packet::flags::ANY_RECEIVER, 0);
+    c.handle_datagram(Time::ZERO, addr(3), &mut request.clone()).unwrap();
+    let response = transmits(&mut c, Time::ZERO).pop().unwrap().1;
+    assert_eq!(
+        response[swim_wire::packet::field::FLAGS] & swim_wire::packet::flags::ANY_RECEIVER,
+        0,
+        "the answer is bound"
+    );
+    let mut gossip = [0u8; 1400];
+    let len = {
+        let header = c.header();
+        let mut w = swim_wire::PacketWriter::new(&mut gossip, &header, 1300).unwrap();
+        w.push(&swim_wire::Message::Gossip(swim_wire::Gossip { source: &name(3) })).unwrap();
+        w.finish().unwrap()
+    };
+    let len = joiner.seal(&mut gossip, len, None).unwrap();
+    assert_eq!(
+        c.handle_datagram(Time::ZERO, addr(3), &mut gossip[..len]),
+        Err(InputError::AnyReceiver(swim_wire::Kind::Gossip))
+    );
 }
 
 #[test]
@@ -66,7 +116,8 @@ fn nodes_built_from_one_config_never_share_a_nonce_epoch() {
         let mut a = node_at(0, encrypted(7));
         let mut ping = ping_from(&mut a, 1, Time::ZERO);
         let len = ping.len();
-        let opened = ring.open(&mut ping, len, &swim_wire::DecodeOptions::default()).unwrap();
+        let me = swim_wire::crypto::ReceiverTag::of(&name(1));
+        let opened = ring.open(&mut ping, len, &swim_wire::DecodeOptions::default(), &me).unwrap();
         epochs.push(opened.nonce);
     }
     assert_eq!(epochs[0].counter, epochs[1].counter, "same history");
@@ -116,8 +167,9 @@ fn a_replayed_capture_is_refused() {
     let later = Time::from_secs(1);
     assert_eq!(b.handle_datagram(later, addr(0), &mut capture.clone()), Err(InputError::Replayed));
     assert!(transmits(&mut b, later).is_empty());
-    // Ten minutes later, to a member that never saw it: refused by age.
-    let mut c = node_at(2, encrypted(7));
+    // Ten minutes later, to a process of B that never saw it (a restart
+    // forgets the replay window): refused by age.
+    let mut c = node_at(1, encrypted(7));
     c.set_wall_clock(Time::ZERO, WALL + 600_000);
     assert_eq!(c.handle_datagram(Time::ZERO, addr(0), &mut capture.clone()), Err(InputError::Stale));
     assert_eq!((b.stats().rejected_replay, c.stats().rejected_replay), (1, 1));
@@ -154,12 +206,17 @@ fn encrypted_sync_frames_round_trip() {
     for i in 2..=31 {
         learn(&mut a, i);
     }
-    let id_a = a.open_sync(Time::ZERO, addr(1), false).unwrap();
+    let id_a = a.open_sync(Time::ZERO, addr(1), false, a.tag(&name(1))).unwrap();
     let id_b = b.accept_sync(Time::ZERO, addr(0)).unwrap();
     let mut buf = vec![0u8; 1 << 16];
+    let names: Vec<Vec<u8>> = (2..=31).map(name).collect();
     while a.sync_status(id_a) == Some(SyncStatus::Send) {
         let len = a.poll_sync_frame(id_a, &mut buf).unwrap();
-        assert!(!buf[..len].windows(3).any(|w| w == b"n17"), "frames are sealed");
+        // In the clear a frame holds all thirty names; sealed, a three-byte
+        // name turns up by chance with probability about 10⁻⁴ each, so
+        // three or more with probability below 10⁻⁸.
+        let seen = names.iter().filter(|n| buf[..len].windows(n.len()).any(|w| w == &n[..])).count();
+        assert!(seen < 3, "frames are sealed ({seen} names in the clear)");
         b.handle_sync_frame(Time::ZERO, id_b, &mut buf[4..len]).unwrap();
     }
     while b.sync_status(id_b) == Some(SyncStatus::Send) {
@@ -254,4 +311,26 @@ fn a_datagram_larger_than_the_budget_is_refused_unread() {
     assert!(full.len() <= budget);
     n.handle_datagram(Time::ZERO, addr(1), &mut full).unwrap();
     assert_eq!(n.stats().known_members, 1 + fits);
+}
+
+#[test]
+fn a_plaintext_answer_to_a_source_that_proved_nothing_is_no_larger_than_its_request() {
+    let mut n = node_at(0, config());
+    introduce(&mut n, Time::ZERO, 40);
+    transmits(&mut n, Time::ZERO);
+    // Gossip is queued (forty joins): an ack to a member may carry it.
+    let ping = packet(super::tests::ping_to_n0(1, 5), &[]);
+    feed(&mut n, Time::ZERO, addr(1), &ping).unwrap();
+    let to_member = transmits(&mut n, Time::ZERO).pop().unwrap().1;
+    assert!(to_member.len() > 4 * ping.len(), "a member's ack carries gossip");
+    // The same ping claiming n1's name from another address, and one from a
+    // stranger: each ack is no larger than its ping.
+    let stranger = packet(super::tests::ping_to_n0(99, 6), &[]);
+    for (from, request) in [(addr(77), &ping), (addr(99), &stranger)] {
+        feed(&mut n, Time::ZERO, from, request).unwrap();
+        let out = transmits(&mut n, Time::ZERO);
+        let ack = &out.iter().find(|(to, _)| *to == from).unwrap().1;
+        assert!(ack.len() <= request.len(), "{} > {}", ack.len(), request.len());
+        assert!(matches!(super::tests::parse(ack).primary(), swim_wire::Message::Ack(_)));
+    }
 }

@@ -25,7 +25,8 @@ use std::net::SocketAddr;
 use swim_wire::{Header, MemberRecord, MemberState, Message, PacketWriter, Sync, SyncFlags, frame};
 
 use super::Node;
-use super::membership::AliveUpdate;
+use super::membership::{AliveUpdate, Sender};
+use super::seal::To;
 use super::timers::Timer;
 use crate::error::{CommandError, InputError};
 use crate::members::{Entry, LOCAL, State};
@@ -99,6 +100,10 @@ struct Session {
     active: bool,
     generation: u32,
     peer: SocketAddr,
+    /// Whom this node's frames are sealed for: the peer by name, or any
+    /// receiver (a joiner's sync, to a seed it knows by address only). An
+    /// accepting node learns it from the opener's first frame.
+    peer_tag: To,
     opener: bool,
     join: bool,
     status: SyncStatus,
@@ -209,12 +214,7 @@ impl Syncs {
 /// them: the same IPv4 address (IPv4-mapped IPv6 included), or the same
 /// IPv6 /64 (what one host can draw addresses from).
 fn same_network(a: std::net::IpAddr, b: std::net::IpAddr) -> bool {
-    use std::net::IpAddr;
-    match (a.to_canonical(), b.to_canonical()) {
-        (IpAddr::V4(x), IpAddr::V4(y)) => x == y,
-        (IpAddr::V6(x), IpAddr::V6(y)) => u128::from(x) >> 64 == u128::from(y) >> 64,
-        _ => false,
-    }
+    crate::limits::network(a) == crate::limits::network(b)
 }
 
 impl Node {
@@ -230,12 +230,14 @@ impl Node {
         now + (self.config.probe_timeout * 2).max(core::time::Duration::from_secs(2))
     }
 
-    /// Opens a sync with `peer` (`None` when too many are running).
-    pub(super) fn open_sync(&mut self, now: Time, peer: SocketAddr, join: bool) -> Option<SyncId> {
+    /// Opens a sync with `peer`, whose frames are sealed for `peer_tag`
+    /// (`None` when too many are running).
+    pub(super) fn open_sync(&mut self, now: Time, peer: SocketAddr, join: bool, peer_tag: To) -> Option<SyncId> {
         let session = Session {
             active: true,
             generation: 0,
             peer,
+            peer_tag,
             opener: true,
             join,
             status: SyncStatus::Send,
@@ -260,7 +262,7 @@ impl Node {
     /// (`λ·⌈log10(N + 1)⌉` periods: long enough for a fresh joiner's news to
     /// arrive first), this node syncs with the latest stranger; at most one
     /// such sync per that time.
-    pub(super) fn pinged_by_stranger(&mut self, now: Time, from: SocketAddr) {
+    pub(super) fn pinged_by_stranger(&mut self, now: Time, from: Sender<'_>) {
         if self.join.is_some() || self.leave.is_some() {
             return;
         }
@@ -268,7 +270,7 @@ impl Node {
         match self.stranger_since {
             None => self.stranger_since = Some(now),
             Some(since) if now >= since + patience => {
-                if self.open_sync(now, from, false).is_some() {
+                if self.open_sync(now, from.addr, false, self.tag(from.name)).is_some() {
                     self.stranger_since = None;
                     self.stats.stranger_syncs += 1;
                 }
@@ -280,7 +282,7 @@ impl Node {
     /// This node was declared faulty (see `heard_about_self`): it syncs with
     /// the member that said so, unless it did such a sync within the last
     /// sync interval (or periodic syncs are off).
-    pub(super) fn resync(&mut self, now: Time, peer: Option<SocketAddr>) {
+    pub(super) fn resync(&mut self, now: Time, peer: Option<Sender<'_>>) {
         let Some(peer) = peer else { return };
         if self.config.sync_interval.is_zero() || self.join.is_some() {
             return;
@@ -288,7 +290,7 @@ impl Node {
         if self.syncs.last_resync.is_some_and(|at| now < at + self.config.sync_interval) {
             return;
         }
-        if self.open_sync(now, peer, false).is_some() {
+        if self.open_sync(now, peer.addr, false, self.tag(peer.name)).is_some() {
             self.syncs.last_resync = Some(now);
             self.stats.resyncs += 1;
         }
@@ -310,7 +312,7 @@ impl Node {
         if let Some((at, peer, left)) = self.syncs.join_retry {
             if now >= at {
                 // No room for it now (or leaving): later, never in a loop.
-                let retry = self.leave.is_none() && self.open_sync(now, peer, true).is_none();
+                let retry = self.leave.is_none() && self.open_sync(now, peer, true, None).is_none();
                 self.syncs.join_retry = retry.then(|| (now + self.config.join_retry_interval, peer, left));
             }
         }
@@ -326,12 +328,12 @@ impl Node {
         let mut picked = [0u32; 16];
         let found = self.random_alive(1, LOCAL, &mut picked);
         let alive = picked.get(..found).and_then(|p| p.first()).and_then(|&slot| self.members.get(slot));
-        if let Some(addr) = alive.and_then(|e| e.addrs.first().copied()) {
-            self.open_sync(now, addr, false);
+        if let Some((addr, tag)) = alive.and_then(|e| Some((*e.addrs.first()?, self.tag(&e.name)))) {
+            self.open_sync(now, addr, false, tag);
         }
         // And, while it holds members faulty, with one of them.
-        if let Some(addr) = self.random_faulty() {
-            self.open_sync(now, addr, false);
+        if let Some((addr, tag)) = self.random_faulty() {
+            self.open_sync(now, addr, false, tag);
         }
     }
 
@@ -339,9 +341,9 @@ impl Node {
     /// [`next_faulty_slot`](Node::next_faulty_slot)): every sync interval one
     /// gets a sync, so that the sides of a healed partition find each other
     /// (a member that is really down just refuses the connection).
-    fn random_faulty(&mut self) -> Option<SocketAddr> {
+    fn random_faulty(&mut self) -> Option<(SocketAddr, To)> {
         let slot = self.next_faulty_slot()?;
-        self.members.get(slot).and_then(|e| e.addrs.first().copied())
+        self.members.get(slot).and_then(|e| Some((*e.addrs.first()?, self.tag(&e.name))))
     }
 
     /// The next member declared faulty and not yet reaped, taking the
@@ -387,6 +389,7 @@ impl Node {
             active: true,
             generation: 0,
             peer,
+            peer_tag: None,
             opener: false,
             join: false,
             status: SyncStatus::Receive,
@@ -433,7 +436,7 @@ impl Node {
     pub(super) fn open_join_sync(&mut self, now: Time, seed: SocketAddr) {
         self.syncs.join_attempts = self.config.join_attempts.saturating_sub(1);
         self.syncs.join_retry = None;
-        if self.open_sync(now, seed, true).is_none() {
+        if self.open_sync(now, seed, true, None).is_none() {
             self.retry_join_sync(seed);
         }
     }
@@ -459,6 +462,7 @@ impl Node {
             return None;
         }
         let (cursor, broadcast_cursor, chunk, opener, join) = (s.cursor, s.broadcast_cursor, s.chunk, s.opener, s.join);
+        let peer_tag = s.peer_tag;
         let budget = buf.len().min(self.config.sync_frame_budget);
         let plain_budget = frame::PREFIX_LEN + self.plain_budget(budget.saturating_sub(frame::PREFIX_LEN));
         let local = self.local_entry()?;
@@ -522,7 +526,7 @@ impl Node {
             }
         }
         let len = w.finish().ok()?;
-        let len = self.seal(body, len)?;
+        let len = self.seal(body, len, peer_tag)?;
         frame::write_prefix(prefix, len).ok()?;
 
         let s = self.syncs.get_mut(id)?;
@@ -566,6 +570,11 @@ impl Node {
         if sync.flags.contains(SyncFlags::REPLY) != opener || sync.chunk != expected_chunk {
             return Err(InputError::SyncOutOfOrder);
         }
+        // Only a joiner does not know whom it syncs with (a seed, by
+        // address); every other frame is sealed for this node by name.
+        if unsealed.any_receiver && (opener || !sync.flags.contains(SyncFlags::JOIN)) {
+            return Err(InputError::AnyReceiver(swim_wire::Kind::Sync));
+        }
         // A peer cannot make this node take in more than a cluster's worth
         // of records, nor more broadcasts and updates than it can hold:
         // every item counts.
@@ -588,10 +597,14 @@ impl Node {
         }
         let last = sync.flags.contains(SyncFlags::LAST);
         let deadline = self.sync_deadline(now);
+        let peer_tag = self.tag(sync.source);
         let s = self.syncs.get_mut(id).ok_or(InputError::UnknownSync)?;
-        if !opener && s.expected_chunk == 0 {
-            // The peer proved itself: the exchange gets its full time.
+        let proved = !opener && s.expected_chunk == 0;
+        if proved {
+            // The peer proved itself: the exchange gets its full time, and
+            // the replies are sealed for it.
             s.deadline = deadline;
+            s.peer_tag = peer_tag;
         }
         s.expected_chunk += 1;
         s.records += incoming;
@@ -605,7 +618,13 @@ impl Node {
                 s.join = sync.flags.contains(SyncFlags::JOIN);
             }
         }
-        Ok(s.status)
+        let (status, peer) = (s.status, s.peer);
+        if proved {
+            // Only streams that never prove themselves count against their
+            // source's rate: a host running many members is not throttled.
+            self.sync_limiter.refund(peer.ip());
+        }
+        Ok(status)
     }
 
     fn merge_record(&mut self, now: Time, r: &MemberRecord<'_>, source: &[u8], spread_new: bool) {
@@ -643,6 +662,12 @@ impl Node {
 
     /// The header of this node's packets.
     pub(super) fn header(&self) -> Header<'_> {
-        Header { version: self.config.protocol_version, encrypted: false, key_id: None, label: &self.config.label }
+        Header {
+            version: self.config.protocol_version,
+            encrypted: false,
+            key_id: None,
+            label: &self.config.label,
+            any_receiver: false,
+        }
     }
 }

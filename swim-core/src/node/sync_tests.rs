@@ -79,7 +79,7 @@ fn sync_is_chunked_and_merges_faulty_as_suspect() {
     );
     feed(&mut a, Time::ZERO, addr(3), &faulty).unwrap();
 
-    let id_a = a.open_sync(Time::ZERO, addr(1), false).unwrap();
+    let id_a = a.open_sync(Time::ZERO, addr(1), false, None).unwrap();
     assert_eq!(a.poll_sync_open().map(|o| (o.id, o.peer)), Some((id_a, addr(1))));
     let id_b = b.accept_sync(Time::ZERO, addr(0)).unwrap();
     let mut buf = vec![0u8; 1 << 16];
@@ -158,7 +158,7 @@ fn syncs_are_limited_and_periodic() {
 /// Runs a whole sync: `opener` opens it to `acceptor` (at `addr(1)` and
 /// `addr(0)` respectively, as seen by each other).
 fn exchange(opener: &mut Node, acceptor: &mut Node, join: bool) {
-    let id_o = opener.open_sync(Time::ZERO, addr(1), join).unwrap();
+    let id_o = opener.open_sync(Time::ZERO, addr(1), join, None).unwrap();
     let id_a = acceptor.accept_sync(Time::ZERO, addr(0)).unwrap();
     let mut buf = vec![0u8; 1 << 16];
     for _ in 0..1000 {
@@ -291,7 +291,7 @@ fn accepted_syncs_cannot_starve_this_nodes_own_nor_hold_a_slot_in_silence() {
     assert!(n.accept_sync(Time::ZERO, v6(3)).is_ok());
     assert_eq!(n.accept_sync(Time::ZERO, v6(4)), Err(CommandError::TooManySyncs), "a fourth from the /64");
     // This node's own syncs have a pool of their own.
-    let own = n.open_sync(Time::ZERO, addr(1), false);
+    let own = n.open_sync(Time::ZERO, addr(1), false, None);
     assert!(own.is_some(), "accepted syncs never block this node's own");
     // Found by the core fuzzer in CI: the invariant still counted one pool.
     assert_eq!(n.check_invariants(), Ok(()));

@@ -277,13 +277,13 @@ fn a_restarted_member_that_reused_its_generation_resumes_as_a_new_one() {
     // (0, 8) would keep the past life's broadcast numbering; it becomes
     // generation 1 instead, and numbers its broadcasts from 1 under it.
     let mut n = node(config());
+    introduce(&mut n, Time::ZERO, 1);
     let ping = packet(
         Message::Ping(Ping { seq: 1, source: b"n1", target: &name(0), target_generation: 0, target_incarnation: 7 }),
         &[],
     );
     feed(&mut n, Time::ZERO, addr(1), &ping).unwrap();
     assert_eq!((n.local().generation, n.local().incarnation), (1, 0));
-    introduce(&mut n, Time::ZERO, 1);
     assert_eq!(n.broadcast(Time::ZERO, b"hello"), Ok(1));
     let out = transmits(&mut n, Time::from_millis(600));
     let sent = out.iter().flat_map(|(_, p)| parse(p).piggyback().collect::<Vec<_>>());
@@ -642,13 +642,19 @@ fn a_name_claimed_from_another_address_is_a_conflict() {
 fn a_seed_admits_joiners_and_introduces_itself() {
     let mut seed = node(config());
     let a = [addr(5)];
-    let request = packet(
-        Message::JoinRequest(JoinRequest {
-            seq: 9,
-            member: Alive { generation: 0, incarnation: 0, name: b"joiner", addrs: Addrs::from_slice(&a), meta: b"m" },
-        }),
-        &[],
-    );
+    let join = Message::JoinRequest(JoinRequest {
+        seq: 9,
+        member: Alive { generation: 0, incarnation: 0, name: b"joiner", addrs: Addrs::from_slice(&a), meta: b"m" },
+    });
+    // A plaintext request is padded by its joiner (the answer to an unproven
+    // source is no larger than the request).
+    let mut request = packet(join, &[]);
+    let bare = request.len();
+    request.resize(1400, 0);
+    let mut w = PacketWriter::new(&mut request, &Header::default(), 1400).unwrap();
+    w.push(&join).unwrap();
+    w.pad_to(1400);
+    assert_eq!(w.finish().unwrap(), 1400);
     feed(&mut seed, Time::ZERO, addr(5), &request).unwrap();
     assert_eq!(seed.member(b"joiner").map(|m| m.state), Some(State::Alive));
     assert_eq!(drain_events(&mut seed), ["joined joiner"]);
@@ -657,6 +663,13 @@ fn a_seed_admits_joiners_and_introduces_itself() {
     let Message::JoinResponse(r) = p.primary() else { panic!() };
     assert_eq!((r.seq, r.status, r.members), (9, JoinStatus::Accepted, 2));
     assert!(matches!(p.piggyback().next(), Some(Message::Alive(a)) if a.name == &name(0)[..]), "the seed first");
+    // Unpadded, the same request gets the bare answer: no larger than the
+    // request (nothing to amplify with a forged source).
+    let mut seed = node(config());
+    feed(&mut seed, Time::ZERO, addr(5), &packet(join, &[])).unwrap();
+    let out = transmits(&mut seed, Time::ZERO);
+    assert!(out[0].1.len() <= bare, "{} > {bare}", out[0].1.len());
+    assert!(matches!(parse(&out[0].1).primary(), Message::JoinResponse(_)));
 
     // A full cluster refuses.
     let mut full = node(Config { max_members: 2, expected_members: 2, ..config() });

@@ -8,6 +8,7 @@ use swim_wire::{
     Nack, PacketWriter, Ping, Suspect, UserBroadcast,
 };
 
+use super::seal::To;
 use super::{Node, OUTBOX};
 use crate::gossip::Item;
 use crate::members::{Entry, LOCAL, MemberRef, State};
@@ -55,6 +56,10 @@ pub(crate) enum Outgoing {
     Ack {
         to: SocketAddr,
         seq: u32,
+        /// The pinger.
+        receiver: To,
+        /// Most bytes to send (0: the packet budget).
+        limit: usize,
     },
     IndirectPing {
         to: SocketAddr,
@@ -63,6 +68,8 @@ pub(crate) enum Outgoing {
         target_addr: SocketAddr,
         want_nack: bool,
         nack_after_us: u32,
+        /// The helper.
+        receiver: To,
     },
     IndirectAck {
         index: u16,
@@ -81,17 +88,23 @@ pub(crate) enum Outgoing {
         seq: u32,
         status: JoinStatus,
         known: Version,
+        /// The joiner.
+        receiver: To,
+        /// Most bytes to send (0: the packet budget).
+        limit: usize,
     },
     /// A member's state, alone in a gossip datagram (multicast mode,
     /// refutations, departures pushed back).
     Update {
         to: SocketAddr,
         member: MemberRef,
+        receiver: To,
     },
     /// A gossip round's datagram: queued updates only (dropped if none
     /// would go to this destination).
     Gossip {
         to: SocketAddr,
+        receiver: To,
     },
 }
 
@@ -162,7 +175,8 @@ impl Node {
         while let Some(out) = self.outbox.pop_front() {
             let mut picked = Picked::new();
             let written = self.write_packet(out, buf, &mut picked);
-            if let Some((destination, len)) = written.and_then(|(to, len)| Some((to, self.seal(buf, len)?))) {
+            let sealed = written.and_then(|(to, receiver, len)| Some((to, self.seal(buf, len, receiver)?)));
+            if let Some((destination, len)) = sealed {
                 self.account(now, &picked);
                 self.stats.packets_sent += 1;
                 self.stats.bytes_sent += len as u64;
@@ -209,15 +223,16 @@ impl Node {
         }
     }
 
-    /// Encodes one datagram and its gossip; `None` if it went stale.
-    fn write_packet(&self, out: Outgoing, buf: &mut [u8], picked: &mut Picked) -> Option<(SocketAddr, usize)> {
+    /// Encodes one datagram and its gossip; says where it goes and whom it
+    /// is sealed for; `None` if it went stale.
+    fn write_packet(&self, out: Outgoing, buf: &mut [u8], picked: &mut Picked) -> Option<(SocketAddr, To, usize)> {
         let local = self.local_entry()?;
         let me = &local.name[..];
         let budget = self.plain_budget(self.config.packet_budget);
         let mut w = PacketWriter::new(buf, &self.header(), budget).ok()?;
         // Messages that must ride first (and are then not repeated).
         let mut first: [Option<Item>; 2] = [None, None];
-        let to = match out {
+        let (to, receiver) = match out {
             Outgoing::Ping { to, seq, target, carry } => {
                 let t = self.members.resolve(target)?;
                 // The member moved (a later process elsewhere) since the ping
@@ -241,7 +256,7 @@ impl Node {
                     }
                     _ => {}
                 }
-                to
+                (to, self.tag(&t.name))
             }
             Outgoing::ForwardPing { index, generation } => {
                 let (f, target) = self.forwards.get(index, generation)?;
@@ -253,13 +268,14 @@ impl Node {
                     target_incarnation: f.target_version.incarnation,
                 };
                 w.push(&Message::Ping(ping)).ok()?;
-                f.target_addr
+                (f.target_addr, self.tag(target))
             }
-            Outgoing::Ack { to, seq } => {
+            Outgoing::Ack { to, seq, receiver, limit } => {
                 w.push(&Message::Ack(Ack { seq, source: me, payload: &[] })).ok()?;
-                to
+                self.limit_reply(&mut w, limit);
+                (to, receiver)
             }
-            Outgoing::IndirectPing { to, seq, target, target_addr, want_nack, nack_after_us } => {
+            Outgoing::IndirectPing { to, seq, target, target_addr, want_nack, nack_after_us, receiver } => {
                 let t = self.members.resolve(target)?;
                 if t.addrs.first() != Some(&target_addr) {
                     return None; // as for pings: the target moved
@@ -275,24 +291,25 @@ impl Node {
                     nack_after_us,
                 };
                 w.push(&Message::IndirectPing(ping)).ok()?;
-                to
+                (to, receiver)
             }
             Outgoing::IndirectAck { index, generation } => {
                 let (f, target) = self.forwards.get(index, generation)?;
                 let ack = IndirectAck { seq: f.requester_seq, source: me, target };
                 w.push(&Message::IndirectAck(ack)).ok()?;
-                f.requester
+                (f.requester, f.requester_tag)
             }
             Outgoing::Nack { index, generation } => {
                 let (f, target) = self.forwards.get(index, generation)?;
                 w.push(&Message::Nack(Nack { seq: f.requester_seq, source: me, target })).ok()?;
-                f.requester
+                (f.requester, f.requester_tag)
             }
             Outgoing::JoinRequest { to, seq } => {
                 w.push(&Message::JoinRequest(JoinRequest { seq, member: alive(local) })).ok()?;
-                to
+                // The seed's name is not known yet: for any receiver.
+                (to, None)
             }
-            Outgoing::JoinResponse { to, seq, status, known } => {
+            Outgoing::JoinResponse { to, seq, status, known, receiver, limit } => {
                 let members = u32::try_from(self.members.live()).unwrap_or(u32::MAX);
                 let response = JoinResponse {
                     seq,
@@ -303,11 +320,12 @@ impl Node {
                     members,
                 };
                 w.push(&Message::JoinResponse(response)).ok()?;
+                self.limit_reply(&mut w, limit);
                 // The joiner learns of the seed itself first.
                 first[0] = Some(Item::Member(LOCAL));
-                to
+                (to, receiver)
             }
-            Outgoing::Update { to, member } => {
+            Outgoing::Update { to, member, receiver } => {
                 self.members.resolve(member)?;
                 w.push(&Message::Gossip(Gossip { source: me })).ok()?;
                 let message = self.gossip_message(Item::Member(member.slot))?;
@@ -316,11 +334,11 @@ impl Node {
                     picked.sent(Item::Member(LOCAL));
                 }
                 let len = w.finish().ok()?;
-                return Some((to, len));
+                return Some((to, receiver, len));
             }
-            Outgoing::Gossip { to } => {
+            Outgoing::Gossip { to, receiver } => {
                 w.push(&Message::Gossip(Gossip { source: me })).ok()?;
-                to
+                (to, receiver)
             }
         };
         // A departing node's news rides first on everything it sends.
@@ -343,8 +361,23 @@ impl Node {
         if matches!(out, Outgoing::Gossip { .. }) && picked.sent_len == 0 {
             return None; // nothing this destination could learn
         }
+        if matches!(out, Outgoing::JoinRequest { .. }) && !self.seals() {
+            // A plaintext request proves nothing, so the seed's answer may
+            // be no larger: padded, it leaves room for the seed to say who
+            // it is and what it knows.
+            w.pad_to(self.config.packet_budget);
+        }
         let len = w.finish().ok()?;
-        Some((to, len))
+        Some((to, receiver, len))
+    }
+
+    /// Caps a reply at `limit` bytes once sealed (0: no cap), never below
+    /// its one message.
+    fn limit_reply(&self, w: &mut PacketWriter<'_>, limit: usize) {
+        if limit > 0 {
+            let overhead = self.config.packet_budget - self.plain_budget(self.config.packet_budget);
+            w.shrink_budget(limit.saturating_sub(overhead));
+        }
     }
 
     /// Adds queued gossip while it fits: member updates first and user

@@ -32,7 +32,8 @@ fn golden_default_header_and_packet() {
 
 #[test]
 fn golden_header_with_key_id_and_label() {
-    let header = Header { version: 2, encrypted: false, key_id: Some(0xdead_beef), label: b"prod" };
+    let header =
+        Header { version: 2, encrypted: false, key_id: Some(0xdead_beef), label: b"prod", any_receiver: false };
     let mut buf = [0u8; 64];
     let mut w = PacketWriter::new(&mut buf, &header, 64).unwrap();
     w.push(&ping()).unwrap();
@@ -75,7 +76,7 @@ fn header_errors() {
         ("5357", ErrorKind::Truncated { needed: 1, available: 0 }, Field::Version, 2),
         ("5358 02 00 05", ErrorKind::BadMagic, Field::Magic, 0),
         ("5357 00 00 05", ErrorKind::UnsupportedVersion { version: 0, min: 2, max: 2 }, Field::Version, 2),
-        ("5357 02 08 05", ErrorKind::UnknownRequiredFlags(0x08), Field::Flags, 3),
+        ("5357 02 10 05", ErrorKind::UnknownRequiredFlags(0x10), Field::Flags, 3),
         ("5357 02 02 06 | deadbeef", ErrorKind::BadHeaderLength(6), Field::HeaderLength, 4),
         ("5357 02 04 05 | 00", ErrorKind::EmptyName, Field::Label, 5),
     ];
@@ -84,7 +85,7 @@ fn header_errors() {
         assert_eq!((err.kind(), err.field(), err.offset()), (kind, field, offset), "{bytes}");
     }
     // Optional flag bits are ignored.
-    let packet = hex("5357 02 f0 05 | 01 0015 01020304 0161 026263 0000000000000006 00000005");
+    let packet = hex("5357 02 c0 05 | 01 0015 01020304 0161 026263 0000000000000006 00000005");
     assert_eq!(parse(&packet).unwrap().primary(), ping());
 }
 

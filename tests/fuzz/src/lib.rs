@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use swim_core::{Config, Encryption, Node, SecretKey, SyncId, Time};
-use swim_wire::crypto::{Keyring, NonceSequence, OVERHEAD};
+use swim_wire::crypto::{Keyring, NonceSequence, OVERHEAD, ReceiverTag};
 use swim_wire::{
     Ack, Addrs, Alive, Faulty, Gossip, Header, IndirectAck, IndirectPing, JoinRequest, JoinResponse, JoinStatus, Left,
     DecodeOptions, MemberRecord, MemberState, Message, Nack, Packet, PacketWriter, Ping, Suspect, Sync, SyncFlags,
@@ -157,7 +157,13 @@ fn seal(ring: &Keyring, input: &mut Input<'_>, buf: &mut [u8], len: usize, now: 
     let mut nonces = NonceSequence::dangerous_fixed(u64::from(input.u8() % 4), u32::from(input.u8()));
     let skew = i64::from(input.u8()) * 1000 - 5_000;
     let sent_at = (WALL + now.as_micros() / 1000).saturating_add_signed(skew);
-    ring.seal(buf, len, &mut nonces, sent_at).ok()
+    // Mostly for the node itself; sometimes for any receiver, or another.
+    let to = match input.u8() % 8 {
+        0 => None,
+        1 => Some(ReceiverTag::of(NAMES[1])),
+        _ => Some(ReceiverTag::of(NAMES[0])),
+    };
+    ring.seal(buf, len, &mut nonces, sent_at, to.as_ref()).ok()
 }
 
 /// Runs one fuzz input against a node.
@@ -210,7 +216,12 @@ pub fn run_core(data: &[u8], sealed: bool) {
                 while let Some(t) = node.poll_transmit(now, &mut out) {
                     // Remember the sequence numbers the node asks to be echoed.
                     let opened = if sealed {
-                        ring.open(&mut out, t.len, &DecodeOptions::default()).ok().map(|o| o.len)
+                        let opts = DecodeOptions::default();
+                        let copy = out.clone();
+                        NAMES.iter().find_map(|name| {
+                            out.copy_from_slice(&copy);
+                            ring.open(&mut out, t.len, &opts, &ReceiverTag::of(name)).ok().map(|o| o.len)
+                        })
                     } else {
                         Some(t.len)
                     };
@@ -297,5 +308,191 @@ pub fn run_core(data: &[u8], sealed: bool) {
         if let Err(broken) = node.check_invariants() {
             panic!("invariant broken: {broken}");
         }
+    }
+}
+
+/// Runs one fuzz input against the frame reassembler: the stream (the
+/// input's bytes after the first 16) is fed in pieces whose sizes the first
+/// 16 bytes choose; the frames that come out must be exactly those a
+/// one-pass reading of the whole stream finds, and the buffer must never
+/// exceed the largest frame allowed.
+pub fn run_frames(data: &[u8]) {
+    use swim_wire::frame::{PREFIX_LEN, Reassembler, read_prefix};
+    const MAX: usize = 2048;
+    let (sizes, stream) = data.split_at(data.len().min(16));
+    // The reference: frames read from the whole stream at once.
+    let mut expected: Vec<&[u8]> = Vec::new();
+    let mut at = 0;
+    let mut broken = false;
+    while let Some(prefix) = stream.get(at..at + PREFIX_LEN) {
+        let prefix = [prefix[0], prefix[1], prefix[2], prefix[3]];
+        match read_prefix(prefix, MAX) {
+            Ok(len) if len > 0 => match stream.get(at + PREFIX_LEN..at + PREFIX_LEN + len) {
+                Some(frame) => {
+                    expected.push(frame);
+                    at += PREFIX_LEN + len;
+                }
+                None => break,
+            },
+            _ => {
+                broken = true;
+                break;
+            }
+        }
+    }
+    let mut r = Reassembler::new(MAX);
+    let mut got: Vec<Vec<u8>> = Vec::new();
+    let mut fed = 0;
+    let mut piece = 0;
+    let mut failed = false;
+    while fed < stream.len() {
+        let space = match r.space() {
+            Ok(space) => space,
+            Err(_) => {
+                failed = true;
+                break;
+            }
+        };
+        assert!(!space.is_empty(), "no room while a frame is incomplete");
+        let want = usize::from(sizes.get(piece % sizes.len().max(1)).copied().unwrap_or(1)).max(1);
+        piece += 1;
+        let n = want.min(space.len()).min(stream.len() - fed);
+        space[..n].copy_from_slice(&stream[fed..fed + n]);
+        r.advance(n);
+        fed += n;
+        assert!(r.buffered() <= PREFIX_LEN + MAX);
+        if let Some(frame) = r.frame() {
+            got.push(frame.to_vec());
+            r.consume();
+        }
+    }
+    if !failed && fed == stream.len() && r.space().is_err() {
+        failed = true; // a bad prefix that was the stream's last bytes
+    }
+    assert_eq!(got.len(), expected.len(), "frames out");
+    assert!(got.iter().zip(&expected).all(|(a, b)| a == b), "frame contents");
+    assert_eq!(failed, broken, "a bad prefix is refused, and only a bad one");
+}
+
+/// What an observer of a node can see of its state (rejection counters
+/// aside): every member, its own entry, its health, its next deadline and
+/// its other counters.
+fn digest(node: &Node) -> String {
+    let mut stats = node.stats();
+    stats.packets_rejected = 0;
+    stats.rejected_malformed = 0;
+    stats.rejected_label = 0;
+    stats.rejected_key = 0;
+    stats.rejected_encryption = 0;
+    stats.rejected_replay = 0;
+    stats.rejected_unexpected = 0;
+    let members: Vec<String> = node.members().map(|m| format!("{m:?}")).collect();
+    format!("{members:?} {:?} {} {:?} {stats:?}", node.local(), node.health(), node.poll_timeout())
+}
+
+/// Runs one fuzz input against a node with encryption on: first a few
+/// authenticated datagrams and timers bring it to some state; then every
+/// unauthenticated input (raw bytes, plaintext, a wrong key, a packet sealed
+/// for another member, a tampered or replayed one, one sealed for any
+/// receiver that is not a join request) must be refused and change nothing
+/// an observer can see.
+pub fn run_unauthenticated(data: &[u8]) {
+    let config = Config {
+        seed: 1,
+        max_members: 32,
+        expected_members: 8,
+        encryption: Some(Encryption::new(SecretKey(KEY))),
+        ..Config::local()
+    };
+    let Ok(mut node) = Node::new(NAMES[0], &[addr(0)], b"", config, Time::ZERO) else { return };
+    node.set_wall_clock(Time::ZERO, WALL);
+    let ring = Keyring::new(&KEY);
+    let wrong = Keyring::new(&[0x24; 32]);
+    let me = ReceiverTag::of(NAMES[0]);
+    let mut input = Input(data);
+    let mut now = Time::ZERO;
+    let mut buf = vec![0u8; 2048];
+    let mut out = vec![0u8; 1400];
+    let mut counter = 0u32;
+    let mut accepted: Vec<Vec<u8>> = Vec::new();
+    let budget = 1400 - OVERHEAD;
+    let sent_at = |now: Time| WALL + now.as_micros() / 1000;
+    // Authenticated: the node's state moves.
+    for _ in 0..usize::from(input.u8() % 32) {
+        match input.u8() % 3 {
+            0 => {
+                now += Duration::from_millis(u64::from(input.u16() % 2000));
+                node.handle_timeout(now);
+                while node.poll_transmit(now, &mut out).is_some() {}
+            }
+            _ => {
+                if let Some(len) = structured(&mut input, &mut buf, budget, false, &[]) {
+                    counter += 1;
+                    let mut nonces = NonceSequence::dangerous_fixed(7, counter);
+                    if let Ok(len) = ring.seal(&mut buf, len, &mut nonces, sent_at(now), Some(&me)) {
+                        let copy = buf[..len].to_vec();
+                        if node.handle_datagram(now, addr(input.u8()), &mut buf[..len]).is_ok() {
+                            accepted.push(copy);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    while node.poll_transmit(now, &mut out).is_some() {}
+    while node.poll_event().is_some() {}
+    let before = digest(&node);
+    // Unauthenticated: nothing may change.
+    for _ in 0..64 {
+        if input.done() {
+            break;
+        }
+        let from = addr(input.u8());
+        let datagram: Vec<u8> = match input.u8() % 6 {
+            0 => {
+                let len = usize::from(input.u16() % 1500);
+                input.take(len).to_vec()
+            }
+            1 => match structured(&mut input, &mut buf, budget, false, &[]) {
+                Some(len) => buf[..len].to_vec(),
+                None => continue,
+            },
+            kind @ (2 | 3 | 4) => {
+                let Some(len) = structured(&mut input, &mut buf, budget, false, &[]) else { continue };
+                let join = Packet::parse(&buf[..len], &DecodeOptions::default())
+                    .is_ok_and(|p| p.primary().kind() == swim_wire::Kind::JoinRequest);
+                counter += 1;
+                let mut nonces = NonceSequence::dangerous_fixed(8, counter);
+                let other = ReceiverTag::of(NAMES[1]);
+                let sealed = match kind {
+                    2 => wrong.seal(&mut buf, len, &mut nonces, sent_at(now), Some(&me)),
+                    3 => ring.seal(&mut buf, len, &mut nonces, sent_at(now), Some(&other)),
+                    _ if join => continue, // a join request for any receiver is authentic
+                    _ => ring.seal(&mut buf, len, &mut nonces, sent_at(now), None),
+                };
+                match sealed {
+                    Ok(len) => buf[..len].to_vec(),
+                    Err(_) => continue,
+                }
+            }
+            _ => {
+                // A replay of an accepted datagram, or a tampered copy.
+                let Some(original) = accepted.get(usize::from(input.u8()) % accepted.len().max(1)) else { continue };
+                let mut copy = original.clone();
+                if input.u8() % 2 == 0 {
+                    let at = usize::from(input.u16()) % copy.len().max(1);
+                    if let Some(b) = copy.get_mut(at) {
+                        *b ^= input.u8().max(1);
+                    }
+                }
+                copy
+            }
+        };
+        let mut scratch = datagram.clone();
+        let result = node.handle_datagram(now, from, &mut scratch);
+        assert!(result.is_err(), "an unauthenticated datagram was accepted: {datagram:02x?}");
+        assert!(node.poll_event().is_none(), "an unauthenticated datagram made an event");
+        assert!(node.poll_transmit(now, &mut out).is_none(), "an unauthenticated datagram was answered");
+        assert_eq!(digest(&node), before, "an unauthenticated datagram changed the node");
     }
 }

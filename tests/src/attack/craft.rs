@@ -1,7 +1,7 @@
 //! Packets an attacker writes: plaintext, or sealed with a key it holds.
 
 use swim::SecretKey;
-use swim_wire::crypto::{Keyring, NonceSequence, OVERHEAD};
+use swim_wire::crypto::{Keyring, NonceSequence, OVERHEAD, ReceiverTag};
 use swim_wire::{Header, Message, PacketWriter};
 
 /// The wall clock in milliseconds (what sealed packets carry).
@@ -11,11 +11,16 @@ pub(super) fn wall_ms() -> u64 {
 }
 
 /// A plaintext packet with `label`: `primary`, then as many `updates` as fit
-/// in 1400 bytes.
+/// in 1400 bytes (room left for sealing).
 pub(super) fn plain(label: &[u8], primary: &Message<'_>, updates: &[Message<'_>]) -> Vec<u8> {
-    let mut buf = vec![0u8; 1400];
+    plain_within(label, primary, updates, 1400 - OVERHEAD)
+}
+
+/// As [`plain`], within `budget` bytes.
+pub(super) fn plain_within(label: &[u8], primary: &Message<'_>, updates: &[Message<'_>], budget: usize) -> Vec<u8> {
+    let mut buf = vec![0u8; budget + OVERHEAD];
     let header = Header { label, ..Header::default() };
-    let Ok(mut w) = PacketWriter::new(&mut buf, &header, 1400 - OVERHEAD) else { return Vec::new() };
+    let Ok(mut w) = PacketWriter::new(&mut buf, &header, budget) else { return Vec::new() };
     if w.push(primary).is_err() {
         return Vec::new();
     }
@@ -29,14 +34,27 @@ pub(super) fn plain(label: &[u8], primary: &Message<'_>, updates: &[Message<'_>]
     buf
 }
 
-/// The same packet sealed with `key`, as a holder of that key would send it.
-pub(super) fn sealed(key: &SecretKey, label: &[u8], primary: &Message<'_>, updates: &[Message<'_>]) -> Vec<u8> {
-    let mut buf = plain(label, primary, updates);
+/// The same packet sealed with `key` for the member named `to` (`None`: for
+/// any receiver), as a holder of that key would send it.
+pub(super) fn sealed(
+    key: &SecretKey,
+    to: Option<&[u8]>,
+    label: &[u8],
+    primary: &Message<'_>,
+    updates: &[Message<'_>],
+) -> Vec<u8> {
+    seal(key, to, plain(label, primary, updates))
+}
+
+/// Seals the plaintext packet `buf` with `key` for the member named `to`
+/// (`None`: for any receiver).
+pub(super) fn seal(key: &SecretKey, to: Option<&[u8]>, mut buf: Vec<u8>) -> Vec<u8> {
     let len = buf.len();
     buf.resize(len + OVERHEAD, 0);
     let ring = Keyring::new(&key.0);
     let Ok(mut nonces) = NonceSequence::random() else { return Vec::new() };
-    match ring.seal(&mut buf, len, &mut nonces, wall_ms()) {
+    let to = to.map(ReceiverTag::of);
+    match ring.seal(&mut buf, len, &mut nonces, wall_ms(), to.as_ref()) {
         Ok(sealed) => {
             buf.truncate(sealed);
             buf

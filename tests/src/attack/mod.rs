@@ -15,6 +15,7 @@ use std::pin::Pin;
 
 mod craft;
 pub mod lab;
+mod limits;
 mod outsider;
 mod resources;
 
@@ -83,10 +84,14 @@ pub fn all() -> Vec<Attack> {
         attack!("oversize-datagram", Outsider, outsider::oversize),
         attack!("replay", Outsider, outsider::replay),
         attack!("cross-member-replay", Outsider, outsider::cross_member_replay),
+        attack!("replayed-acks", Outsider, outsider::replayed_acks),
         attack!("nonce-epoch-reuse", Outsider, resources::nonce_epochs),
         attack!("insecure-start", Outsider, resources::insecure_start),
         attack!("idle-tcp-sync-exhaustion", Outsider, resources::idle_tcp),
         attack!("indirect-ping-reflection", KeyHolder, resources::reflection),
+        attack!("amplification", Outsider, limits::amplification),
+        attack!("sync-size-bypass", KeyHolder, limits::sync_size),
+        attack!("rate-table-eviction-flood", Outsider, limits::eviction_flood),
     ]
 }
 

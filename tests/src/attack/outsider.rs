@@ -70,7 +70,7 @@ async fn version_of(lab: &Lab, name: &str) -> (u64, u32) {
 /// The same forged messages in plaintext and sealed with a wrong key.
 fn both_ways(primary: &Message<'_>, updates: &[Message<'_>]) -> Vec<Vec<u8>> {
     let wrong = SecretKey([0x66; 32]);
-    vec![plain(LABEL, primary, updates), sealed(&wrong, LABEL, primary, updates)]
+    vec![plain(LABEL, primary, updates), sealed(&wrong, None, LABEL, primary, updates)]
 }
 
 pub(super) async fn fake_members(lab: &Lab) -> Outcome {
@@ -215,7 +215,7 @@ pub(super) async fn tampering(lab: &Lab) -> Outcome {
 pub(super) async fn foreign_label(lab: &Lab) -> Outcome {
     // The right key, another cluster's label.
     let gossip = Message::Gossip(Gossip { source: b"a1" });
-    let datagrams: Vec<Vec<u8>> = (0..10).map(|_| sealed(&lab.key, b"other-cluster", &gossip, &[])).collect();
+    let datagrams: Vec<Vec<u8>> = (0..10).map(|_| sealed(&lab.key, None, b"other-cluster", &gossip, &[])).collect();
     forged(lab, &[0, 1], &datagrams, |s| s.rejected_label).await
 }
 
@@ -265,4 +265,77 @@ pub(super) async fn cross_member_replay(lab: &Lab) -> Outcome {
     }
     let elsewhere: Vec<(usize, Vec<u8>)> = datagrams.into_iter().map(|(to, d)| (1 + to % 3, d)).collect();
     forged_to(lab, &elsewhere, rejected).await
+}
+
+/// The kind of the primary message of `datagram`, sealed with `key` for the
+/// member named `to` (the lab holds the key; an eavesdropper would tell acks
+/// apart by size and timing).
+fn primary_kind(key: &SecretKey, to: &str, datagram: &[u8]) -> Option<swim_wire::Kind> {
+    let ring = swim_wire::crypto::Keyring::new(&key.0);
+    let mut buf = datagram.to_vec();
+    let opts = swim_wire::DecodeOptions::default();
+    let tag = swim_wire::crypto::ReceiverTag::of(to.as_bytes());
+    let opened = ring.open(&mut buf, datagram.len(), &opts, &tag).ok()?;
+    let packet = swim_wire::Packet::parse(buf.get(..opened.len)?, &opts).ok()?;
+    Some(packet.primary().kind())
+}
+
+pub(super) async fn replayed_acks(lab: &Lab) -> Outcome {
+    // a1's acks, captured; then a1 crashes, and the captures are replayed
+    // to every survivor, over and over, to keep a1 looking alive.
+    let addrs: Vec<_> = (0..lab.members.len()).map(|i| lab.addr(i)).collect();
+    let acks = || -> Vec<Vec<u8>> {
+        let all = lab.captures[1].lock();
+        all.iter()
+            .filter_map(|(d, b)| {
+                let to = addrs.iter().position(|a| a == d)?;
+                (primary_kind(&lab.key, &format!("a{to}"), b)? == swim_wire::Kind::Ack).then(|| b.clone())
+            })
+            .collect()
+    };
+    let deadline = tokio::time::Instant::now() + super::lab::LIMIT;
+    while acks().len() < 6 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let acks = acks();
+    if acks.len() < 6 {
+        return Outcome::Failed(format!("captured only {} acks", acks.len()));
+    }
+    let before = lab.snapshot().await;
+    if lab.members[1].shutdown().await.is_err() {
+        return Outcome::Failed("a1 did not stop".into());
+    }
+    let survivors = [0usize, 2, 3];
+    let deadline = tokio::time::Instant::now() + super::lab::LIMIT * 2;
+    let mut rounds = 0u64;
+    loop {
+        for &i in &survivors {
+            for d in &acks {
+                lab.send(i, d).await;
+            }
+        }
+        rounds += 1;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let mut all_see_faulty = true;
+        for &i in &survivors {
+            let view = lab.members[i].members().await.unwrap_or_default();
+            all_see_faulty &= view.iter().any(|m| m.name == "a1" && m.state == swim::State::Faulty);
+        }
+        if all_see_faulty {
+            break;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Outcome::Failed(format!("a1 still not faulty everywhere after {rounds} rounds of replayed acks"));
+        }
+    }
+    let after = lab.snapshot().await;
+    let sent = rounds * (survivors.len() * acks.len()) as u64;
+    let refused = before.rise(&after, rejected);
+    // Every replay that arrived before the last snapshot was refused (the
+    // last round may still be in flight).
+    let last_round = (survivors.len() * acks.len()) as u64;
+    if refused + last_round < sent {
+        return Outcome::Failed(format!("{refused} of {sent} replayed acks refused"));
+    }
+    Outcome::Refused
 }

@@ -105,7 +105,7 @@ pub(super) async fn reflection(lab: &Lab) -> Outcome {
             target_addr: victim_addr,
             nack_after_us: 100_000,
         });
-        let d = sealed(&lab.key, LABEL, &request, &[]);
+        let d = sealed(&lab.key, Some(b"a0"), LABEL, &request, &[]);
         sent += d.len();
         lab.send(0, &d).await;
     }
