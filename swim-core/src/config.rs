@@ -223,6 +223,15 @@ pub struct Config {
     /// Cluster label carried in every packet header; packets with another
     /// label are refused, so two clusters sharing ports never merge.
     pub label: Vec<u8>,
+    /// Peers prove their names (the runtime sets it when its transport
+    /// does: QUIC, whose certificates name their members, with datagrams
+    /// handed in through [`Node::handle_datagram_proven`](crate::Node::handle_datagram_proven)).
+    /// A member's address then moves only on the member's own word: an
+    /// alive update that puts a name at another address is taken only from
+    /// that member itself, never second hand (gossip, syncs). Leave it off
+    /// otherwise: with a shared key anyone may speak for any name, and
+    /// refusing second-hand moves would only slow legitimate ones.
+    pub names_proven: bool,
 
     /// The protocol period T: one round of probing.
     pub protocol_period: Duration,
@@ -373,6 +382,7 @@ impl Config {
             seed: 0,
             generation: 0,
             label: Vec::new(),
+            names_proven: false,
             protocol_period: Duration::from_secs(1),
             probe_timeout: Duration::from_millis(500),
             min_probe_timeout: Duration::from_millis(50),

@@ -44,6 +44,9 @@ pub enum InputError {
     /// (or a joiner's sync): everything else is sealed for its receiver by
     /// name, so this is a capture replayed out of its place.
     AnyReceiver(swim_wire::Kind),
+    /// The sender gives another name than the one its transport proved
+    /// (QUIC: the name in its certificate).
+    NotThePeer,
 }
 
 impl fmt::Display for InputError {
@@ -62,6 +65,7 @@ impl fmt::Display for InputError {
             InputError::Sealed => f.write_str("encrypted packet, and no key is installed"),
             InputError::Replayed => f.write_str("replayed packet"),
             InputError::Stale => f.write_str("packet sent too long ago (or the sender's clock is off)"),
+            InputError::NotThePeer => f.write_str("the sender claims a name its certificate does not carry"),
             InputError::AnyReceiver(kind) => {
                 write!(f, "{} message sealed for any receiver (only join requests may be)", kind.name())
             }

@@ -98,6 +98,9 @@ pub struct Stats {
     pub members_refused: u64,
     /// Name conflicts seen.
     pub name_conflicts: u64,
+    /// Second-hand claims that a member moved to another address, refused
+    /// because peers prove their names (`Config::names_proven`).
+    pub moves_refused: u64,
     /// Times this node, holding a member as left, answered an older claim
     /// about it (alive, suspect, faulty) with the departure.
     pub departures_pushed_back: u64,

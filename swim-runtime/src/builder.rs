@@ -19,6 +19,7 @@ trait Launch: Send {
     fn local_addr(&self) -> SocketAddr;
     fn max_datagram_size(&self) -> usize;
     fn vouches_for_peers(&self) -> bool;
+    fn proves_names(&self) -> bool;
     fn launch(self: Box<Self>, node: Node, options: RuntimeOptions) -> Cluster;
 }
 
@@ -35,6 +36,10 @@ impl<T: Transport> Launch for Launcher<T> {
 
     fn vouches_for_peers(&self) -> bool {
         self.0.vouches_for_peers()
+    }
+
+    fn proves_names(&self) -> bool {
+        self.0.proves_names()
     }
 
     fn launch(self: Box<Self>, node: Node, options: RuntimeOptions) -> Cluster {
@@ -229,6 +234,9 @@ impl Builder {
             return Err(Error::Insecure { addr });
         }
         let mut config = self.config;
+        // A transport that proves names makes them identities (the driver
+        // then checks every sender's name with it).
+        config.names_proven = launch.proves_names();
         // Fit the datagram budget, and the largest broadcast with it, to
         // what the transport carries.
         config.packet_budget = config.packet_budget.min(launch.max_datagram_size());

@@ -122,7 +122,14 @@ impl<T: Transport> Driver<T> {
                 Wake::Command(Some(command)) => self.command(command),
                 Wake::Datagram(Ok((len, from))) => {
                     let now = self.now();
-                    if let Err(e) = self.node.handle_datagram(now, from, self.recv.get_mut(..len).unwrap_or_default()) {
+                    let data = self.recv.get_mut(..len).unwrap_or_default();
+                    let result = if self.transport.proves_names() {
+                        let transport = &self.transport;
+                        self.node.handle_datagram_proven(now, from, data, |name| transport.peer_is(from, name))
+                    } else {
+                        self.node.handle_datagram(now, from, data)
+                    };
+                    if let Err(e) = result {
                         tracing::trace!(%from, error = %e, "refused a datagram");
                     }
                     Flow::Continue
@@ -138,7 +145,7 @@ impl<T: Transport> Driver<T> {
                 }
                 Wake::Accept(Ok((stream, peer))) => {
                     match self.node.accept_sync(self.now(), peer) {
-                        Ok(id) => self.syncs.accepted(id, stream),
+                        Ok(id) => self.syncs.accepted(id, stream, peer),
                         Err(e) => tracing::debug!(%peer, error = %e, "refused a sync"),
                     }
                     Flow::Continue
@@ -236,7 +243,7 @@ impl<T: Transport> Driver<T> {
         }
         while let Some(open) = self.node.poll_sync_open() {
             let connect = self.transport.connect(open.peer);
-            self.syncs.connecting(open.id, connect);
+            self.syncs.connecting(open.id, connect, open.peer);
         }
     }
 
@@ -342,7 +349,10 @@ impl<T: Transport> Driver<T> {
             SyncEvent::Connected(id) | SyncEvent::Flushed(id) => self.pump(id),
             SyncEvent::Frame(id) => {
                 let now = self.now();
-                let result = self.node.handle_sync_frame(now, id, self.syncs.frame(id));
+                let (transport, peer) = (&self.transport, self.syncs.peer(id));
+                let peer_is =
+                    |name: &[u8]| !transport.proves_names() || peer.is_some_and(|p| transport.peer_is(p, name));
+                let result = self.node.handle_sync_frame_proven(now, id, self.syncs.frame(id), peer_is);
                 self.syncs.consume_frame(id);
                 match result {
                     Ok(_) => self.pump(id),

@@ -5,6 +5,7 @@
 
 use std::future::Future;
 use std::io;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -21,6 +22,8 @@ enum Conn<S> {
 
 struct Slot<S> {
     id: SyncId,
+    /// The other end's address.
+    peer: SocketAddr,
     conn: Conn<S>,
     /// The frame being received.
     frames: frame::Reassembler,
@@ -57,9 +60,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Syncs<S> {
         self.slots.iter_mut().find(|s| s.id == id)
     }
 
-    fn add(&mut self, id: SyncId, conn: Conn<S>) {
+    fn add(&mut self, id: SyncId, conn: Conn<S>, peer: SocketAddr) {
         self.slots.push(Slot {
             id,
+            peer,
             conn,
             frames: frame::Reassembler::new(self.max_frame),
             frame_ready: false,
@@ -68,14 +72,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Syncs<S> {
         });
     }
 
-    /// Tracks an outgoing stream being connected.
-    pub(crate) fn connecting(&mut self, id: SyncId, connect: impl Future<Output = io::Result<S>> + Send + 'static) {
-        self.add(id, Conn::Connecting(Box::pin(connect)));
+    /// Tracks an outgoing stream being connected to `peer`.
+    pub(crate) fn connecting(
+        &mut self,
+        id: SyncId,
+        connect: impl Future<Output = io::Result<S>> + Send + 'static,
+        peer: SocketAddr,
+    ) {
+        self.add(id, Conn::Connecting(Box::pin(connect)), peer);
     }
 
-    /// Tracks an accepted stream.
-    pub(crate) fn accepted(&mut self, id: SyncId, stream: S) {
-        self.add(id, Conn::Open(stream));
+    /// Tracks a stream accepted from `peer`.
+    pub(crate) fn accepted(&mut self, id: SyncId, stream: S, peer: SocketAddr) {
+        self.add(id, Conn::Open(stream), peer);
+    }
+
+    /// The other end of `id`.
+    pub(crate) fn peer(&self, id: SyncId) -> Option<SocketAddr> {
+        self.slots.iter().find(|s| s.id == id).map(|s| s.peer)
     }
 
     /// Queues bytes (whole frames) for writing.

@@ -164,6 +164,14 @@ impl<T: Transport> Transport for Faults<T> {
         self.inner.vouches_for_peers()
     }
 
+    fn proves_names(&self) -> bool {
+        self.inner.proves_names()
+    }
+
+    fn peer_is(&self, peer: SocketAddr, name: &[u8]) -> bool {
+        self.inner.peer_is(peer, name)
+    }
+
     async fn send_to(&self, data: &[u8], to: SocketAddr) -> io::Result<()> {
         let mut sends = [None, None];
         {

@@ -98,6 +98,23 @@ pub trait Transport: Send + Sync + 'static {
         false
     }
 
+    /// Whether the transport proves each peer's member name (QUIC: every
+    /// certificate names its member). The runtime then checks the name
+    /// every datagram and sync frame gives for its sender with
+    /// [`peer_is`](Transport::peer_is), and members move to another address
+    /// only on their own word (`Config::names_proven`).
+    fn proves_names(&self) -> bool {
+        false
+    }
+
+    /// Whether the peer at `peer` (a datagram's sender, a stream's other
+    /// end) proved it is the member named `name`. Asked only when
+    /// [`proves_names`](Transport::proves_names) is true.
+    fn peer_is(&self, peer: SocketAddr, name: &[u8]) -> bool {
+        let _ = (peer, name);
+        true
+    }
+
     /// Sends one datagram (best effort: an unreachable peer is not an error).
     fn send_to(&self, data: &[u8], to: SocketAddr) -> impl Future<Output = io::Result<()>> + Send;
 

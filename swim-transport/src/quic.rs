@@ -19,6 +19,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use parking_lot::Mutex;
 use quinn::crypto::rustls::{QuicClientConfig, QuicServerConfig};
+use rustls_pki_types::CertificateDer;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -50,6 +51,8 @@ struct Inner {
     refused: std::sync::atomic::AtomicU64,
     /// Handshakes of incoming connections in progress.
     handshaking: std::sync::atomic::AtomicUsize,
+    /// The member name each connection's certificate was found to carry.
+    names: Mutex<HashMap<SocketAddr, (usize, Vec<u8>)>>,
 }
 
 /// The QUIC transport.
@@ -135,6 +138,7 @@ impl QuicTransport {
             streams_rx: tokio::sync::Mutex::new(streams_rx),
             refused: std::sync::atomic::AtomicU64::new(0),
             handshaking: std::sync::atomic::AtomicUsize::new(0),
+            names: Mutex::new(HashMap::new()),
         });
         let accept_loop = tokio::spawn(accept_loop(Arc::clone(&inner)));
         Ok(QuicTransport { inner, accept_loop })
@@ -221,6 +225,7 @@ fn forget(inner: &Inner, connection: &quinn::Connection) {
     let mut peers = inner.peers.lock();
     if matches!(peers.get(&peer), Some(Peer::Connected(c)) if c.stable_id() == connection.stable_id()) {
         peers.remove(&peer);
+        inner.names.lock().remove(&peer);
     }
 }
 
@@ -249,6 +254,31 @@ impl Transport for QuicTransport {
     /// Every peer presented a certificate of the cluster's CA.
     fn vouches_for_peers(&self) -> bool {
         true
+    }
+
+    /// Every certificate names its member.
+    fn proves_names(&self) -> bool {
+        true
+    }
+
+    fn peer_is(&self, peer: SocketAddr, name: &[u8]) -> bool {
+        let connection = match self.inner.peers.lock().get(&peer) {
+            Some(Peer::Connected(c)) => c.clone(),
+            _ => return false,
+        };
+        let id = connection.stable_id();
+        if let Some((proven_id, proven)) = self.inner.names.lock().get(&peer) {
+            if *proven_id == id {
+                return proven.as_slice() == name;
+            }
+        }
+        let certs = connection.peer_identity().and_then(|i| i.downcast::<Vec<CertificateDer<'static>>>().ok());
+        let Some(cert) = certs.as_deref().and_then(|c| c.first()) else { return false };
+        let named = crate::tls::certificate_names(cert, name);
+        if named {
+            self.inner.names.lock().insert(peer, (id, name.to_vec()));
+        }
+        named
     }
 
     async fn send_to(&self, data: &[u8], to: SocketAddr) -> io::Result<()> {

@@ -27,6 +27,33 @@ pub const CLUSTER_SERVER_NAME: &str = "swim.cluster";
 /// ALPN protocol of swim over QUIC.
 pub const ALPN: &[u8] = b"swim/1";
 
+/// The DNS name under which a member certificate names its member: a
+/// digest of the name (member names are any bytes; DNS names are not), in
+/// a domain of its own.
+///
+/// ```
+/// use swim_transport::tls::member_dns_name;
+/// let dns = member_dns_name(b"node-a");
+/// assert!(dns.ends_with(".member.swim") && dns.len() < 100);
+/// assert_ne!(dns, member_dns_name(b"node-b"));
+/// ```
+pub fn member_dns_name(name: &[u8]) -> String {
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    ctx.update(b"swim member\0");
+    ctx.update(name);
+    let digest = ctx.finish();
+    let hex: String = digest.as_ref().iter().take(24).map(|b| format!("{b:02x}")).collect();
+    format!("{hex}.member.swim")
+}
+
+/// Whether `cert` (a member certificate, already verified against the
+/// cluster's CAs by the handshake) names the member `name`.
+pub fn certificate_names(cert: &CertificateDer<'_>, name: &[u8]) -> bool {
+    let Ok(cert) = webpki::EndEntityCert::try_from(cert) else { return false };
+    let Ok(dns) = rustls_pki_types::ServerName::try_from(member_dns_name(name)) else { return false };
+    cert.verify_is_valid_for_subject_name(&dns).is_ok()
+}
+
 /// How long a member certificate from [`ClusterCa::issue`] is valid.
 pub const MEMBER_VALIDITY: Duration = Duration::from_secs(365 * 24 * 3600);
 /// How long a [`ClusterCa`] certificate is valid.
@@ -155,10 +182,12 @@ impl ClusterCa {
     }
 
     /// Issues a certificate for member `name`, valid from now for `validity`.
+    /// It names the member ([`member_dns_name`]), so that under QUIC nobody
+    /// else can speak for it.
     pub fn issue_valid_for(&self, name: &str, validity: Duration) -> Result<MemberIdentity, TlsError> {
         let key = rcgen::KeyPair::generate().map_err(|e| TlsError::new("generating a member key", e))?;
-        let mut params = rcgen::CertificateParams::new(vec![CLUSTER_SERVER_NAME.to_owned()])
-            .map_err(|e| TlsError::new("member parameters", e))?;
+        let sans = vec![CLUSTER_SERVER_NAME.to_owned(), member_dns_name(name.as_bytes())];
+        let mut params = rcgen::CertificateParams::new(sans).map_err(|e| TlsError::new("member parameters", e))?;
         params.distinguished_name.push(rcgen::DnType::CommonName, name);
         params.extended_key_usages =
             vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth, rcgen::ExtendedKeyUsagePurpose::ClientAuth];
@@ -348,6 +377,16 @@ mod tests {
             WebPkiClientVerifier::builder_with_provider(verifier_of.roots().unwrap(), provider()).build().unwrap();
         let at = rustls_pki_types::UnixTime::since_unix_epoch(at.duration_since(std::time::UNIX_EPOCH).unwrap());
         verifier.verify_client_cert(&member.chain[0], &member.chain[1..], at).is_ok()
+    }
+
+    #[test]
+    fn a_member_certificate_names_its_member_and_no_other() {
+        let ca = ClusterCa::generate("test").unwrap();
+        let a = ca.issue("node-a").unwrap();
+        assert!(certificate_names(&a.chain[0], b"node-a"));
+        assert!(!certificate_names(&a.chain[0], b"node-b"));
+        assert!(!certificate_names(&a.chain[0], b""));
+        assert!(!certificate_names(&CertificateDer::from(vec![1, 2, 3]), b"node-a"));
     }
 
     #[test]

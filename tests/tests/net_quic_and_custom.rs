@@ -146,3 +146,44 @@ async fn injected_latency_and_loss_are_tolerated_and_the_timeout_follows_the_rou
         m.shutdown().await.unwrap();
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_quic_a_member_restarted_at_a_new_address_is_known_there() {
+    // Names are identities under QUIC: an address moves only on the
+    // member's own word (the attack suite's `name-takeover` shows the
+    // refusals). A real restart elsewhere must still be taken everywhere.
+    let ca = ClusterCa::generate("test cluster").unwrap();
+    let mut members = Vec::new();
+    for i in 0..3 {
+        let name = format!("n{i}");
+        let builder = Cluster::builder(name.clone()).config(fast()).bind("127.0.0.1:0".parse().unwrap());
+        members.push(builder.quic(ca.issue(&name).unwrap()).start().await.unwrap());
+    }
+    join_all(&members).await;
+    assert!(eventually(LIMIT, || all_see_alive(&members, 3)).await, "no convergence over QUIC");
+    members[2].shutdown().await.unwrap();
+    let restarted = Cluster::builder("n2")
+        .config(fast())
+        .bind("127.0.0.1:0".parse().unwrap())
+        .quic(ca.issue("n2").unwrap())
+        .seeds([members[0].local_addr()])
+        .start()
+        .await
+        .unwrap();
+    let new_addr = restarted.local_addr();
+    let moved = eventually(LIMIT, || async {
+        for m in &members[..2] {
+            if view(m, "n2").await.map(|v| (v.state, v.addrs.first().copied())) != Some((State::Alive, Some(new_addr)))
+            {
+                return false;
+            }
+        }
+        true
+    })
+    .await;
+    let views = [view(&members[0], "n2").await, view(&members[1], "n2").await];
+    assert!(moved, "the restarted n2 is known at its new address everywhere: {views:?}");
+    for m in members.iter().take(2).chain([&restarted]) {
+        m.shutdown().await.unwrap();
+    }
+}

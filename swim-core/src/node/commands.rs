@@ -11,6 +11,7 @@ use super::Node;
 use super::input::Origin;
 use super::input::store_broadcast;
 use super::membership::AliveUpdate;
+use super::membership::Sender;
 use super::timers::Timer;
 use super::transmit::Outgoing;
 use crate::broadcasts::Stored;
@@ -111,7 +112,8 @@ impl Node {
         };
         if status == JoinStatus::Accepted {
             let update = AliveUpdate { name: m.name, version, addrs: m.addrs, meta: m.meta };
-            self.apply_alive(now, &update, None);
+            // First hand: the joiner speaks for itself.
+            self.apply_alive(now, &update, Some(Sender { addr: from, name: m.name }));
             if self.config.dissemination == Dissemination::Multicast {
                 // The seed announces the newcomer to everyone.
                 if let Some(slot) = self.members.find(m.name) {

@@ -26,6 +26,32 @@ impl Node {
     /// on error the node's state is unchanged (only the refusal is counted,
     /// by reason, in [`Stats`](crate::Stats)).
     pub fn handle_datagram(&mut self, now: Time, from: SocketAddr, data: &mut [u8]) -> Result<(), InputError> {
+        self.receive(now, from, data, None::<fn(&[u8]) -> bool>)
+    }
+
+    /// As [`handle_datagram`](Node::handle_datagram), from a transport that
+    /// proves who its peers are (QUIC: each certificate names its member):
+    /// `peer_is(name)` says whether the sender of this datagram is the
+    /// member named `name`. A datagram whose sender claims another name is
+    /// refused (`InputError::NotThePeer`). Set `Config::names_proven` when
+    /// every datagram comes this way.
+    pub fn handle_datagram_proven(
+        &mut self,
+        now: Time,
+        from: SocketAddr,
+        data: &mut [u8],
+        peer_is: impl FnOnce(&[u8]) -> bool,
+    ) -> Result<(), InputError> {
+        self.receive(now, from, data, Some(peer_is))
+    }
+
+    fn receive<F: FnOnce(&[u8]) -> bool>(
+        &mut self,
+        now: Time,
+        from: SocketAddr,
+        data: &mut [u8],
+        peer_is: Option<F>,
+    ) -> Result<(), InputError> {
         let now = self.advance(now);
         let received = data.len();
         if received > self.config.packet_budget {
@@ -45,6 +71,17 @@ impl Node {
             kind @ (Kind::Sync | Kind::MemberRecord) => Err(InputError::Unexpected(kind)),
             // Only a joiner does not know whom it writes to.
             kind if any_receiver && kind != Kind::JoinRequest => Err(InputError::AnyReceiver(kind)),
+            _ => Ok(packet),
+        });
+        // The transport proves who sent it: the name it gives must be that.
+        let checked = checked.and_then(|packet| match (peer_is, sender_name(&packet.primary())) {
+            (Some(peer_is), Some(name)) => {
+                if peer_is(name) {
+                    Ok(packet)
+                } else {
+                    Err(InputError::NotThePeer)
+                }
+            }
             _ => Ok(packet),
         });
         let packet = match checked {

@@ -143,6 +143,12 @@ impl Node {
             self.name_conflict(now, update.name, known, claimed);
             return;
         }
+        let moves = entry.addrs.first() != Some(&claimed);
+        if moves && self.config.names_proven && from.is_none_or(|f| f.name != update.name) {
+            // Names are proven: only the member itself moves its name.
+            self.stats.moves_refused += 1;
+            return;
+        }
         let restarted = update.version.generation > held.generation;
         if was == State::Left && !restarted {
             return; // a process that left does not come back; a newer one may

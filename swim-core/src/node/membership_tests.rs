@@ -337,3 +337,30 @@ fn an_origin_is_not_forgotten_while_its_broadcasts_live() {
     assert!(n.member(&one).is_none(), "reaped once every copy expired");
     assert!(n.member(&two).is_none(), "held 9 s, not 49 days");
 }
+
+#[test]
+fn where_names_are_proven_only_a_member_moves_its_own_address_and_only_it_speaks_for_itself() {
+    let mut n = node(Config { names_proven: true, ..config() });
+    introduce(&mut n, Time::ZERO, 3);
+    let elsewhere = [addr(9)];
+    // n2 says n1 moved (a newer generation): second hand, refused.
+    let n1 = name(1);
+    let moved = alive(&n1, 1, 0, &elsewhere);
+    let by_n2 = gossip(2, &[moved]);
+    n.handle_datagram_proven(Time::ZERO, addr(2), &mut by_n2.clone(), |who| who == name(2).as_slice()).unwrap();
+    assert_eq!(n.member(&name(1)).map(|m| m.addrs[0]), Some(addr(1)));
+    assert_eq!(n.stats().moves_refused, 1);
+    // n2, claiming to be n1: refused whole.
+    let as_n1 = gossip(1, &[moved]);
+    let claimed = n.handle_datagram_proven(Time::ZERO, addr(2), &mut as_n1.clone(), |who| who == name(2).as_slice());
+    assert_eq!(claimed, Err(InputError::NotThePeer));
+    assert_eq!(n.member(&name(1)).map(|m| m.addrs[0]), Some(addr(1)));
+    // n1 itself, from its new address: taken.
+    n.handle_datagram_proven(Time::ZERO, addr(9), &mut as_n1.clone(), |who| who == name(1).as_slice()).unwrap();
+    assert_eq!(n.member(&name(1)).map(|m| m.addrs[0]), Some(addr(9)));
+    // Without proven names, a newer generation elsewhere is a restart, whoever tells it.
+    let mut plain = node(config());
+    introduce(&mut plain, Time::ZERO, 3);
+    feed(&mut plain, Time::ZERO, addr(2), &by_n2).unwrap();
+    assert_eq!(plain.member(&name(1)).map(|m| m.addrs[0]), Some(addr(9)));
+}

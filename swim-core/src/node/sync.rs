@@ -546,17 +546,37 @@ impl Node {
     /// prefix; an encrypted frame is opened in place). On error nothing was
     /// merged.
     pub fn handle_sync_frame(&mut self, now: Time, id: SyncId, data: &mut [u8]) -> Result<SyncStatus, InputError> {
+        self.handle_sync_frame_proven(now, id, data, |_| true)
+    }
+
+    /// As [`handle_sync_frame`](Node::handle_sync_frame), on a stream whose
+    /// transport proves who the peer is: `peer_is(name)` says whether the
+    /// peer is the member named `name`; a frame that gives another name is
+    /// refused (`InputError::NotThePeer`).
+    pub fn handle_sync_frame_proven(
+        &mut self,
+        now: Time,
+        id: SyncId,
+        data: &mut [u8],
+        peer_is: impl FnOnce(&[u8]) -> bool,
+    ) -> Result<SyncStatus, InputError> {
         self.advance(now);
-        let result = self.merge_frame(id, data);
+        let result = self.merge_frame(id, data, peer_is);
         if let Err(e) = &result {
             self.reject(e);
         }
         result
     }
 
-    fn merge_frame(&mut self, id: SyncId, data: &mut [u8]) -> Result<SyncStatus, InputError> {
+    fn merge_frame(
+        &mut self,
+        id: SyncId,
+        data: &mut [u8],
+        peer_is: impl FnOnce(&[u8]) -> bool,
+    ) -> Result<SyncStatus, InputError> {
         let s = self.syncs.get(id).ok_or(InputError::UnknownSync)?;
         let (opener, expected_chunk, records, others) = (s.opener, s.expected_chunk, s.records, s.others);
+        let peer = s.peer;
         // A joiner's first sync teaches it what the cluster already knows.
         let joining = opener && s.join;
         if s.status != SyncStatus::Receive {
@@ -575,6 +595,9 @@ impl Node {
         if unsealed.any_receiver && (opener || !sync.flags.contains(SyncFlags::JOIN)) {
             return Err(InputError::AnyReceiver(swim_wire::Kind::Sync));
         }
+        if !peer_is(sync.source) {
+            return Err(InputError::NotThePeer);
+        }
         // A peer cannot make this node take in more than a cluster's worth
         // of records, nor more broadcasts and updates than it can hold:
         // every item counts.
@@ -589,7 +612,7 @@ impl Node {
         let now = self.now;
         for message in packet.piggyback() {
             match message {
-                Message::MemberRecord(r) => self.merge_record(now, &r, sync.source, !joining),
+                Message::MemberRecord(r) => self.merge_record(now, &r, sync.source, !joining, peer),
                 Message::UserBroadcast(b) if !joining => self.on_broadcast(now, &b, false),
                 Message::UserBroadcast(_) => {}
                 other => self.apply_update(now, &other, None),
@@ -627,8 +650,10 @@ impl Node {
         Ok(status)
     }
 
-    fn merge_record(&mut self, now: Time, r: &MemberRecord<'_>, source: &[u8], spread_new: bool) {
+    fn merge_record(&mut self, now: Time, r: &MemberRecord<'_>, source: &[u8], spread_new: bool, peer: SocketAddr) {
         let m = r.member;
+        // Where names are proven, the peer's record of itself is first hand.
+        let own = (self.config.names_proven && m.name == source).then_some(Sender { addr: peer, name: source });
         let version = Version::new(m.generation, m.incarnation);
         // The accuser the record names; a peer that names none is its own
         // witness.
@@ -636,7 +661,7 @@ impl Node {
         match r.state {
             MemberState::Alive => {
                 let update = AliveUpdate { name: m.name, version, addrs: m.addrs, meta: m.meta };
-                self.apply_alive_learned(now, &update, spread_new, None);
+                self.apply_alive_learned(now, &update, spread_new, own);
             }
             MemberState::Suspect => {
                 if self.members.find(m.name).is_none() {

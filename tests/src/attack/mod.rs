@@ -16,6 +16,7 @@ use std::pin::Pin;
 mod craft;
 pub mod lab;
 mod limits;
+mod names;
 mod outsider;
 mod resources;
 
@@ -44,6 +45,8 @@ pub enum Attacker {
     Outsider,
     /// A holder of the cluster key.
     KeyHolder,
+    /// A holder of a certificate the cluster's CA signed (QUIC).
+    CertificateHolder,
 }
 
 type Run = for<'a> fn(&'a Lab) -> Pin<Box<dyn Future<Output = Outcome> + Send + 'a>>;
@@ -92,6 +95,7 @@ pub fn all() -> Vec<Attack> {
         attack!("amplification", Outsider, limits::amplification),
         attack!("sync-size-bypass", KeyHolder, limits::sync_size),
         attack!("rate-table-eviction-flood", Outsider, limits::eviction_flood),
+        attack!("name-takeover", CertificateHolder, names::certificate_holder_takeover),
     ]
 }
 

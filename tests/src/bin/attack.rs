@@ -15,6 +15,7 @@ async fn main() -> ExitCode {
         let by = match attack.attacker {
             Attacker::Outsider => "outsider",
             Attacker::KeyHolder => "key-holder",
+            Attacker::CertificateHolder => "certificate-holder",
         };
         match outcome {
             Outcome::Refused => println!("attack: {} outcome=refused by={by}", attack.name),
