@@ -134,6 +134,14 @@ impl<T: Transport> Driver<T> {
                     }
                     Flow::Continue
                 }
+                Wake::Datagram(Err(e)) if one_datagram_error(&e) => {
+                    // About one datagram (an oversized one, or an ICMP error
+                    // for an earlier send): the next is fine. No pause, so
+                    // that a sender of oversized datagrams cannot slow the
+                    // loop down.
+                    tracing::debug!(error = %e, "a datagram could not be received");
+                    Flow::Continue
+                }
                 Wake::Datagram(Err(e)) => {
                     tracing::warn!(error = %e, "receiving failed");
                     tokio::time::sleep(Duration::from_millis(10)).await;
@@ -391,5 +399,30 @@ impl<T: Transport> Driver<T> {
             Some(SyncStatus::Receive) => {}
             None => self.syncs.close(id),
         }
+    }
+}
+
+/// Whether a receive error concerns one datagram only: Windows reports a
+/// datagram larger than the buffer as an error (WSAEMSGSIZE, 10040) where
+/// Unix truncates it, and reports an ICMP "port unreachable" for an earlier
+/// send as a reset on the next receive.
+fn one_datagram_error(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind;
+    const WSAEMSGSIZE: i32 = 10040;
+    matches!(e.kind(), ErrorKind::ConnectionReset | ErrorKind::ConnectionRefused)
+        || (cfg!(windows) && e.raw_os_error() == Some(WSAEMSGSIZE))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::one_datagram_error;
+    use std::io::{Error, ErrorKind};
+
+    #[test]
+    fn errors_about_one_datagram_do_not_pause_the_loop() {
+        assert!(one_datagram_error(&Error::from(ErrorKind::ConnectionReset)));
+        assert!(one_datagram_error(&Error::from(ErrorKind::ConnectionRefused)));
+        assert!(!one_datagram_error(&Error::from(ErrorKind::PermissionDenied)));
+        assert_eq!(one_datagram_error(&Error::from_raw_os_error(10040)), cfg!(windows));
     }
 }

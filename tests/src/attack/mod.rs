@@ -96,6 +96,7 @@ pub fn all() -> Vec<Attack> {
         attack!("sync-size-bypass", KeyHolder, limits::sync_size),
         attack!("rate-table-eviction-flood", Outsider, limits::eviction_flood),
         attack!("name-takeover", CertificateHolder, names::certificate_holder_takeover),
+        attack!("name-takeover-same-process", KeyHolder, names::key_holder_same_process_takeover),
     ]
 }
 

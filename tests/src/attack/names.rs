@@ -92,3 +92,59 @@ async fn takeover(ca: &ClusterCa, members: &[Cluster]) -> Outcome {
     }
     Outcome::Refused
 }
+
+pub(super) async fn key_holder_same_process_takeover(lab: &Lab) -> Outcome {
+    // The review's takeover with the cluster key: a2's verdict, then a2
+    // "refuting" at the next incarnation from the attacker's address. The
+    // same process cannot be at two addresses: a name conflict, refused;
+    // a2 refutes the lie and stays where it is. (A newer generation is a
+    // restart, which with a shared key anyone may claim: docs/security.md.)
+    let views = lab.snapshot().await.views;
+    let Some(&(_, generation, incarnation)) = views.first().and_then(|v| v.get("a2")) else {
+        return Outcome::Failed("a2 unknown".into());
+    };
+    let Some(a2_at) = lab.members[0].members().await.ok().and_then(|v| v.into_iter().find(|m| m.name == "a2")) else {
+        return Outcome::Failed("a2 unknown".into());
+    };
+    let Ok(attacker) = lab.attacker.local_addr() else { return Outcome::Failed("no attacker address".into()) };
+    let evil = [attacker];
+    let faulty = Message::Faulty(swim_wire::Faulty { generation, incarnation, name: b"a2", by: b"a1" });
+    let moved = Message::Alive(Alive {
+        generation,
+        incarnation: incarnation + 1,
+        name: b"a2",
+        addrs: Addrs::from_slice(&evil),
+        meta: b"",
+    });
+    let Ok(before) = lab.members[0].stats().await else { return Outcome::Failed("no stats".into()) };
+    for _ in 0..3 {
+        let d = super::craft::sealed(
+            &lab.key,
+            Some(b"a0"),
+            super::lab::LABEL,
+            &Message::Gossip(Gossip { source: b"a1" }),
+            &[faulty, moved],
+        );
+        lab.send(0, &d).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let conflicts = eventually(LIMIT, || async {
+        lab.members[0].stats().await.is_ok_and(|s| s.name_conflicts > before.name_conflicts)
+    })
+    .await;
+    if !conflicts {
+        return Outcome::Failed("no name conflict seen".into());
+    }
+    let settled = eventually(LIMIT, || async {
+        for m in &lab.members {
+            let view = m.members().await.unwrap_or_default();
+            let ok = view.iter().any(|x| x.name == "a2" && x.addrs == a2_at.addrs && x.state == swim::State::Alive);
+            if !ok {
+                return false;
+            }
+        }
+        true
+    })
+    .await;
+    if settled { Outcome::Refused } else { Outcome::Failed("a2 moved, or did not recover from the lie".into()) }
+}
