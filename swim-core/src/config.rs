@@ -232,6 +232,17 @@ pub struct Config {
     /// otherwise: with a shared key anyone may speak for any name, and
     /// refusing second-hand moves would only slow legitimate ones.
     pub names_proven: bool,
+    /// How long a name stays at its address once its member is faulty or
+    /// left (memberlist's `DeadNodeReclaimTime`). With `Some(d)`, a newer
+    /// process of a name at another address is a name conflict, refused,
+    /// until the entry at the old address has been faulty or left for `d`;
+    /// so a holder of a shared key cannot move a live member's name to
+    /// itself, at the price of a restart elsewhere waiting for the old
+    /// process's verdict and `d`. `None` (the default): a newer process
+    /// moves the name at once (restarts on new addresses, as in Kubernetes,
+    /// rejoin in one round trip). Under QUIC names are proven
+    /// ([`names_proven`](Config::names_proven)) and this is not needed.
+    pub reclaim_time: Option<Duration>,
 
     /// The protocol period T: one round of probing.
     pub protocol_period: Duration,
@@ -383,6 +394,7 @@ impl Config {
             generation: 0,
             label: Vec::new(),
             names_proven: false,
+            reclaim_time: None,
             protocol_period: Duration::from_secs(1),
             probe_timeout: Duration::from_millis(500),
             min_probe_timeout: Duration::from_millis(50),

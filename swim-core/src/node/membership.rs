@@ -83,11 +83,15 @@ impl Node {
     /// Whether a claim of the name in `slot`, at `version`, from address
     /// `claimed`, must be refused: then the address this node knows. Only a
     /// newer process of the name (a larger generation) may move it to
-    /// another address, and never this node's own name.
+    /// another address, never this node's own name, and with a reclaim time
+    /// only once the old entry has been faulty or left that long.
     pub(super) fn conflict(&self, slot: u32, version: Version, claimed: SocketAddr) -> Option<SocketAddr> {
         let e = self.members.get(slot)?;
         let known = *e.addrs.first()?;
-        let moves = slot != LOCAL && version.generation > e.generation;
+        let reclaimable = self.config.reclaim_time.is_none_or(|d| {
+            matches!(e.state, State::Faulty | State::Left) && self.now.saturating_since(e.changed_at) >= d
+        });
+        let moves = slot != LOCAL && version.generation > e.generation && reclaimable;
         (known != claimed && !moves).then_some(known)
     }
 

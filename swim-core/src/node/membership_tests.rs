@@ -364,3 +364,24 @@ fn where_names_are_proven_only_a_member_moves_its_own_address_and_only_it_speaks
     feed(&mut plain, Time::ZERO, addr(2), &by_n2).unwrap();
     assert_eq!(plain.member(&name(1)).map(|m| m.addrs[0]), Some(addr(9)));
 }
+
+#[test]
+fn with_a_reclaim_time_a_name_moves_only_once_its_old_process_has_been_dead_that_long() {
+    let reclaim = Duration::from_secs(30);
+    let mut n = node(Config { reclaim_time: Some(reclaim), ..config() });
+    introduce(&mut n, Time::ZERO, 3);
+    let (n1, elsewhere) = (name(1), [addr(9)]);
+    let newer = gossip(2, &[alive(&n1, 1, 0, &elsewhere)]);
+    // Alive: a newer process elsewhere is a conflict.
+    feed(&mut n, Time::ZERO, addr(2), &newer).unwrap();
+    assert_eq!(n.member(&n1).map(|m| (m.state, m.addrs[0])), Some((State::Alive, addr(1))));
+    assert_eq!(n.stats().name_conflicts, 1);
+    // Faulty for ten seconds: still a conflict.
+    feed(&mut n, Time::ZERO, addr(2), &gossip(2, &[faulty_of(&n1)])).unwrap();
+    assert_eq!(state_of(&n, 1), Some(State::Faulty));
+    feed(&mut n, Time::from_secs(10), addr(2), &newer).unwrap();
+    assert_eq!(n.member(&n1).map(|m| m.addrs[0]), Some(addr(1)));
+    // Faulty for the reclaim time: the newer process takes the name.
+    feed(&mut n, Time::from_secs(31), addr(2), &newer).unwrap();
+    assert_eq!(n.member(&n1).map(|m| (m.state, m.addrs[0])), Some((State::Alive, addr(9))));
+}
