@@ -144,7 +144,8 @@ impl QuicTransport {
         Ok(QuicTransport { inner, accept_loop })
     }
 
-    /// Handshakes refused so far (peers without a valid certificate).
+    /// Handshakes refused so far: peers without a valid certificate, beyond
+    /// [`MAX_HANDSHAKES`] at once, or slower than [`HANDSHAKE_TIMEOUT`].
     pub fn refused_handshakes(&self) -> u64 {
         self.inner.refused.load(std::sync::atomic::Ordering::Relaxed)
     }

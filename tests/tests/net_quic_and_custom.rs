@@ -187,3 +187,46 @@ async fn over_quic_a_member_restarted_at_a_new_address_is_known_there() {
         m.shutdown().await.unwrap();
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_stalled_quic_handshakes_is_capped_and_expires() {
+    use swim::Transport;
+    use swim::quic::{HANDSHAKE_TIMEOUT, MAX_HANDSHAKES, QuicTransport};
+    use tokio::net::UdpSocket;
+    let ca = ClusterCa::generate("test cluster").unwrap();
+    let server = QuicTransport::bind("127.0.0.1:0".parse().unwrap(), &ca.issue("server").unwrap()).await.unwrap();
+    // A real client's first datagrams (Initials, each for a connection of
+    // its own), caught on the way and sent on from the catching sockets,
+    // which never answer: each starts a handshake that stalls.
+    let client = QuicTransport::bind("127.0.0.1:0".parse().unwrap(), &ca.issue("client").unwrap()).await.unwrap();
+    let flood = MAX_HANDSHAKES + 36;
+    let mut catchers = Vec::new();
+    for _ in 0..flood {
+        let catcher = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        client.send_to(b"hello", catcher.local_addr().unwrap()).await.unwrap();
+        catchers.push(catcher);
+    }
+    let mut started = None;
+    for catcher in &catchers {
+        let mut initial = vec![0u8; 2048];
+        let (len, _) = tokio::time::timeout(LIMIT, catcher.recv_from(&mut initial)).await.unwrap().unwrap();
+        catcher.send_to(&initial[..len], server.local_addr()).await.unwrap();
+        started.get_or_insert_with(tokio::time::Instant::now);
+    }
+    let started = started.unwrap();
+    let over = (flood - MAX_HANDSHAKES) as u64;
+    let capped = eventually(LIMIT, || async { server.refused_handshakes() >= over }).await;
+    let refused = server.refused_handshakes();
+    assert!(capped, "beyond {MAX_HANDSHAKES} at once, handshakes are refused: {refused}");
+    if started.elapsed() < HANDSHAKE_TIMEOUT {
+        // Before any stalled handshake could expire: refused for the cap.
+        assert_eq!(refused, over, "exactly those beyond the cap");
+    }
+    // The stalled ones give their places back: a member connects again.
+    tokio::time::sleep(HANDSHAKE_TIMEOUT + Duration::from_secs(1)).await;
+    let expired = server.refused_handshakes();
+    assert!(expired >= flood as u64 - 4, "stalled handshakes expired: {expired}");
+    let member = QuicTransport::bind("127.0.0.1:0".parse().unwrap(), &ca.issue("member").unwrap()).await.unwrap();
+    let stream = tokio::time::timeout(LIMIT, member.connect(server.local_addr())).await;
+    assert!(matches!(stream, Ok(Ok(_))), "a member connects after the flood: {stream:?}");
+}
