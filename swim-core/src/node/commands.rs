@@ -84,15 +84,12 @@ impl Node {
     ///
     /// A sealed request comes from a key holder (a replay of a capture is
     /// refused by the replay window, once per member): only plaintext ones
-    /// count against their source's `join_rate`, so that a host starting
+    /// count against their source's `join_rate` (checked on receipt, before
+    /// anything riding on the request is applied), so that a host starting
     /// many members of an encrypted cluster at once is not throttled.
     /// The answer to a plaintext request proves nothing either way, so it is
     /// no larger than the request (beyond the bare response, which must go).
     pub(super) fn on_join_request(&mut self, now: Time, from: SocketAddr, request: &JoinRequest<'_>, origin: Origin) {
-        if !origin.sealed && !self.join_limiter.allow(now, from.ip()) {
-            self.stats.rate_limited += 1;
-            return;
-        }
         let m = request.member;
         let claimed = m.addrs.first().unwrap_or(from);
         let version = Version::new(m.generation, m.incarnation);

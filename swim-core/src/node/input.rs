@@ -94,6 +94,13 @@ impl Node {
         self.accepted(nonce);
         self.stats.packets_received += 1;
         self.stats.bytes_received += received as u64;
+        // A plaintext join request beyond its source's rate is dropped whole,
+        // before anything riding on it is applied.
+        let plain_join = nonce.is_none() && packet.primary().kind() == Kind::JoinRequest;
+        if plain_join && !self.join_limiter.allow(now, from.ip()) {
+            self.stats.rate_limited += 1;
+            return Ok(());
+        }
         let sender = sender_name(&packet.primary()).map(|name| Sender { addr: from, name });
         for message in packet.piggyback() {
             self.apply_update(now, &message, sender);

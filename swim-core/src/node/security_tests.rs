@@ -237,22 +237,46 @@ fn join_requests_and_syncs_are_rate_limited_per_source() {
     let mut seed = node_at(0, limited);
     let a = [addr(9)];
     for i in 0..5u8 {
-        let joiner = format!("j{i}").into_bytes();
+        let (joiner, rider) = (format!("j{i}").into_bytes(), format!("rider{i}").into_bytes());
+        // Each carries news of another "member": a dropped request's news
+        // is dropped with it.
+        let news = Alive { generation: 0, incarnation: 0, name: &rider, addrs: Addrs::from_slice(&a), meta: b"" };
         let request = packet(
             Message::JoinRequest(JoinRequest {
                 seq: u32::from(i),
                 member: Alive { generation: 0, incarnation: 0, name: &joiner, addrs: Addrs::from_slice(&a), meta: b"" },
             }),
-            &[],
+            &[Message::Alive(news)],
         );
         feed(&mut seed, Time::ZERO, addr(9), &request).unwrap();
     }
     assert_eq!(transmits(&mut seed, Time::ZERO).len(), 2, "two answered, three dropped");
     assert_eq!(seed.stats().rate_limited, 3);
-    assert_eq!(seed.stats().known_members, 3, "only the admitted joiners were learned");
+    assert_eq!(seed.stats().known_members, 5, "only the admitted joiners and their news were learned");
     assert!(seed.accept_sync(Time::ZERO, addr(9)).is_ok());
     assert_eq!(seed.accept_sync(Time::ZERO, addr(9)), Err(CommandError::RateLimited));
     assert!(seed.accept_sync(Time::ZERO, addr(8)).is_ok(), "another source is not limited");
+}
+
+#[test]
+fn sealed_join_requests_from_one_host_are_not_throttled() {
+    // Two hundred members of an encrypted cluster started on one host at
+    // once, all joining through one seed.
+    let mut seed = node_at(0, encrypted(7));
+    let host = std::net::IpAddr::from([127, 0, 0, 1]);
+    let mut answered = 0;
+    for i in 0..200u16 {
+        let at = SocketAddr::new(host, 10_000 + i);
+        let mut joiner = Node::new(format!("m{i}").as_bytes(), &[at], b"", encrypted(7), Time::ZERO).unwrap();
+        joiner.set_wall_clock(Time::ZERO, WALL);
+        joiner.join(Time::ZERO, &[addr(0)]).unwrap();
+        let request = transmits(&mut joiner, Time::ZERO).pop().unwrap().1;
+        seed.handle_datagram(Time::ZERO, at, &mut request.clone()).unwrap();
+        answered += transmits(&mut seed, Time::ZERO).len();
+    }
+    assert_eq!(answered, 200);
+    assert_eq!(seed.stats().rate_limited, 0);
+    assert_eq!(seed.stats().known_members, 201);
 }
 
 #[test]
