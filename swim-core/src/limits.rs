@@ -4,7 +4,8 @@
 //! recently (among a few probed) gives its place, but only as fast as an
 //! eviction budget allows: a flood from many (spoofed) sources cannot churn
 //! the table to hand a busy source a fresh burst; while the budget is spent,
-//! sources the table does not hold are refused.
+//! sources the table does not hold share one bucket of their own (so a
+//! flood of new sources slows newcomers down, but never locks them out).
 
 use std::hash::{BuildHasher, RandomState};
 use std::net::IpAddr;
@@ -55,6 +56,8 @@ pub(crate) struct Limiter {
     /// Evictions left, refilled at `capacity / EVICTION_PERIOD_S` a second.
     evictions: f64,
     evictions_at: Time,
+    /// What sources the table cannot take share while evictions are spent.
+    overflow: Bucket,
 }
 
 impl Limiter {
@@ -69,6 +72,7 @@ impl Limiter {
             cursor: 0,
             evictions: eviction_burst(capacity),
             evictions_at: Time::ZERO,
+            overflow: Bucket { ip: IpAddr::from([0, 0, 0, 0]), tokens: f64::from(rate.burst.max(1)), last: Time::ZERO },
         }
     }
 
@@ -84,15 +88,16 @@ impl Limiter {
             return true;
         }
         let ip = network(ip);
-        let i = match self.find(ip) {
-            Some(i) => i,
-            None => match self.insert(now, ip) {
-                Some(i) => i,
-                None => return false, // table full, eviction budget spent
-            },
-        };
         let (rate, burst) = (f64::from(self.rate.per_second), f64::from(self.rate.burst.max(1)));
-        let Some(b) = self.buckets.get_mut(i) else { return true };
+        let found = self.find(ip).or_else(|| self.insert(now, ip));
+        // Table full and evictions spent: the shared overflow bucket.
+        let b = match found {
+            Some(i) => match self.buckets.get_mut(i) {
+                Some(b) => b,
+                None => return true,
+            },
+            None => &mut self.overflow,
+        };
         b.tokens = (b.tokens + now.saturating_since(b.last).as_secs_f64() * rate).min(burst);
         b.last = now;
         if b.tokens >= 1.0 {
@@ -207,6 +212,25 @@ mod tests {
         assert!(allowed <= burst + 10 * rate + evictions * burst, "{allowed}");
         assert!(allowed <= burst + 10 * rate + 2 * burst, "in practice the busy source is not evicted: {allowed}");
         assert_eq!(l.buckets.len(), 64);
+    }
+
+    #[test]
+    fn a_steady_stream_of_new_sources_slows_newcomers_but_never_locks_them_out() {
+        let mut l = Limiter::new(RateLimit { per_second: 1, burst: 2 }, 16);
+        // A new source every 2 s for twenty minutes, faster than evictions
+        // refill (16 a minute): the eviction budget stays spent.
+        let mut newcomers_allowed = 0;
+        for i in 0..600u32 {
+            let now = Time::from_secs(u64::from(i) * 2);
+            l.allow(now, IpAddr::from((0x0a00_0000 | i).to_be_bytes()));
+            // Once a minute a real newcomer tries, a second later.
+            let later = now + core::time::Duration::from_secs(1);
+            if i % 30 == 15 && l.allow(later, IpAddr::from([192, 0, 2, u8::try_from(i / 30).unwrap()])) {
+                newcomers_allowed += 1;
+            }
+        }
+        assert_eq!(newcomers_allowed, 20, "every newcomer gets through the shared bucket");
+        assert_eq!(l.buckets.len(), 16);
     }
 
     #[test]

@@ -193,6 +193,8 @@ async fn accept_loop(inner: Arc<Inner>) {
 /// Keeps a connection and starts reading its datagrams and streams.
 fn register(inner: &Arc<Inner>, connection: quinn::Connection) {
     let peer = connection.remote_address();
+    // A new connection at this address proves its name anew.
+    inner.names.lock().remove(&peer);
     let queued = match inner.peers.lock().insert(peer, Peer::Connected(connection.clone())) {
         Some(Peer::Connecting(queued)) => queued,
         _ => Vec::new(),
@@ -288,8 +290,10 @@ impl Transport for QuicTransport {
         match peers.get_mut(&to) {
             Some(Peer::Connected(c)) => {
                 if c.send_datagram(datagram).is_err() {
-                    // Closed: forget it; the next send reconnects.
+                    // Closed: forget it (and the name it proved); the next
+                    // send reconnects.
                     peers.remove(&to);
+                    self.inner.names.lock().remove(&to);
                 }
             }
             Some(Peer::Connecting(queued)) => {

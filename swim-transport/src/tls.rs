@@ -47,11 +47,17 @@ pub fn member_dns_name(name: &[u8]) -> String {
 }
 
 /// Whether `cert` (a member certificate, already verified against the
-/// cluster's CAs by the handshake) names the member `name`.
+/// cluster's CAs by the handshake) names the member `name`, and only it: a
+/// wildcard (`*.member.swim`, which some PKI could issue) would name every
+/// member, so a certificate that also names a member no one is called is
+/// refused.
 pub fn certificate_names(cert: &CertificateDer<'_>, name: &[u8]) -> bool {
     let Ok(cert) = webpki::EndEntityCert::try_from(cert) else { return false };
-    let Ok(dns) = rustls_pki_types::ServerName::try_from(member_dns_name(name)) else { return false };
-    cert.verify_is_valid_for_subject_name(&dns).is_ok()
+    let valid_for = |name: &[u8]| {
+        rustls_pki_types::ServerName::try_from(member_dns_name(name))
+            .is_ok_and(|dns| cert.verify_is_valid_for_subject_name(&dns).is_ok())
+    };
+    valid_for(name) && !valid_for(b"\0no member is called this\0")
 }
 
 /// How long a member certificate from [`ClusterCa::issue`] is valid.
@@ -387,6 +393,16 @@ mod tests {
         assert!(!certificate_names(&a.chain[0], b"node-b"));
         assert!(!certificate_names(&a.chain[0], b""));
         assert!(!certificate_names(&CertificateDer::from(vec![1, 2, 3]), b"node-a"));
+        // A wildcard names every member: refused for all.
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(vec!["*.member.swim".to_owned()]).unwrap();
+        params.distinguished_name.push(rcgen::DnType::CommonName, "everyone");
+        let issuer = rcgen::Issuer::from_params(&ca.params, &ca.key);
+        let wildcard = params.signed_by(&key, &issuer).unwrap();
+        let as_end_entity = webpki::EndEntityCert::try_from(wildcard.der()).unwrap();
+        let node_a = rustls_pki_types::ServerName::try_from(member_dns_name(b"node-a")).unwrap();
+        assert!(as_end_entity.verify_is_valid_for_subject_name(&node_a).is_ok(), "a wildcard matches");
+        assert!(!certificate_names(wildcard.der(), b"node-a"));
     }
 
     #[test]

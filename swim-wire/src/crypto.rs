@@ -82,7 +82,8 @@ impl ReceiverTag {
 const MAX_SEALED_HEADER: usize = field::OPTIONAL + 4 + 1 + MAX_LABEL_LEN;
 
 /// Copies `header` and, unless the packet is for any receiver, `to` into
-/// `aad`; returns the length used.
+/// `aad`; returns the length used. `header` is at most `MAX_SEALED_HEADER`
+/// bytes (checked by the callers), so all of it and the tag always fit.
 fn bound_aad(aad: &mut [u8; MAX_SEALED_HEADER + RECEIVER_TAG_LEN], header: &[u8], to: Option<&ReceiverTag>) -> usize {
     let tag: &[u8] = to.map_or(&[], |t| &t.0);
     let len = header.len() + tag.len();
@@ -445,6 +446,12 @@ impl Keyring {
         };
         let key =
             self.key(key_id).ok_or(Error::new(ErrorKind::UnknownKey(key_id), None, Field::KeyId, field::OPTIONAL))?;
+        if header_len > MAX_SEALED_HEADER {
+            // Extensions no version writes on a sealed packet: all of the
+            // header, and the receiver's tag, must be authenticated.
+            let kind = ErrorKind::BadHeaderLength(u8::try_from(header_len).unwrap_or(u8::MAX));
+            return Err(Error::new(kind, None, Field::HeaderLength, field::HEADER_LEN));
+        }
         let minimum = header_len + NONCE_LEN + TIME_LEN + TAG_LEN;
         if len < minimum {
             let kind = ErrorKind::Truncated { needed: minimum, available: len };
@@ -666,5 +673,22 @@ mod tests {
         // The opened packet reads as plaintext, flags cleared.
         let packet = Packet::parse(&buf[..opened.len], &DecodeOptions::default()).unwrap();
         assert!(!packet.header().encrypted && !packet.header().any_receiver);
+    }
+
+    #[test]
+    fn a_sealed_header_too_long_to_authenticate_whole_is_refused() {
+        let ring = Keyring::new(&[5; 32]);
+        let mut buf = [0u8; 600];
+        let plain = plaintext(&mut buf, b"");
+        let sealed = ring.seal(&mut buf, plain, &mut NonceSequence::fixed(1, 3), 0, Some(&bob())).unwrap();
+        // The same packet with 200 bytes of header extension inserted.
+        let header_len = usize::from(buf[field::HEADER_LEN]);
+        let mut long = buf[..header_len].to_vec();
+        long.extend_from_slice(&[0u8; 200]);
+        long[field::HEADER_LEN] = u8::try_from(header_len + 200).unwrap();
+        long.extend_from_slice(&buf[header_len..sealed]);
+        let len = long.len();
+        let err = ring.open(&mut long, len, &DecodeOptions::default(), &bob()).unwrap_err();
+        assert!(matches!(err.kind(), ErrorKind::BadHeaderLength(_)), "{err}");
     }
 }

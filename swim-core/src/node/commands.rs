@@ -87,8 +87,8 @@ impl Node {
     /// count against their source's `join_rate` (checked on receipt, before
     /// anything riding on the request is applied), so that a host starting
     /// many members of an encrypted cluster at once is not throttled.
-    /// The answer to a plaintext request proves nothing either way, so it is
-    /// no larger than the request (beyond the bare response, which must go).
+    /// The answer is no larger than the request (beyond the bare response,
+    /// which must go).
     pub(super) fn on_join_request(&mut self, now: Time, from: SocketAddr, request: &JoinRequest<'_>, origin: Origin) {
         let m = request.member;
         let claimed = m.addrs.first().unwrap_or(from);
@@ -127,7 +127,10 @@ impl Node {
             .and_then(|s| self.members.get(s))
             .map_or(Version::default(), |e| if e.state.is_live() { e.version() } else { e.version().next() });
         let receiver = self.tag(m.name);
-        let limit = if origin.sealed { 0 } else { origin.len };
+        // Never larger than the request: a sealed request is for any
+        // receiver, so a capture can be replayed to another seed from a
+        // forged source (joiners pad their requests).
+        let limit = origin.len;
         self.send(Outgoing::JoinResponse { to: from, seq: request.seq, status, known, receiver, limit });
     }
 

@@ -284,6 +284,16 @@ impl Node {
     /// sync interval (or periodic syncs are off).
     pub(super) fn resync(&mut self, now: Time, peer: Option<Sender<'_>>) {
         let Some(peer) = peer else { return };
+        // Only with a member at its own address: a forged source address
+        // never makes this node connect anywhere.
+        let at_home = self
+            .members
+            .find(peer.name)
+            .and_then(|s| self.members.get(s))
+            .is_some_and(|e| e.addrs.contains(&peer.addr));
+        if !at_home {
+            return;
+        }
         if self.config.sync_interval.is_zero() || self.join.is_some() {
             return;
         }

@@ -361,10 +361,11 @@ impl Node {
         if matches!(out, Outgoing::Gossip { .. }) && picked.sent_len == 0 {
             return None; // nothing this destination could learn
         }
-        if matches!(out, Outgoing::JoinRequest { .. }) && !self.seals() {
-            // A plaintext request proves nothing, so the seed's answer may
-            // be no larger: padded, it leaves room for the seed to say who
-            // it is and what it knows.
+        if matches!(out, Outgoing::JoinRequest { .. }) {
+            // The seed's answer is no larger than the request (a plaintext
+            // one proves nothing; a sealed one, for any receiver, can be
+            // replayed from a forged source): padded, it leaves room for
+            // the seed to say who it is and what it knows.
             w.pad_to(self.config.packet_budget);
         }
         let len = w.finish().ok()?;
