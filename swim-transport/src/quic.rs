@@ -51,6 +51,8 @@ struct Inner {
     refused: std::sync::atomic::AtomicU64,
     /// Handshakes of incoming connections in progress.
     handshaking: std::sync::atomic::AtomicUsize,
+    /// Incoming connection attempts seen.
+    incoming: std::sync::atomic::AtomicU64,
     /// The member name each connection's certificate was found to carry.
     names: Mutex<HashMap<SocketAddr, (usize, Vec<u8>)>>,
 }
@@ -138,6 +140,7 @@ impl QuicTransport {
             streams_rx: tokio::sync::Mutex::new(streams_rx),
             refused: std::sync::atomic::AtomicU64::new(0),
             handshaking: std::sync::atomic::AtomicUsize::new(0),
+            incoming: std::sync::atomic::AtomicU64::new(0),
             names: Mutex::new(HashMap::new()),
         });
         let accept_loop = tokio::spawn(accept_loop(Arc::clone(&inner)));
@@ -148,6 +151,11 @@ impl QuicTransport {
     /// [`MAX_HANDSHAKES`] at once, or slower than [`HANDSHAKE_TIMEOUT`].
     pub fn refused_handshakes(&self) -> u64 {
         self.inner.refused.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Incoming connection attempts seen so far.
+    pub fn incoming_handshakes(&self) -> u64 {
+        self.inner.incoming.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 
@@ -165,6 +173,7 @@ pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 async fn accept_loop(inner: Arc<Inner>) {
     use std::sync::atomic::Ordering;
     while let Some(incoming) = inner.endpoint.accept().await {
+        inner.incoming.fetch_add(1, Ordering::Relaxed);
         if inner.handshaking.load(Ordering::Relaxed) >= MAX_HANDSHAKES {
             inner.refused.fetch_add(1, Ordering::Relaxed);
             incoming.refuse();

@@ -214,18 +214,21 @@ async fn a_flood_of_stalled_quic_handshakes_is_capped_and_expires() {
         started.get_or_insert_with(tokio::time::Instant::now);
     }
     let started = started.unwrap();
-    let over = (flood - MAX_HANDSHAKES) as u64;
-    let capped = eventually(LIMIT, || async { server.refused_handshakes() >= over }).await;
-    let refused = server.refused_handshakes();
-    assert!(capped, "beyond {MAX_HANDSHAKES} at once, handshakes are refused: {refused}");
+    // Before any stalled handshake can expire, those beyond the cap are
+    // refused (without the cap, none would be yet). Not every replayed
+    // Initial becomes a connection attempt (the endpoint drops some), so
+    // count those it saw.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (seen, refused) = (server.incoming_handshakes(), server.refused_handshakes());
     if started.elapsed() < HANDSHAKE_TIMEOUT {
-        // Before any stalled handshake could expire: refused for the cap.
-        assert_eq!(refused, over, "exactly those beyond the cap");
+        assert!(seen > MAX_HANDSHAKES as u64, "the flood reached the endpoint: {seen} attempts");
+        let beyond = seen - MAX_HANDSHAKES as u64;
+        assert_eq!(refused, beyond, "of {seen} attempts, those beyond {MAX_HANDSHAKES} are refused at once");
     }
     // The stalled ones give their places back: a member connects again.
     tokio::time::sleep(HANDSHAKE_TIMEOUT + Duration::from_secs(1)).await;
-    let expired = server.refused_handshakes();
-    assert!(expired >= flood as u64 - 4, "stalled handshakes expired: {expired}");
+    // (Had they not, all 64 slots would still be held and this member
+    // refused.)
     let member = QuicTransport::bind("127.0.0.1:0".parse().unwrap(), &ca.issue("member").unwrap()).await.unwrap();
     let stream = tokio::time::timeout(LIMIT, member.connect(server.local_addr())).await;
     assert!(matches!(stream, Ok(Ok(_))), "a member connects after the flood: {stream:?}");
