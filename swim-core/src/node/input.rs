@@ -160,12 +160,9 @@ impl Node {
                 // address proves nothing: the ack is no larger than it.
                 let proven = sealed || known.is_some_and(|e| e.state.is_live() && e.addrs.contains(&from));
                 let limit = if proven { 0 } else { origin.len };
-                // A stranger's ping leads to a sync with it, but a plaintext
-                // one proves nothing: then only to an address the table holds
-                // for that name (a member held faulty or gone), never to
-                // wherever a forger points.
-                let vouched = sealed || known.is_some_and(|e| e.addrs.contains(&from));
-                if !known_live && vouched {
+                // A stranger's ping leads to a sync with it (the repair the
+                // paper's multicast mode, without periodic syncs, relies on).
+                if !known_live {
                     self.pinged_by_stranger(now, Sender { addr: from, name: p.source });
                 }
                 let own = self.local_entry().map_or(Version::default(), |e| e.version());
