@@ -20,6 +20,7 @@
     clippy::panic
 )]
 
+pub mod agent_bin;
 pub mod alloc_counter;
 pub mod attack;
 pub mod bench;

@@ -14,16 +14,7 @@ use swim::tls::MemberIdentity;
 use swim_tests::net::{all_see_alive, eventually, fast, join_all};
 
 fn agent() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the workspace root").to_path_buf();
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(&cargo)
-        .current_dir(&root)
-        .args(["build", "-q", "-p", "swim", "--example", "agent"])
-        .status()
-        .expect("cargo runs");
-    assert!(status.success(), "the agent builds");
-    let target = std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| root.join("target"));
-    target.join("debug").join("examples").join("agent")
+    swim_tests::agent_bin::build().expect("the agent builds")
 }
 
 fn run(agent: &Path, args: &[&str]) {

@@ -193,16 +193,7 @@ fn agents_in_network_namespaces_survive_loss_partitions_and_a_crash() {
         eprintln!("skipped: network-namespace test needs root, ip and iptables ({why})");
         return;
     }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the workspace root").to_path_buf();
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(&cargo)
-        .current_dir(&root)
-        .args(["build", "-q", "-p", "swim", "--example", "agent"])
-        .status()
-        .expect("cargo runs");
-    assert!(status.success(), "the agent builds");
-    let target = std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| root.join("target"));
-    let agent = target.join("debug").join("examples").join("agent");
+    let agent = swim_tests::agent_bin::build().expect("the agent builds");
     let dir = std::env::temp_dir().join(format!("swim-netns-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
 
