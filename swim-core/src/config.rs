@@ -15,7 +15,7 @@ pub use crate::limits::RateLimit;
 /// Keys are written as 64 hexadecimal digits (what a key file holds):
 ///
 /// ```
-/// use swim_core::SecretKey;
+/// use swim_protocol::SecretKey;
 /// let key = SecretKey::generate().unwrap();
 /// let text = key.to_hex();
 /// assert_eq!(text.len(), 64);
@@ -124,7 +124,7 @@ impl fmt::Debug for SecretKey {
 /// and [`Node::remove_key`](crate::Node::remove_key).
 ///
 /// ```
-/// use swim_core::{Config, Encryption, SecretKey};
+/// use swim_protocol::{Config, Encryption, SecretKey};
 /// let config = Config {
 ///     // Nonces are drawn by the node itself, from the operating system.
 ///     encryption: Some(Encryption::new(SecretKey([7; 32]))),
@@ -132,16 +132,24 @@ impl fmt::Debug for SecretKey {
 /// };
 /// assert!(config.validate().is_ok());
 /// ```
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 #[derive(Debug, Clone, PartialEq)]
 pub struct Encryption {
     /// Installed keys; the first seals, all open.
     pub keys: Vec<SecretKey>,
     /// Whether outgoing packets are sealed.
+    #[cfg_attr(feature = "serde", serde(default = "crate::config_serde::yes"))]
     pub encrypt_outgoing: bool,
     /// Whether plaintext packets are accepted.
+    #[cfg_attr(feature = "serde", serde(default))]
     pub accept_plaintext: bool,
     /// Packets whose sender clock differs from this node's by more than this
     /// are refused (replay protection; members' clocks must agree that well).
+    #[cfg_attr(
+        feature = "serde",
+        serde(with = "crate::config_serde::duration", default = "crate::config_serde::minute")
+    )]
     pub max_age: Duration,
 }
 
@@ -164,6 +172,7 @@ impl Encryption {
 }
 
 /// How updates about members reach the cluster.
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Dissemination {
     /// Infection style: updates ride on pings, acks and other protocol
@@ -181,6 +190,7 @@ pub enum Dissemination {
 }
 
 /// How the minimum suspicion timeout grows with the cluster size `N`.
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SuspicionScale {
     /// `α · log10(max(N, 2)) · T`: smooth growth (as in Lifeguard and
@@ -199,7 +209,7 @@ pub enum SuspicionScale {
 ///
 /// ```
 /// use core::time::Duration;
-/// use swim_core::Config;
+/// use swim_protocol::Config;
 /// let mut config = Config::lan();
 /// config.indirect_probes = 5;
 /// assert!(config.validate().is_ok());
@@ -207,6 +217,8 @@ pub enum SuspicionScale {
 /// let err = config.validate().unwrap_err();
 /// assert_eq!(err.field(), "probe_timeout");
 /// ```
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     /// Seed of the node's random choices (probe order, helpers, sync peers).
@@ -222,6 +234,7 @@ pub struct Config {
     pub generation: u64,
     /// Cluster label carried in every packet header; packets with another
     /// label are refused, so two clusters sharing ports never merge.
+    #[cfg_attr(feature = "serde", serde(with = "crate::config_serde::label"))]
     pub label: Vec<u8>,
     /// Peers prove their names (the runtime sets it when its transport
     /// does: QUIC, whose certificates name their members, with datagrams
@@ -242,19 +255,27 @@ pub struct Config {
     /// moves the name at once (restarts on new addresses, as in Kubernetes,
     /// rejoin in one round trip). Under QUIC names are proven
     /// ([`names_proven`](Config::names_proven)) and this is not needed.
+    #[cfg_attr(
+        feature = "serde",
+        serde(with = "crate::config_serde::option_duration", skip_serializing_if = "Option::is_none")
+    )]
     pub reclaim_time: Option<Duration>,
 
     /// The protocol period T: one round of probing.
+    #[cfg_attr(feature = "serde", serde(with = "crate::config_serde::duration"))]
     pub protocol_period: Duration,
     /// Time to wait for a direct ack before asking helpers (initial value;
     /// see `adaptive_probe_timeout`).
+    #[cfg_attr(feature = "serde", serde(with = "crate::config_serde::duration"))]
     pub probe_timeout: Duration,
     /// Lower bound for an adapted probe timeout.
+    #[cfg_attr(feature = "serde", serde(with = "crate::config_serde::duration"))]
     pub min_probe_timeout: Duration,
     /// Upper bound for an adapted probe timeout. With Lifeguard, a helper
     /// nacks at 80% of the prober's timeout, and the nack must arrive before
     /// the period ends: `1.8 × max_probe_timeout` must stay within 95% of
     /// the period.
+    #[cfg_attr(feature = "serde", serde(with = "crate::config_serde::duration"))]
     pub max_probe_timeout: Duration,
     /// Whether the node measures round trips and proposes a probe timeout of
     /// their 99th percentile plus 10% (the runtime applies it).
@@ -266,6 +287,7 @@ pub struct Config {
     /// A timer that fires more than this late counts as local overload and
     /// raises the health score (Lifeguard); zero turns the check off. A
     /// tenth of the period in the presets.
+    #[cfg_attr(feature = "serde", serde(with = "crate::config_serde::duration"))]
     pub overload_threshold: Duration,
     /// Members probed directly each period.
     pub direct_probes: usize,
@@ -299,6 +321,7 @@ pub struct Config {
     /// memberlist does): news spreads several times faster than on probes
     /// alone. Nothing is sent while the queue is empty, so a quiet cluster's
     /// load stays two datagrams per member and period. Zero turns it off.
+    #[cfg_attr(feature = "serde", serde(with = "crate::config_serde::duration"))]
     pub gossip_interval: Duration,
     /// Members each gossip round sends to.
     pub gossip_fanout: usize,
@@ -321,10 +344,12 @@ pub struct Config {
     /// While remembered, faulty members are occasionally contacted for a
     /// sync, which is how a cluster split by a partition merges again: keep
     /// it longer than the partitions you expect to heal from.
+    #[cfg_attr(feature = "serde", serde(with = "crate::config_serde::duration"))]
     pub tombstone_ttl: Duration,
 
     /// Base interval between syncs with a random member (scaled up with the
     /// cluster size); zero disables periodic syncs.
+    #[cfg_attr(feature = "serde", serde(with = "crate::config_serde::duration"))]
     pub sync_interval: Duration,
     /// Largest sync frame, in bytes.
     pub sync_frame_budget: usize,
@@ -337,6 +362,7 @@ pub struct Config {
     /// this node's own anti-entropy needs.
     pub max_concurrent_syncs: usize,
     /// Time between join attempts to the seeds.
+    #[cfg_attr(feature = "serde", serde(with = "crate::config_serde::duration"))]
     pub join_retry_interval: Duration,
     /// Attempts to reach the seeds before the join is reported failed.
     pub join_attempts: u32,
@@ -359,6 +385,7 @@ pub struct Config {
     /// every member the same value: a received broadcast carries what is
     /// left of its sender's lifetime, and a node holds it no longer than its
     /// own.
+    #[cfg_attr(feature = "serde", serde(with = "crate::config_serde::duration"))]
     pub broadcast_lifetime: Duration,
     /// Events held for the application before the oldest are dropped.
     pub event_capacity: usize,
@@ -486,7 +513,7 @@ impl Config {
     ///
     /// ```
     /// use core::time::Duration;
-    /// use swim_core::Config;
+    /// use swim_protocol::Config;
     /// let paper = Config::swim_paper();
     /// assert_eq!((paper.protocol_period, paper.indirect_probes), (Duration::from_secs(2), 1));
     /// assert!(!paper.lifeguard && paper.validate().is_ok());
@@ -649,6 +676,29 @@ impl Config {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(feature = "serde")]
+impl Config {
+    /// Serialises the configuration with its secret keys in clear (plain
+    /// serialisation writes each key as `"redacted:<id>"`). For writing the
+    /// file that holds the keys, readable by the service alone.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), serde_json::Error> {
+    /// use swim_protocol::{Config, Encryption, SecretKey};
+    /// let key = SecretKey([7; 32]);
+    /// let config = Config { encryption: Some(Encryption::new(key.clone())), ..Config::lan() };
+    /// assert!(!serde_json::to_string(&config)?.contains(&key.to_hex()));
+    /// let mut text = Vec::new();
+    /// config.serialize_with_keys(&mut serde_json::Serializer::new(&mut text))?;
+    /// assert_eq!(serde_json::from_slice::<Config>(&text)?, config);
+    /// # Ok(()) }
+    /// ```
+    pub fn serialize_with_keys<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let _reveal = crate::config_serde::RevealGuard::new();
+        serde::Serialize::serialize(self, serializer)
     }
 }
 

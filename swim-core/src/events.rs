@@ -10,13 +10,14 @@ use crate::version::Version;
 /// A view of one member, borrowed from the node.
 ///
 /// ```
-/// use swim_core::{Config, Node, State, Time};
+/// use swim_protocol::{Config, Node, State, Time};
 /// let node = Node::new(b"a", &["10.0.0.1:7946".parse().unwrap()], b"rack=4", Config::lan(), Time::ZERO).unwrap();
 /// let me = node.local();
 /// assert_eq!((me.name, me.meta, me.state, me.incarnation), (&b"a"[..], &b"rack=4"[..], State::Alive, 0));
 /// assert_eq!(me.generation, 0); // `Config::generation`: the builder sets it from the clock
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct MemberInfo<'a> {
     /// The member's name.
     pub name: &'a [u8],
@@ -31,6 +32,12 @@ pub struct MemberInfo<'a> {
     pub incarnation: u32,
     /// Its state.
     pub state: State,
+    /// The smoothed round trip of this node's direct probes of it (`None`
+    /// until one was answered; always `None` for this node itself).
+    pub rtt: Option<core::time::Duration>,
+    /// When it last answered one of this node's probes, directly or through
+    /// a helper (`None` if it never did; always `None` for this node).
+    pub last_answered: Option<crate::Time>,
 }
 
 /// Why a join did not complete.
@@ -49,7 +56,7 @@ pub enum JoinFailure {
 /// [`Node::poll_event`](crate::Node::poll_event).
 ///
 /// ```
-/// use swim_core::Event;
+/// use swim_protocol::Event;
 /// fn log(event: &Event<'_>) {
 ///     match event {
 ///         Event::Suspected { member, by } => {

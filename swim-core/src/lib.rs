@@ -27,6 +27,8 @@
 
 mod broadcasts;
 mod config;
+#[cfg(feature = "serde")]
+mod config_serde;
 mod convert;
 mod error;
 mod events;

@@ -17,6 +17,7 @@ use crate::time::Time;
 /// A rate: `per_second` sustained, `burst` at once. Zero `per_second`
 /// disables the limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize), serde(deny_unknown_fields))]
 pub struct RateLimit {
     /// Attempts allowed per second, sustained.
     pub per_second: u32,

@@ -18,7 +18,7 @@ use crate::version::Version;
 /// A member's state as this node sees it.
 ///
 /// ```
-/// use swim_core::State;
+/// use swim_protocol::State;
 /// assert!(State::Suspect.is_live());
 /// assert!(!State::Faulty.is_live() && !State::Left.is_live());
 /// ```
@@ -180,9 +180,31 @@ pub(crate) struct Entry {
     /// Whether the node's tombstone queue holds a record for this entry
     /// (at most one: a member buried again and again costs one record).
     pub(crate) tombstone_queued: bool,
+    /// Smoothed round trip of this node's direct probes of the member, in
+    /// microseconds (0: none measured yet).
+    pub(crate) rtt_us: u32,
+    /// When the member last answered one of this node's probes (directly or
+    /// through a helper).
+    pub(crate) answered_at: Option<Time>,
 }
 
 impl Entry {
+    /// Records an answer to a probe, and its round trip when it was direct:
+    /// the first sample is taken as it is, later ones move the average by
+    /// an eighth of their difference (as TCP smooths its round trip).
+    pub(crate) fn answered(&mut self, now: Time, rtt: Option<core::time::Duration>) {
+        self.answered_at = Some(now);
+        if let Some(rtt) = rtt {
+            let sample = u32::try_from(rtt.as_micros()).unwrap_or(u32::MAX).max(1);
+            self.rtt_us = if self.rtt_us == 0 {
+                sample
+            } else {
+                let (old, new) = (i64::from(self.rtt_us), i64::from(sample));
+                u32::try_from(old + (new - old) / 8).unwrap_or(u32::MAX).max(1)
+            };
+        }
+    }
+
     /// The member's version.
     pub(crate) fn version(&self) -> Version {
         Version::new(self.generation, self.incarnation)
@@ -209,6 +231,8 @@ impl Entry {
             broadcasts: BroadcastWindow::default(),
             broadcasts_until: Time::ZERO,
             tombstone_queued: false,
+            rtt_us: 0,
+            answered_at: None,
         }
     }
 }
@@ -312,6 +336,8 @@ impl Members {
         entry.broadcasts = BroadcastWindow::default();
         entry.broadcasts_until = Time::ZERO;
         entry.tombstone_queued = false;
+        entry.rtt_us = 0;
+        entry.answered_at = None;
         let hash = self.hasher.hash_one(name);
         let entries = &self.entries;
         let hasher = &self.hasher;
@@ -364,6 +390,10 @@ impl Members {
 
     pub(crate) fn resolve(&self, r: MemberRef) -> Option<&Entry> {
         self.get(r.slot).filter(|e| e.slot_generation == r.generation)
+    }
+
+    pub(crate) fn resolve_mut(&mut self, r: MemberRef) -> Option<&mut Entry> {
+        self.get_mut(r.slot).filter(|e| e.slot_generation == r.generation)
     }
 
     /// Changes a member's state, keeping the live count right.

@@ -10,7 +10,7 @@
 /// Whether `a` is newer than `b`.
 ///
 /// ```
-/// use swim_core::serial::newer;
+/// use swim_protocol::serial::newer;
 /// assert!(newer(5, 4));
 /// assert!(newer(0, u32::MAX));        // across the wrap
 /// assert!(!newer(u32::MAX, 0));

@@ -5,7 +5,7 @@ use core::time::Duration;
 /// A snapshot of a node's counters ([`Node::stats`](crate::Node::stats)).
 ///
 /// ```
-/// use swim_core::{Config, Node, Time};
+/// use swim_protocol::{Config, Node, Time};
 /// let node = Node::new(b"a", &["10.0.0.1:7946".parse().unwrap()], b"", Config::lan(), Time::ZERO).unwrap();
 /// let stats = node.stats();
 /// assert_eq!((stats.live_members, stats.packets_sent, stats.health), (1, 0, 0));

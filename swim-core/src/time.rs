@@ -10,7 +10,7 @@ use core::time::Duration;
 ///
 /// ```
 /// use core::time::Duration;
-/// use swim_core::Time;
+/// use swim_protocol::Time;
 /// let t = Time::from_micros(1_500_000);
 /// assert_eq!(t + Duration::from_millis(500), Time::from_secs(2));
 /// assert_eq!(Time::from_secs(2).saturating_since(t), Duration::from_millis(500));

@@ -5,9 +5,11 @@ use std::net::SocketAddr;
 
 use crate::{Cluster, Error, RuntimeOptions};
 use bytes::Bytes;
-use swim_core::{Config, Encryption, Node, SecretKey, Time};
+use swim_protocol::{Config, Encryption, Node, SecretKey, Time};
 use swim_transport::Transport;
+#[cfg(feature = "quic")]
 use swim_transport::quic::QuicTransport;
+#[cfg(feature = "quic")]
 use swim_transport::tls::MemberIdentity;
 use swim_transport::udp::UdpTransport;
 
@@ -49,6 +51,7 @@ impl<T: Transport> Launch for Launcher<T> {
 
 enum Choice {
     Udp,
+    #[cfg(feature = "quic")]
     Quic(MemberIdentity),
     Custom(Box<dyn Launch>),
 }
@@ -64,7 +67,7 @@ enum Choice {
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-/// use swim_core::{Config, SecretKey};
+/// use swim_protocol::{Config, SecretKey};
 /// use swim_runtime::Cluster;
 ///
 /// // The same key on every member (made once with `SecretKey::generate`,
@@ -177,8 +180,9 @@ impl Builder {
         self
     }
 
-    /// Runs over QUIC with mutual TLS: only members presenting a certificate
+    /// Runs over QUIC with mutual TLS (feature `quic`): only members presenting a certificate
     /// signed by the cluster's CA can connect.
+    #[cfg(feature = "quic")]
     pub fn quic(mut self, identity: MemberIdentity) -> Self {
         self.transport = Choice::Quic(identity);
         self
@@ -212,6 +216,7 @@ impl Builder {
         self.options.validate()?;
         let launch: Box<dyn Launch> = match self.transport {
             Choice::Udp => Box::new(Launcher(UdpTransport::bind(self.bind).await?)),
+            #[cfg(feature = "quic")]
             Choice::Quic(identity) => {
                 let quic = QuicTransport::bind(self.bind, &identity).await.map_err(|e| Error::Transport(e.into()))?;
                 Box::new(Launcher(quic))
@@ -221,7 +226,7 @@ impl Builder {
         let advertise = self.advertise.unwrap_or_else(|| launch.local_addr());
         let envelope = if self.config.encryption.is_some() { swim_wire::crypto::OVERHEAD } else { 0 };
         if advertise.ip().is_unspecified() {
-            return Err(Error::Config(swim_core::ConfigError::runtime(
+            return Err(Error::Config(swim_protocol::ConfigError::runtime(
                 "advertise",
                 "is required when binding an unspecified address (0.0.0.0 or ::)",
             )));

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use parking_lot::Mutex;
-use swim_core::{SecretKey, Stats};
+use swim_protocol::{SecretKey, Stats};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
@@ -55,7 +55,7 @@ struct Shared {
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), swim_runtime::Error> {
 /// use std::time::Duration;
-/// use swim_core::{Config, State};
+/// use swim_protocol::{Config, State};
 /// use swim_runtime::Cluster;
 ///
 /// let start = |name: &str| Cluster::builder(name).config(Config::local()).bind("127.0.0.1:0".parse().unwrap()).start();

@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::time::Duration;
 
-use swim_core::{Node, Stats, SyncId, SyncStatus, Time};
+use swim_protocol::{Node, Stats, SyncId, SyncStatus, Time};
 use swim_transport::Transport;
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::time::{Instant, Sleep};
@@ -325,7 +325,7 @@ impl<T: Transport> Driver<T> {
                     self.node.leave(now);
                     self.leave = Some((Instant::now() + timeout, reply));
                 } else {
-                    let _ = reply.send(Err(Error::Command(swim_core::CommandError::Left)));
+                    let _ = reply.send(Err(Error::Command(swim_protocol::CommandError::Left)));
                 }
             }
             Command::Shutdown { reply } => {

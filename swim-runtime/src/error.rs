@@ -3,7 +3,7 @@
 use std::fmt;
 use std::io;
 
-use swim_core::{CommandError, ConfigError, JoinFailure};
+use swim_protocol::{CommandError, ConfigError, JoinFailure};
 
 /// What went wrong. Errors from commands leave the cluster as it was.
 #[derive(Debug)]

@@ -1,4 +1,4 @@
-//! The tokio runtime that drives one [`swim_core::Node`] over a
+//! The tokio runtime that drives one [`swim_protocol::Node`] over a
 //! [`swim_transport::Transport`].
 //!
 //! [`spawn`] starts one task per member. The task owns the node and waits on
@@ -21,7 +21,7 @@
 
 use std::time::Duration;
 
-use swim_core::Node;
+use swim_protocol::Node;
 use swim_transport::Transport;
 use tokio::sync::{broadcast, mpsc};
 use tracing::Instrument;
@@ -77,9 +77,9 @@ impl Default for RuntimeOptions {
 
 impl RuntimeOptions {
     /// Checks the options; the error names the field.
-    pub fn validate(&self) -> Result<(), swim_core::ConfigError> {
+    pub fn validate(&self) -> Result<(), swim_protocol::ConfigError> {
         let check =
-            |ok: bool, field, reason| if ok { Ok(()) } else { Err(swim_core::ConfigError::runtime(field, reason)) };
+            |ok: bool, field, reason| if ok { Ok(()) } else { Err(swim_protocol::ConfigError::runtime(field, reason)) };
         check(self.event_capacity >= 1, "event_capacity", "must be at least 1")?;
         check(self.command_capacity >= 1, "command_capacity", "must be at least 1")?;
         check(!self.metrics_interval.is_zero(), "metrics_interval", "must be positive")
@@ -87,12 +87,12 @@ impl RuntimeOptions {
 }
 
 /// Starts the member's task on the current tokio runtime and returns its
-/// handle. The node should have been created at [`swim_core::Time::ZERO`]:
+/// handle. The node should have been created at [`swim_protocol::Time::ZERO`]:
 /// the task's clock starts now.
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-/// use swim_core::{Config, Node, Time};
+/// use swim_protocol::{Config, Node, Time};
 /// use swim_runtime::{RuntimeOptions, spawn};
 /// use swim_transport::{Transport, udp::UdpTransport};
 ///

@@ -29,7 +29,7 @@
 //! | `swim_gossip_queue` | gauge | updates waiting to be disseminated |
 
 use metrics::{Counter, Gauge, counter, gauge};
-use swim_core::Stats;
+use swim_protocol::Stats;
 
 /// A counter and the stats field it follows.
 type Tracked = (Counter, fn(&Stats) -> u64);

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use swim_core::Stats;
+use swim_protocol::Stats;
 
 /// What changed between two snapshots of a node's [`Stats`], as the runtime
 /// logs it every [`RuntimeOptions::report_every`](crate::RuntimeOptions)
@@ -12,7 +12,7 @@ use swim_core::Stats;
 /// ```
 /// use std::time::Duration;
 /// use swim_runtime::PeriodReport;
-/// use swim_core::Stats;
+/// use swim_protocol::Stats;
 ///
 /// let earlier = Stats::default();
 /// let mut later = Stats::default();

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use swim_core::SyncId;
+use swim_protocol::SyncId;
 use swim_wire::frame;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 

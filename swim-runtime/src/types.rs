@@ -4,7 +4,7 @@ use std::fmt;
 use std::net::SocketAddr;
 
 use bytes::Bytes;
-use swim_core::{JoinFailure, MemberInfo, State};
+use swim_protocol::{JoinFailure, MemberInfo, State};
 
 /// A member's name. Names are bytes on the wire; they display as UTF-8
 /// (lossily, should a peer use other bytes).
@@ -72,7 +72,7 @@ impl fmt::Debug for Name {
 ///
 /// ```no_run
 /// # async fn demo(cluster: swim_runtime::Cluster) -> Result<(), swim_runtime::Error> {
-/// use swim_core::State;
+/// use swim_protocol::State;
 /// for m in cluster.members().await? {
 ///     if m.state == State::Alive {
 ///         println!("{} at {:?} (incarnation {}): {:?}", m.name, m.addrs, m.incarnation, m.meta);
@@ -188,8 +188,8 @@ pub enum Event {
 }
 
 impl Event {
-    pub(crate) fn from_core(e: &swim_core::Event<'_>) -> Option<Self> {
-        use swim_core::Event as E;
+    pub(crate) fn from_core(e: &swim_protocol::Event<'_>) -> Option<Self> {
+        use swim_protocol::Event as E;
         Some(match e {
             E::Joined(m) => Event::MemberJoined(Member::from_info(m)),
             E::Updated(m) => Event::MemberUpdated(Member::from_info(m)),

@@ -6,12 +6,17 @@
 //!
 //! - [`udp::UdpTransport`]: UDP datagrams, with a TCP listener on the same
 //!   port for streams. The default.
-//! - [`quic::QuicTransport`]: QUIC (quinn) with mutual TLS (rustls): probes
-//!   as QUIC datagrams, syncs as bidirectional streams, and only members
-//!   holding a certificate signed by the cluster's CA get in ([`tls`]).
-//! - [`memory::MemoryNetwork`]: an in-process network for tests.
-//! - [`faults::Faults`]: a wrapper that loses, delays and duplicates
-//!   datagrams, for tests and experiments.
+//! - `quic::QuicTransport` (feature `quic`, on by default): QUIC (quinn)
+//!   with mutual TLS (rustls): probes as QUIC datagrams, syncs as
+//!   bidirectional streams, and only members holding a certificate signed
+//!   by the cluster's CA get in (module `tls`).
+//! - `memory::MemoryNetwork` (feature `test-util`): an in-process network
+//!   for tests.
+//! - `faults::Faults` (feature `test-util`): a wrapper that loses, delays
+//!   and duplicates datagrams, for tests and experiments.
+//!
+//! Without the `quic` feature the crate builds none of quinn, rustls or
+//! rcgen.
 //!
 //! A user with another network (a mesh, a relay, a simulator) implements
 //! [`Transport`] in their own crate and hands it to the `swim` builder.
@@ -23,9 +28,13 @@ use std::net::SocketAddr;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
+#[cfg(feature = "test-util")]
 pub mod faults;
+#[cfg(feature = "test-util")]
 pub mod memory;
+#[cfg(feature = "quic")]
 pub mod quic;
+#[cfg(feature = "quic")]
 pub mod tls;
 pub mod udp;
 

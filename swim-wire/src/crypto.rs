@@ -24,7 +24,7 @@
 //! random epoch (one per process run, from a cryptographic generator) and a
 //! counter; with 64-bit random epochs a repeat across a cluster is
 //! negligible. The sender time lets receivers refuse replays (see the
-//! `swim-core` replay guard).
+//! `swim-protocol` replay guard).
 
 use core::fmt;
 

@@ -34,13 +34,13 @@
 //! }
 //! ```
 //!
-//! The crates beneath, for those who need them: `swim-core` (the sans-IO
+//! The crates beneath, for those who need them: `swim-protocol` (the sans-IO
 //! protocol engine), `swim-wire` (the wire format), `swim-transport`
 //! ([`Transport`] and its implementations), `swim-runtime` (the tokio task).
 #![forbid(unsafe_code)]
 
 pub use bytes::Bytes;
-pub use swim_core::{
+pub use swim_protocol::{
     CommandError, Config, ConfigError, Dissemination, Encryption, JoinFailure, KeyParseError, RateLimit, SecretKey,
     State, Stats, SuspicionScale,
 };
@@ -48,4 +48,8 @@ pub use swim_runtime::{
     Builder, Cluster, DEFAULT_PORT, Error, Event, Events, Member, Name, PeriodReport, RecvError, RuntimeOptions,
     metrics,
 };
-pub use swim_transport::{Transport, faults, memory, quic, tls, udp};
+pub use swim_transport::{Transport, udp};
+#[cfg(feature = "test-util")]
+pub use swim_transport::{faults, memory};
+#[cfg(feature = "quic")]
+pub use swim_transport::{quic, tls};

@@ -22,7 +22,7 @@ use std::hint::black_box;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use swim_core::{Config, Node, Time};
+use swim_protocol::{Config, Node, Time};
 use swim_tests::alloc_counter::{self, CountingAllocator};
 use swim_tests::bench::{percentile, report};
 use swim_tests::sim::{Sim, SimConfig};

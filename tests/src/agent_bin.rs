@@ -10,7 +10,7 @@ pub fn build() -> Result<PathBuf, String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(&cargo)
         .current_dir(&root)
-        .args(["build", "-q", "-p", "swim", "--example", "agent"])
+        .args(["build", "-q", "-p", "swim-membership", "--example", "agent"])
         .status()
         .map_err(|e| format!("running {cargo}: {e}"))?;
     if !status.success() {

@@ -12,7 +12,7 @@
 //! and runs until the cluster is quiet. What it checks:
 //!
 //! - **invariants**, every 100 ms of virtual time: each node's
-//!   [`check_invariants`](swim_core::Node::check_invariants) (its tables
+//!   [`check_invariants`](swim_protocol::Node::check_invariants) (its tables
 //!   within their bounds), an outbox that never overflowed, no event lost;
 //! - **no lingering verdict**: from `suspicion max + sync interval` after
 //!   the heal, no live member's current process is held faulty by a live member;
@@ -33,7 +33,7 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::time::Duration;
 
-use swim_core::{Config, State, Time};
+use swim_protocol::{Config, State, Time};
 
 use crate::sim::{LinkModel, Sim, SimConfig, SimRng, Slow, SlowMode};
 
@@ -207,7 +207,7 @@ impl Run {
         let live = self.live();
         let groups = self.groups(&live);
         if let Some(main) = groups.iter().max_by_key(|g| g.len()).cloned() {
-            let known = |j: usize| self.sim.node(j).map_or(0, swim_core::Node::live_members);
+            let known = |j: usize| self.sim.node(j).map_or(0, swim_protocol::Node::live_members);
             let best = main.iter().map(|&j| known(j)).max().unwrap_or(0);
             let seeds: Vec<usize> = main.iter().copied().filter(|&j| known(j) == best).collect();
             for group in groups.iter().filter(|g| **g != main) {
@@ -414,7 +414,7 @@ impl Run {
     fn check_step(&mut self) -> Result<(), Failure> {
         if let (true, Some((observer, subject))) = (self.verbose, self.watch) {
             let name = self.name(subject).to_vec();
-            let view = |n: &swim_core::Node| n.member(&name).map(|m| (m.state, m.generation, m.incarnation));
+            let view = |n: &swim_protocol::Node| n.member(&name).map(|m| (m.state, m.generation, m.incarnation));
             let held = self.sim.node(observer).and_then(view);
             let own = self.sim.node(subject).map(|n| (n.local().generation, n.incarnation()));
             let holders: Vec<usize> = self

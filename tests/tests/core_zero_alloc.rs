@@ -13,7 +13,7 @@
 
 use std::time::Duration;
 
-use swim_core::{Config, State};
+use swim_protocol::{Config, State};
 use swim_tests::alloc_counter::{self, CountingAllocator};
 use swim_tests::sim::{LinkModel, Sim, SimConfig, seed_from_env};
 

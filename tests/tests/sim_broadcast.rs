@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use swim_core::Config;
+use swim_protocol::Config;
 use swim_tests::sim::{LinkModel, Sim, SimConfig, seed_from_env};
 
 #[test]

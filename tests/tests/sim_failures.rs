@@ -11,7 +11,7 @@
 
 use std::time::Duration;
 
-use swim_core::{Config, State};
+use swim_protocol::{Config, State};
 use swim_tests::sim::{LinkModel, Sim, SimConfig, seed_from_env};
 
 fn converged(members: usize, seed: u64, config: Config) -> Sim {

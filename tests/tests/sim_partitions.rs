@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use swim_core::{Config, State};
+use swim_protocol::{Config, State};
 use swim_tests::sim::{Sim, SimConfig, seed_from_env};
 
 #[test]

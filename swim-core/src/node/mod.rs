@@ -80,7 +80,7 @@ const BATCH: usize = 64;
 ///
 /// ```
 /// use std::net::SocketAddr;
-/// use swim_core::{Config, Node, State, Time};
+/// use swim_protocol::{Config, Node, State, Time};
 ///
 /// let addrs: [SocketAddr; 2] = ["127.0.0.1:7001".parse().unwrap(), "127.0.0.1:7002".parse().unwrap()];
 /// let mut now = Time::ZERO;
@@ -258,6 +258,8 @@ impl Node {
             generation: 0,
             incarnation: 0,
             state: State::Left,
+            rtt: None,
+            last_answered: None,
         })
     }
 
@@ -302,7 +304,7 @@ impl Node {
     /// (O(N)); a failure names the broken invariant.
     ///
     /// ```
-    /// use swim_core::{Config, Node, Time};
+    /// use swim_protocol::{Config, Node, Time};
     /// let node = Node::new(b"a", &["10.0.0.1:7946".parse().unwrap()], b"", Config::lan(), Time::ZERO).unwrap();
     /// assert_eq!(node.check_invariants(), Ok(()));
     /// ```
@@ -528,6 +530,8 @@ fn info(e: &Entry) -> MemberInfo<'_> {
         generation: e.generation,
         incarnation: e.incarnation,
         state: e.state,
+        rtt: (e.rtt_us > 0).then(|| Duration::from_micros(u64::from(e.rtt_us))),
+        last_answered: e.answered_at,
     }
 }
 

@@ -325,7 +325,11 @@ impl Node {
         if let Some(probe) = probe {
             probe.acked = true;
             let rtt = now.saturating_since(probe.started);
+            let target = probe.target;
             self.prober.rtt.record(rtt);
+            if let Some(entry) = self.members.resolve_mut(target) {
+                entry.answered(now, Some(rtt));
+            }
             self.adjust_health(-1);
             return;
         }
@@ -335,13 +339,17 @@ impl Node {
     }
 
     /// A helper reports that the target answered.
-    pub(super) fn on_indirect_ack(&mut self, seq: u32, target: &[u8]) {
+    pub(super) fn on_indirect_ack(&mut self, now: Time, seq: u32, target: &[u8]) {
         let members = &self.members;
         let probe = self.prober.probes.iter_mut().find(|p| {
             p.indirect_seq == seq && !p.acked && members.resolve(p.target).is_some_and(|e| e.name.as_slice() == target)
         });
         if let Some(probe) = probe {
             probe.acked = true;
+            let target = probe.target;
+            if let Some(entry) = self.members.resolve_mut(target) {
+                entry.answered(now, None);
+            }
             self.adjust_health(-1);
         }
     }

@@ -39,7 +39,7 @@ use crate::version::Version;
 /// (a real runtime carries them over a stream):
 ///
 /// ```
-/// use swim_core::{Config, Node, SyncStatus, Time};
+/// use swim_protocol::{Config, Node, SyncStatus, Time};
 /// let addrs = ["10.0.0.1:7946".parse().unwrap(), "10.0.0.2:7946".parse().unwrap()];
 /// let config = Config { sync_interval: core::time::Duration::ZERO, ..Config::lan() };
 /// let mut a = Node::new(b"a", &addrs[..1], b"", config.clone(), Time::ZERO).unwrap();

@@ -19,7 +19,7 @@ use crate::version::Version;
 /// bytes of the buffer to `destination`.
 ///
 /// ```
-/// use swim_core::{Config, Node, Time};
+/// use swim_protocol::{Config, Node, Time};
 /// let seed: std::net::SocketAddr = "10.0.0.9:7946".parse().unwrap();
 /// let mut node = Node::new(b"a", &["10.0.0.1:7946".parse().unwrap()], b"", Config::lan(), Time::ZERO).unwrap();
 /// node.join(Time::ZERO, &[seed]).unwrap();

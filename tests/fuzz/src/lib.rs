@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use swim_core::{Config, Encryption, Node, SecretKey, SyncId, Time};
+use swim_protocol::{Config, Encryption, Node, SecretKey, SyncId, Time};
 use swim_wire::crypto::{Keyring, NonceSequence, OVERHEAD, ReceiverTag};
 use swim_wire::{
     Ack, Addrs, Alive, Faulty, Gossip, Header, IndirectAck, IndirectPing, JoinRequest, JoinResponse, JoinStatus, Left,

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use swim_core::Config;
+use swim_protocol::Config;
 
 use super::{Options, pool, stats};
 use crate::sim::{LinkModel, Sim, SimConfig, SimRng};

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use swim_core::{Config, State};
+use swim_protocol::{Config, State};
 
 use super::{Options, pool, stats};
 use crate::sim::{LinkModel, Sim, SimConfig, SimRng, Slow, SlowMode};

@@ -5,7 +5,7 @@
 //!
 //! - [`swim`]: message load, first detection, latency of spread, suspicion
 //!   timeout against group size, and false positives under 10% loss, with
-//!   the SWIM paper's parameters ([`swim_core::Config::swim_paper`]);
+//!   the SWIM paper's parameters ([`swim_protocol::Config::swim_paper`]);
 //! - [`lifeguard`]: 128 members, some of them slowed, Lifeguard on and off;
 //! - [`delivery`]: user broadcast delivery against cluster size and loss;
 //! - [`gossip`]: gossip rounds on and off (convergence, detection, false

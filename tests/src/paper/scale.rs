@@ -13,7 +13,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use swim_core::{Config, Node, SyncStatus, Time};
+use swim_protocol::{Config, Node, SyncStatus, Time};
 use swim_wire::{Ack, Addrs, Alive, Header, Message, PacketWriter};
 
 use super::{Options, stats};

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use swim_core::{Config, Dissemination, State};
+use swim_protocol::{Config, Dissemination, State};
 
 use super::{Options, pool, stats};
 use crate::sim::{LinkModel, Sim, SimConfig, SimRng};

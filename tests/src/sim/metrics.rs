@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use swim_core::{Event, Time};
+use swim_protocol::{Event, Time};
 
 use super::SimMember;
 

@@ -28,7 +28,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use swim_core::{Config, Event, Node, State, SyncId, Time};
+use swim_protocol::{Config, Event, Node, State, SyncId, Time};
 
 use crate::alloc_counter;
 pub use metrics::{BroadcastTrack, Detection, MemberMetrics, Metrics};

@@ -11,7 +11,7 @@
 
 use std::net::SocketAddr;
 
-use swim_core::SyncId;
+use swim_protocol::SyncId;
 use swim_wire::{
     Ack, Addrs, Alive, DecodeOptions, Header, IndirectAck, JoinResponse, JoinStatus, MemberRecord, MemberState,
     Message, Nack, Packet, PacketWriter, Ping, Sync, SyncFlags,

@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use swim_core::{SyncId, SyncStatus};
+use swim_protocol::{SyncId, SyncStatus};
 
 use super::{Pending, Sim, SimMember, SimSync};
 
