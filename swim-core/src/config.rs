@@ -540,7 +540,7 @@ impl Config {
 
     /// Checks every knob; the error names the first field that cannot work.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let fail = |field, reason| Err(ConfigError { field, reason });
+        let fail = |field, reason| Err(ConfigError::new(field, reason));
         // Bytes the encryption envelope adds to every packet and frame.
         let envelope = if self.encryption.is_some() { OVERHEAD } else { 0 };
         let ms = Duration::from_millis(1);
@@ -713,17 +713,31 @@ impl Default for Config {
 pub struct ConfigError {
     field: &'static str,
     reason: &'static str,
+    environment: bool,
 }
 
 impl ConfigError {
     pub(crate) const fn new(field: &'static str, reason: &'static str) -> Self {
-        ConfigError { field, reason }
+        ConfigError { field, reason, environment: false }
+    }
+
+    /// The setting is fine but the host could not provide what it needs
+    /// (the operating system's random source, for the nonce epoch).
+    pub(crate) const fn environment(field: &'static str, reason: &'static str) -> Self {
+        ConfigError { field, reason, environment: true }
     }
 
     /// An error about a setting outside [`Config`] (for example a runtime
     /// option), in the same shape.
     pub const fn runtime(field: &'static str, reason: &'static str) -> Self {
-        ConfigError { field, reason }
+        ConfigError { field, reason, environment: false }
+    }
+
+    /// Whether the host is at fault rather than the value: the setting
+    /// needs something the operating system failed to provide (its random
+    /// source). Retrying later may succeed; changing the value will not help.
+    pub fn is_environment(&self) -> bool {
+        self.environment
     }
 
     /// The field at fault, as named in [`Config`].
@@ -739,7 +753,11 @@ impl ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid config: `{}` {}", self.field, self.reason)
+        if self.environment {
+            write!(f, "the host failed: `{}` {}", self.field, self.reason)
+        } else {
+            write!(f, "invalid config: `{}` {}", self.field, self.reason)
+        }
     }
 }
 

@@ -52,6 +52,18 @@ pub enum JoinFailure {
     ClusterFull,
 }
 
+impl core::fmt::Display for JoinFailure {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            JoinFailure::NoAnswer => "no seed answered (are the seeds' addresses, ports and keys right?)",
+            JoinFailure::NameConflict => "a live member already holds this member's name",
+            JoinFailure::ClusterFull => "the cluster is full (a seed's `max_members` is reached)",
+        })
+    }
+}
+
+impl std::error::Error for JoinFailure {}
+
 /// Something the application may want to know, from
 /// [`Node::poll_event`](crate::Node::poll_event).
 ///

@@ -34,6 +34,17 @@ pub enum State {
     Left,
 }
 
+impl core::fmt::Display for State {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            State::Alive => "alive",
+            State::Suspect => "suspect",
+            State::Faulty => "faulty",
+            State::Left => "left",
+        })
+    }
+}
+
 impl State {
     /// Whether the member counts as part of the cluster (alive or suspect).
     pub const fn is_live(self) -> bool {

@@ -90,7 +90,9 @@ pub struct Builder {
     name: String,
     config: Config,
     options: RuntimeOptions,
-    bind: SocketAddr,
+    bind: Option<SocketAddr>,
+    /// `encrypt` was called with no key.
+    no_keys: bool,
     advertise: Option<SocketAddr>,
     metadata: Bytes,
     seeds: Vec<SocketAddr>,
@@ -115,7 +117,8 @@ impl Builder {
             name,
             config: Config::lan(),
             options: RuntimeOptions::default(),
-            bind: SocketAddr::from(([0, 0, 0, 0], DEFAULT_PORT)),
+            bind: None,
+            no_keys: false,
             advertise: None,
             metadata: Bytes::new(),
             seeds: Vec::new(),
@@ -128,7 +131,8 @@ impl Builder {
     /// of 0 is replaced by the wall clock at start. A `seed` of 0
     /// is replaced by a random one; `packet_budget` and
     /// `max_broadcast_payload` are lowered if the transport's datagrams are
-    /// smaller (QUIC datagrams carry 1,100 bytes).
+    /// smaller (QUIC datagrams carry 1,100 bytes). [`Cluster::config`]
+    /// shows the configuration in force.
     pub fn config(mut self, config: Config) -> Self {
         self.config = config;
         self
@@ -141,13 +145,18 @@ impl Builder {
     }
 
     /// Where to listen (default `0.0.0.0:7946`; port 0 picks a free port).
+    /// Not with [`transport`](Self::transport), which is bound already.
     pub fn bind(mut self, addr: SocketAddr) -> Self {
-        self.bind = addr;
+        self.bind = Some(addr);
         self
     }
 
-    /// The address other members reach this one at (default: the bound
-    /// address, which then must not be `0.0.0.0` or `::`).
+    /// The address other members reach this one at. By default, the bound
+    /// address; if that is unspecified (`0.0.0.0` or `::`), the first
+    /// private interface address of its family (10/8, 172.16/12,
+    /// 192.168/16, 100.64/10; IPv6 fc00::/7) with the bound port, and
+    /// [`start`](Self::start) fails with [`Error::NoAddressToAdvertise`]
+    /// if the host has none.
     pub fn advertise(mut self, addr: SocketAddr) -> Self {
         self.advertise = Some(addr);
         self
@@ -167,15 +176,21 @@ impl Builder {
     }
 
     /// Encrypts every datagram and sync frame with these keys (AES-256-GCM;
-    /// the first seals, all open). Shortcut for setting `Config::encryption`;
-    /// the node draws its nonce epoch from the operating system's random
-    /// source.
+    /// the first seals, all open). Shortcut for setting `Config::encryption`
+    /// (call it after [`config`](Self::config), which replaces it); the node
+    /// draws its nonce epoch from the operating system's random source.
+    /// Given no key, [`start`](Self::start) fails with [`Error::Config`]
+    /// (field `encrypt`) rather than run in plaintext.
     pub fn encrypt(mut self, keys: impl IntoIterator<Item = SecretKey>) -> Self {
         let mut keys = keys.into_iter();
-        if let Some(first) = keys.next() {
-            let mut e = Encryption::new(first);
-            e.keys.extend(keys);
-            self.config.encryption = Some(e);
+        match keys.next() {
+            Some(first) => {
+                let mut e = Encryption::new(first);
+                e.keys.extend(keys);
+                self.config.encryption = Some(e);
+                self.no_keys = false;
+            }
+            None => self.no_keys = true,
         }
         self
     }
@@ -203,8 +218,8 @@ impl Builder {
         self
     }
 
-    /// Runs over a transport of your own (already bound; `bind` is then
-    /// ignored).
+    /// Runs over a transport of your own, already bound: [`start`](Self::start)
+    /// refuses it together with [`bind`](Self::bind).
     pub fn transport<T: Transport>(mut self, transport: T) -> Self {
         self.transport = Choice::Custom(Box::new(Launcher(transport)));
         self
@@ -214,23 +229,50 @@ impl Builder {
     /// joins through them (the member stops again if the join fails).
     pub async fn start(self) -> Result<Cluster, Error> {
         self.options.validate()?;
+        let config_error = |field, reason| Error::Config(swim_protocol::ConfigError::runtime(field, reason));
+        if self.no_keys {
+            return Err(config_error(
+                "encrypt",
+                "was given no keys: pass at least one (`SecretKey::generate` makes one)",
+            ));
+        }
+        if self.config.encryption.as_ref().is_some_and(|e| e.keys.is_empty()) {
+            return Err(config_error("encryption", "holds no keys: give it at least one, or set it to None"));
+        }
+        if self.bind.is_some() && matches!(self.transport, Choice::Custom(_)) {
+            return Err(config_error(
+                "bind",
+                "cannot be combined with `transport` (a transport of your own is bound already)",
+            ));
+        }
+        let bind = self.bind.unwrap_or(SocketAddr::from(([0, 0, 0, 0], DEFAULT_PORT)));
         let launch: Box<dyn Launch> = match self.transport {
-            Choice::Udp => Box::new(Launcher(UdpTransport::bind(self.bind).await?)),
+            Choice::Udp => Box::new(Launcher(UdpTransport::bind(bind).await?)),
             #[cfg(feature = "quic")]
             Choice::Quic(identity) => {
-                let quic = QuicTransport::bind(self.bind, &identity).await.map_err(|e| Error::Transport(e.into()))?;
+                let quic = QuicTransport::bind(bind, &identity).await.map_err(|e| Error::Transport(e.into()))?;
                 Box::new(Launcher(quic))
             }
             Choice::Custom(launch) => launch,
         };
-        let advertise = self.advertise.unwrap_or_else(|| launch.local_addr());
+        let advertise = match self.advertise {
+            Some(addr) if addr.ip().is_unspecified() => {
+                return Err(config_error("advertise", "must be an address others can reach, not 0.0.0.0 or ::"));
+            }
+            Some(addr) => addr,
+            None => {
+                let bound = launch.local_addr();
+                if bound.ip().is_unspecified() {
+                    let ip = crate::advertise::choose(bound.ip(), &crate::advertise::interface_addresses())
+                        .map_err(|found| Error::NoAddressToAdvertise { bound: bound.ip(), found })?;
+                    tracing::info!(%ip, "bound to an unspecified address: advertising a private interface address");
+                    SocketAddr::new(ip, bound.port())
+                } else {
+                    bound
+                }
+            }
+        };
         let envelope = if self.config.encryption.is_some() { swim_wire::crypto::OVERHEAD } else { 0 };
-        if advertise.ip().is_unspecified() {
-            return Err(Error::Config(swim_protocol::ConfigError::runtime(
-                "advertise",
-                "is required when binding an unspecified address (0.0.0.0 or ::)",
-            )));
-        }
         let authenticated = launch.vouches_for_peers()
             || self.config.encryption.as_ref().is_some_and(|e| !e.accept_plaintext && !e.keys.is_empty());
         let reachable = !(launch.local_addr().ip().is_loopback() && advertise.ip().is_loopback());

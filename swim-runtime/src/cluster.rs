@@ -1,14 +1,19 @@
 //! The handle through which the application talks to its member.
 
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use bytes::Bytes;
 use parking_lot::Mutex;
-use swim_protocol::{SecretKey, Stats};
-use tokio::sync::{broadcast, mpsc, oneshot};
+use swim_protocol::{Config, SecretKey, Stats};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
+use tokio_stream::Stream;
+use tokio_stream::wrappers::BroadcastStream;
+use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 
 use crate::error::Error;
 use crate::types::{Event, Member, Name};
@@ -27,7 +32,10 @@ pub(crate) enum KeyChange {
 pub(crate) enum Command {
     Join { seeds: Vec<SocketAddr>, reply: oneshot::Sender<Result<SocketAddr, Error>> },
     Members { reply: oneshot::Sender<Vec<Member>> },
+    Member { name: Name, reply: oneshot::Sender<Option<Member>> },
     Local { reply: oneshot::Sender<Member> },
+    Subscribe { reply: oneshot::Sender<(Vec<Member>, Events)> },
+    Watch { reply: oneshot::Sender<View> },
     Broadcast { payload: Bytes, reply: oneshot::Sender<Result<u32, Error>> },
     SetMetadata { meta: Bytes, reply: oneshot::Sender<Result<(), Error>> },
     Stats { reply: oneshot::Sender<Stats> },
@@ -39,11 +47,21 @@ pub(crate) enum Command {
 #[derive(Debug)]
 struct Shared {
     commands: mpsc::Sender<Command>,
-    events: broadcast::Sender<Event>,
+    /// Weak, so that subscriptions close when the member's task ends.
+    events: broadcast::WeakSender<Event>,
     name: Name,
     addr: SocketAddr,
+    config: Config,
     task: Mutex<Option<JoinHandle<()>>>,
 }
+
+/// A live view of the members ([`Cluster::watch`]): every member this one
+/// knows, in every state, replaced as a whole whenever one changes.
+///
+/// It is tokio's [`watch::Receiver`]: `borrow()` reads the current view,
+/// `changed().await` waits for the next, `wait_for(|v| …).await` waits for
+/// a condition.
+pub type View = watch::Receiver<Arc<[Member]>>;
 
 /// A running cluster member. Cheap to clone; every clone controls the same
 /// member. The member keeps running until [`leave`](Cluster::leave) or
@@ -63,6 +81,8 @@ struct Shared {
 /// b.join([a.local_addr()]).await?;
 /// let view = b.members().await?;
 /// assert!(view.iter().any(|m| m.name == "a" && m.state == State::Alive));
+/// a.wait_for_members(2, Duration::from_secs(5)).await?;
+/// assert_eq!(a.member("b").await?.map(|m| m.state), Some(State::Alive));
 /// b.set_metadata("role=cache").await?;
 /// let seq = a.broadcast("hello").await?;
 /// assert_eq!(seq, 1);
@@ -82,9 +102,12 @@ impl Cluster {
         events: broadcast::Sender<Event>,
         name: Name,
         addr: SocketAddr,
+        config: Config,
         task: JoinHandle<()>,
     ) -> Self {
-        Cluster { shared: Arc::new(Shared { commands, events, name, addr, task: Mutex::new(Some(task)) }) }
+        let task = Mutex::new(Some(task));
+        let events = events.downgrade();
+        Cluster { shared: Arc::new(Shared { commands, events, name, addr, config, task }) }
     }
 
     async fn ask<R>(&self, make: impl FnOnce(oneshot::Sender<R>) -> Command) -> Result<R, Error> {
@@ -103,6 +126,13 @@ impl Cluster {
         self.shared.addr
     }
 
+    /// The configuration in force: what was given, with what the builder
+    /// filled in or fitted to the transport (`seed`, `generation`,
+    /// `packet_budget`, `max_broadcast_payload`, `names_proven`).
+    pub fn config(&self) -> &Config {
+        &self.shared.config
+    }
+
     /// Joins the cluster through `seeds` (retrying as configured) and waits
     /// for the outcome; returns the seed that answered.
     pub async fn join(&self, seeds: impl IntoIterator<Item = SocketAddr>) -> Result<SocketAddr, Error> {
@@ -116,17 +146,105 @@ impl Cluster {
         self.ask(|reply| Command::Members { reply }).await
     }
 
+    /// The members that count as part of the cluster: alive or suspect
+    /// (a suspect may still refute), this member included. Faulty and
+    /// departed members are left out.
+    pub async fn alive_members(&self) -> Result<Vec<Member>, Error> {
+        let mut members = self.members().await?;
+        members.retain(|m| m.state.is_live());
+        Ok(members)
+    }
+
+    /// The member named `name` as this one sees it (this member included),
+    /// in any state; `None` if it is unknown or was reaped.
+    pub async fn member(&self, name: impl Into<Name>) -> Result<Option<Member>, Error> {
+        let name = name.into();
+        self.ask(|reply| Command::Member { name, reply }).await
+    }
+
+    /// How many members are alive or suspect, this member included (as
+    /// [`alive_members`](Cluster::alive_members) counts them).
+    pub async fn num_members(&self) -> Result<usize, Error> {
+        Ok(self.stats().await?.live_members)
+    }
+
+    /// Every member this one knows now, and the events that follow, with
+    /// nothing lost or repeated between the two: the member's task takes the
+    /// snapshot and the subscription in one step.
+    ///
+    /// ```no_run
+    /// # async fn demo(cluster: swim_runtime::Cluster) -> Result<(), swim_runtime::Error> {
+    /// use swim_runtime::Event;
+    /// let (members, mut events) = cluster.subscribe().await?;
+    /// let mut live: Vec<_> = members.into_iter().filter(|m| m.state.is_live()).map(|m| m.name).collect();
+    /// while let Ok(event) = events.recv().await {
+    ///     match event {
+    ///         Event::MemberJoined(m) => live.push(m.name),
+    ///         Event::MemberFaulty { member, .. } | Event::MemberLeft(member) => live.retain(|n| *n != member.name),
+    ///         _ => {}
+    ///     }
+    ///     println!("{} live", live.len());
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn subscribe(&self) -> Result<(Vec<Member>, Events), Error> {
+        self.ask(|reply| Command::Subscribe { reply }).await
+    }
+
+    /// A live view of every member this one knows (see [`View`]). The view
+    /// is rebuilt, in O(members), after each step of the member that
+    /// changed a member, and only while someone watches.
+    ///
+    /// ```no_run
+    /// # async fn demo(cluster: swim_runtime::Cluster) -> Result<(), swim_runtime::Error> {
+    /// let mut view = cluster.watch().await?;
+    /// while view.changed().await.is_ok() {
+    ///     let live = view.borrow().iter().filter(|m| m.state.is_live()).count();
+    ///     println!("{live} members alive or suspect");
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn watch(&self) -> Result<View, Error> {
+        self.ask(|reply| Command::Watch { reply }).await
+    }
+
+    /// Waits until at least `n` members are alive or suspect (this one
+    /// included), for at most `timeout`.
+    ///
+    /// Fails with [`Error::WaitTimedOut`] (saying how many there were) when
+    /// the time runs out, and with [`Error::Stopped`] if the member stops.
+    pub async fn wait_for_members(&self, n: usize, timeout: Duration) -> Result<(), Error> {
+        let mut view = self.watch().await?;
+        let live = |members: &Arc<[Member]>| members.iter().filter(|m| m.state.is_live()).count();
+        let outcome =
+            tokio::time::timeout(timeout, view.wait_for(|members| live(members) >= n)).await.map(|r| r.is_ok());
+        match outcome {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(Error::Stopped),
+            Err(_) => Err(Error::WaitTimedOut { wanted: n, live: live(&view.borrow()) }),
+        }
+    }
+
     /// This member as the cluster sees it.
     pub async fn local_member(&self) -> Result<Member, Error> {
         self.ask(|reply| Command::Local { reply }).await
     }
 
-    /// A new subscription to events. Each subscriber sees every event from
-    /// now on; one that falls behind by more than the event capacity gets
-    /// [`RecvError::Lagged`] and continues from the oldest event still held.
-    /// Subscribers never slow the member down.
+    /// A new subscription to events from now on. Each subscriber sees every
+    /// event; one that falls behind by more than
+    /// [`Config::event_capacity`] events gets [`RecvError::Lagged`] and
+    /// continues from the oldest event still held. Subscribers never slow
+    /// the member down.
+    ///
+    /// Events that happened before the call are not replayed: to start
+    /// from what the member already knows, use
+    /// [`subscribe`](Cluster::subscribe).
     pub fn events(&self) -> Events {
-        Events { rx: self.shared.events.subscribe() }
+        match self.shared.events.upgrade() {
+            Some(events) => Events::new(events.subscribe()),
+            // The member stopped: a subscription that is closed already.
+            None => Events::new(broadcast::channel(1).1),
+        }
     }
 
     /// Broadcasts `payload` to every other member; it arrives once at each
@@ -216,7 +334,11 @@ impl std::fmt::Display for RecvError {
 
 impl std::error::Error for RecvError {}
 
-/// A subscription to a member's events ([`Cluster::events`]).
+/// A subscription to a member's events ([`Cluster::events`],
+/// [`Cluster::subscribe`]).
+///
+/// Read it with [`recv`](Events::recv), or as a [`Stream`] of
+/// `Result<Event, RecvError>` (which ends when the member stops):
 ///
 /// ```no_run
 /// # async fn demo(cluster: swim_runtime::Cluster) {
@@ -232,27 +354,51 @@ impl std::error::Error for RecvError {}
 /// }
 /// # }
 /// ```
+///
+/// ```no_run
+/// # async fn demo(cluster: swim_runtime::Cluster) {
+/// use tokio_stream::StreamExt;
+/// let mut joins = cluster.events().filter_map(|e| match e {
+///     Ok(swim_runtime::Event::MemberJoined(m)) => Some(m.name),
+///     _ => None,
+/// });
+/// while let Some(name) = joins.next().await {
+///     println!("{name} joined");
+/// }
+/// # }
+/// ```
 #[derive(Debug)]
 pub struct Events {
-    rx: broadcast::Receiver<Event>,
+    stream: BroadcastStream<Event>,
 }
 
 impl Events {
-    /// The next event.
+    pub(crate) fn new(rx: broadcast::Receiver<Event>) -> Self {
+        Events { stream: BroadcastStream::new(rx) }
+    }
+
+    /// The next event; [`RecvError::Closed`] once the member has stopped and
+    /// every held event was read.
     pub async fn recv(&mut self) -> Result<Event, RecvError> {
-        self.rx.recv().await.map_err(|e| match e {
-            broadcast::error::RecvError::Lagged(n) => RecvError::Lagged(n),
-            broadcast::error::RecvError::Closed => RecvError::Closed,
-        })
+        std::future::poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)).await.unwrap_or(Err(RecvError::Closed))
     }
 
     /// The next event if one is waiting.
     pub fn try_recv(&mut self) -> Option<Result<Event, RecvError>> {
-        match self.rx.try_recv() {
-            Ok(e) => Some(Ok(e)),
-            Err(broadcast::error::TryRecvError::Empty) => None,
-            Err(broadcast::error::TryRecvError::Lagged(n)) => Some(Err(RecvError::Lagged(n))),
-            Err(broadcast::error::TryRecvError::Closed) => Some(Err(RecvError::Closed)),
+        match Pin::new(self).poll_next(&mut Context::from_waker(Waker::noop())) {
+            Poll::Ready(Some(next)) => Some(next),
+            Poll::Ready(None) => Some(Err(RecvError::Closed)),
+            Poll::Pending => None,
         }
+    }
+}
+
+impl Stream for Events {
+    type Item = Result<Event, RecvError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        Pin::new(&mut self.stream)
+            .poll_next(cx)
+            .map(|next| next.map(|r| r.map_err(|BroadcastStreamRecvError::Lagged(n)| RecvError::Lagged(n))))
     }
 }

@@ -8,14 +8,15 @@ use std::future::poll_fn;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use swim_protocol::{Node, Stats, SyncId, SyncStatus, Time};
 use swim_transport::Transport;
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::time::{Instant, Sleep};
 
-use crate::cluster::{Command, KeyChange};
+use crate::cluster::{Command, Events, KeyChange};
 use crate::error::Error;
 use crate::metrics::Metrics;
 use crate::syncs::{SyncEvent, Syncs};
@@ -43,6 +44,9 @@ pub(crate) struct Driver<T: Transport> {
     options: RuntimeOptions,
     origin: Instant,
     events: broadcast::Sender<Event>,
+    /// The live view handed to watchers, and whether a member changed since
+    /// it was last rebuilt.
+    view: (watch::Sender<Arc<[Member]>>, bool),
     recv: Vec<u8>,
     send: Vec<u8>,
     frame: Vec<u8>,
@@ -74,6 +78,7 @@ impl<T: Transport> Driver<T> {
             options,
             origin,
             events,
+            view: (watch::Sender::new(Arc::from([])), false),
             // One byte more than the budget: a larger datagram arrives
             // truncated, still too large, and is refused unread.
             recv: vec![0; budget + 1],
@@ -245,9 +250,13 @@ impl<T: Transport> Driver<T> {
                 tracing::debug!(to = %t.destination, error = %e, "sending failed");
             }
         }
+        let origin = self.origin.into_std();
         while let Some(event) = self.node.poll_event() {
-            let Some(event) = Event::from_core(&event) else { continue };
+            let Some(event) = Event::from_core(&event, origin) else { continue };
             self.announce(event);
+        }
+        if self.view.1 && self.view.0.receiver_count() > 0 {
+            self.refresh_view();
         }
         while let Some(open) = self.node.poll_sync_open() {
             let connect = self.transport.connect(open.peer);
@@ -255,9 +264,34 @@ impl<T: Transport> Driver<T> {
         }
     }
 
+    /// Every member, as handed to the application.
+    fn snapshot(&self) -> Vec<Member> {
+        let origin = self.origin.into_std();
+        self.node.members().map(|m| Member::from_info(&m, origin)).collect()
+    }
+
+    /// Rebuilds the watchers' view.
+    fn refresh_view(&mut self) {
+        let members: Arc<[Member]> = self.snapshot().into();
+        self.view.0.send_replace(members);
+        self.view.1 = false;
+    }
+
     /// Logs an event, completes a waiting join, and hands the event to
     /// subscribers (a slow subscriber lags; it never blocks this task).
     fn announce(&mut self, event: Event) {
+        if matches!(
+            event,
+            Event::MemberJoined(_)
+                | Event::MemberUpdated(_)
+                | Event::MemberSuspected { .. }
+                | Event::MemberRecovered(_)
+                | Event::MemberFaulty { .. }
+                | Event::MemberLeft(_)
+                | Event::Refuted { .. }
+        ) {
+            self.view.1 = true;
+        }
         match &event {
             Event::MemberJoined(m) => tracing::info!(member = %m.name, "member joined"),
             Event::MemberSuspected { member, by } => tracing::debug!(member = %member.name, %by, "member suspected"),
@@ -297,10 +331,23 @@ impl<T: Transport> Driver<T> {
                 }
             },
             Command::Members { reply } => {
-                let _ = reply.send(self.node.members().map(|m| Member::from_info(&m)).collect());
+                let _ = reply.send(self.snapshot());
+            }
+            Command::Member { name, reply } => {
+                let origin = self.origin.into_std();
+                let _ = reply.send(self.node.member(name.as_bytes()).map(|m| Member::from_info(&m, origin)));
             }
             Command::Local { reply } => {
-                let _ = reply.send(Member::from_info(&self.node.local()));
+                let _ = reply.send(Member::from_info(&self.node.local(), self.origin.into_std()));
+            }
+            Command::Subscribe { reply } => {
+                // Events are handed out only in `flush`, after this returns:
+                // the subscription starts exactly where the snapshot ends.
+                let _ = reply.send((self.snapshot(), Events::new(self.events.subscribe())));
+            }
+            Command::Watch { reply } => {
+                self.refresh_view();
+                let _ = reply.send(self.view.0.subscribe());
             }
             Command::Broadcast { payload, reply } => {
                 let _ = reply.send(self.node.broadcast(now, &payload).map_err(Error::from));

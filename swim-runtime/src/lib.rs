@@ -26,6 +26,7 @@ use swim_transport::Transport;
 use tokio::sync::{broadcast, mpsc};
 use tracing::Instrument;
 
+mod advertise;
 mod builder;
 mod cluster;
 mod driver;
@@ -36,51 +37,69 @@ mod syncs;
 mod types;
 
 pub use builder::{Builder, DEFAULT_PORT};
-pub use cluster::{Cluster, Events, RecvError};
-pub use error::Error;
+pub use cluster::{Cluster, Events, RecvError, View};
+pub use error::{Error, Fault};
 pub use report::PeriodReport;
 pub use types::{Event, Member, Name};
 
-/// How the task schedules and reports.
+/// How the task schedules and reports (events held for subscribers are
+/// [`Config::event_capacity`](swim_protocol::Config::event_capacity)).
+/// Fields may be added in later versions: start from `default()` and use
+/// the setters.
 ///
 /// ```
 /// use std::time::Duration;
 /// use swim_runtime::RuntimeOptions;
-/// let options = RuntimeOptions { event_capacity: 4096, ..RuntimeOptions::default() };
+/// let options = RuntimeOptions::default().report_every(10).metrics_interval(Duration::from_millis(500));
 /// assert!(options.validate().is_ok());
-/// let bad = RuntimeOptions { metrics_interval: Duration::ZERO, ..options };
+/// let bad = options.metrics_interval(Duration::ZERO);
 /// assert_eq!(bad.validate().unwrap_err().field(), "metrics_interval");
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct RuntimeOptions {
-    /// Events held for subscribers; a subscriber further behind lags.
-    pub event_capacity: usize,
-    /// Commands queued for the task.
+    /// Commands queued for the task (default 64). Callers wait when it is
+    /// full; raise it only if many tasks share one member.
     pub command_capacity: usize,
-    /// How often metrics are published.
+    /// How often metrics are published (default 1 s).
     pub metrics_interval: Duration,
     /// Every this many protocol periods, a [`PeriodReport`] is logged
-    /// (`tracing` target `swim::report`, INFO); 0 turns it off.
+    /// (`tracing` target `swim::report`, INFO); 0 turns it off (default 60).
     pub report_every: u32,
 }
 
 impl Default for RuntimeOptions {
     fn default() -> Self {
-        RuntimeOptions {
-            event_capacity: 1024,
-            command_capacity: 64,
-            metrics_interval: Duration::from_secs(1),
-            report_every: 60,
-        }
+        RuntimeOptions { command_capacity: 64, metrics_interval: Duration::from_secs(1), report_every: 60 }
     }
 }
 
 impl RuntimeOptions {
+    /// Sets [`command_capacity`](Self::command_capacity).
+    #[must_use]
+    pub fn command_capacity(mut self, capacity: usize) -> Self {
+        self.command_capacity = capacity;
+        self
+    }
+
+    /// Sets [`metrics_interval`](Self::metrics_interval).
+    #[must_use]
+    pub fn metrics_interval(mut self, interval: Duration) -> Self {
+        self.metrics_interval = interval;
+        self
+    }
+
+    /// Sets [`report_every`](Self::report_every).
+    #[must_use]
+    pub fn report_every(mut self, periods: u32) -> Self {
+        self.report_every = periods;
+        self
+    }
+
     /// Checks the options; the error names the field.
     pub fn validate(&self) -> Result<(), swim_protocol::ConfigError> {
         let check =
             |ok: bool, field, reason| if ok { Ok(()) } else { Err(swim_protocol::ConfigError::runtime(field, reason)) };
-        check(self.event_capacity >= 1, "event_capacity", "must be at least 1")?;
         check(self.command_capacity >= 1, "command_capacity", "must be at least 1")?;
         check(!self.metrics_interval.is_zero(), "metrics_interval", "must be positive")
     }
@@ -104,12 +123,13 @@ impl RuntimeOptions {
 /// ```
 pub fn spawn<T: Transport>(node: Node, transport: T, options: RuntimeOptions) -> Cluster {
     let (commands, command_rx) = mpsc::channel(options.command_capacity.max(1));
-    let (events, _) = broadcast::channel(options.event_capacity.max(1));
+    let (events, _) = broadcast::channel(node.config().event_capacity.max(1));
+    let config = node.config().clone();
     let local = node.local();
     let name = Name::from(local.name);
     let addr = local.addrs.first().copied().unwrap_or_else(|| transport.local_addr());
     let span = tracing::info_span!("swim", node = %name);
     let driver = driver::Driver::new(node, transport, options, events.clone());
     let task = tokio::spawn(driver.run(command_rx).instrument(span));
-    Cluster::new(commands, events, name, addr, task)
+    Cluster::new(commands, events, name, addr, config, task)
 }

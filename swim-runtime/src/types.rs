@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use swim_protocol::{JoinFailure, MemberInfo, State};
@@ -70,17 +71,21 @@ impl fmt::Debug for Name {
 /// A member of the cluster (a snapshot), from [`Cluster::members`](crate::Cluster::members)
 /// or an [`Event`].
 ///
+/// Fields may be added in later versions (it is `#[non_exhaustive]`): read
+/// them, do not build a `Member`.
+///
 /// ```no_run
 /// # async fn demo(cluster: swim_runtime::Cluster) -> Result<(), swim_runtime::Error> {
-/// use swim_protocol::State;
-/// for m in cluster.members().await? {
-///     if m.state == State::Alive {
-///         println!("{} at {:?} (incarnation {}): {:?}", m.name, m.addrs, m.incarnation, m.meta);
+/// for m in cluster.alive_members().await? {
+///     println!("{} is {} at {:?} (incarnation {}): {:?}", m.name, m.state, m.addrs, m.incarnation, m.meta);
+///     if let (Some(rtt), Some(at)) = (m.rtt, m.last_answered) {
+///         println!("  round trip {rtt:?}, answered {:?} ago", at.elapsed());
 ///     }
 /// }
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Member {
     /// Its name.
     pub name: Name,
@@ -96,10 +101,18 @@ pub struct Member {
     pub incarnation: u32,
     /// Its state as this member sees it.
     pub state: State,
+    /// The smoothed round trip of this member's direct probes of it (an
+    /// exponentially weighted average, 1/8 weight to each new sample);
+    /// `None` until one was answered, and for this member itself.
+    pub rtt: Option<Duration>,
+    /// When it last answered one of this member's probes, directly or
+    /// through a helper; `None` if it never did, and for this member itself.
+    pub last_answered: Option<Instant>,
 }
 
 impl Member {
-    pub(crate) fn from_info(m: &MemberInfo<'_>) -> Self {
+    /// `origin` is the instant the node's clock counts from.
+    pub(crate) fn from_info(m: &MemberInfo<'_>, origin: Instant) -> Self {
         Member {
             name: Name::from(m.name),
             addrs: m.addrs.to_vec(),
@@ -107,6 +120,8 @@ impl Member {
             generation: m.generation,
             incarnation: m.incarnation,
             state: m.state,
+            rtt: m.rtt,
+            last_answered: m.last_answered.map(|t| origin + Duration::from_micros(t.as_micros())),
         }
     }
 }
@@ -188,17 +203,17 @@ pub enum Event {
 }
 
 impl Event {
-    pub(crate) fn from_core(e: &swim_protocol::Event<'_>) -> Option<Self> {
+    /// `origin` is the instant the node's clock counts from.
+    pub(crate) fn from_core(e: &swim_protocol::Event<'_>, origin: Instant) -> Option<Self> {
         use swim_protocol::Event as E;
+        let own = |m: &MemberInfo<'_>| Member::from_info(m, origin);
         Some(match e {
-            E::Joined(m) => Event::MemberJoined(Member::from_info(m)),
-            E::Updated(m) => Event::MemberUpdated(Member::from_info(m)),
-            E::Suspected { member, by } => {
-                Event::MemberSuspected { member: Member::from_info(member), by: Name::from(*by) }
-            }
-            E::Recovered(m) => Event::MemberRecovered(Member::from_info(m)),
-            E::Faulty { member, by } => Event::MemberFaulty { member: Member::from_info(member), by: Name::from(*by) },
-            E::Left(m) => Event::MemberLeft(Member::from_info(m)),
+            E::Joined(m) => Event::MemberJoined(own(m)),
+            E::Updated(m) => Event::MemberUpdated(own(m)),
+            E::Suspected { member, by } => Event::MemberSuspected { member: own(member), by: Name::from(*by) },
+            E::Recovered(m) => Event::MemberRecovered(own(m)),
+            E::Faulty { member, by } => Event::MemberFaulty { member: own(member), by: Name::from(*by) },
+            E::Left(m) => Event::MemberLeft(own(m)),
             E::Broadcast { origin, seq, payload } => {
                 Event::Broadcast { origin: Name::from(*origin), seq: *seq, payload: Bytes::copy_from_slice(payload) }
             }

@@ -13,6 +13,9 @@ use std::time::{Duration, Instant};
 
 use swim::tls::ClusterCa;
 use swim::{Cluster, Config, Event, Events, State};
+use tokio_stream::{StreamExt, StreamMap};
+
+type DemoError = Box<dyn std::error::Error>;
 
 struct Args {
     members: usize,
@@ -64,15 +67,14 @@ fn secs(d: Duration) -> String {
     format!("{:.2}s", d.as_secs_f64())
 }
 
-async fn run(args: Args) -> Result<(), swim::Error> {
+async fn run(args: Args) -> Result<(), DemoError> {
     let config = Config::local();
     let n = args.members;
     let transport = if args.quic { "QUIC with mutual TLS" } else { "UDP (syncs over TCP)" };
     println!("swim demo: {n} members on 127.0.0.1 over {transport}, protocol period {:?}\n", config.protocol_period);
 
     // Start the members.
-    let ca =
-        if args.quic { Some(ClusterCa::generate("demo").map_err(|e| swim::Error::Transport(e.into()))?) } else { None };
+    let ca = if args.quic { Some(ClusterCa::generate("demo")?) } else { None };
     let mut members = Vec::with_capacity(n);
     for i in 0..n {
         let mut builder = Cluster::builder(name(i))
@@ -80,7 +82,7 @@ async fn run(args: Args) -> Result<(), swim::Error> {
             .bind(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
             .metadata(format!("zone={}", ["a", "b", "c"][i % 3]));
         if let Some(ca) = &ca {
-            builder = builder.quic(ca.issue(&name(i)).map_err(|e| swim::Error::Transport(e.into()))?);
+            builder = builder.quic(ca.issue(&name(i))?);
         }
         members.push(builder.start().await?);
     }
@@ -93,12 +95,14 @@ async fn run(args: Args) -> Result<(), swim::Error> {
     for m in &members[1..] {
         m.join([seed]).await?;
     }
-    wait(Duration::from_secs(30), || all_alive(&members, n)).await;
+    for m in &members {
+        m.wait_for_members(n, Duration::from_secs(30)).await?;
+    }
     println!("  all {n} members see all {n} alive after {}\n", secs(started.elapsed()));
 
     // Kill two members without a goodbye, and watch the survivors.
     let victims = [3, n - 5];
-    let mut watchers: Vec<(usize, Events)> =
+    let mut watchers: StreamMap<usize, Events> =
         (0..n).filter(|i| !victims.contains(i)).map(|i| (i, members[i].events())).collect();
     let killed_at = Instant::now();
     for &v in &victims {
@@ -108,24 +112,17 @@ async fn run(args: Args) -> Result<(), swim::Error> {
     let survivors = watchers.len();
     let mut first_suspected: HashMap<String, (Duration, String)> = HashMap::new();
     let mut faulty_at: HashMap<String, Vec<Duration>> = HashMap::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while victims.iter().any(|&v| faulty_at.get(&name(v)).map_or(0, Vec::len) < survivors) && Instant::now() < deadline
-    {
-        for (_, events) in &mut watchers {
-            while let Some(Ok(event)) = events.try_recv() {
-                let at = killed_at.elapsed();
-                match event {
-                    Event::MemberSuspected { member, by } => {
-                        first_suspected.entry(member.name.to_string()).or_insert((at, by.to_string()));
-                    }
-                    Event::MemberFaulty { member, .. } => {
-                        faulty_at.entry(member.name.to_string()).or_default().push(at)
-                    }
-                    _ => {}
-                }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while victims.iter().any(|&v| faulty_at.get(&name(v)).map_or(0, Vec::len) < survivors) {
+        let Ok(Some((_, event))) = tokio::time::timeout_at(deadline, watchers.next()).await else { break };
+        let at = killed_at.elapsed();
+        match event {
+            Ok(Event::MemberSuspected { member, by }) => {
+                first_suspected.entry(member.name.to_string()).or_insert((at, by.to_string()));
             }
+            Ok(Event::MemberFaulty { member, .. }) => faulty_at.entry(member.name.to_string()).or_default().push(at),
+            _ => {}
         }
-        tokio::time::sleep(Duration::from_millis(5)).await;
     }
     for &v in &victims {
         let who = name(v);
@@ -152,7 +149,11 @@ async fn run(args: Args) -> Result<(), swim::Error> {
     let live: Vec<usize> = (0..n).filter(|i| !victims.contains(i) && *i != leaver).collect();
     let remaining: Vec<Cluster> = live.iter().map(|&i| members[i].clone()).collect();
     let leaver_name = name(leaver);
-    wait(Duration::from_secs(30), || all_see(&remaining, &leaver_name, State::Left)).await;
+    for m in &remaining {
+        let mut view = m.watch().await?;
+        let left = view.wait_for(|v| v.iter().any(|x| x.name == *leaver_name && x.state == State::Left));
+        drop(tokio::time::timeout(Duration::from_secs(30), left).await??);
+    }
     let mut faulty = false;
     while let Some(Ok(e)) = events.try_recv() {
         faulty |= matches!(&e, Event::MemberFaulty { member, .. } if member.name == name(leaver).as_str());
@@ -166,30 +167,24 @@ async fn run(args: Args) -> Result<(), swim::Error> {
     );
 
     // A broadcast.
-    let mut inboxes: Vec<Events> = remaining.iter().map(Cluster::events).collect();
+    let mut inboxes: StreamMap<usize, Events> = remaining.iter().map(Cluster::events).enumerate().collect();
     let sender = &remaining[0];
     let sent_at = Instant::now();
     sender.broadcast(format!("hello from {}", sender.name())).await?;
-    let mut received = vec![0usize; inboxes.len()];
+    let mut received = vec![0usize; remaining.len()];
     let mut last = Duration::ZERO;
     let mut text = String::new();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while received.iter().skip(1).any(|&r| r == 0) && Instant::now() < deadline {
-        for (i, inbox) in inboxes.iter_mut().enumerate() {
-            while let Some(Ok(e)) = inbox.try_recv() {
-                if let Event::Broadcast { payload, .. } = e {
-                    received[i] += 1;
-                    last = sent_at.elapsed();
-                    text = String::from_utf8_lossy(&payload).into_owned();
-                }
+    // Until every other member has it, then half a second more: would a
+    // duplicate arrive?
+    let mut deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while let Ok(Some((i, event))) = tokio::time::timeout_at(deadline, inboxes.next()).await {
+        if let Ok(Event::Broadcast { payload, .. }) = event {
+            received[i] += 1;
+            last = last.max(sent_at.elapsed());
+            text = String::from_utf8_lossy(&payload).into_owned();
+            if received.iter().skip(1).all(|&r| r > 0) {
+                deadline = deadline.min(tokio::time::Instant::now() + Duration::from_millis(500));
             }
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    tokio::time::sleep(Duration::from_millis(500)).await; // would a duplicate arrive?
-    for (i, inbox) in inboxes.iter_mut().enumerate() {
-        while let Some(Ok(e)) = inbox.try_recv() {
-            received[i] += usize::from(matches!(e, Event::Broadcast { .. }));
         }
     }
     let once = received.iter().skip(1).filter(|&&r| r == 1).count();
@@ -208,7 +203,7 @@ async fn run(args: Args) -> Result<(), swim::Error> {
     table.sort_by(|a, b| a.name.cmp(&b.name));
     for m in &table {
         let addr = m.addrs.first().map_or(String::new(), ToString::to_string);
-        let state = format!("{:?}", m.state).to_lowercase();
+        let state = m.state.to_string();
         let meta = String::from_utf8_lossy(&m.meta);
         println!("    {:<6} {:<22} {:<8} {:>11}  {meta}", m.name.to_string(), addr, state, m.incarnation);
     }
@@ -216,35 +211,4 @@ async fn run(args: Args) -> Result<(), swim::Error> {
         m.shutdown().await?;
     }
     Ok(())
-}
-
-async fn wait<F, Fut>(limit: Duration, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + limit;
-    while !check().await && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
-async fn all_alive(members: &[Cluster], n: usize) -> bool {
-    for m in members {
-        match m.members().await {
-            Ok(view) if view.iter().filter(|x| x.state == State::Alive).count() == n => {}
-            _ => return false,
-        }
-    }
-    true
-}
-
-async fn all_see(members: &[Cluster], who: &str, state: State) -> bool {
-    for m in members {
-        match m.members().await {
-            Ok(view) if view.iter().any(|x| x.name == who && x.state == state) => {}
-            _ => return false,
-        }
-    }
-    true
 }

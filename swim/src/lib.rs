@@ -45,11 +45,16 @@ pub use swim_protocol::{
     State, Stats, SuspicionScale,
 };
 pub use swim_runtime::{
-    Builder, Cluster, DEFAULT_PORT, Error, Event, Events, Member, Name, PeriodReport, RecvError, RuntimeOptions,
-    metrics,
+    Builder, Cluster, DEFAULT_PORT, Error, Event, Events, Fault, Member, Name, PeriodReport, RecvError, RuntimeOptions,
+    View, metrics,
 };
 pub use swim_transport::{Transport, udp};
 #[cfg(feature = "test-util")]
 pub use swim_transport::{faults, memory};
 #[cfg(feature = "quic")]
 pub use swim_transport::{quic, tls};
+
+/// The README's Rust blocks, compiled as doctests so that they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;

@@ -81,7 +81,7 @@ impl Recorder for Capture {
 async fn the_documented_metrics_are_published() {
     let capture = Capture::default();
     metrics::set_global_recorder(capture.clone()).expect("the only recorder in this binary");
-    let options = RuntimeOptions { metrics_interval: Duration::from_millis(100), ..RuntimeOptions::default() };
+    let options = RuntimeOptions::default().metrics_interval(Duration::from_millis(100));
     let members = start_converged(3, "mx", &fast(), &options).await;
     let all_published = || {
         ["mx0", "mx1", "mx2"].iter().all(|name| {

@@ -53,7 +53,7 @@ async fn members_log_how_often_they_are_probed_and_how_fast_updates_spread() {
         .finish();
     tracing::subscriber::set_global_default(subscriber).expect("the only subscriber in this binary");
 
-    let options = RuntimeOptions { report_every: 10, ..RuntimeOptions::default() };
+    let options = RuntimeOptions::default().report_every(10);
     let members = start_converged(5, "rp", &fast(), &options).await;
     // Reports after convergence: all five members, probed in some periods.
     let settled = lines.reports().len();

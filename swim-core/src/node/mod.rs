@@ -177,8 +177,9 @@ impl Node {
         if meta.len() > config.max_metadata {
             return Err(ConfigError::new("meta", "is larger than max_metadata"));
         }
-        let sealing = seal::Sealing::new(&config, name)
-            .map_err(|_| ConfigError::new("encryption", "needs a nonce epoch, and the OS random source failed"))?;
+        let sealing = seal::Sealing::new(&config, name).map_err(|_| {
+            ConfigError::environment("encryption", "needs a nonce epoch, and the OS random source failed")
+        })?;
         let expected = config.expected_members.max(1);
         let mut members = Members::with_capacity(expected);
         // The table is empty and its limit is at least 2, so slot 0 (LOCAL) is ours.
