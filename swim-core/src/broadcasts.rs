@@ -145,12 +145,12 @@ impl Broadcasts {
     }
 
     pub(crate) fn release(&mut self, index: u32) {
-        if let Some(slot) = self.slots.get_mut(index as usize) {
-            if slot.used {
-                slot.used = false;
-                slot.retained = false;
-                self.free.push(index);
-            }
+        if let Some(slot) = self.slots.get_mut(index as usize)
+            && slot.used
+        {
+            slot.used = false;
+            slot.retained = false;
+            self.free.push(index);
         }
     }
 

@@ -180,7 +180,7 @@ pub enum Dissemination {
     /// sensible choice in production).
     #[default]
     Infection,
-    /// "SWIM basic": the member that makes a verdict, refutes, joins a new
+    /// **For reproducing the SWIM paper only.** "SWIM basic": the member that makes a verdict, refutes, joins a new
     /// member or leaves sends the update once to every member it knows, in
     /// a datagram of its own (best-effort multicast over unicast); received
     /// updates are not passed on. O(N) datagrams per update; kept to
@@ -197,7 +197,7 @@ pub enum SuspicionScale {
     /// memberlist).
     #[default]
     Log10,
-    /// `α · ⌈log10(N + 1)⌉ · T`: whole steps, the SWIM paper's
+    /// **For reproducing the SWIM paper only.** `α · ⌈log10(N + 1)⌉ · T`: whole steps, the SWIM paper's
     /// `3⌈log(N+1)⌉` periods with α = 3.
     CeilLog10,
 }
@@ -295,7 +295,8 @@ pub struct Config {
     pub indirect_probes: usize,
 
     /// Whether a failed probe makes the target *suspect* (refutable) rather
-    /// than faulty at once.
+    /// than faulty at once. Keep it on: off is **for reproducing the SWIM
+    /// paper's comparison only** (one lost probe then condemns a member).
     pub suspicion: bool,
     /// α: the minimum suspicion timeout is `α · log10(max(N, 2)) · T` (or
     /// see `suspicion_scale`).
@@ -306,7 +307,9 @@ pub struct Config {
     /// the minimum as independent confirmations arrive.
     pub suspicion_max_mult: u32,
     /// Lifeguard: local health scaling probes, dynamic suspicion timeouts,
-    /// nacks from helpers, and the buddy system.
+    /// nacks from helpers, and the buddy system. Keep it on: off is **for
+    /// reproducing the papers' comparisons only** (a slow member then
+    /// accuses healthy ones).
     pub lifeguard: bool,
     /// S: the highest local health score; probe interval and timeout are
     /// multiplied by `score + 1`.
@@ -508,8 +511,9 @@ impl Config {
     /// K = 1 helper, updates sent `3⌈log10(N + 1)⌉` times, a fixed suspicion
     /// timeout of `3⌈log10(N + 1)⌉` periods, no Lifeguard, no gossip rounds,
     /// no periodic sync (so no broadcast repair), broadcasts live a minute,
-    /// no period jitter; the rest as [`Config::lan`]. For reproducing the paper's experiments:
-    /// Lifeguard makes a real cluster markedly more robust.
+    /// no period jitter; the rest as [`Config::lan`]. **For reproducing the
+    /// paper's experiments only, not for production**: Lifeguard makes a
+    /// real cluster markedly more robust.
     ///
     /// ```
     /// use core::time::Duration;

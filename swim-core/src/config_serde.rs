@@ -84,7 +84,7 @@ pub(crate) mod duration {
         let units: [(u128, &str); 5] =
             [(3_600_000_000_000, "h"), (60_000_000_000, "m"), (1_000_000_000, "s"), (1_000_000, "ms"), (1_000, "us")];
         for (size, unit) in units {
-            if ns % size == 0 && (ns > 0 || unit == "s") {
+            if ns.is_multiple_of(size) && (ns > 0 || unit == "s") {
                 return format!("{}{unit}", ns / size);
             }
         }

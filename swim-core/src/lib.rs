@@ -53,3 +53,8 @@ pub use members::State;
 pub use node::{Node, SyncId, SyncOpen, SyncStatus, Transmit};
 pub use stats::Stats;
 pub use time::Time;
+
+/// The README's example, compiled and run as a doctest so that it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -99,10 +99,10 @@ impl ProbeList {
         let pick = self.cursor + rng.below(self.order.len() - self.cursor);
         self.order.swap(self.cursor, pick);
         for i in [self.cursor, pick] {
-            if let Some(&slot) = self.order.get(i) {
-                if let Some(p) = self.pos.get_mut(slot as usize) {
-                    *p = to_u32(i);
-                }
+            if let Some(&slot) = self.order.get(i)
+                && let Some(p) = self.pos.get_mut(slot as usize)
+            {
+                *p = to_u32(i);
             }
         }
         self.cursor += 1;

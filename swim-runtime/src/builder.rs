@@ -301,11 +301,11 @@ impl Builder {
         }
         let node = Node::new(self.name.as_bytes(), &[advertise], &self.metadata, config, Time::ZERO)?;
         let cluster = launch.launch(node, self.options);
-        if !self.seeds.is_empty() {
-            if let Err(e) = cluster.join(self.seeds).await {
-                let _ = cluster.shutdown().await;
-                return Err(e);
-            }
+        if !self.seeds.is_empty()
+            && let Err(e) = cluster.join(self.seeds).await
+        {
+            let _ = cluster.shutdown().await;
+            return Err(e);
         }
         Ok(cluster)
     }

@@ -431,10 +431,10 @@ impl<T: Transport> Driver<T> {
     fn pump(&mut self, id: SyncId) {
         match self.node.sync_status(id) {
             Some(SyncStatus::Send) => {
-                if self.syncs.flushed(id) {
-                    if let Some(len) = self.node.poll_sync_frame(id, &mut self.frame) {
-                        self.syncs.queue(id, self.frame.get(..len).unwrap_or_default());
-                    }
+                if self.syncs.flushed(id)
+                    && let Some(len) = self.node.poll_sync_frame(id, &mut self.frame)
+                {
+                    self.syncs.queue(id, self.frame.get(..len).unwrap_or_default());
                 }
             }
             Some(SyncStatus::Done) => {

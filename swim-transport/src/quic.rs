@@ -279,10 +279,10 @@ impl Transport for QuicTransport {
             _ => return false,
         };
         let id = connection.stable_id();
-        if let Some((proven_id, proven)) = self.inner.names.lock().get(&peer) {
-            if *proven_id == id {
-                return proven.as_slice() == name;
-            }
+        if let Some((proven_id, proven)) = self.inner.names.lock().get(&peer)
+            && *proven_id == id
+        {
+            return proven.as_slice() == name;
         }
         let certs = connection.peer_identity().and_then(|i| i.downcast::<Vec<CertificateDer<'static>>>().ok());
         let Some(cert) = certs.as_deref().and_then(|c| c.first()) else { return false };

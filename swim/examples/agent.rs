@@ -283,7 +283,7 @@ async fn run(args: Args) -> Result<(), String> {
     }
 
     let mut status = tokio::time::interval(args.status);
-    let mut terminate = terminate_signal()?;
+    let mut terminate = Terminate::new()?;
     loop {
         tokio::select! {
             event = events.recv() => match event {
@@ -311,9 +311,31 @@ async fn run(args: Args) -> Result<(), String> {
     Ok(())
 }
 
-#[cfg(unix)]
-fn terminate_signal() -> Result<tokio::signal::unix::Signal, String> {
-    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).map_err(|e| e.to_string())
+/// SIGTERM on Unix; elsewhere there is none, and Ctrl-C alone stops the
+/// agent.
+struct Terminate {
+    #[cfg(unix)]
+    signal: tokio::signal::unix::Signal,
+}
+
+impl Terminate {
+    fn new() -> Result<Self, String> {
+        #[cfg(unix)]
+        let terminate = Terminate {
+            signal: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                .map_err(|e| e.to_string())?,
+        };
+        #[cfg(not(unix))]
+        let terminate = Terminate {};
+        Ok(terminate)
+    }
+
+    async fn recv(&mut self) {
+        #[cfg(unix)]
+        self.signal.recv().await;
+        #[cfg(not(unix))]
+        std::future::pending::<()>().await;
+    }
 }
 
 /// What a peer sent, made safe for a terminal: control characters (escape

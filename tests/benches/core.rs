@@ -114,10 +114,10 @@ fn main() {
         node.handle_timeout(now);
         let mut sent = Vec::new();
         while let Some(tx) = node.poll_transmit(now, &mut buf) {
-            if let Ok(p) = swim_wire::Packet::parse(&buf[..tx.len], &swim_wire::DecodeOptions::default()) {
-                if let Message::Ping(ping) = p.primary() {
-                    sent.push((tx.destination, ping.seq, ping.target.to_vec()));
-                }
+            if let Ok(p) = swim_wire::Packet::parse(&buf[..tx.len], &swim_wire::DecodeOptions::default())
+                && let Message::Ping(ping) = p.primary()
+            {
+                sent.push((tx.destination, ping.seq, ping.target.to_vec()));
             }
         }
         while node.poll_event().is_some() {}

@@ -6,6 +6,7 @@
 //! - `cargo xtask paper [--help | options]`
 //! - `cargo xtask simfuzz --seeds N [--seed S] [--members M]`
 //! - `cargo xtask attack [FILTER]`
+//! - `cargo xtask msrv`
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -13,6 +14,7 @@ use std::process::ExitCode;
 mod attack;
 mod bench;
 mod fuzz;
+mod msrv;
 mod paper;
 mod simfuzz;
 
@@ -33,6 +35,8 @@ commands:
   attack [FILTER]                 the attack suite: real members over loopback, attacked;
                                   prints `attack: NAME outcome=refused|FAILED ...` per attack
                                   and `attacks: tried=N refused=M`
+  msrv                            each package's oldest usable Rust from its dependency
+                                  graph against its declared rust-version (fails if below)
 ";
 
 fn main() -> ExitCode {
@@ -47,6 +51,7 @@ fn main() -> ExitCode {
         Some("paper") => paper::run(rest),
         Some("simfuzz") => simfuzz::run(rest),
         Some("attack") => attack::run(rest),
+        Some("msrv") => msrv::run(rest),
         Some("-h" | "--help" | "help") | None => {
             print!("{USAGE}");
             Ok(())

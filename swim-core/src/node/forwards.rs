@@ -129,11 +129,12 @@ impl Forwards {
             return;
         }
         for (index, f) in self.records.iter_mut().enumerate().filter(|(_, f)| f.active) {
-            if let Some(at) = f.nack_at {
-                if !f.acked && now >= at {
-                    f.nack_at = None;
-                    due(Due::Nack { index: crate::convert::to_u16(index), generation: f.generation });
-                }
+            if let Some(at) = f.nack_at
+                && !f.acked
+                && now >= at
+            {
+                f.nack_at = None;
+                due(Due::Nack { index: crate::convert::to_u16(index), generation: f.generation });
             }
             // A forward may expire when its nack is sent (nack time and
             // expiry can coincide): the nack is encoded from the record

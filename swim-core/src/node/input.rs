@@ -258,12 +258,12 @@ pub(super) fn store_broadcast(
     }
     if broadcasts.release_earliest_expiring() {
         stats.broadcasts_evicted += 1;
-    } else if let Some(victim) = queue.most_sent() {
-        if queue.transmits(victim).is_some_and(|t| t > 0 || !own) {
-            queue.remove(victim);
-            broadcasts.release(victim);
-            stats.broadcasts_evicted += 1;
-        }
+    } else if let Some(victim) = queue.most_sent()
+        && queue.transmits(victim).is_some_and(|t| t > 0 || !own)
+    {
+        queue.remove(victim);
+        broadcasts.release(victim);
+        stats.broadcasts_evicted += 1;
     }
     broadcasts.store(b)
 }

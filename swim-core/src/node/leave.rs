@@ -90,10 +90,11 @@ impl Node {
         let mut told = SmallVec::new();
         if everyone {
             for (slot, e) in self.members.iter() {
-                if slot != LOCAL && e.state.is_live() {
-                    if let Some(member) = self.members.reference(slot) {
-                        told.push(Told { member, seq: 0, acked: false });
-                    }
+                if slot != LOCAL
+                    && e.state.is_live()
+                    && let Some(member) = self.members.reference(slot)
+                {
+                    told.push(Told { member, seq: 0, acked: false });
                 }
             }
         }

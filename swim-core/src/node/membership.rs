@@ -291,11 +291,11 @@ impl Node {
         if self.config.dissemination != Dissemination::Infection {
             return;
         }
-        if let (Some(from), Some(member)) = (from, self.members.reference(slot)) {
-            if self.push_back_limiter.allow(now, from.addr.ip()) {
-                let receiver = self.tag(from.name);
-                self.send(Outgoing::Update { to: from.addr, member, receiver });
-            }
+        if let (Some(from), Some(member)) = (from, self.members.reference(slot))
+            && self.push_back_limiter.allow(now, from.addr.ip())
+        {
+            let receiver = self.tag(from.name);
+            self.send(Outgoing::Update { to: from.addr, member, receiver });
         }
     }
 
@@ -362,10 +362,10 @@ impl Node {
         if !self.config.lifeguard {
             return;
         }
-        if let By::Name(name) = by {
-            if self.members.find(name).is_none() {
-                return;
-            }
+        if let By::Name(name) = by
+            && self.members.find(name).is_none()
+        {
+            return;
         }
         let accuser = self.members.hash(self.members.accuser_name(by));
         let Some(s) = self.members.suspicion_mut(slot) else { return };
@@ -424,11 +424,11 @@ impl Node {
         self.probe_list.remove(slot);
         self.disseminate(now, slot);
         let reference = self.members.reference(slot);
-        if let (Some(r), Some(entry)) = (reference, self.members.get_mut(slot)) {
-            if !entry.tombstone_queued {
-                entry.tombstone_queued = true;
-                self.tombstones.push_back((now + self.config.tombstone_ttl, r));
-            }
+        if let (Some(r), Some(entry)) = (reference, self.members.get_mut(slot))
+            && !entry.tombstone_queued
+        {
+            entry.tombstone_queued = true;
+            self.tombstones.push_back((now + self.config.tombstone_ttl, r));
         }
         if state == State::Faulty {
             self.arm_reconnect(now);
@@ -511,14 +511,14 @@ impl Node {
         match claim {
             Claim::Alive(update) => {
                 let (mine, claimed) = (local.addrs.first().copied(), update.addrs.first());
-                if let (Some(mine), Some(claimed)) = (mine, claimed) {
-                    if mine != claimed {
-                        let speaks_for_itself = from.map(|f| f.addr) == Some(claimed);
-                        if version.generation >= own.generation || speaks_for_itself {
-                            self.name_conflict(now, update.name, mine, claimed);
-                        }
-                        return;
+                if let (Some(mine), Some(claimed)) = (mine, claimed)
+                    && mine != claimed
+                {
+                    let speaks_for_itself = from.map(|f| f.addr) == Some(claimed);
+                    if version.generation >= own.generation || speaks_for_itself {
+                        self.name_conflict(now, update.name, mine, claimed);
                     }
+                    return;
                 }
                 let differs =
                     update.meta != local.meta.as_slice() || !local.addrs.iter().copied().eq(update.addrs.iter());
@@ -622,10 +622,12 @@ impl Node {
     pub(super) fn name_conflict(&mut self, now: Time, name: &[u8], known: SocketAddr, claimed: SocketAddr) {
         self.stats.name_conflicts += 1;
         let hash = self.members.hash(name);
-        if let Some((h, addr, at)) = self.last_conflict {
-            if h == hash && addr == claimed && now < at + self.config.protocol_period {
-                return;
-            }
+        if let Some((h, addr, at)) = self.last_conflict
+            && h == hash
+            && addr == claimed
+            && now < at + self.config.protocol_period
+        {
+            return;
         }
         self.last_conflict = Some((hash, claimed, now));
         self.events.push_with(name.len(), |arena| Record::NameConflict { name: arena.store(name), known, claimed });

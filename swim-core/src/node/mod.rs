@@ -410,10 +410,10 @@ impl Node {
     pub fn poll_event(&mut self) -> Option<Event<'_>> {
         let record = loop {
             let record = self.events.pop()?;
-            if let Record::Member { member, .. } = record {
-                if self.members.resolve(member).is_none() {
-                    continue; // the member was reaped before the event was polled
-                }
+            if let Record::Member { member, .. } = record
+                && self.members.resolve(member).is_none()
+            {
+                continue; // the member was reaped before the event was polled
             }
             break record;
         };

@@ -235,11 +235,9 @@ impl Node {
                 && slot != LOCAL
                 && !out.get(..found).unwrap_or_default().contains(&slot)
                 && self.members.get(slot).is_some_and(|e| usable(e.state));
-            if ok {
-                if let Some(h) = out.get_mut(found) {
-                    *h = slot;
-                    found += 1;
-                }
+            if ok && let Some(h) = out.get_mut(found) {
+                *h = slot;
+                found += 1;
             }
         }
         found

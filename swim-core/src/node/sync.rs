@@ -319,12 +319,12 @@ impl Node {
         if let Some(peer) = abandoned_join {
             self.retry_join_sync(peer);
         }
-        if let Some((at, peer, left)) = self.syncs.join_retry {
-            if now >= at {
-                // No room for it now (or leaving): later, never in a loop.
-                let retry = self.leave.is_none() && self.open_sync(now, peer, true, None).is_none();
-                self.syncs.join_retry = retry.then(|| (now + self.config.join_retry_interval, peer, left));
-            }
+        if let Some((at, peer, left)) = self.syncs.join_retry
+            && now >= at
+        {
+            // No room for it now (or leaving): later, never in a loop.
+            let retry = self.leave.is_none() && self.open_sync(now, peer, true, None).is_none();
+            self.syncs.join_retry = retry.then(|| (now + self.config.join_retry_interval, peer, left));
         }
         if self.leave.is_some() || !self.timers.expired(Timer::Sync, now) {
             return;

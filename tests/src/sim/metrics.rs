@@ -214,10 +214,10 @@ impl Metrics {
             },
             Event::Joined(member) => {
                 // A member held faulty that is alive again at this observer.
-                if let Some((i, _)) = subject(member.name) {
-                    if let Some(holders) = self.held_faulty.get_mut(&i) {
-                        holders.retain(|&o| o != observer);
-                    }
+                if let Some((i, _)) = subject(member.name)
+                    && let Some(holders) = self.held_faulty.get_mut(&i)
+                {
+                    holders.retain(|&o| o != observer);
                 }
             }
             Event::Left(_) => self.left_seen += 1,

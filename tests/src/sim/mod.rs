@@ -362,12 +362,12 @@ impl Sim {
 
     /// Crashes member `i`: it stops at once, without leaving.
     pub fn crash(&mut self, i: usize) {
-        if let Some(m) = self.members.get_mut(i) {
-            if m.node.take().is_some() || (m.responder && m.crashed_at.is_none()) {
-                m.crashed_at = Some(self.now);
-                m.deadline = None;
-                self.metrics.crashed(i, self.now);
-            }
+        if let Some(m) = self.members.get_mut(i)
+            && (m.node.take().is_some() || (m.responder && m.crashed_at.is_none()))
+        {
+            m.crashed_at = Some(self.now);
+            m.deadline = None;
+            self.metrics.crashed(i, self.now);
         }
     }
 
@@ -647,10 +647,10 @@ impl Sim {
         }
         let announced = node.leave_announced();
         let deadline = node.poll_timeout();
-        if self.check_invariants {
-            if let Err(broken) = node.check_invariants() {
-                panic!("member {i} at {now:?}: {broken}");
-            }
+        if self.check_invariants
+            && let Err(broken) = node.check_invariants()
+        {
+            panic!("member {i} at {now:?}: {broken}");
         }
         if let Some(m) = self.members.get_mut(i) {
             m.node = Some(node);
@@ -673,14 +673,14 @@ impl Sim {
             }
             return;
         }
-        if let Some(m) = self.members.get_mut(i) {
-            if deadline != m.deadline {
-                m.deadline = deadline;
-                if let Some(at) = deadline {
-                    let at = at.max(now);
-                    m.deadline = Some(at);
-                    self.schedule(at, Pending::Timer { node: i, due: at });
-                }
+        if let Some(m) = self.members.get_mut(i)
+            && deadline != m.deadline
+        {
+            m.deadline = deadline;
+            if let Some(at) = deadline {
+                let at = at.max(now);
+                m.deadline = Some(at);
+                self.schedule(at, Pending::Timer { node: i, due: at });
             }
         }
     }

@@ -10,15 +10,15 @@ use super::{Pending, Sim, SimMember, SimSync};
 
 impl Sim {
     pub(super) fn open_sync(&mut self, opener: usize, id: SyncId, peer: SocketAddr) {
-        if let Some(&to) = self.by_addr.get(&peer) {
-            if self.members.get(to).is_some_and(|m| m.responder) {
-                if self.members.get(to).is_some_and(SimMember::is_up) && self.network.connected(opener, to) {
-                    self.serve_sync(opener, id, to);
-                } else {
-                    self.with_node(opener, |n, _| n.close_sync(id));
-                }
-                return;
+        if let Some(&to) = self.by_addr.get(&peer)
+            && self.members.get(to).is_some_and(|m| m.responder)
+        {
+            if self.members.get(to).is_some_and(SimMember::is_up) && self.network.connected(opener, to) {
+                self.serve_sync(opener, id, to);
+            } else {
+                self.with_node(opener, |n, _| n.close_sync(id));
             }
+            return;
         }
         let now = self.now;
         let from_addr = self.members.get(opener).map(|m| m.addr);
