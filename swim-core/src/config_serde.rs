@@ -194,10 +194,10 @@ mod tests {
     fn a_config_round_trips_with_keys_redacted_unless_asked() {
         let mut config = Config::lan();
         config.label = b"prod".to_vec();
-        config.reclaim_time = Some(Duration::from_secs(30));
-        config.encryption = Some(Encryption::new(SecretKey([9; 32])));
+        config.security.reclaim_time = Some(Duration::from_secs(30));
+        config.security.encryption = Some(Encryption::new(SecretKey([9; 32])));
         let text = serde_json::to_string(&config).unwrap();
-        assert!(text.contains(r#""protocol_period":"1s""#), "{text}");
+        assert!(text.contains(r#""probe":{"period":"1s""#), "{text}");
         assert!(text.contains(r#""label":"prod""#), "{text}");
         assert!(!text.contains(&SecretKey([9; 32]).to_hex()), "a key was written in clear: {text}");
         let err = serde_json::from_str::<Config>(&text).unwrap_err().to_string();
@@ -213,13 +213,14 @@ mod tests {
 
     #[test]
     fn a_partial_config_fills_in_from_the_lan_preset() {
-        let config: Config = serde_json::from_str(r#"{"protocol_period":"2s","probe_timeout":"800ms"}"#).unwrap();
-        assert_eq!(config.protocol_period, Duration::from_secs(2));
-        assert_eq!(config.probe_timeout, Duration::from_millis(800));
-        assert_eq!(config.suspicion_mult, Config::lan().suspicion_mult);
-        let err = serde_json::from_str::<Config>(r#"{"protocol_perod":"2s"}"#).unwrap_err().to_string();
+        let config: Config = serde_json::from_str(r#"{"probe":{"period":"2s","timeout":"800ms"}}"#).unwrap();
+        assert_eq!(config.probe.period, Duration::from_secs(2));
+        assert_eq!(config.probe.timeout, Duration::from_millis(800));
+        assert_eq!(config.suspicion.mult, Config::lan().suspicion.mult);
+        assert_eq!(config.probe.min_timeout, Config::lan().probe.min_timeout, "the rest of the group too");
+        let err = serde_json::from_str::<Config>(r#"{"probe":{"perod":"2s"}}"#).unwrap_err().to_string();
         assert!(err.contains("unknown field"), "{err}");
-        let err = serde_json::from_str::<Config>(r#"{"protocol_period":"2 fortnights"}"#).unwrap_err().to_string();
+        let err = serde_json::from_str::<Config>(r#"{"probe":{"period":"2 fortnights"}}"#).unwrap_err().to_string();
         assert!(err.contains("not a unit"), "{err}");
     }
 }

@@ -1,6 +1,6 @@
 //! Saturating integer conversions. Every narrowing in the core goes through
 //! these, at places where the value is bounded by a validated limit (member
-//! slots by `max_members` ≤ 2²⁴, counts by fixed capacities); saturating
+//! slots by `limits.max_members` ≤ 2²⁴, counts by fixed capacities); saturating
 //! instead of truncating keeps even a broken bound harmless.
 
 pub(crate) fn to_u32(n: usize) -> u32 {

@@ -11,7 +11,7 @@ use core::fmt;
 pub enum InputError {
     /// The bytes are not a valid packet (says what and where).
     Decode(swim_wire::Error),
-    /// A datagram larger than `Config::packet_budget`, refused unread (no
+    /// A datagram larger than `limits.packet_budget`, refused unread (no
     /// member sends one; a receiver need not read what only an attacker
     /// would send).
     TooLarge {

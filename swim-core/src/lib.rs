@@ -46,7 +46,10 @@ mod suspicion;
 mod time;
 mod version;
 
-pub use config::{Config, ConfigError, Dissemination, Encryption, KeyParseError, RateLimit, SecretKey, SuspicionScale};
+pub use config::{
+    Config, ConfigError, DisseminationConfig, DisseminationStyle, Encryption, KeyParseError, LimitsConfig, ProbeConfig,
+    RateLimit, SecretKey, SecurityConfig, SuspicionConfig, SuspicionScale, SyncConfig,
+};
 pub use error::{CommandError, InputError};
 pub use events::{Event, JoinFailure, MemberInfo};
 pub use members::State;

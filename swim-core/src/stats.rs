@@ -88,18 +88,18 @@ pub struct Stats {
     /// repair path; included in `broadcasts_delivered`).
     pub broadcasts_repaired: u64,
     /// User broadcasts evicted from a full pool before their gossip or
-    /// retention was over (size `broadcast_capacity` above your rate).
+    /// retention was over (size `dissemination.broadcast_capacity` above your rate).
     pub broadcasts_evicted: u64,
     /// User broadcasts refused because they came from an older process of
     /// their origin, or too far below the newest one from that origin to
     /// tell whether they were delivered.
     pub broadcasts_too_old: u64,
-    /// Members refused because `max_members` was reached.
+    /// Members refused because `limits.max_members` was reached.
     pub members_refused: u64,
     /// Name conflicts seen.
     pub name_conflicts: u64,
     /// Second-hand claims that a member moved to another address, refused
-    /// because peers prove their names (`Config::names_proven`).
+    /// because peers prove their names (`security.names_proven`).
     pub moves_refused: u64,
     /// Times this node, holding a member as left, answered an older claim
     /// about it (alive, suspect, faulty) with the departure.
@@ -117,7 +117,7 @@ pub struct Stats {
     pub resyncs: u64,
     /// Syncs opened because members this node did not know kept pinging it.
     pub stranger_syncs: u64,
-    /// Syncs refused because `max_concurrent_syncs` were running.
+    /// Syncs refused because `sync.max_concurrent` were running.
     pub syncs_refused: u64,
     /// Timers that fired later than `overload_threshold` (local overload).
     pub overload_reports: u64,

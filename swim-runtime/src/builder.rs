@@ -129,8 +129,8 @@ impl Builder {
 
     /// The protocol configuration (default [`Config::lan`]). A `generation`
     /// of 0 is replaced by the wall clock at start. A `seed` of 0
-    /// is replaced by a random one; `packet_budget` and
-    /// `max_broadcast_payload` are lowered if the transport's datagrams are
+    /// is replaced by a random one; `limits.packet_budget` and
+    /// `dissemination.max_broadcast_payload` are lowered if the transport's datagrams are
     /// smaller (QUIC datagrams carry 1,100 bytes). [`Cluster::config`]
     /// shows the configuration in force.
     pub fn config(mut self, config: Config) -> Self {
@@ -163,7 +163,7 @@ impl Builder {
     }
 
     /// Application metadata gossiped with this member (at most
-    /// `Config::max_metadata` bytes).
+    /// `limits.max_metadata` bytes).
     pub fn metadata(mut self, meta: impl Into<Bytes>) -> Self {
         self.metadata = meta.into();
         self
@@ -176,7 +176,7 @@ impl Builder {
     }
 
     /// Encrypts every datagram and sync frame with these keys (AES-256-GCM;
-    /// the first seals, all open). Shortcut for setting `Config::encryption`
+    /// the first seals, all open). Shortcut for setting `security.encryption`
     /// (call it after [`config`](Self::config), which replaces it); the node
     /// draws its nonce epoch from the operating system's random source.
     /// Given no key, [`start`](Self::start) fails with [`Error::Config`]
@@ -187,7 +187,7 @@ impl Builder {
             Some(first) => {
                 let mut e = Encryption::new(first);
                 e.keys.extend(keys);
-                self.config.encryption = Some(e);
+                self.config.security.encryption = Some(e);
                 self.no_keys = false;
             }
             None => self.no_keys = true,
@@ -236,8 +236,8 @@ impl Builder {
                 "was given no keys: pass at least one (`SecretKey::generate` makes one)",
             ));
         }
-        if self.config.encryption.as_ref().is_some_and(|e| e.keys.is_empty()) {
-            return Err(config_error("encryption", "holds no keys: give it at least one, or set it to None"));
+        if self.config.security.encryption.as_ref().is_some_and(|e| e.keys.is_empty()) {
+            return Err(config_error("security.encryption", "holds no keys: give it at least one, or set it to None"));
         }
         if self.bind.is_some() && matches!(self.transport, Choice::Custom(_)) {
             return Err(config_error(
@@ -272,9 +272,9 @@ impl Builder {
                 }
             }
         };
-        let envelope = if self.config.encryption.is_some() { swim_wire::crypto::OVERHEAD } else { 0 };
+        let envelope = if self.config.security.encryption.is_some() { swim_wire::crypto::OVERHEAD } else { 0 };
         let authenticated = launch.vouches_for_peers()
-            || self.config.encryption.as_ref().is_some_and(|e| !e.accept_plaintext && !e.keys.is_empty());
+            || self.config.security.encryption.as_ref().is_some_and(|e| !e.accept_plaintext && !e.keys.is_empty());
         let reachable = !(launch.local_addr().ip().is_loopback() && advertise.ip().is_loopback());
         if reachable && !authenticated && !self.insecure_plaintext {
             let addr = if launch.local_addr().ip().is_loopback() { advertise } else { launch.local_addr() };
@@ -283,12 +283,12 @@ impl Builder {
         let mut config = self.config;
         // A transport that proves names makes them identities (the driver
         // then checks every sender's name with it).
-        config.names_proven = launch.proves_names();
+        config.security.names_proven = launch.proves_names();
         // Fit the datagram budget, and the largest broadcast with it, to
         // what the transport carries.
-        config.packet_budget = config.packet_budget.min(launch.max_datagram_size());
-        config.max_broadcast_payload =
-            config.max_broadcast_payload.min(config.packet_budget.saturating_sub(300 + envelope));
+        config.limits.packet_budget = config.limits.packet_budget.min(launch.max_datagram_size());
+        config.dissemination.max_broadcast_payload =
+            config.dissemination.max_broadcast_payload.min(config.limits.packet_budget.saturating_sub(300 + envelope));
         if config.seed == 0 {
             config.seed = RandomState::new().hash_one((&self.name, std::time::SystemTime::now()));
         }

@@ -128,7 +128,7 @@ impl Cluster {
 
     /// The configuration in force: what was given, with what the builder
     /// filled in or fitted to the transport (`seed`, `generation`,
-    /// `packet_budget`, `max_broadcast_payload`, `names_proven`).
+    /// `limits.packet_budget`, `dissemination.max_broadcast_payload`, `security.names_proven`).
     pub fn config(&self) -> &Config {
         &self.shared.config
     }
@@ -232,7 +232,7 @@ impl Cluster {
 
     /// A new subscription to events from now on. Each subscriber sees every
     /// event; one that falls behind by more than
-    /// [`Config::event_capacity`] events gets [`RecvError::Lagged`] and
+    /// [`LimitsConfig::event_capacity`](swim_protocol::LimitsConfig::event_capacity) events gets [`RecvError::Lagged`] and
     /// continues from the oldest event still held. Subscribers never slow
     /// the member down.
     ///

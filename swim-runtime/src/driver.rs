@@ -63,10 +63,10 @@ pub(crate) struct Driver<T: Transport> {
 impl<T: Transport> Driver<T> {
     pub(crate) fn new(node: Node, transport: T, options: RuntimeOptions, events: broadcast::Sender<Event>) -> Self {
         let config = node.config();
-        let budget = config.packet_budget;
+        let budget = config.limits.packet_budget;
         // Opened and accepted syncs have a pool each.
-        let syncs = Syncs::new(2 * config.max_concurrent_syncs, config.sync_frame_budget);
-        let frame = vec![0; config.sync_frame_budget];
+        let syncs = Syncs::new(2 * config.sync.max_concurrent, config.sync.frame_budget);
+        let frame = vec![0; config.sync.frame_budget];
         let name = node.local().name.to_vec();
         let origin = Instant::now();
         Driver {
@@ -237,7 +237,7 @@ impl<T: Transport> Driver<T> {
         if every == 0 || stats.periods < self.reported.1 {
             return;
         }
-        PeriodReport::between(&self.reported.0, &stats, self.node.config().protocol_period).log();
+        PeriodReport::between(&self.reported.0, &stats, self.node.config().probe.period).log();
         self.reported = (stats, stats.periods + every);
     }
 

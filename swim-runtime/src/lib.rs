@@ -43,7 +43,7 @@ pub use report::PeriodReport;
 pub use types::{Event, Member, Name};
 
 /// How the task schedules and reports (events held for subscribers are
-/// [`Config::event_capacity`](swim_protocol::Config::event_capacity)).
+/// [`LimitsConfig::event_capacity`](swim_protocol::LimitsConfig::event_capacity)).
 /// Fields may be added in later versions: start from `default()` and use
 /// the setters.
 ///
@@ -123,7 +123,7 @@ impl RuntimeOptions {
 /// ```
 pub fn spawn<T: Transport>(node: Node, transport: T, options: RuntimeOptions) -> Cluster {
     let (commands, command_rx) = mpsc::channel(options.command_capacity.max(1));
-    let (events, _) = broadcast::channel(node.config().event_capacity.max(1));
+    let (events, _) = broadcast::channel(node.config().limits.event_capacity.max(1));
     let config = node.config().clone();
     let local = node.local();
     let name = Name::from(local.name);

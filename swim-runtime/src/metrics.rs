@@ -20,7 +20,7 @@
 //! | `swim_syncs_refused_total` | counter | syncs refused because as many as configured were running |
 //! | `swim_sync_streams_failed_total` | counter | sync streams dropped: connection failures, resets, oversized or invalid frames |
 //! | `swim_overload_reports_total` | counter | late wake-ups reported to the protocol |
-//! | `swim_members_refused_total` | counter | members refused because `max_members` was reached |
+//! | `swim_members_refused_total` | counter | members refused because `limits.max_members` was reached |
 //! | `swim_events_dropped_total` | counter | protocol events dropped before the runtime read them |
 //! | `swim_members_live` | gauge | members alive or suspect, this one included |
 //! | `swim_members_known` | gauge | members known in any state |

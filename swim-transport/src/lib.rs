@@ -111,7 +111,7 @@ pub trait Transport: Send + Sync + 'static {
     /// certificate names its member). The runtime then checks the name
     /// every datagram and sync frame gives for its sender with
     /// [`peer_is`](Transport::peer_is), and members move to another address
-    /// only on their own word (`Config::names_proven`).
+    /// only on their own word (`security.names_proven`).
     fn proves_names(&self) -> bool {
         false
     }

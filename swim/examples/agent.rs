@@ -129,7 +129,7 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
         }
     }
     if let Some(interval) = sync_interval {
-        parsed.config.sync_interval = interval;
+        parsed.config.sync.interval = interval;
     }
     if quic {
         match (ca, cert, key) {

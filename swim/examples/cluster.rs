@@ -71,7 +71,7 @@ async fn run(args: Args) -> Result<(), DemoError> {
     let config = Config::local();
     let n = args.members;
     let transport = if args.quic { "QUIC with mutual TLS" } else { "UDP (syncs over TCP)" };
-    println!("swim demo: {n} members on 127.0.0.1 over {transport}, protocol period {:?}\n", config.protocol_period);
+    println!("swim demo: {n} members on 127.0.0.1 over {transport}, protocol period {:?}\n", config.probe.period);
 
     // Start the members.
     let ca = if args.quic { Some(ClusterCa::generate("demo")?) } else { None };

@@ -76,7 +76,11 @@ fn build() -> (Node, Duration) {
         .step_by(per_packet)
         .map(|start| datagram(ack, (start..MEMBERS.min(start + per_packet)).map(|i| (i, 0))))
         .collect();
-    let config = Config { seed: 9, expected_members: MEMBERS, sync_interval: Duration::ZERO, ..Config::lan() };
+    let config = Config::lan().with(|c| {
+        c.seed = 9;
+        c.limits.expected_members = MEMBERS;
+        c.sync.interval = Duration::ZERO;
+    });
     let mut buf = vec![0u8; 1400];
     let start = Instant::now();
     let mut node = Node::new(&name(0), &[addr(0)], b"role=db", config, Time::ZERO).expect("valid config");
@@ -159,8 +163,8 @@ fn main() {
 
     // The simulator at 1,000 members: timed without counting, then counted.
     let members = 1000;
-    let config = Config { expected_members: members, ..Config::local() };
-    let period = config.protocol_period;
+    let config = Config::local().with(|c| c.limits.expected_members = members);
+    let period = config.probe.period;
     let mut sim = Sim::new(SimConfig { seed: 3, members, config, ..SimConfig::default() });
     sim.join_all(0, Duration::from_millis(2));
     assert!(sim.run_until(Duration::from_secs(120), Sim::converged), "the simulated cluster converges");

@@ -49,12 +49,11 @@ fn main() {
     runtime.block_on(async {
         // All 256 members share 127.0.0.1: the per-source join limit (10 a
         // second, for one address) would make this measure the limiter.
-        let config = Config {
-            expected_members: MEMBERS,
-            join_rate: swim::RateLimit { per_second: 0, burst: 0 },
-            ..Config::local()
-        };
-        let period = config.protocol_period;
+        let config = Config::local().with(|c| {
+            c.limits.expected_members = MEMBERS;
+            c.security.join_rate = swim::RateLimit { per_second: 0, burst: 0 };
+        });
+        let period = config.probe.period;
         let mut members = Vec::with_capacity(MEMBERS);
         for i in 0..MEMBERS {
             let cluster = Cluster::builder(format!("bench-{i:03}"))

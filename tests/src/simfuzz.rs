@@ -23,7 +23,7 @@
 //! - **broadcasts**: never delivered twice; and each one sent by a member
 //!   live (and joined) from then to the end reaches every member live (and
 //!   joined) over that time, provided no partition cut the cluster within
-//!   `broadcast_lifetime` of the send (the repair window: beyond it, nobody
+//!   `dissemination.broadcast_lifetime` of the send (the repair window: beyond it, nobody
 //!   holds it any more).
 //!
 //! [`run`] runs one seed; the `simfuzz` binary (`cargo xtask simfuzz`) runs
@@ -122,7 +122,10 @@ struct Run {
 /// for longer than the tombstone time forget each other, and partitions
 /// that long are outside what the protocol promises to heal (docs/core.md).
 fn fuzz_config(n: usize) -> Config {
-    Config { expected_members: n.max(8), tombstone_ttl: Duration::from_secs(90), ..Config::local() }
+    Config::local().with(|c| {
+        c.limits.expected_members = n.max(8);
+        c.limits.tombstone_ttl = Duration::from_secs(90);
+    })
 }
 
 /// Runs the scenario of `seed`.
@@ -219,10 +222,10 @@ impl Run {
         let healed = self.sim.now();
         let config = self.config();
         let live = self.sim.live().count().max(2);
-        let min = config.protocol_period.mul_f64(f64::from(config.suspicion_mult) * (live as f64).log10());
-        let suspicion_max = min * config.suspicion_max_mult;
+        let min = config.probe.period.mul_f64(f64::from(config.suspicion.mult) * (live as f64).log10());
+        let suspicion_max = min * config.suspicion.max_mult;
         let scale = if live <= 32 { 1.0 } else { (live as f64 / 32.0).log2().ceil() + 1.0 };
-        let sync = config.sync_interval.mul_f64(scale * 1.1);
+        let sync = config.sync.interval.mul_f64(scale * 1.1);
         let verdicts_gone = healed + suspicion_max + sync;
         let limit = healed + Duration::from_secs(120);
         loop {
@@ -536,7 +539,7 @@ impl Run {
     }
 
     fn broadcasts(&self) -> Result<(), Failure> {
-        let retention = self.config().broadcast_lifetime;
+        let retention = self.config().dissemination.broadcast_lifetime;
         let live = self.live();
         let mut got: HashMap<(&[u8], usize), usize> = HashMap::new();
         for (receiver, payload, _) in &self.sim.metrics().deliveries {

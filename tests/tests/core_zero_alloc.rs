@@ -23,8 +23,8 @@ static ALLOC: CountingAllocator = CountingAllocator;
 #[test]
 fn converged_cluster_allocates_nothing_in_steady_state() {
     let members = 1000;
-    let config = Config { expected_members: members, ..Config::local() };
-    let period = config.protocol_period;
+    let config = Config::local().with(|c| c.limits.expected_members = members);
+    let period = config.probe.period;
     let sim_config =
         SimConfig { seed: seed_from_env(71), members, config, count_allocations: true, ..SimConfig::default() };
     let mut sim = Sim::new(sim_config);

@@ -40,7 +40,7 @@ async fn three_members_over_quic_with_mutual_tls_and_a_stranger_refused() {
     // A member of another cluster (another CA) cannot get in.
     let other_ca = ClusterCa::generate("other cluster").unwrap();
     let stranger = Cluster::builder("stranger")
-        .config(swim::Config { join_attempts: 3, ..fast() })
+        .config(fast().with(|c| c.sync.join_attempts = 3))
         .bind("127.0.0.1:0".parse().unwrap())
         .quic(other_ca.issue("stranger").unwrap())
         .seeds([members[0].local_addr()])

@@ -11,7 +11,7 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use swim::{Cluster, Config, Error, Event, JoinFailure, SecretKey};
+use swim::{Cluster, Error, Event, JoinFailure, SecretKey};
 use swim_tests::net::{all_see_alive, eventually, fast};
 use swim_tests::user_transport::Recording;
 
@@ -20,7 +20,7 @@ const LIMIT: Duration = Duration::from_secs(20);
 async fn encrypted(prefix: &str, n: usize, keys: &[SecretKey], label: &str) -> Vec<Cluster> {
     let mut members = Vec::new();
     for i in 0..n {
-        let config = Config { label: label.as_bytes().to_vec(), ..fast() };
+        let config = fast().with(|c| c.label = label.as_bytes().to_vec());
         let c = Cluster::builder(format!("{prefix}{i}"))
             .config(config)
             .encrypt(keys.iter().cloned())
@@ -81,7 +81,7 @@ async fn keys_rotate_across_a_live_cluster_without_a_single_suspicion() {
 async fn a_member_with_the_wrong_key_cannot_join_and_is_counted() {
     let members = encrypted("key", 3, &[SecretKey([1; 32])], "").await;
     let intruder = Cluster::builder("intruder")
-        .config(Config { join_attempts: 3, ..fast() })
+        .config(fast().with(|c| c.sync.join_attempts = 3))
         .encrypt([SecretKey([66; 32])])
         .bind("127.0.0.1:0".parse().unwrap())
         .seeds([members[0].local_addr()])
@@ -139,13 +139,16 @@ async fn clusters_with_different_labels_never_merge() {
     assert!(blue[0].stats().await.unwrap().rejected_label > 0);
     // And without encryption the label is checked all the same.
     let plain_a = Cluster::builder("pa")
-        .config(Config { label: b"a".to_vec(), ..fast() })
+        .config(fast().with(|c| c.label = b"a".to_vec()))
         .bind("127.0.0.1:0".parse().unwrap())
         .start()
         .await
         .unwrap();
     let plain_b = Cluster::builder("pb")
-        .config(Config { label: b"b".to_vec(), join_attempts: 2, ..fast() })
+        .config(fast().with(|c| {
+            c.label = b"b".to_vec();
+            c.sync.join_attempts = 2;
+        }))
         .bind("127.0.0.1:0".parse().unwrap())
         .start()
         .await
@@ -229,7 +232,7 @@ async fn a_member_on_a_network_address_needs_keys_quic_or_a_named_opt_out() {
         }
         // Keys that still accept plaintext authenticate nobody: refused too.
         let migrating = swim::Encryption { accept_plaintext: true, ..swim::Encryption::new(SecretKey([3; 32])) };
-        let config = Config { encryption: Some(migrating), ..fast() };
+        let config = fast().with(|c| c.security.encryption = Some(migrating));
         let refused = start(bind, advertise).config(config).start().await;
         assert!(matches!(refused, Err(Error::Insecure { .. })), "{refused:?}");
     }

@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use swim::{Cluster, Config, Event, RecvError, State};
+use swim::{Cluster, Event, RecvError, State};
 use swim_tests::net::{all_see, all_see_alive, eventually, fast, join_all, start_udp, view};
 
 const LIMIT: Duration = Duration::from_secs(20);
@@ -180,9 +180,9 @@ async fn ipv6_loopback_works_where_available() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_subscriber_lags_without_blocking_the_member() {
-    let config = Config { event_capacity: 16, ..fast() };
+    let config = fast().with(|c| c.limits.event_capacity = 16);
     let seed = Cluster::builder("lag-seed").config(config).bind("127.0.0.1:0".parse().unwrap()).start().await.unwrap();
-    assert_eq!(seed.config().event_capacity, 16, "the one event capacity, in force");
+    assert_eq!(seed.config().limits.event_capacity, 16, "the one event capacity, in force");
     let mut slow = seed.events(); // never read until the end
     let others = start_udp(4, "lag", "127.0.0.1").await;
     for m in &others {

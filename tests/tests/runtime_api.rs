@@ -144,8 +144,8 @@ async fn the_configuration_in_force_is_visible() {
     let used = m.config();
     assert_ne!(used.seed, 0, "a random seed was drawn");
     assert_ne!(used.generation, 0, "the generation is the start time");
-    assert_eq!(used.protocol_period, given.protocol_period);
-    assert!(used.max_broadcast_payload <= given.max_broadcast_payload);
+    assert_eq!(used.probe.period, given.probe.period);
+    assert!(used.dissemination.max_broadcast_payload <= given.dissemination.max_broadcast_payload);
     m.shutdown().await.unwrap();
 }
 

@@ -36,7 +36,7 @@ async fn waking_late_is_reported_as_overload() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_adaptive_probe_timeout_is_applied() {
     let config = Config::local();
-    let initial = config.probe_timeout;
+    let initial = config.probe.timeout;
     let members = start_converged(3, "a", &config, &RuntimeOptions::default()).await;
     // Loopback round trips are far below the initial 100 ms: after enough
     // samples the timeout follows them down to the configured minimum.
@@ -56,11 +56,11 @@ async fn converged_members_allocate_nothing_per_datagram_or_period() {
     // Every member runs on this one thread, so counting this thread's
     // allocations while the test sleeps counts all their work: receiving,
     // handling, sending, timers, for many periods.
-    let config = Config { sync_interval: Duration::ZERO, ..Config::local() };
+    let config = Config::local().with(|c| c.sync.interval = Duration::ZERO);
     let members = start_converged(4, "z", &config, &RuntimeOptions::default()).await;
-    tokio::time::sleep(config.protocol_period * 10).await; // settle
+    tokio::time::sleep(config.probe.period * 10).await; // settle
     let before = members[0].stats().await.unwrap().packets_sent;
-    let window = tokio::time::sleep(config.protocol_period * 25);
+    let window = tokio::time::sleep(config.probe.period * 25);
     tokio::pin!(window);
     start_counting();
     window.await;
@@ -73,7 +73,7 @@ async fn converged_members_allocate_nothing_per_datagram_or_period() {
     // every member hand an owned event to its subscribers, which allocates.
     let _subscriber = members[1].events();
     members[0].broadcast("counted").await.unwrap();
-    let window = tokio::time::sleep(config.protocol_period * 10);
+    let window = tokio::time::sleep(config.probe.period * 10);
     tokio::pin!(window);
     start_counting();
     window.await;

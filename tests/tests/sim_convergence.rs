@@ -17,7 +17,7 @@ use swim_tests::sim::{LinkModel, Sim, SimConfig, seed_from_env};
 #[test]
 fn a_thousand_members_converge_from_one_seed() {
     let members = 1000;
-    let config = Config { expected_members: members, ..Config::local() };
+    let config = Config::local().with(|c| c.limits.expected_members = members);
     let mut sim = Sim::new(SimConfig { seed: seed_from_env(11), members, config, ..SimConfig::default() });
     sim.join_all(0, Duration::from_millis(2));
     let converged = sim.run_until(Duration::from_secs(120), Sim::converged);

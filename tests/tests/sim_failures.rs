@@ -25,7 +25,7 @@ fn converged(members: usize, seed: u64, config: Config) -> Sim {
 #[test]
 fn a_crashed_member_is_detected_then_declared_faulty_by_all() {
     let mut sim = converged(100, seed_from_env(21), Config::local());
-    let period = Config::local().protocol_period;
+    let period = Config::local().probe.period;
     let crashed = 42;
     sim.crash(crashed);
     let crash_at = sim.now();
@@ -53,7 +53,7 @@ fn no_healthy_member_is_declared_faulty_in_87_periods_at_ten_percent_loss() {
     let mut sim = converged(55, seed_from_env(31), config.clone());
     sim.network.default = LinkModel { loss: 0.10, ..LinkModel::default() };
     sim.metrics_mut().reset();
-    sim.run_for(config.protocol_period * 87);
+    sim.run_for(config.probe.period * 87);
     let m = sim.metrics();
     assert_eq!(m.false_faulty, 0, "healthy members declared faulty ({} suspicions)", m.false_suspicions);
     assert!(m.false_suspicions > 0, "10% loss does cause suspicions, which are refuted");
@@ -116,7 +116,10 @@ fn lifeguard_keeps_a_slowed_member_from_accusing_healthy_ones() {
     // Lifeguard alone makes the difference: they spread refutations so fast
     // that they save the healthy members without it too.
     let run = |lifeguard: bool| {
-        let config = Config { lifeguard, gossip_interval: Duration::ZERO, ..Config::local() };
+        let config = Config::local().with(|c| {
+            c.probe.lifeguard = lifeguard;
+            c.dissemination.gossip_interval = Duration::ZERO;
+        });
         let mut sim = converged(30, seed_from_env(91), config);
         let slow = swim_tests::sim::Slow {
             delay: Duration::from_secs(1),

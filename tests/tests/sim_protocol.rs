@@ -134,8 +134,8 @@ fn broadcasts_reach_every_member_of_small_clusters_under_loss() {
 fn a_broadcast_storm_does_not_delay_the_detection_of_a_crash() {
     // Member updates fill packets first; broadcasts take the room left (and
     // lead in one packet of four), so a storm cannot hold a verdict back.
-    let config = Config { max_broadcast_payload: 1000, ..Config::local() };
-    let period = config.protocol_period;
+    let config = Config::local().with(|c| c.dissemination.max_broadcast_payload = 1000);
+    let period = config.probe.period;
     let (members, victim) = (24, 7);
     let detect = |storm: bool| {
         let mut sim = converged(members, seed_from_env(103), config.clone(), LinkModel::default());

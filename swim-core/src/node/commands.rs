@@ -15,7 +15,7 @@ use super::membership::Sender;
 use super::timers::Timer;
 use super::transmit::Outgoing;
 use crate::broadcasts::Stored;
-use crate::config::Dissemination;
+use crate::config::DisseminationStyle;
 use crate::error::CommandError;
 use crate::events::{JoinFailure, Record};
 use crate::members::LOCAL;
@@ -32,8 +32,8 @@ pub(crate) struct Join {
 
 impl Node {
     /// Joins the cluster through `seeds`: sends each a join request, and
-    /// retries every `join_retry_interval` until one accepts (then syncs
-    /// with it) or `join_attempts` are used up. The outcome arrives as
+    /// retries every `sync.join_retry_interval` until one accepts (then syncs
+    /// with it) or `sync.join_attempts` are used up. The outcome arrives as
     /// [`Event::JoinSucceeded`](crate::Event::JoinSucceeded) or
     /// [`Event::JoinFailed`](crate::Event::JoinFailed). This node's own
     /// addresses among the seeds are skipped.
@@ -54,7 +54,7 @@ impl Node {
         // Announce this node in its own gossip too, not only through the seeds.
         self.disseminate(now, LOCAL);
         self.join = Some(Join { seeds, attempts: 1, seq });
-        self.timers.set(Timer::Join, now + self.config.join_retry_interval);
+        self.timers.set(Timer::Join, now + self.config.sync.join_retry_interval);
         Ok(())
     }
 
@@ -64,13 +64,13 @@ impl Node {
             return;
         }
         let Some(join) = &mut self.join else { return };
-        if join.attempts >= self.config.join_attempts {
+        if join.attempts >= self.config.sync.join_attempts {
             self.join = None;
             self.events.push(Record::JoinFailed { reason: JoinFailure::NoAnswer });
             return;
         }
         join.attempts += 1;
-        self.timers.set(Timer::Join, now + self.config.join_retry_interval);
+        self.timers.set(Timer::Join, now + self.config.sync.join_retry_interval);
         let Some(join) = &self.join else { return };
         let (seq, count) = (join.seq, join.seeds.len());
         for i in 0..count {
@@ -84,7 +84,7 @@ impl Node {
     ///
     /// A sealed request comes from a key holder (a replay of a capture is
     /// refused by the replay window, once per member): only plaintext ones
-    /// count against their source's `join_rate` (checked on receipt, before
+    /// count against their source's `security.join_rate` (checked on receipt, before
     /// anything riding on the request is applied), so that a host starting
     /// many members of an encrypted cluster at once is not throttled.
     /// The answer is no larger than the request (beyond the bare response,
@@ -101,7 +101,7 @@ impl Node {
                 }
                 None => JoinStatus::Accepted,
             },
-            None if self.members.len() >= self.config.max_members => {
+            None if self.members.len() >= self.config.limits.max_members => {
                 self.stats.members_refused += 1;
                 JoinStatus::ClusterFull
             }
@@ -111,7 +111,7 @@ impl Node {
             let update = AliveUpdate { name: m.name, version, addrs: m.addrs, meta: m.meta };
             // First hand: the joiner speaks for itself.
             self.apply_alive(now, &update, Some(Sender { addr: from, name: m.name }));
-            if self.config.dissemination == Dissemination::Multicast {
+            if self.config.dissemination.style == DisseminationStyle::Multicast {
                 // The seed announces the newcomer to everyone.
                 if let Some(slot) = self.members.find(m.name) {
                     self.multicast(slot);
@@ -172,14 +172,14 @@ impl Node {
         if self.leave.is_some() {
             return Err(CommandError::Left);
         }
-        let limit = self.config.max_broadcast_payload;
+        let limit = self.config.dissemination.max_broadcast_payload;
         if payload.len() > limit {
             return Err(CommandError::TooLarge { what: "payload", len: payload.len(), limit });
         }
         let now = self.advance(now);
         let seq = self.next_broadcast_seq;
         let origin: &[u8] = self.members.local().map_or(&[], |e| &e.name);
-        let expires = now + self.config.broadcast_lifetime;
+        let expires = now + self.config.dissemination.broadcast_lifetime;
         let b = Stored { origin, generation: self.process_generation, seq, payload, expires };
         let stored = store_broadcast(&mut self.broadcasts, &mut self.broadcast_queue, &mut self.stats, b, true);
         let index = stored.ok_or(CommandError::BroadcastQueueFull)?;
@@ -194,7 +194,7 @@ impl Node {
         if self.leave.is_some() {
             return Err(CommandError::Left);
         }
-        let limit = self.config.max_metadata;
+        let limit = self.config.limits.max_metadata;
         if meta.len() > limit {
             return Err(CommandError::TooLarge { what: "metadata", len: meta.len(), limit });
         }

@@ -33,7 +33,7 @@ impl Node {
     /// proves who its peers are (QUIC: each certificate names its member):
     /// `peer_is(name)` says whether the sender of this datagram is the
     /// member named `name`. A datagram whose sender claims another name is
-    /// refused (`InputError::NotThePeer`). Set `Config::names_proven` when
+    /// refused (`InputError::NotThePeer`). Set `security.names_proven` when
     /// every datagram comes this way.
     pub fn handle_datagram_proven(
         &mut self,
@@ -54,8 +54,8 @@ impl Node {
     ) -> Result<(), InputError> {
         let now = self.advance(now);
         let received = data.len();
-        if received > self.config.packet_budget {
-            let e = InputError::TooLarge { len: received, limit: self.config.packet_budget };
+        if received > self.config.limits.packet_budget {
+            let e = InputError::TooLarge { len: received, limit: self.config.limits.packet_budget };
             self.reject(&e);
             return Err(e);
         }
@@ -210,7 +210,7 @@ impl Node {
         // (never longer than this node's own lifetime: a sender's clock or
         // configuration cannot make it hold broadcasts, or their origin's
         // entry, for longer than the tombstone time allows).
-        let ttl = Duration::from_millis(u64::from(b.ttl_ms)).min(self.config.broadcast_lifetime);
+        let ttl = Duration::from_millis(u64::from(b.ttl_ms)).min(self.config.dissemination.broadcast_lifetime);
         let expires = now + ttl;
         match entry.broadcasts.accept(b.generation, b.seq) {
             Admit::New => entry.broadcasts_until = entry.broadcasts_until.max(expires),

@@ -113,7 +113,7 @@ impl Node {
         leave.rounds += 1;
         if !leave.everyone {
             leave.told.clear();
-            let fanout = self.config.indirect_probes.max(3);
+            let fanout = self.config.probe.indirect.max(3);
             let mut picked = [0u32; 16];
             let found = self.random_members(fanout, LOCAL, &mut picked, State::is_live);
             for &slot in picked.get(..found).unwrap_or_default() {

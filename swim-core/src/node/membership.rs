@@ -32,7 +32,7 @@ use std::net::SocketAddr;
 
 use super::Node;
 use super::transmit::Outgoing;
-use crate::config::Dissemination;
+use crate::config::DisseminationStyle;
 use crate::events::{MemberEvent, Record};
 use crate::members::{By, LOCAL, MAX_CONFIRMERS, State};
 use crate::suspicion;
@@ -88,7 +88,7 @@ impl Node {
     pub(super) fn conflict(&self, slot: u32, version: Version, claimed: SocketAddr) -> Option<SocketAddr> {
         let e = self.members.get(slot)?;
         let known = *e.addrs.first()?;
-        let reclaimable = self.config.reclaim_time.is_none_or(|d| {
+        let reclaimable = self.config.security.reclaim_time.is_none_or(|d| {
             matches!(e.state, State::Faulty | State::Left) && self.now.saturating_since(e.changed_at) >= d
         });
         let moves = slot != LOCAL && version.generation > e.generation && reclaimable;
@@ -115,7 +115,7 @@ impl Node {
             return;
         }
         let Some(slot) = self.members.find(update.name) else {
-            let limit = self.config.max_members;
+            let limit = self.config.limits.max_members;
             let inserted = if self.members.len() < limit {
                 let addrs = update.addrs.iter();
                 self.members.insert(update.name, addrs, update.meta, update.version, State::Alive, now)
@@ -148,7 +148,7 @@ impl Node {
             return;
         }
         let moves = entry.addrs.first() != Some(&claimed);
-        if moves && self.config.names_proven && from.is_none_or(|f| f.name != update.name) {
+        if moves && self.config.security.names_proven && from.is_none_or(|f| f.name != update.name) {
             // Names are proven: only the member itself moves its name.
             self.stats.moves_refused += 1;
             return;
@@ -288,7 +288,7 @@ impl Node {
     fn push_back(&mut self, now: Time, slot: u32, from: Option<Sender<'_>>) {
         self.stats.departures_pushed_back += 1;
         self.disseminate(now, slot);
-        if self.config.dissemination != Dissemination::Infection {
+        if self.config.dissemination.style != DisseminationStyle::Infection {
             return;
         }
         if let (Some(from), Some(member)) = (from, self.members.reference(slot))
@@ -329,10 +329,10 @@ impl Node {
             _ => return,
         }
         let n = self.members.live();
-        let (alpha, period) = (self.config.suspicion_mult, self.config.protocol_period);
-        let min = suspicion::min_timeout(alpha, n, period, self.config.suspicion_scale);
-        let (max, expected) = if self.config.lifeguard {
-            (min * self.config.suspicion_max_mult, expected_confirmations(alpha, n))
+        let (alpha, period) = (self.config.suspicion.mult, self.config.probe.period);
+        let min = suspicion::min_timeout(alpha, n, period, self.config.suspicion.scale);
+        let (max, expected) = if self.config.probe.lifeguard {
+            (min * self.config.suspicion.max_mult, expected_confirmations(alpha, n))
         } else {
             (min, 0)
         };
@@ -359,7 +359,7 @@ impl Node {
     /// with Lifeguard, the timeout shrinks and the suspicion is re-gossiped.
     /// Only members this node knows count.
     fn confirm(&mut self, now: Time, slot: u32, by: By<'_>) {
-        if !self.config.lifeguard {
+        if !self.config.probe.lifeguard {
             return;
         }
         if let By::Name(name) = by
@@ -428,7 +428,7 @@ impl Node {
             && !entry.tombstone_queued
         {
             entry.tombstone_queued = true;
-            self.tombstones.push_back((now + self.config.tombstone_ttl, r));
+            self.tombstones.push_back((now + self.config.limits.tombstone_ttl, r));
         }
         if state == State::Faulty {
             self.arm_reconnect(now);
@@ -459,7 +459,7 @@ impl Node {
     /// broadcast lifetime is below the tombstone time); one for a member
     /// alive again is dropped.
     pub(super) fn reap_tombstones(&mut self, now: Time) {
-        let ttl = self.config.tombstone_ttl;
+        let ttl = self.config.limits.tombstone_ttl;
         for _ in 0..super::BATCH {
             let Some(&(at, member)) = self.tombstones.front() else { return };
             if at > now {
@@ -576,7 +576,7 @@ impl Node {
         }
         self.disseminate(now, LOCAL);
         self.stats.refutations += 1;
-        if self.config.dissemination == Dissemination::Infection {
+        if self.config.dissemination.style == DisseminationStyle::Infection {
             // The most urgent news there is: besides riding on this node's
             // messages (which Lifeguard slows down when this node is
             // unhealthy), it goes straight to a few random members.
@@ -625,7 +625,7 @@ impl Node {
         if let Some((h, addr, at)) = self.last_conflict
             && h == hash
             && addr == claimed
-            && now < at + self.config.protocol_period
+            && now < at + self.config.probe.period
         {
             return;
         }

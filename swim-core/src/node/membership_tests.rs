@@ -174,7 +174,7 @@ fn two_live_processes_with_one_name_report_a_conflict_and_never_fight() {
 fn a_suspicion_learned_by_sync_is_passed_on_in_the_accusers_name() {
     // Regression: the sync peer became the accuser, and the gossiped copy
     // counted as an independent confirmation elsewhere.
-    let mut n = node(Config { suspicion_mult: 4, ..config() });
+    let mut n = node(config().with(|c| c.suspicion.mult = 4));
     introduce(&mut n, Time::ZERO, 5);
     let id = n.accept_sync(Time::ZERO, addr(3)).unwrap();
     let (source, member, at) = (name(3), name(1), [addr(1)]);
@@ -219,7 +219,10 @@ fn the_joiner_keeps_suspects_it_learns_in_its_join_sync() {
 #[test]
 fn confirmations_count_only_members_this_node_knows() {
     let faulty_after = |accusers: &[&[u8]]| {
-        let mut n = node(Config { suspicion_mult: 4, suspicion_max_mult: 6, ..config() });
+        let mut n = node(config().with(|c| {
+            c.suspicion.mult = 4;
+            c.suspicion.max_mult = 6;
+        }));
         introduce(&mut n, Time::ZERO, 9);
         for by in accusers {
             let s = Message::Suspect(Suspect { generation: 0, incarnation: 0, name: &name(1), by });
@@ -255,7 +258,7 @@ fn a_probe_of_a_member_that_left_meanwhile_costs_no_health() {
 
 #[test]
 fn suspicion_deadlines_stay_bounded_under_suspect_alive_storms() {
-    let mut n = node(Config { expected_members: 16, ..config() });
+    let mut n = node(config().with(|c| c.limits.expected_members = 16));
     introduce(&mut n, Time::ZERO, 3);
     let one = name(1);
     for i in 0..20_000u32 {
@@ -272,7 +275,7 @@ fn suspicion_deadlines_stay_bounded_under_suspect_alive_storms() {
 fn a_member_declared_faulty_refutes_and_syncs_with_whoever_said_so() {
     // A member that was cut off holds views as stale as the others' view of
     // it: besides refuting, it syncs with the member that told it.
-    let mut n = node(Config { sync_interval: Duration::from_secs(30), ..config() });
+    let mut n = node(config().with(|c| c.sync.interval = Duration::from_secs(30)));
     introduce(&mut n, Time::ZERO, 3);
     let verdict = Message::Faulty(Faulty { generation: 0, incarnation: 0, name: &name(0), by: b"n2" });
     feed(&mut n, Time::ZERO, addr(3), &gossip(3, &[verdict])).unwrap();
@@ -291,7 +294,7 @@ fn a_member_declared_faulty_refutes_and_syncs_with_whoever_said_so() {
 fn pings_from_a_member_held_faulty_lead_to_a_sync_with_it() {
     // Regression (cluster fuzzer): a restarted member that did not know
     // this node never learned that this node held its old process faulty.
-    let mut n = node(Config { sync_interval: Duration::from_secs(30), ..config() });
+    let mut n = node(config().with(|c| c.sync.interval = Duration::from_secs(30)));
     introduce(&mut n, Time::ZERO, 3);
     let verdict = Message::Faulty(Faulty { generation: 0, incarnation: 0, name: &name(1), by: b"n2" });
     feed(&mut n, Time::ZERO, addr(2), &gossip(2, &[verdict])).unwrap();
@@ -308,8 +311,10 @@ fn an_origin_is_not_forgotten_while_its_broadcasts_live() {
     // Regression (cluster fuzzer): an origin reaped and learned again came
     // back with an empty window, and a copy of one of its broadcasts still
     // going round was delivered a second time.
-    let mut n =
-        node(Config { tombstone_ttl: Duration::from_secs(10), broadcast_lifetime: Duration::from_secs(9), ..config() });
+    let mut n = node(config().with(|c| {
+        c.limits.tombstone_ttl = Duration::from_secs(10);
+        c.dissemination.broadcast_lifetime = Duration::from_secs(9);
+    }));
     introduce(&mut n, Time::ZERO, 3);
     let (one, two) = (name(1), name(2));
     for who in [&one, &two] {
@@ -340,7 +345,7 @@ fn an_origin_is_not_forgotten_while_its_broadcasts_live() {
 
 #[test]
 fn where_names_are_proven_only_a_member_moves_its_own_address_and_only_it_speaks_for_itself() {
-    let mut n = node(Config { names_proven: true, ..config() });
+    let mut n = node(config().with(|c| c.security.names_proven = true));
     introduce(&mut n, Time::ZERO, 3);
     let elsewhere = [addr(9)];
     // n2 says n1 moved (a newer generation): second hand, refused.
@@ -368,7 +373,7 @@ fn where_names_are_proven_only_a_member_moves_its_own_address_and_only_it_speaks
 #[test]
 fn with_a_reclaim_time_a_name_moves_only_once_its_old_process_has_been_dead_that_long() {
     let reclaim = Duration::from_secs(30);
-    let mut n = node(Config { reclaim_time: Some(reclaim), ..config() });
+    let mut n = node(config().with(|c| c.security.reclaim_time = Some(reclaim)));
     introduce(&mut n, Time::ZERO, 3);
     let (n1, elsewhere) = (name(1), [addr(9)]);
     let newer = gossip(2, &[alive(&n1, 1, 0, &elsewhere)]);

@@ -64,11 +64,11 @@ const BATCH: usize = 64;
 /// 1. Pass the current [`Time`] to every call that takes one; time never
 ///    goes backwards (an earlier time is treated as the latest one seen).
 /// 2. After every input or command, drain `poll_transmit` (each call writes
-///    one datagram into a buffer of at least `packet_budget` bytes), drain
+///    one datagram into a buffer of at least `limits.packet_budget` bytes), drain
 ///    `poll_event`, and service `poll_sync_open`.
 /// 3. Sleep until `poll_timeout` (recomputed after each input), then call
 ///    `handle_timeout`. The node measures how late that call comes: a timer
-///    more than `Config::overload_threshold` late counts as local overload
+///    more than `probe.overload_threshold` late counts as local overload
 ///    (Lifeguard), so do not delay it on purpose.
 ///
 /// Randomness comes only from `Config::seed`: the same seed and the same
@@ -84,8 +84,8 @@ const BATCH: usize = 64;
 ///
 /// let addrs: [SocketAddr; 2] = ["127.0.0.1:7001".parse().unwrap(), "127.0.0.1:7002".parse().unwrap()];
 /// let mut now = Time::ZERO;
-/// let a = Node::new(b"a", &addrs[..1], b"", Config { seed: 1, ..Config::local() }, now).unwrap();
-/// let b = Node::new(b"b", &addrs[1..], b"", Config { seed: 2, ..Config::local() }, now).unwrap();
+/// let a = Node::new(b"a", &addrs[..1], b"", Config::local().with(|c| c.seed = 1), now).unwrap();
+/// let b = Node::new(b"b", &addrs[1..], b"", Config::local().with(|c| c.seed = 2), now).unwrap();
 /// let mut nodes = [a, b];
 /// nodes[1].join(now, &addrs[..1]).unwrap();
 ///
@@ -174,38 +174,38 @@ impl Node {
         if addrs.is_empty() || addrs.len() > MAX_ADDRS {
             return Err(ConfigError::new("addrs", "must hold 1 to 16 addresses"));
         }
-        if meta.len() > config.max_metadata {
-            return Err(ConfigError::new("meta", "is larger than max_metadata"));
+        if meta.len() > config.limits.max_metadata {
+            return Err(ConfigError::new("meta", "is larger than limits.max_metadata"));
         }
         let sealing = seal::Sealing::new(&config, name).map_err(|_| {
-            ConfigError::environment("encryption", "needs a nonce epoch, and the OS random source failed")
+            ConfigError::environment("security.encryption", "needs a nonce epoch, and the OS random source failed")
         })?;
-        let expected = config.expected_members.max(1);
+        let expected = config.limits.expected_members.max(1);
         let mut members = Members::with_capacity(expected);
         // The table is empty and its limit is at least 2, so slot 0 (LOCAL) is ours.
         let version = crate::version::Version::new(config.generation, 0);
         members
             .insert(name, addrs.iter().copied(), meta, version, State::Alive, now)
-            .ok_or(ConfigError::new("max_members", "leaves no room for this node"))?;
+            .ok_or(ConfigError::new("limits.max_members", "leaves no room for this node"))?;
         let decode = DecodeOptions {
             min_version: config.min_protocol_version,
             max_version: config.max_protocol_version,
-            max_metadata: config.max_metadata,
-            max_payload: config.max_broadcast_payload,
+            max_metadata: config.limits.max_metadata,
+            max_payload: config.dissemination.max_broadcast_payload,
         };
         let mut rng = Rng::new(config.seed);
         // Spread the first period so that nodes started together do not probe in lockstep.
-        let first_period = now + config.protocol_period.mul_f64(rng.unit());
+        let first_period = now + config.probe.period.mul_f64(rng.unit());
         let mut timers = Timers::default();
         timers.set(Timer::Period, first_period);
-        if !config.sync_interval.is_zero() {
+        if !config.sync.interval.is_zero() {
             // Members started together must not all sync at once.
-            timers.set(Timer::Sync, now + config.sync_interval.mul_f64(0.5 + rng.unit()));
+            timers.set(Timer::Sync, now + config.sync.interval.mul_f64(0.5 + rng.unit()));
         }
         // Sequence numbers start at a random value, so that an ack cannot
         // be predicted from the node's start.
         let next_seq = (rng.next_u64() >> 32) as u32;
-        let event_bytes = (64 * 1024).max(8 * (config.max_broadcast_payload + 2 * MAX_NAME_LEN));
+        let event_bytes = (64 * 1024).max(8 * (config.dissemination.max_broadcast_payload + 2 * MAX_NAME_LEN));
         let node = Node {
             decode,
             rng,
@@ -213,13 +213,13 @@ impl Node {
             members,
             probe_list: ProbeList::with_capacity(expected),
             gossip: Gossip::with_capacity(expected),
-            broadcast_queue: Gossip::with_capacity(config.broadcast_capacity),
-            broadcasts: Broadcasts::new(config.broadcast_capacity),
+            broadcast_queue: Gossip::with_capacity(config.dissemination.broadcast_capacity),
+            broadcasts: Broadcasts::new(config.dissemination.broadcast_capacity),
             suspicions: Deadlines::with_capacity(crate::members::suspicion_capacity(expected)),
             deadline_stamp: 0,
             tombstones: VecDeque::with_capacity(expected),
             tombstone_cursor: 0,
-            events: EventQueue::new(config.event_capacity, event_bytes),
+            events: EventQueue::new(config.limits.event_capacity, event_bytes),
             outbox: VecDeque::with_capacity(OUTBOX),
             timers,
             prober: Prober::new(&config),
@@ -232,11 +232,11 @@ impl Node {
             last_conflict: None,
             join: None,
             leave: None,
-            syncs: Syncs::new(config.max_concurrent_syncs),
+            syncs: Syncs::new(config.sync.max_concurrent),
             sealing,
             wall: None,
-            join_limiter: Limiter::new(config.join_rate, expected.clamp(64, 1024)),
-            sync_limiter: Limiter::new(config.sync_rate, expected.clamp(64, 1024)),
+            join_limiter: Limiter::new(config.security.join_rate, expected.clamp(64, 1024)),
+            sync_limiter: Limiter::new(config.security.sync_rate, expected.clamp(64, 1024)),
             push_back_limiter: Limiter::new(PUSH_BACK_RATE, expected.clamp(64, 1024)),
             stats: Stats::default(),
             config,
@@ -280,7 +280,7 @@ impl Node {
         self.members.live()
     }
 
-    /// The local health score (0 = healthy, up to `max_health`).
+    /// The local health score (0 = healthy, up to `probe.max_health`).
     pub fn health(&self) -> u8 {
         self.health
     }
@@ -314,7 +314,7 @@ impl Node {
         if live != self.members.live() {
             return Err("the live count differs from the members alive or suspect");
         }
-        if self.members.len() > self.config.max_members {
+        if self.members.len() > self.config.limits.max_members {
             return Err("more members than max_members");
         }
         if self.members.local().is_none() {
@@ -335,22 +335,24 @@ impl Node {
         {
             return Err("the probe list holds members that are gone");
         }
-        if self.gossip.len() > self.members.slots() || self.broadcast_queue.len() > self.config.broadcast_capacity {
+        if self.gossip.len() > self.members.slots()
+            || self.broadcast_queue.len() > self.config.dissemination.broadcast_capacity
+        {
             return Err("a gossip queue outgrew its table");
         }
         if self.suspicions.len() > self.suspicions.limit(self.members.suspects()) {
             return Err("the suspicion deadlines outgrew their bound");
         }
-        if self.events.len() > self.config.event_capacity {
+        if self.events.len() > self.config.limits.event_capacity {
             return Err("more events held than event_capacity");
         }
-        if self.outbox.len() > OUTBOX || self.prober.probes.len() > self.config.direct_probes {
+        if self.outbox.len() > OUTBOX || self.prober.probes.len() > self.config.probe.direct {
             return Err("the outbox or the probes outgrew their bounds");
         }
         if !self.forwards.consistent() {
             return Err("helper duties are miscounted");
         }
-        let limit = self.config.max_concurrent_syncs;
+        let limit = self.config.sync.max_concurrent;
         if self.syncs.running_on(true) > limit || self.syncs.running_on(false) > limit {
             return Err("more syncs opened, or accepted, than max_concurrent_syncs");
         }
@@ -374,7 +376,7 @@ impl Node {
     }
 
     /// Advances time: runs every timer that is due. A call that comes more
-    /// than `Config::overload_threshold` after the earliest deadline due
+    /// than `probe.overload_threshold` after the earliest deadline due
     /// counts as local overload (Lifeguard: this node's health suffers, so
     /// it probes more patiently).
     pub fn handle_timeout(&mut self, now: Time) {
@@ -382,7 +384,7 @@ impl Node {
         let now = self.advance(now);
         if let Some(due) = due.filter(|&d| d <= now) {
             let late = now.saturating_since(due);
-            if !self.config.overload_threshold.is_zero() && late > self.config.overload_threshold {
+            if !self.config.probe.overload_threshold.is_zero() && late > self.config.probe.overload_threshold {
                 self.stats.overload_reports += 1;
                 self.adjust_health(1);
             }
@@ -469,7 +471,7 @@ impl Node {
     /// Sets the health score (tests).
     #[cfg(test)]
     pub(crate) fn set_health(&mut self, health: u8) {
-        self.health = health.min(self.config.max_health);
+        self.health = health.min(self.config.probe.max_health);
     }
 
     /// Moves the clock forward (never back) and returns the current time.
@@ -491,11 +493,12 @@ impl Node {
 
     /// Raises (`delta > 0`) or lowers the health score, within `0..=max`.
     fn adjust_health(&mut self, delta: i32) {
-        if !self.config.lifeguard {
+        if !self.config.probe.lifeguard {
             return;
         }
         let score = i32::from(self.health) + delta;
-        self.health = u8::try_from(score.clamp(0, i32::from(self.config.max_health))).unwrap_or(self.config.max_health);
+        self.health = u8::try_from(score.clamp(0, i32::from(self.config.probe.max_health)))
+            .unwrap_or(self.config.probe.max_health);
     }
 
     fn local_entry(&self) -> Option<&Entry> {
@@ -509,7 +512,7 @@ impl Node {
     /// `λ · ⌈log10(N + 1)⌉`: how often each update is sent.
     pub(super) fn retransmit_limit(&self) -> usize {
         let factor = crate::convert::ceil_log10(self.members.live() + 1).max(1);
-        (self.config.retransmit_mult * factor) as usize
+        (self.config.dissemination.retransmit_mult * factor) as usize
     }
 
     /// How often each user broadcast is sent: the retransmit limit, but in

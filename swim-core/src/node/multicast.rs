@@ -1,9 +1,9 @@
 //! Where member updates go: into the infection-style gossip queue, or, in
-//! [`Dissemination::Multicast`] mode, straight to every member.
+//! [`DisseminationStyle::Multicast`] mode, straight to every member.
 
 use super::Node;
 use super::transmit::Outgoing;
-use crate::config::Dissemination;
+use crate::config::DisseminationStyle;
 use crate::members::{LOCAL, State};
 use crate::time::Time;
 
@@ -15,12 +15,12 @@ impl Node {
     /// and verdicts it reached itself); news heard from others is applied but
     /// not passed on, as in the SWIM paper's basic protocol.
     pub(super) fn disseminate(&mut self, now: Time, slot: u32) {
-        match self.config.dissemination {
-            Dissemination::Infection => {
+        match self.config.dissemination.style {
+            DisseminationStyle::Infection => {
                 self.gossip.enqueue(slot, now);
                 self.arm_gossip(now);
             }
-            Dissemination::Multicast => {
+            DisseminationStyle::Multicast => {
                 let own_verdict = self.members.get(slot).is_some_and(|e| {
                     matches!(e.state, State::Suspect | State::Faulty) && e.accuser[..] == *self.local_name()
                 });
@@ -64,12 +64,15 @@ mod tests {
     use swim_wire::{Faulty, Gossip, Kind, Message};
 
     use super::super::tests::{config, feed, introduce, name, next_probe, node, packet, parse, transmits};
-    use crate::config::{Config, Dissemination};
+    use crate::config::{Config, DisseminationStyle};
     use crate::members::State;
     use crate::time::Time;
 
     fn basic() -> Config {
-        Config { suspicion: false, dissemination: Dissemination::Multicast, ..config() }
+        config().with(|c| {
+            c.suspicion.enabled = false;
+            c.dissemination.style = DisseminationStyle::Multicast;
+        })
     }
 
     #[test]
@@ -139,7 +142,7 @@ mod tests {
 
     #[test]
     fn infection_is_the_default_and_queues_instead() {
-        let mut n = node(Config { suspicion: false, ..config() });
+        let mut n = node(config().with(|c| c.suspicion.enabled = false));
         introduce(&mut n, Time::ZERO, 4);
         assert!(n.stats().queued_updates > 0, "the introductions wait to be piggybacked");
         let mut m = node(basic());

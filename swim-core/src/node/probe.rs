@@ -57,7 +57,7 @@ pub(crate) struct Prober {
     pub(crate) probes: Vec<Probe>,
     rtt: RttEstimator,
     /// The probe timeout before health scaling: the configured one, then
-    /// (with `adaptive_probe_timeout`) the 99th percentile of recent round
+    /// (with `probe.adaptive_timeout`) the 99th percentile of recent round
     /// trips plus 10%, within the configured bounds.
     pub(crate) timeout: Duration,
     /// Whether a direct ping arrived since the last period started.
@@ -67,9 +67,9 @@ pub(crate) struct Prober {
 impl Prober {
     pub(crate) fn new(config: &Config) -> Self {
         Prober {
-            probes: Vec::with_capacity(config.direct_probes),
+            probes: Vec::with_capacity(config.probe.direct),
             rtt: RttEstimator::new(),
-            timeout: config.probe_timeout,
+            timeout: config.probe.timeout,
             probed: false,
         }
     }
@@ -80,10 +80,10 @@ impl Prober {
 
     /// Applies the round-trip estimator's proposal (once per period).
     fn adapt(&mut self, config: &Config) {
-        if !config.adaptive_probe_timeout {
+        if !config.probe.adaptive_timeout {
             return;
         }
-        if let Some(proposed) = self.rtt.proposal(config.min_probe_timeout, config.max_probe_timeout) {
+        if let Some(proposed) = self.rtt.proposal(config.probe.min_timeout, config.probe.max_timeout) {
             self.timeout = proposed;
         }
     }
@@ -100,9 +100,9 @@ impl Node {
     pub(super) fn start_period(&mut self, now: Time) {
         self.prober.adapt(&self.config);
         self.drop_overdue_gossip(now);
-        let period = self.scaled(self.config.protocol_period);
+        let period = self.scaled(self.config.probe.period);
         let timeout = self.scaled(self.prober.timeout);
-        let wanted = self.config.direct_probes.min(self.probe_list.len());
+        let wanted = self.config.probe.direct.min(self.probe_list.len());
         // At a round boundary the next pick can be a member already probed
         // this period; it counts as probed, and another pick is drawn.
         for _ in 0..2 * wanted {
@@ -115,7 +115,7 @@ impl Node {
             }
             let Some(entry) = self.members.get(slot) else { continue };
             let (Some(&addr), Some(target)) = (entry.addrs.first(), self.members.reference(slot)) else { continue };
-            let carry = if self.config.lifeguard { Carry::Suspicion } else { Carry::Nothing };
+            let carry = if self.config.probe.lifeguard { Carry::Suspicion } else { Carry::Nothing };
             let generation = entry.generation;
             let seq = self.next_seq();
             let indirect_seq = self.next_seq();
@@ -136,7 +136,7 @@ impl Node {
             self.stats.probes += 1;
             self.send(Outgoing::Ping { to: addr, seq, target, carry });
         }
-        let jitter = period.mul_f64(self.config.period_jitter * self.rng.unit());
+        let jitter = period.mul_f64(self.config.probe.jitter * self.rng.unit());
         self.timers.set(Timer::Period, now + period + jitter);
         self.stats.periods += 1;
         self.stats.periods_probed += u64::from(core::mem::take(&mut self.prober.probed));
@@ -170,15 +170,15 @@ impl Node {
     /// Schedules a gossip round (within one interval, at random), unless
     /// one is scheduled: something was queued.
     pub(super) fn arm_gossip(&mut self, now: Time) {
-        if !self.config.gossip_interval.is_zero() && self.timers.get(Timer::Gossip).is_none() {
-            self.timers.set(Timer::Gossip, now + self.config.gossip_interval.mul_f64(self.rng.unit()));
+        if !self.config.dissemination.gossip_interval.is_zero() && self.timers.get(Timer::Gossip).is_none() {
+            self.timers.set(Timer::Gossip, now + self.config.dissemination.gossip_interval.mul_f64(self.rng.unit()));
         }
     }
 
     /// Schedules the next reconnect ping, unless one is scheduled.
     pub(super) fn arm_reconnect(&mut self, now: Time) {
         if self.timers.get(Timer::Reconnect).is_none() {
-            let every = self.config.protocol_period * RECONNECT_PERIODS;
+            let every = self.config.probe.period * RECONNECT_PERIODS;
             self.timers.set(Timer::Reconnect, now + every.mul_f64(0.5 + self.rng.unit()));
         }
     }
@@ -252,8 +252,8 @@ impl Node {
         // A target that left, was declared faulty or restarted elsewhere
         // meanwhile needs no help.
         let found =
-            if target_live { self.random_alive(self.config.indirect_probes, target.slot, &mut helpers) } else { 0 };
-        let want_nack = self.config.lifeguard;
+            if target_live { self.random_alive(self.config.probe.indirect, target.slot, &mut helpers) } else { 0 };
+        let want_nack = self.config.probe.lifeguard;
         let nack_after_us = self.prober.nack_after_us();
         for &slot in helpers.get(..found).unwrap_or_default() {
             let Some(helper) = self.members.get(slot) else { continue };
@@ -291,7 +291,7 @@ impl Node {
         let penalty = if probe.nacks_expected > 0 { probe.nacks_expected.saturating_sub(probe.nacks) } else { 1 };
         let version = entry.version();
         self.adjust_health(i32::from(penalty));
-        if self.config.suspicion {
+        if self.config.suspicion.enabled {
             self.suspect(now, probe.target.slot, version, By::Local, Evidence::Accusation, None);
         } else {
             self.declare_faulty(now, probe.target.slot, version, By::Local);
@@ -391,7 +391,7 @@ impl Node {
         // node's bounds; a prober that did not say gets 80% of ours.
         let nack_after = match ping.nack_after_us {
             0 => self.prober.timeout.mul_f64(0.8),
-            us => Duration::from_micros(u64::from(us)).min(self.config.max_probe_timeout),
+            us => Duration::from_micros(u64::from(us)).min(self.config.probe.max_timeout),
         };
         let seq = self.next_seq();
         let record = Forward {
@@ -440,7 +440,7 @@ impl Node {
     /// The timer runs only while something is queued: a quiet member does
     /// not wake up for it.
     pub(super) fn gossip_round(&mut self, now: Time) {
-        if self.config.gossip_interval.is_zero() {
+        if self.config.dissemination.gossip_interval.is_zero() {
             return;
         }
         let work =
@@ -448,10 +448,10 @@ impl Node {
         if !work {
             return; // armed again when something is queued
         }
-        self.timers.set(Timer::Gossip, now + self.config.gossip_interval);
+        self.timers.set(Timer::Gossip, now + self.config.dissemination.gossip_interval);
         let mut to = [0u32; 16];
         // Suspects too: they are the ones who need to hear it to refute.
-        let found = self.random_members(self.config.gossip_fanout, LOCAL, &mut to, State::is_live);
+        let found = self.random_members(self.config.dissemination.gossip_fanout, LOCAL, &mut to, State::is_live);
         for &slot in to.get(..found).unwrap_or_default() {
             let Some(e) = self.members.get(slot) else { continue };
             if let Some(&addr) = e.addrs.first() {

@@ -10,7 +10,7 @@ use super::*;
 
 #[test]
 fn failed_probe_goes_indirect_through_k_helpers_then_suspects() {
-    let mut n = node(Config { indirect_probes: 3, ..config() });
+    let mut n = node(config().with(|c| c.probe.indirect = 3));
     introduce(&mut n, Time::ZERO, 6);
     let (target, seq, sent) = next_probe(&mut n, Time::ZERO);
     assert_ne!(seq, 0);
@@ -81,7 +81,7 @@ fn a_plaintext_ack_counts_only_from_the_probed_members_address_with_its_name() {
 
 #[test]
 fn an_indirect_ack_saves_the_target_and_nacks_spare_this_nodes_health() {
-    let mut n = node(Config { indirect_probes: 2, ..config() });
+    let mut n = node(config().with(|c| c.probe.indirect = 2));
     introduce(&mut n, Time::ZERO, 5);
     let (target, _, sent) = next_probe(&mut n, Time::ZERO);
     let t = sent + Duration::from_millis(500);
@@ -223,7 +223,7 @@ fn a_forward_whose_nack_is_due_when_it_expires_leaves_no_deadline_behind() {
     // Regression (found by the cluster fuzzer): the nack and the expiry fell
     // on the same instant; the nack was sent, the expiry waited for another
     // call, and the node kept asking to be woken at a time already past.
-    let mut n = node(Config { probe_timeout: Duration::from_millis(400), ..config() });
+    let mut n = node(config().with(|c| c.probe.timeout = Duration::from_millis(400)));
     // The prober (n5) and the target (n7) are live members here.
     introduce(&mut n, Time::ZERO, 7);
     let request = packet(
@@ -302,7 +302,7 @@ fn health_scales_the_probe_interval_and_timeout() {
 
 #[test]
 fn a_timer_handled_late_counts_as_overload() {
-    let mut n = node(Config { overload_threshold: Duration::from_millis(100), ..config() });
+    let mut n = node(config().with(|c| c.probe.overload_threshold = Duration::from_millis(100)));
     introduce(&mut n, Time::ZERO, 4);
     let due = n.poll_timeout().unwrap();
     n.handle_timeout(due + Duration::from_millis(100));
@@ -327,7 +327,7 @@ fn the_probe_timeout_adapts_to_p99_plus_ten_percent() {
         for i in 0..40u64 {
             let (target, seq, sent) = next_probe(&mut n, now);
             if i == 0 {
-                assert_eq!(n.probe_timeout(), config().probe_timeout, "nothing measured yet");
+                assert_eq!(n.probe_timeout(), config().probe.timeout, "nothing measured yet");
             }
             feed(&mut n, sent + rtts(i), addr(target), &ack_from(target, seq)).unwrap();
             now = sent + Duration::from_millis(1);
@@ -338,16 +338,16 @@ fn the_probe_timeout_adapts_to_p99_plus_ten_percent() {
     let timeout = run(&|i| Duration::from_millis(10 + i % 10 * 10)); // 10..=100 ms
     assert_eq!(timeout, Duration::from_millis(110), "p99 = 100 ms, plus 10%");
     let timeout = run(&|_| Duration::from_micros(100));
-    assert_eq!(timeout, config().min_probe_timeout, "clamped to the bounds");
-    let mut fixed = node(Config { adaptive_probe_timeout: false, ..config() });
+    assert_eq!(timeout, config().probe.min_timeout, "clamped to the bounds");
+    let mut fixed = node(config().with(|c| c.probe.adaptive_timeout = false));
     introduce(&mut fixed, Time::ZERO, 3);
     next_probe(&mut fixed, Time::ZERO);
-    assert_eq!(fixed.probe_timeout(), config().probe_timeout);
+    assert_eq!(fixed.probe_timeout(), config().probe.timeout);
 }
 
 #[test]
 fn every_member_is_probed_within_two_n_minus_one_periods_with_several_per_period() {
-    let mut n = node(Config { direct_probes: 2, ..config() });
+    let mut n = node(config().with(|c| c.probe.direct = 2));
     introduce(&mut n, Time::ZERO, 9);
     let mut now = Time::ZERO;
     let mut last = [None::<u32>; 10];
@@ -383,7 +383,7 @@ fn every_member_is_probed_within_two_n_minus_one_periods_with_several_per_period
 
 #[test]
 fn without_suspicion_a_failed_probe_is_a_faulty_verdict() {
-    let mut n = node(Config { suspicion: false, ..config() });
+    let mut n = node(config().with(|c| c.suspicion.enabled = false));
     introduce(&mut n, Time::ZERO, 3);
     let (target, _, sent) = next_probe(&mut n, Time::ZERO);
     n.handle_timeout(sent + Duration::from_secs(1));

@@ -26,14 +26,14 @@ impl Sealing {
     /// The node's sealing state, `Ok(None)` without encryption; fails only
     /// if the operating system's random source does.
     pub(crate) fn new(config: &Config, name: &[u8]) -> Result<Option<Self>, RandomError> {
-        let Some(e) = config.encryption.as_ref() else { return Ok(None) };
+        let Some(e) = config.security.encryption.as_ref() else { return Ok(None) };
         let Some((primary, others)) = e.keys.split_first() else { return Ok(None) };
         let mut ring = Keyring::new(&primary.0);
         for key in others {
             // Distinct ids and at most MAX_KEYS keys: checked by `Config::validate`.
             let _ = ring.add(&key.0);
         }
-        let capacity = 4 * config.expected_members.max(64);
+        let capacity = 4 * config.limits.expected_members.max(64);
         let max_age_ms = u64::try_from(e.max_age.as_millis()).unwrap_or(u64::MAX);
         Ok(Some(Sealing {
             ring,

@@ -15,7 +15,7 @@ use crate::{CommandError, InputError};
 const WALL: u64 = 1_800_000_000_000;
 
 fn encrypted(key: u8) -> Config {
-    Config { encryption: Some(Encryption::new(SecretKey([key; 32]))), ..config() }
+    config().with(|c| c.security.encryption = Some(Encryption::new(SecretKey([key; 32]))))
 }
 
 fn node_at(i: u8, config: Config) -> Node {
@@ -151,7 +151,7 @@ fn wrong_keys_plaintext_and_unexpected_seals_are_refused_and_counted() {
 
     // During a migration plaintext is accepted.
     let migrating = Encryption { accept_plaintext: true, ..Encryption::new(SecretKey([7; 32])) };
-    let mut m = node_at(2, Config { encryption: Some(migrating), ..config() });
+    let mut m = node_at(2, config().with(|c| c.security.encryption = Some(migrating)));
     let mut plaintext = ping_from(&mut plain, 2, Time::ZERO);
     assert!(m.handle_datagram(Time::ZERO, addr(6), &mut plaintext).is_ok());
 }
@@ -229,11 +229,10 @@ fn encrypted_sync_frames_round_trip() {
 
 #[test]
 fn join_requests_and_syncs_are_rate_limited_per_source() {
-    let limited = Config {
-        join_rate: RateLimit { per_second: 1, burst: 2 },
-        sync_rate: RateLimit { per_second: 1, burst: 1 },
-        ..config()
-    };
+    let limited = config().with(|c| {
+        c.security.join_rate = RateLimit { per_second: 1, burst: 2 };
+        c.security.sync_rate = RateLimit { per_second: 1, burst: 1 };
+    });
     let mut seed = node_at(0, limited);
     let a = [addr(9)];
     for i in 0..5u8 {
@@ -281,7 +280,13 @@ fn sealed_join_requests_from_one_host_are_not_throttled() {
 
 #[test]
 fn a_sync_larger_than_a_cluster_is_refused() {
-    let mut n = node_at(0, Config { max_members: 10, expected_members: 10, ..config() });
+    let mut n = node_at(
+        0,
+        config().with(|c| {
+            c.limits.max_members = 10;
+            c.limits.expected_members = 10;
+        }),
+    );
     let id = n.accept_sync(Time::ZERO, addr(1)).unwrap();
     let a: [SocketAddr; 1] = [addr(1)];
     let names: Vec<Vec<u8>> = (0..100).map(|i| format!("flood-{i}").into_bytes()).collect();
@@ -304,7 +309,7 @@ fn a_sync_larger_than_a_cluster_is_refused() {
 
 #[test]
 fn a_datagram_larger_than_the_budget_is_refused_unread() {
-    let budget = config().packet_budget;
+    let budget = config().limits.packet_budget;
     let mut n = node_at(0, config());
     // Garbage one byte over the budget: refused for its size, not its bytes.
     let mut over = vec![0u8; budget + 1];

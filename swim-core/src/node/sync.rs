@@ -4,7 +4,7 @@
 //! The opener sends its whole table in chunks (the last flagged `LAST`);
 //! the other side merges each chunk as it arrives, then answers with its own
 //! table the same way (flagged `REPLY`). Each frame is at most
-//! `sync_frame_budget` bytes, and producing or merging one frame is the only
+//! `sync.frame_budget` bytes, and producing or merging one frame is the only
 //! work a call does, so no call is O(N).
 //!
 //! Records merge like gossip, except that a *faulty* record is merged as a
@@ -41,7 +41,7 @@ use crate::version::Version;
 /// ```
 /// use swim_protocol::{Config, Node, SyncStatus, Time};
 /// let addrs = ["10.0.0.1:7946".parse().unwrap(), "10.0.0.2:7946".parse().unwrap()];
-/// let config = Config { sync_interval: core::time::Duration::ZERO, ..Config::lan() };
+/// let config = Config::lan().with(|c| c.sync.interval = core::time::Duration::ZERO);
 /// let mut a = Node::new(b"a", &addrs[..1], b"", config.clone(), Time::ZERO).unwrap();
 /// let mut b = Node::new(b"b", &addrs[1..], b"", config, Time::ZERO).unwrap();
 /// // a joins through b: b accepts, a opens a sync with it.
@@ -220,14 +220,14 @@ fn same_network(a: std::net::IpAddr, b: std::net::IpAddr) -> bool {
 impl Node {
     /// How long a sync may take before it is abandoned.
     fn sync_deadline(&self, now: Time) -> Time {
-        now + (self.config.protocol_period * 20).max(core::time::Duration::from_secs(10))
+        now + (self.config.probe.period * 20).max(core::time::Duration::from_secs(10))
     }
 
     /// How long an accepted stream may take to deliver its first valid
     /// frame (the opener sends it as soon as it is connected): a connection
     /// that says nothing holds its slot no longer than this.
     fn first_frame_deadline(&self, now: Time) -> Time {
-        now + (self.config.probe_timeout * 2).max(core::time::Duration::from_secs(2))
+        now + (self.config.probe.timeout * 2).max(core::time::Duration::from_secs(2))
     }
 
     /// Opens a sync with `peer`, whose frames are sealed for `peer_tag`
@@ -250,7 +250,7 @@ impl Node {
             deadline: self.sync_deadline(now),
             order: 0,
         };
-        let id = self.syncs.start(self.config.max_concurrent_syncs, session)?;
+        let id = self.syncs.start(self.config.sync.max_concurrent, session)?;
         self.syncs.pending.push_back(id);
         Some(id)
     }
@@ -266,7 +266,7 @@ impl Node {
         if self.join.is_some() || self.leave.is_some() {
             return;
         }
-        let patience = self.config.protocol_period * u32::try_from(self.retransmit_limit()).unwrap_or(u32::MAX);
+        let patience = self.config.probe.period * u32::try_from(self.retransmit_limit()).unwrap_or(u32::MAX);
         match self.stranger_since {
             None => self.stranger_since = Some(now),
             Some(since) if now >= since + patience => {
@@ -294,10 +294,10 @@ impl Node {
         if !at_home {
             return;
         }
-        if self.config.sync_interval.is_zero() || self.join.is_some() {
+        if self.config.sync.interval.is_zero() || self.join.is_some() {
             return;
         }
-        if self.syncs.last_resync.is_some_and(|at| now < at + self.config.sync_interval) {
+        if self.syncs.last_resync.is_some_and(|at| now < at + self.config.sync.interval) {
             return;
         }
         if self.open_sync(now, peer.addr, false, self.tag(peer.name)).is_some() {
@@ -306,7 +306,7 @@ impl Node {
         }
     }
 
-    /// Periodic syncs (every scaled `sync_interval`, give or take a tenth),
+    /// Periodic syncs (every scaled `sync.interval`, give or take a tenth),
     /// retried join syncs, and abandoned sessions.
     pub(super) fn sync_timer(&mut self, now: Time) {
         let mut abandoned_join = None;
@@ -324,7 +324,7 @@ impl Node {
         {
             // No room for it now (or leaving): later, never in a loop.
             let retry = self.leave.is_none() && self.open_sync(now, peer, true, None).is_none();
-            self.syncs.join_retry = retry.then(|| (now + self.config.join_retry_interval, peer, left));
+            self.syncs.join_retry = retry.then(|| (now + self.config.sync.join_retry_interval, peer, left));
         }
         if self.leave.is_some() || !self.timers.expired(Timer::Sync, now) {
             return;
@@ -388,7 +388,7 @@ impl Node {
 
     /// A peer opened a sync stream to this node. Refused when as many syncs
     /// as configured are running, or when the peer's address tries too often
-    /// (`sync_rate`).
+    /// (`security.sync_rate`).
     pub fn accept_sync(&mut self, now: Time, peer: SocketAddr) -> Result<SyncId, CommandError> {
         let now = self.advance(now);
         if !self.sync_limiter.allow(now, peer.ip()) {
@@ -412,7 +412,7 @@ impl Node {
             deadline: self.first_frame_deadline(now),
             order: 0,
         };
-        let started = self.syncs.start(self.config.max_concurrent_syncs, session);
+        let started = self.syncs.start(self.config.sync.max_concurrent, session);
         if started.is_none() {
             self.stats.syncs_refused += 1;
         }
@@ -429,7 +429,7 @@ impl Node {
     fn sync_period(&self) -> core::time::Duration {
         let n = self.members.live().max(1) as f64;
         let scale = if n <= 32.0 { 1.0 } else { (n / 32.0).log2().ceil() + 1.0 };
-        self.config.sync_interval.mul_f64(scale)
+        self.config.sync.interval.mul_f64(scale)
     }
 
     /// Ends an exchange (finished or failed) and frees its slot.
@@ -444,7 +444,7 @@ impl Node {
 
     /// Opens the sync that completes a join through `seed`.
     pub(super) fn open_join_sync(&mut self, now: Time, seed: SocketAddr) {
-        self.syncs.join_attempts = self.config.join_attempts.saturating_sub(1);
+        self.syncs.join_attempts = self.config.sync.join_attempts.saturating_sub(1);
         self.syncs.join_retry = None;
         if self.open_sync(now, seed, true, None).is_none() {
             self.retry_join_sync(seed);
@@ -452,19 +452,19 @@ impl Node {
     }
 
     /// A join's sync did not complete: without it the joiner knows only what
-    /// gossip told it, so it tries again after `join_retry_interval`, up to
-    /// `join_attempts` times in all.
+    /// gossip told it, so it tries again after `sync.join_retry_interval`, up to
+    /// `sync.join_attempts` times in all.
     fn retry_join_sync(&mut self, peer: SocketAddr) {
         let left = self.syncs.join_attempts;
         if left == 0 || self.leave.is_some() {
             return;
         }
         self.syncs.join_attempts = left - 1;
-        self.syncs.join_retry = Some((self.now + self.config.join_retry_interval, peer, left - 1));
+        self.syncs.join_retry = Some((self.now + self.config.sync.join_retry_interval, peer, left - 1));
     }
 
     /// Writes this node's next frame (length prefix included) into `buf`,
-    /// which should hold `sync_frame_budget` bytes; `None` when it is not
+    /// which should hold `sync.frame_budget` bytes; `None` when it is not
     /// this side's turn.
     pub fn poll_sync_frame(&mut self, id: SyncId, buf: &mut [u8]) -> Option<usize> {
         let s = self.syncs.get(id)?;
@@ -473,7 +473,7 @@ impl Node {
         }
         let (cursor, broadcast_cursor, chunk, opener, join) = (s.cursor, s.broadcast_cursor, s.chunk, s.opener, s.join);
         let peer_tag = s.peer_tag;
-        let budget = buf.len().min(self.config.sync_frame_budget);
+        let budget = buf.len().min(self.config.sync.frame_budget);
         let plain_budget = frame::PREFIX_LEN + self.plain_budget(budget.saturating_sub(frame::PREFIX_LEN));
         let local = self.local_entry()?;
         let header = self.header();
@@ -613,8 +613,8 @@ impl Node {
         // every item counts.
         let incoming = packet.piggyback().filter(|m| m.kind() == swim_wire::Kind::MemberRecord).count();
         let other_items = packet.piggyback().count() - incoming;
-        let limit = self.config.max_members.saturating_add(64);
-        let other_limit = self.config.broadcast_capacity.saturating_add(64);
+        let limit = self.config.limits.max_members.saturating_add(64);
+        let other_limit = self.config.dissemination.broadcast_capacity.saturating_add(64);
         if records.saturating_add(incoming) > limit || others.saturating_add(other_items) > other_limit {
             return Err(InputError::SyncTooLarge);
         }
@@ -663,7 +663,8 @@ impl Node {
     fn merge_record(&mut self, now: Time, r: &MemberRecord<'_>, source: &[u8], spread_new: bool, peer: SocketAddr) {
         let m = r.member;
         // Where names are proven, the peer's record of itself is first hand.
-        let own = (self.config.names_proven && m.name == source).then_some(Sender { addr: peer, name: source });
+        let own =
+            (self.config.security.names_proven && m.name == source).then_some(Sender { addr: peer, name: source });
         let version = Version::new(m.generation, m.incarnation);
         // The accuser the record names; a peer that names none is its own
         // witness.

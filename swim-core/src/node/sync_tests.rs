@@ -29,7 +29,10 @@ fn suspicions_learned_by_sync_start_but_never_confirm() {
     // Regression: sync records carry states, not accusers. Counting them as
     // confirmations turned one failed probe into a faulty verdict at the
     // minimum timeout on a lossy network.
-    let mut n = node(Config { suspicion_mult: 4, suspicion_max_mult: 6, ..config() });
+    let mut n = node(config().with(|c| {
+        c.suspicion.mult = 4;
+        c.suspicion.max_mult = 6;
+    }));
     introduce(&mut n, Time::ZERO, 5); // N = 6: min = 4 · log10(6) s = 3.11 s, max = 18.68 s
     let accusation = packet(
         Message::Ack(Ack { seq: 0, source: b"n2", payload: &[] }),
@@ -52,11 +55,10 @@ fn suspicions_learned_by_sync_start_but_never_confirm() {
 
 #[test]
 fn sync_is_chunked_and_merges_faulty_as_suspect() {
-    let small = Config {
-        sync_frame_budget: 4 + 512 + 3 + 1 + 8 + 4 + 256 + 1 + 16 * 23 + 2 + 64 + 256,
-        max_metadata: 64,
-        ..config()
-    };
+    let small = config().with(|c| {
+        c.sync.frame_budget = 4 + 512 + 3 + 1 + 8 + 4 + 256 + 1 + 16 * 23 + 2 + 64 + 256;
+        c.limits.max_metadata = 64;
+    });
     let mut a = node(small.clone());
     let mut b = Node::new(&name(1), &[addr(1)], b"", small, Time::ZERO).unwrap();
     introduce(&mut a, Time::ZERO, 150);
@@ -110,7 +112,10 @@ fn sync_is_chunked_and_merges_faulty_as_suspect() {
 
 #[test]
 fn syncs_are_limited_and_periodic() {
-    let mut n = node(Config { max_concurrent_syncs: 1, sync_interval: Duration::from_secs(30), ..config() });
+    let mut n = node(config().with(|c| {
+        c.sync.max_concurrent = 1;
+        c.sync.interval = Duration::from_secs(30);
+    }));
     introduce(&mut n, Time::ZERO, 3);
     let first = n.accept_sync(Time::ZERO, addr(1)).unwrap();
     // Once its peer has sent a valid frame, it holds its slot.
@@ -147,7 +152,7 @@ fn syncs_are_limited_and_periodic() {
     for w in at.windows(2) {
         assert!((27..=34).contains(&(w[1] - w[0])), "{at:?}");
     }
-    let mut big = node(Config { sync_interval: Duration::from_secs(30), ..config() });
+    let mut big = node(config().with(|c| c.sync.interval = Duration::from_secs(30)));
     introduce(&mut big, Time::ZERO, 99);
     let at = opened(&mut big);
     for w in at.windows(2) {
@@ -236,7 +241,7 @@ fn a_stranger_that_keeps_pinging_gets_a_sync() {
 #[test]
 fn a_join_sync_that_fails_is_tried_again() {
     let seed = addr(9);
-    let mut n = node(Config { join_attempts: 3, ..config() });
+    let mut n = node(config().with(|c| c.sync.join_attempts = 3));
     n.join(Time::ZERO, &[seed]).unwrap();
     let mut buf = vec![0u8; 1400];
     let request = n.poll_transmit(Time::ZERO, &mut buf).unwrap();
@@ -273,7 +278,7 @@ fn accepted_syncs_cannot_starve_this_nodes_own_nor_hold_a_slot_in_silence() {
     // Regression (attack review): four idle TCP connections took every sync
     // slot, shared with this node's own syncs, until the session deadline
     // (20 s on a LAN), and anti-entropy, joins and healing stopped.
-    let mut n = node(Config { max_concurrent_syncs: 4, ..config() });
+    let mut n = node(config().with(|c| c.sync.max_concurrent = 4));
     introduce(&mut n, Time::ZERO, 3);
     let from = |ip: u8, port: u16| SocketAddr::from(([192, 0, 2, ip], port));
     // Unproven streams from one address fill all of the pool but one slot.

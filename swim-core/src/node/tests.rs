@@ -26,14 +26,13 @@ pub(super) fn name(i: u8) -> Vec<u8> {
 /// (tests call `handle_timeout` whenever they like). Tests of those parts
 /// turn them on.
 pub(super) fn config() -> Config {
-    Config {
-        seed: 42,
-        sync_interval: Duration::ZERO,
-        gossip_interval: Duration::ZERO,
-        period_jitter: 0.0,
-        overload_threshold: Duration::ZERO,
-        ..Config::lan()
-    }
+    Config::lan().with(|c| {
+        c.seed = 42;
+        c.sync.interval = Duration::ZERO;
+        c.dissemination.gossip_interval = Duration::ZERO;
+        c.probe.jitter = 0.0;
+        c.probe.overload_threshold = Duration::ZERO;
+    })
 }
 
 /// Node `n0` at `addr(0)`.
@@ -179,8 +178,8 @@ fn new_rejects_bad_identity() {
         let err = Node::new(n, a, m, config(), Time::ZERO).unwrap_err();
         assert_eq!(err.field(), field);
     }
-    let bad = Config { probe_timeout: Duration::from_secs(5), ..config() };
-    assert_eq!(Node::new(b"a", &[addr(0)], b"", bad, Time::ZERO).unwrap_err().field(), "probe_timeout");
+    let bad = config().with(|c| c.probe.timeout = Duration::from_secs(5));
+    assert_eq!(Node::new(b"a", &[addr(0)], b"", bad, Time::ZERO).unwrap_err().field(), "probe.timeout");
 }
 
 #[test]
@@ -329,7 +328,7 @@ fn a_restarted_member_that_reused_its_generation_resumes_as_a_new_one() {
     // A seed that holds this very process faulty answers the next version:
     // an ordinary refutation, same generation (its broadcasts keep their
     // numbering).
-    let mut held_faulty = node(Config { generation: 5, ..config() });
+    let mut held_faulty = node(config().with(|c| c.generation = 5));
     held_faulty.join(Time::ZERO, &[addr(1)]).unwrap();
     let out = transmits(&mut held_faulty, Time::ZERO);
     let Message::JoinRequest(request) = parse(&out[0].1).primary() else { panic!() };
@@ -410,7 +409,10 @@ fn dynamic_suspicion_shrinks_with_independent_confirmations() {
     // Without confirmations the suspicion lasts β·min; each independent
     // confirmation brings the verdict closer to min.
     let faulty_after = |confirmations: u8| {
-        let mut n = node(Config { suspicion_mult: 4, suspicion_max_mult: 6, ..config() });
+        let mut n = node(config().with(|c| {
+            c.suspicion.mult = 4;
+            c.suspicion.max_mult = 6;
+        }));
         introduce(&mut n, Time::ZERO, 9);
         let suspect = |by: u8| {
             let by = name(by);
@@ -446,7 +448,10 @@ fn dynamic_suspicion_shrinks_with_independent_confirmations() {
 
 #[test]
 fn without_lifeguard_the_suspicion_timeout_is_fixed() {
-    let mut n = node(Config { lifeguard: false, suspicion_mult: 4, ..config() });
+    let mut n = node(config().with(|c| {
+        c.probe.lifeguard = false;
+        c.suspicion.mult = 4;
+    }));
     introduce(&mut n, Time::ZERO, 9);
     let suspect = packet(
         Message::Ack(Ack { seq: 0, source: b"n2", payload: &[] }),
@@ -498,7 +503,10 @@ fn every_update_is_sent_lambda_log_n_times_newest_and_fewest_first() {
 
 #[test]
 fn gossip_fills_the_budget_and_no_more() {
-    let mut n = node(Config { packet_budget: 512, max_broadcast_payload: 200, ..config() });
+    let mut n = node(config().with(|c| {
+        c.limits.packet_budget = 512;
+        c.dissemination.max_broadcast_payload = 200;
+    }));
     introduce(&mut n, Time::ZERO, 60);
     let ping = packet(
         Message::Ping(Ping { seq: 1, source: b"n1", target: &name(0), target_generation: 0, target_incarnation: 0 }),
@@ -672,7 +680,10 @@ fn a_seed_admits_joiners_and_introduces_itself() {
     assert!(matches!(parse(&out[0].1).primary(), Message::JoinResponse(_)));
 
     // A full cluster refuses.
-    let mut full = node(Config { max_members: 2, expected_members: 2, ..config() });
+    let mut full = node(config().with(|c| {
+        c.limits.max_members = 2;
+        c.limits.expected_members = 2;
+    }));
     introduce(&mut full, Time::ZERO, 1);
     feed(&mut full, Time::ZERO, addr(5), &request).unwrap();
     let out = transmits(&mut full, Time::ZERO);
@@ -683,7 +694,7 @@ fn a_seed_admits_joiners_and_introduces_itself() {
 
 #[test]
 fn join_retries_then_fails_without_an_answer() {
-    let mut n = node(Config { join_attempts: 3, ..config() });
+    let mut n = node(config().with(|c| c.sync.join_attempts = 3));
     assert_eq!(n.join(Time::ZERO, &[addr(0)]), Err(CommandError::NoSeeds), "its own address is no seed");
     n.join(Time::ZERO, &[addr(1), addr(2)]).unwrap();
     let mut requests = transmits(&mut n, Time::ZERO).len();
@@ -703,8 +714,10 @@ fn join_retries_then_fails_without_an_answer() {
 
 #[test]
 fn tombstones_are_reaped_after_their_time() {
-    let mut n =
-        node(Config { tombstone_ttl: Duration::from_secs(10), broadcast_lifetime: Duration::from_secs(5), ..config() });
+    let mut n = node(config().with(|c| {
+        c.limits.tombstone_ttl = Duration::from_secs(10);
+        c.dissemination.broadcast_lifetime = Duration::from_secs(5);
+    }));
     introduce(&mut n, Time::ZERO, 2);
     let faulty = packet(
         Message::Ack(Ack { seq: 0, source: b"n2", payload: &[] }),

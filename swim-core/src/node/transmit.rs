@@ -168,7 +168,7 @@ impl Node {
         self.outbox.push_back(out);
     }
 
-    /// Writes the next datagram into `buf` (at least `packet_budget` bytes
+    /// Writes the next datagram into `buf` (at least `limits.packet_budget` bytes
     /// long) and says where to send it; `None` when there is nothing to send.
     pub fn poll_transmit(&mut self, now: Time, buf: &mut [u8]) -> Option<Transmit> {
         self.advance(now);
@@ -228,7 +228,7 @@ impl Node {
     fn write_packet(&self, out: Outgoing, buf: &mut [u8], picked: &mut Picked) -> Option<(SocketAddr, To, usize)> {
         let local = self.local_entry()?;
         let me = &local.name[..];
-        let budget = self.plain_budget(self.config.packet_budget);
+        let budget = self.plain_budget(self.config.limits.packet_budget);
         let mut w = PacketWriter::new(buf, &self.header(), budget).ok()?;
         // Messages that must ride first (and are then not repeated).
         let mut first: [Option<Item>; 2] = [None, None];
@@ -366,7 +366,7 @@ impl Node {
             // one proves nothing; a sealed one, for any receiver, can be
             // replayed from a forged source): padded, it leaves room for
             // the seed to say who it is and what it knows.
-            w.pad_to(self.config.packet_budget);
+            w.pad_to(self.config.limits.packet_budget);
         }
         let len = w.finish().ok()?;
         Some((to, receiver, len))
@@ -376,7 +376,7 @@ impl Node {
     /// its one message.
     fn limit_reply(&self, w: &mut PacketWriter<'_>, limit: usize) {
         if limit > 0 {
-            let overhead = self.config.packet_budget - self.plain_budget(self.config.packet_budget);
+            let overhead = self.config.limits.packet_budget - self.plain_budget(self.config.limits.packet_budget);
             w.shrink_budget(limit.saturating_sub(overhead));
         }
     }

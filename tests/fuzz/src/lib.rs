@@ -168,15 +168,9 @@ fn seal(ring: &Keyring, input: &mut Input<'_>, buf: &mut [u8], len: usize, now: 
 
 /// Runs one fuzz input against a node.
 pub fn run_core(data: &[u8], sealed: bool) {
-    let mut config = Config {
-        seed: 1,
-        max_members: 32,
-        expected_members: 8,
-        sync_interval: Duration::from_secs(1),
-        ..Config::local()
-    };
+    let mut config = Config::local().with(|c| { c.seed = 1; c.limits.max_members = 32; c.limits.expected_members = 8; c.sync.interval = Duration::from_secs(1); });
     if sealed {
-        config.encryption = Some(Encryption::new(SecretKey(KEY)));
+        config.security.encryption = Some(Encryption::new(SecretKey(KEY)));
     }
     let Ok(mut node) = Node::new(NAMES[0], &[addr(0)], b"", config, Time::ZERO) else { return };
     node.set_wall_clock(Time::ZERO, WALL);
@@ -397,13 +391,7 @@ fn digest(node: &Node) -> String {
 /// receiver that is not a join request) must be refused and change nothing
 /// an observer can see.
 pub fn run_unauthenticated(data: &[u8]) {
-    let config = Config {
-        seed: 1,
-        max_members: 32,
-        expected_members: 8,
-        encryption: Some(Encryption::new(SecretKey(KEY))),
-        ..Config::local()
-    };
+    let config = Config::local().with(|c| { c.seed = 1; c.limits.max_members = 32; c.limits.expected_members = 8; c.security.encryption = Some(Encryption::new(SecretKey(KEY))); });
     let Ok(mut node) = Node::new(NAMES[0], &[addr(0)], b"", config, Time::ZERO) else { return };
     node.set_wall_clock(Time::ZERO, WALL);
     let ring = Keyring::new(&KEY);

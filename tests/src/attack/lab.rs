@@ -38,7 +38,10 @@ pub struct Lab {
 pub fn config() -> Config {
     // LAN timing (a busy machine does not make it suspect anyone), with
     // frequent syncs so that an attack on them shows within seconds.
-    Config { label: LABEL.to_vec(), sync_interval: Duration::from_secs(2), ..Config::lan() }
+    Config::lan().with(|c| {
+        c.label = LABEL.to_vec();
+        c.sync.interval = Duration::from_secs(2);
+    })
 }
 
 impl Lab {

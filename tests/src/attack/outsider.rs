@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use swim::{Cluster, Config, Error, JoinFailure, SecretKey, Stats};
+use swim::{Cluster, Error, JoinFailure, SecretKey, Stats};
 use swim_wire::{Alive, Faulty, Gossip, JoinResponse, JoinStatus, Left, Message, Suspect};
 
 use super::Outcome;
@@ -159,7 +159,7 @@ pub(super) async fn join_hijack(lab: &Lab) -> Outcome {
 pub(super) async fn wrong_key_join(lab: &Lab) -> Outcome {
     let before = lab.snapshot().await;
     let intruder = Cluster::builder("intruder")
-        .config(Config { join_attempts: 3, ..config() })
+        .config(config().with(|c| c.sync.join_attempts = 3))
         .encrypt([SecretKey([0x66; 32])])
         .bind(loopback())
         .seeds([lab.addr(0)])

@@ -54,7 +54,7 @@ pub(super) async fn idle_tcp(lab: &Lab) -> Outcome {
     // A new member must still join through a0, and a0 must still sync.
     let before = lab.members[0].stats().await.map(|s| s.syncs_completed).unwrap_or(0);
     let joiner = Cluster::builder("late")
-        .config(swim::Config { join_attempts: 5, ..config() })
+        .config(config().with(|c| c.sync.join_attempts = 5))
         .encrypt([lab.key.clone()])
         .bind(loopback())
         .start()

@@ -49,7 +49,7 @@ pub struct Results {
 }
 
 fn run_one(members: usize, loss: f64, count: usize, seed: u64) -> Row {
-    let config = Config { expected_members: members.max(8), ..Config::local() };
+    let config = Config::local().with(|c| c.limits.expected_members = members.max(8));
     let link = LinkModel { loss, ..LinkModel::default() };
     // The cluster forms without loss; the broadcasts meet it.
     let mut sim = Sim::new(SimConfig { seed, members, config: config.clone(), ..SimConfig::default() });
@@ -69,7 +69,7 @@ fn run_one(members: usize, loss: f64, count: usize, seed: u64) -> Row {
         }
         sim.run_for(Duration::from_millis(100));
     }
-    sim.run_for(config.broadcast_lifetime + config.sync_interval);
+    sim.run_for(config.dissemination.broadcast_lifetime + config.sync.interval);
     let mut got: HashMap<(Vec<u8>, usize), (u64, f64)> = HashMap::new();
     for (receiver, payload, at) in &sim.metrics().deliveries {
         let e = got.entry((payload.clone(), *receiver)).or_insert((0, 0.0));

@@ -1,4 +1,4 @@
-//! Gossip rounds on and off (`Config::lan()`, `gossip_interval` T/2 or
+//! Gossip rounds on and off (`Config::lan()`, `dissemination.gossip_interval` T/2 or
 //! zero), as in the comparison with memberlist that motivated them: how
 //! fast a burst of joiners converges, how fast a crash is declared by every
 //! survivor, and how many healthy members are declared faulty at 10% loss.
@@ -38,12 +38,15 @@ pub struct Results {
 }
 
 fn config(gossip: bool) -> Config {
-    let lan = Config::lan();
-    Config { gossip_interval: if gossip { lan.gossip_interval } else { Duration::ZERO }, ..lan }
+    Config::lan().with(|c| {
+        if !gossip {
+            c.dissemination.gossip_interval = Duration::ZERO;
+        }
+    })
 }
 
 fn join_seconds(members: usize, gossip: bool, seed: u64) -> f64 {
-    let config = Config { expected_members: members, ..config(gossip) };
+    let config = config(gossip).with(|c| c.limits.expected_members = members);
     let mut sim = Sim::new(SimConfig { seed, members, config, ..SimConfig::default() });
     sim.join_all(0, Duration::from_millis(1));
     let done = sim.run_until(Duration::from_secs(300), Sim::converged);
@@ -62,7 +65,7 @@ fn crash_periods(gossip: bool, seed: u64) -> f64 {
     let start = sim.now();
     sim.crash(17);
     let done = sim.run_until(Duration::from_secs(300), |s| s.seen_as(17, State::Faulty) == 31);
-    let period = config(gossip).protocol_period.as_secs_f64();
+    let period = config(gossip).probe.period.as_secs_f64();
     if done { sim.now().saturating_since(start).as_secs_f64() / period } else { f64::INFINITY }
 }
 
@@ -70,7 +73,7 @@ fn false_positives(gossip: bool, seed: u64) -> (u64, u64) {
     let mut sim = converged(32, gossip, seed, LinkModel::default());
     sim.network.default = LinkModel { loss: 0.10, ..LinkModel::default() };
     sim.metrics_mut().reset();
-    sim.run_for(config(gossip).protocol_period * 87);
+    sim.run_for(config(gossip).probe.period * 87);
     (sim.metrics().false_episodes, sim.metrics().false_suspicions)
 }
 

@@ -57,7 +57,7 @@ pub fn cycle(delay: Duration) -> Duration {
 }
 
 fn run_one(o: &Options, slowed: usize, delay_ms: u64, lifeguard: bool, seed: u64) -> Row {
-    let config = Config { lifeguard, ..Config::lan() };
+    let config = Config::lan().with(|c| c.probe.lifeguard = lifeguard);
     let n = o.lg_members;
     let mut sim = Sim::new(SimConfig { seed, members: n, config, link: LinkModel::default(), ..SimConfig::default() });
     sim.join_all(0, Duration::from_millis(5));

@@ -361,7 +361,7 @@ pub(super) fn gossip(md: &mut String, g: &gossip::Results) {
         md,
         "## Gossip rounds\n\n\
          Besides riding on probes, queued updates go to 3 random members every \
-         `gossip_interval` (T/2 in `Config::lan()`), as memberlist does, but only while \
+         `dissemination.gossip_interval` (T/2 in `Config::lan()`), as memberlist does, but only while \
          something is queued. The same seeded scenarios with them off and on \
          (`Config::lan()`, T = 1 s; medians of {} runs; false verdicts summed):\n",
         g.runs
@@ -453,7 +453,7 @@ pub(super) fn scale(md: &mut String, s: &scale::Results) {
            misses. The hybrid rows time {:.0} steps each (full members × periods × steps per \
            member-period), so their p99.9 is close to their maximum.\n\
          - **Bytes per member** is the heap one node holds per known member once it knows all of \
-           them, pre-sized with `expected_members`: the table entry (name and accuser inline up \
+           them, pre-sized with `limits.expected_members`: the table entry (name and accuser inline up \
            to 32 bytes, two inline addresses, metadata, the broadcast window), the name index, \
            the probe list, the dissemination queue's links, and records for suspicions (held \
            apart, sized for one member in eight). At 1,000 members fixed costs (the event arena, \
@@ -468,7 +468,7 @@ pub(super) fn scale(md: &mut String, s: &scale::Results) {
            Member-periods per second leave the syncs of the timed periods out (the timed window holds \
            some or none by chance; a member's first sync comes within 1.5 base \
            intervals of its start, before the interval has grown with the table). In a real member it is \
-           not one step: the runtime hands it one frame (at most `sync_frame_budget`, 64 KiB) at \
+           not one step: the runtime hands it one frame (at most `sync.frame_budget`, 64 KiB) at \
            a time.\n",
         s.periods,
         bytes_16k,

@@ -33,7 +33,7 @@ pub struct Row {
     /// Wall seconds until every full member knew every member.
     pub build_seconds: f64,
     /// Heap bytes per member of one node that knows all of them (its table,
-    /// queues and indexes, pre-sized with `expected_members`), measured as
+    /// queues and indexes, pre-sized with `limits.expected_members`), measured as
     /// the heap's growth from creating the node to having learned everyone.
     pub bytes_per_member: f64,
     /// Wall seconds that node took to learn everyone from alive updates.
@@ -88,7 +88,7 @@ fn node_memory(n: usize) -> (f64, f64, f64) {
         buf.truncate(len);
         datagrams.push(buf);
     }
-    let config = Config { expected_members: n, ..Config::lan() };
+    let config = Config::lan().with(|c| c.limits.expected_members = n);
     let mut out = vec![0u8; 1400];
     let before = live_bytes();
     let start = Instant::now();
@@ -110,7 +110,7 @@ fn node_memory(n: usize) -> (f64, f64, f64) {
 /// with a second node named `peer_name` at `peer` that learns the same
 /// `datagrams` first; the wall seconds of the exchange alone.
 fn sync_seconds(node: &mut Node, datagrams: &mut [Vec<u8>], at: SocketAddr, peer: SocketAddr, peer_name: &[u8]) -> f64 {
-    let config = Config { expected_members: node.live_members(), ..Config::lan() };
+    let config = Config::lan().with(|c| c.limits.expected_members = node.live_members());
     let mut other = Node::new(peer_name, &[peer], &[], config, Time::ZERO).expect("a valid config");
     let mut out = vec![0u8; 1400];
     for d in datagrams.iter_mut() {
@@ -120,11 +120,11 @@ fn sync_seconds(node: &mut Node, datagrams: &mut [Vec<u8>], at: SocketAddr, peer
     }
     // Periodic syncs are on in `node`'s configuration: its first is due
     // within 1.5 base intervals of its start.
-    let due = Time::ZERO + Config::lan().sync_interval * 2;
+    let due = Time::ZERO + Config::lan().sync.interval * 2;
     node.handle_timeout(due);
     while node.poll_transmit(due, &mut out).is_some() {}
     let open = node.poll_sync_open().expect("a periodic sync is due");
-    let mut frame = vec![0u8; Config::lan().sync_frame_budget];
+    let mut frame = vec![0u8; Config::lan().sync.frame_budget];
     let start = Instant::now();
     let accepted = other.accept_sync(due, at).expect("a sync is accepted");
     let (mut a, mut b) = ((&mut *node, open.id), (&mut other, accepted));
@@ -149,12 +149,15 @@ fn sync_seconds(node: &mut Node, datagrams: &mut [Vec<u8>], at: SocketAddr, peer
 /// it), in protocol periods.
 fn sync_interval_periods(config: &Config, n: usize) -> f64 {
     let scale = if n <= 32 { 1.0 } else { (n as f64 / 32.0).log2().ceil() + 1.0 };
-    scale * config.sync_interval.as_secs_f64() / config.protocol_period.as_secs_f64()
+    scale * config.sync.interval.as_secs_f64() / config.probe.period.as_secs_f64()
 }
 
 fn measure(n: usize, o: &Options) -> Row {
-    let config = Config { seed: o.seed, expected_members: n, ..Config::lan() };
-    let period = config.protocol_period;
+    let config = Config::lan().with(|c| {
+        c.seed = o.seed;
+        c.limits.expected_members = n;
+    });
+    let period = config.probe.period;
     let sync_interval_periods = sync_interval_periods(&config, n);
     let hybrid = n > FULL_LIMIT;
     let full = if hybrid { o.scale_full.min(n - 1) } else { n };

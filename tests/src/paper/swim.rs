@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use swim_protocol::{Config, Dissemination, State};
+use swim_protocol::{Config, DisseminationStyle, State};
 
 use super::{Options, pool, stats};
 use crate::sim::{LinkModel, Sim, SimConfig, SimRng};
@@ -137,7 +137,7 @@ struct Load {
 
 fn load(n: usize, seed: u64, o: &Options) -> Load {
     let config = paper();
-    let period = config.protocol_period;
+    let period = config.probe.period;
     let mut sim = converged(n, seed, config, LinkModel::default());
     sim.metrics_mut().reset();
     sim.run_for(period * o.load_periods);
@@ -157,7 +157,7 @@ struct Crash {
 
 fn crash(n: usize, seed: u64) -> Option<Crash> {
     let config = paper();
-    let period = config.protocol_period;
+    let period = config.probe.period;
     let mut sim = converged(n, seed, config, LinkModel::default());
     let mut rng = SimRng::new(SimRng::derive(seed, 0xc7a5));
     // At a random phase of the members' periods.
@@ -178,7 +178,7 @@ fn crash(n: usize, seed: u64) -> Option<Crash> {
 /// Periods each broadcast took to reach everyone (`None`: it did not).
 fn spread(n: usize, seed: u64, o: &Options) -> Vec<Option<f64>> {
     let config = paper();
-    let period = config.protocol_period;
+    let period = config.probe.period;
     let mut sim = converged(n, seed, config, LinkModel::default());
     let mut rng = SimRng::new(SimRng::derive(seed, 0x5b7e));
     let mut out = Vec::new();
@@ -203,10 +203,16 @@ fn spread(n: usize, seed: u64, o: &Options) -> Vec<Option<f64>> {
 /// The protocol variants compared under loss.
 fn variants() -> Vec<(&'static str, Config)> {
     vec![
-        ("SWIM basic", Config { suspicion: false, dissemination: Dissemination::Multicast, ..paper() }),
-        ("+ infection", Config { suspicion: false, ..paper() }),
+        (
+            "SWIM basic",
+            paper().with(|c| {
+                c.suspicion.enabled = false;
+                c.dissemination.style = DisseminationStyle::Multicast;
+            }),
+        ),
+        ("+ infection", paper().with(|c| c.suspicion.enabled = false)),
         ("+ suspicion", paper()),
-        ("+ Lifeguard", Config { lifeguard: true, ..paper() }),
+        ("+ Lifeguard", paper().with(|c| c.probe.lifeguard = true)),
     ]
 }
 
@@ -220,7 +226,7 @@ struct FalsePositives {
 
 /// Members join one by one under loss; the group each sees, per period.
 fn false_positives(config: &Config, seed: u64, o: &Options) -> FalsePositives {
-    let period = config.protocol_period;
+    let period = config.probe.period;
     let link = LinkModel { loss: o.loss, ..LinkModel::default() };
     let n = o.fp_members;
     let mut sim = Sim::new(SimConfig { seed, members: n, config: config.clone(), link, ..SimConfig::default() });

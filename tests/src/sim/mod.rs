@@ -255,7 +255,7 @@ impl Sim {
             responders_from: sim.responders_from.unwrap_or(sim.members).min(sim.members),
             leave_timeout: sim.leave_timeout,
         };
-        let frame = this.config.sync_frame_budget.max(this.config.packet_budget);
+        let frame = this.config.sync.frame_budget.max(this.config.limits.packet_budget);
         this.scratch = vec![0; frame];
         let responders_from = this.responders_from;
         for i in 0..sim.members {
@@ -282,7 +282,7 @@ impl Sim {
         }
         if responders_from < sim.members {
             for i in 0..responders_from {
-                let at = Time::ZERO + this.config.protocol_period.mul_f64(this.rng.unit());
+                let at = Time::ZERO + this.config.probe.period.mul_f64(this.rng.unit());
                 this.schedule(at, Pending::ResponderPing { to: i });
             }
         }
@@ -333,7 +333,10 @@ impl Sim {
         let generation = SIM_WALL_CLOCK_MS * 1000 + self.now.as_micros();
         // With encryption, each node draws its own nonce epoch: ciphertexts
         // differ between runs, but no behaviour depends on their bytes.
-        let config = Config { seed, generation, ..self.config.clone() };
+        let config = self.config.clone().with(|c| {
+            c.seed = seed;
+            c.generation = generation;
+        });
         let mut node = Node::new(&m.name, &[m.addr], b"", config, self.now).expect("the simulator's config is valid");
         // One wall clock for everyone (replay protection compares sender times).
         node.set_wall_clock(self.now, SIM_WALL_CLOCK_MS + self.now.as_micros() / 1000);
@@ -544,7 +547,7 @@ impl Sim {
             }
             Pending::ResponderPing { to } => {
                 self.responder_ping(to);
-                let next = self.now + self.config.protocol_period.mul_f64(0.5 + self.rng.unit());
+                let next = self.now + self.config.probe.period.mul_f64(0.5 + self.rng.unit());
                 self.schedule(next, Pending::ResponderPing { to });
             }
             Pending::Join { node, seed } => {

@@ -56,7 +56,7 @@ impl Sim {
             _ => None,
         };
         let written = reply.and_then(|message| {
-            let mut w = PacketWriter::new(&mut buf, &header, self.config.packet_budget).ok()?;
+            let mut w = PacketWriter::new(&mut buf, &header, self.config.limits.packet_budget).ok()?;
             w.push(&message).ok()?;
             w.finish().ok()
         });
@@ -94,7 +94,7 @@ impl Sim {
             target_generation: 0,
             target_incarnation: 0,
         };
-        let written = PacketWriter::new(&mut buf, &header, self.config.packet_budget).ok().and_then(|mut w| {
+        let written = PacketWriter::new(&mut buf, &header, self.config.limits.packet_budget).ok().and_then(|mut w| {
             w.push(&Message::Ping(ping)).ok()?;
             w.finish().ok()
         });
@@ -113,7 +113,7 @@ impl Sim {
     /// lists every member as alive (a responder's view of the cluster).
     pub(super) fn serve_sync(&mut self, opener: usize, id: SyncId, responder: usize) {
         let now = self.now;
-        let mut buf = vec![0u8; self.config.sync_frame_budget];
+        let mut buf = vec![0u8; self.config.sync.frame_budget];
         // The opener's half.
         for _ in 0..self.members.len() + 2 {
             let sent = self.with_node(opener, |n, _| n.poll_sync_frame(id, &mut buf)).flatten();
@@ -136,7 +136,7 @@ impl Sim {
                 flags |= SyncFlags::LAST;
             }
             let len = {
-                let Ok(mut w) = PacketWriter::new(&mut buf, &header, self.config.sync_frame_budget - 4) else {
+                let Ok(mut w) = PacketWriter::new(&mut buf, &header, self.config.sync.frame_budget - 4) else {
                     return;
                 };
                 let sync = Sync { flags: SyncFlags(flags), source: &me, total, chunk };
