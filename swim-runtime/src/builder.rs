@@ -250,7 +250,11 @@ impl Builder {
             Choice::Udp => Box::new(Launcher(UdpTransport::bind(bind).await?)),
             #[cfg(feature = "quic")]
             Choice::Quic(identity) => {
-                let quic = QuicTransport::bind(bind, &identity).await.map_err(|e| Error::Transport(e.into()))?;
+                let quic = QuicTransport::bind(bind, &identity).await.map_err(|e| match e {
+                    // The socket, as over UDP: the host's fault.
+                    swim_transport::quic::QuicError::Io(e) => Error::Io(e),
+                    e => Error::Transport(e.into()),
+                })?;
                 Box::new(Launcher(quic))
             }
             Choice::Custom(launch) => launch,

@@ -1,5 +1,6 @@
 //! The handle through which the application talks to its member.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -56,12 +57,55 @@ struct Shared {
 }
 
 /// A live view of the members ([`Cluster::watch`]): every member this one
-/// knows, in every state, replaced as a whole whenever one changes.
+/// knows, in every state (as [`Cluster::members`] lists them), replaced as
+/// a whole after a step of the member that changed one, and at least once
+/// a period (for the health fields and reaped members) while anyone
+/// watches. Reading it never holds up the member: each read is a cheap
+/// clone of the current list.
 ///
-/// It is tokio's [`watch::Receiver`]: `borrow()` reads the current view,
-/// `changed().await` waits for the next, `wait_for(|v| …).await` waits for
-/// a condition.
-pub type View = watch::Receiver<Arc<[Member]>>;
+/// ```no_run
+/// # async fn demo(cluster: swim_runtime::Cluster) -> Result<(), swim_runtime::Error> {
+/// let mut view = cluster.watch().await?;
+/// println!("{} members known", view.current().len());
+/// let members = view.wait_for(|m| m.iter().filter(|m| m.state.is_live()).count() >= 3).await?;
+/// println!("now {} are live", members.iter().filter(|m| m.state.is_live()).count());
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct View {
+    rx: watch::Receiver<Arc<[Member]>>,
+}
+
+impl View {
+    pub(crate) fn new(rx: watch::Receiver<Arc<[Member]>>) -> Self {
+        View { rx }
+    }
+
+    /// The members now.
+    pub fn current(&self) -> Arc<[Member]> {
+        Arc::clone(&self.rx.borrow())
+    }
+
+    /// Waits for the next change and returns the new view;
+    /// [`Error::Stopped`] once the member has stopped.
+    pub async fn changed(&mut self) -> Result<Arc<[Member]>, Error> {
+        self.rx.changed().await.map_err(|_| Error::Stopped)?;
+        Ok(Arc::clone(&self.rx.borrow_and_update()))
+    }
+
+    /// Waits until `condition` holds for the view (checking the current
+    /// one first) and returns that view; [`Error::Stopped`] if the member
+    /// stops first.
+    pub async fn wait_for(&mut self, mut condition: impl FnMut(&[Member]) -> bool) -> Result<Arc<[Member]>, Error> {
+        loop {
+            let now = Arc::clone(&self.rx.borrow_and_update());
+            if condition(&now) {
+                return Ok(now);
+            }
+            self.rx.changed().await.map_err(|_| Error::Stopped)?;
+        }
+    }
+}
 
 /// A running cluster member. Cheap to clone; every clone controls the same
 /// member. The member keeps running until [`leave`](Cluster::leave) or
@@ -73,16 +117,16 @@ pub type View = watch::Receiver<Arc<[Member]>>;
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), swim_runtime::Error> {
 /// use std::time::Duration;
-/// use swim_protocol::{Config, State};
+/// use swim_protocol::Config;
 /// use swim_runtime::Cluster;
 ///
 /// let start = |name: &str| Cluster::builder(name).config(Config::local()).bind("127.0.0.1:0".parse().unwrap()).start();
 /// let (a, b) = (start("a").await?, start("b").await?);
 /// b.join([a.local_addr()]).await?;
 /// let view = b.members().await?;
-/// assert!(view.iter().any(|m| m.name == "a" && m.state == State::Alive));
+/// assert!(view.iter().any(|m| m.name == "a" && m.state.is_live()));
 /// a.wait_for_members(2, Duration::from_secs(5)).await?;
-/// assert_eq!(a.member("b").await?.map(|m| m.state), Some(State::Alive));
+/// assert!(a.member("b").await?.is_some_and(|m| m.state.is_live()));
 /// b.set_metadata("role=cache").await?;
 /// let seq = a.broadcast("hello").await?;
 /// assert_eq!(seq, 1);
@@ -170,7 +214,9 @@ impl Cluster {
 
     /// Every member this one knows now, and the events that follow, with
     /// nothing lost or repeated between the two: the member's task takes the
-    /// snapshot and the subscription in one step.
+    /// snapshot and the subscription between two of its steps. After
+    /// [`RecvError::Lagged`] or [`Event::Missed`], events were lost: call
+    /// it again for a fresh snapshot.
     ///
     /// ```no_run
     /// # async fn demo(cluster: swim_runtime::Cluster) -> Result<(), swim_runtime::Error> {
@@ -193,13 +239,13 @@ impl Cluster {
 
     /// A live view of every member this one knows (see [`View`]). The view
     /// is rebuilt, in O(members), after each step of the member that
-    /// changed a member, and only while someone watches.
+    /// changed a member and once a period, only while someone watches.
     ///
     /// ```no_run
     /// # async fn demo(cluster: swim_runtime::Cluster) -> Result<(), swim_runtime::Error> {
     /// let mut view = cluster.watch().await?;
-    /// while view.changed().await.is_ok() {
-    ///     let live = view.borrow().iter().filter(|m| m.state.is_live()).count();
+    /// while let Ok(members) = view.changed().await {
+    ///     let live = members.iter().filter(|m| m.state.is_live()).count();
     ///     println!("{live} members alive or suspect");
     /// }
     /// # Ok(()) }
@@ -214,14 +260,21 @@ impl Cluster {
     /// Fails with [`Error::WaitTimedOut`] (saying how many there were) when
     /// the time runs out, and with [`Error::Stopped`] if the member stops.
     pub async fn wait_for_members(&self, n: usize, timeout: Duration) -> Result<(), Error> {
-        let mut view = self.watch().await?;
-        let live = |members: &Arc<[Member]>| members.iter().filter(|m| m.state.is_live()).count();
-        let outcome =
-            tokio::time::timeout(timeout, view.wait_for(|members| live(members) >= n)).await.map(|r| r.is_ok());
+        let live = |members: &[Member]| members.iter().filter(|m| m.state.is_live()).count();
+        let mut last = 0;
+        let wait = async {
+            let mut view = self.watch().await?;
+            view.wait_for(|members| {
+                last = live(members);
+                last >= n
+            })
+            .await
+            .map(drop)
+        };
+        let outcome = tokio::time::timeout(timeout, wait).await;
         match outcome {
-            Ok(true) => Ok(()),
-            Ok(false) => Err(Error::Stopped),
-            Err(_) => Err(Error::WaitTimedOut { wanted: n, live: live(&view.borrow()) }),
+            Ok(outcome) => outcome,
+            Err(_) => Err(Error::WaitTimedOut { wanted: n, live: last }),
         }
     }
 
@@ -385,7 +438,10 @@ impl Events {
 
     /// The next event if one is waiting.
     pub fn try_recv(&mut self) -> Option<Result<Event, RecvError>> {
-        match Pin::new(self).poll_next(&mut Context::from_waker(Waker::noop())) {
+        // Outside tokio's cooperative budget: a task that used its budget
+        // up must still see what is waiting.
+        let next = tokio::task::unconstrained(std::future::poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)));
+        match std::pin::pin!(next).poll(&mut Context::from_waker(Waker::noop())) {
             Poll::Ready(Some(next)) => Some(next),
             Poll::Ready(None) => Some(Err(RecvError::Closed)),
             Poll::Pending => None,

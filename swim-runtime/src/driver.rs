@@ -16,7 +16,7 @@ use swim_transport::Transport;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::time::{Instant, Sleep};
 
-use crate::cluster::{Command, Events, KeyChange};
+use crate::cluster::{Command, Events, KeyChange, View};
 use crate::error::Error;
 use crate::metrics::Metrics;
 use crate::syncs::{SyncEvent, Syncs};
@@ -32,6 +32,15 @@ enum Wake<S> {
     Sync(SyncEvent),
 }
 
+/// What watchers see, and when it was last rebuilt.
+struct LiveView {
+    tx: watch::Sender<Arc<[Member]>>,
+    /// A member changed since the last rebuild.
+    stale: bool,
+    /// The protocol period of the last rebuild.
+    period: u64,
+}
+
 #[derive(PartialEq, Eq)]
 enum Flow {
     Continue,
@@ -44,9 +53,12 @@ pub(crate) struct Driver<T: Transport> {
     options: RuntimeOptions,
     origin: Instant,
     events: broadcast::Sender<Event>,
-    /// The live view handed to watchers, and whether a member changed since
-    /// it was last rebuilt.
-    view: (watch::Sender<Arc<[Member]>>, bool),
+    /// The live view handed to watchers.
+    view: LiveView,
+    /// `Stats::events_dropped` when last looked at.
+    events_dropped: u64,
+    /// The outcome of a join, answered once the step's events are out.
+    joined: Option<Result<SocketAddr, Error>>,
     recv: Vec<u8>,
     send: Vec<u8>,
     frame: Vec<u8>,
@@ -78,7 +90,9 @@ impl<T: Transport> Driver<T> {
             options,
             origin,
             events,
-            view: (watch::Sender::new(Arc::from([])), false),
+            view: LiveView { tx: watch::Sender::new(Arc::from([])), stale: false, period: 0 },
+            events_dropped: 0,
+            joined: None,
             // One byte more than the budget: a larger datagram arrives
             // truncated, still too large, and is refused unread.
             recv: vec![0; budget + 1],
@@ -255,7 +269,26 @@ impl<T: Transport> Driver<T> {
             let Some(event) = Event::from_core(&event, origin) else { continue };
             self.announce(event);
         }
-        if self.view.1 && self.view.0.receiver_count() > 0 {
+        let dropped = self.node.stats().events_dropped;
+        if dropped > self.events_dropped {
+            // More happened in one step than the core holds: say so, so
+            // that subscribers know to take a new snapshot.
+            let missed = dropped - self.events_dropped;
+            self.events_dropped = dropped;
+            tracing::warn!(missed, "events dropped: more in one step than limits.event_capacity");
+            self.view.stale = true;
+            let _ = self.events.send(Event::Missed { count: missed });
+        }
+        // The join's caller hears of it after the step's events are out.
+        if let Some(outcome) = self.joined.take()
+            && let Some(reply) = self.join.take()
+        {
+            let _ = reply.send(outcome);
+        }
+        // Refreshed after a change, and once a period (health, reaped
+        // members), while anyone watches.
+        let period = self.node.stats().periods;
+        if (self.view.stale || period != self.view.period) && self.view.tx.receiver_count() > 0 {
             self.refresh_view();
         }
         while let Some(open) = self.node.poll_sync_open() {
@@ -270,11 +303,18 @@ impl<T: Transport> Driver<T> {
         self.node.members().map(|m| Member::from_info(&m, origin)).collect()
     }
 
-    /// Rebuilds the watchers' view.
+    /// Rebuilds the watchers' view; watchers are woken only if it differs.
     fn refresh_view(&mut self) {
         let members: Arc<[Member]> = self.snapshot().into();
-        self.view.0.send_replace(members);
-        self.view.1 = false;
+        self.view.tx.send_if_modified(|view| {
+            let changed = **view != *members;
+            if changed {
+                *view = members;
+            }
+            changed
+        });
+        self.view.stale = false;
+        self.view.period = self.node.stats().periods;
     }
 
     /// Logs an event, completes a waiting join, and hands the event to
@@ -290,7 +330,7 @@ impl<T: Transport> Driver<T> {
                 | Event::MemberLeft(_)
                 | Event::Refuted { .. }
         ) {
-            self.view.1 = true;
+            self.view.stale = true;
         }
         match &event {
             Event::MemberJoined(m) => tracing::info!(member = %m.name, "member joined"),
@@ -302,15 +342,11 @@ impl<T: Transport> Driver<T> {
             Event::Refuted { incarnation } => tracing::info!(incarnation, "refuted a suspicion of this member"),
             Event::JoinSucceeded { seed } => {
                 tracing::info!(%seed, "joined");
-                if let Some(reply) = self.join.take() {
-                    let _ = reply.send(Ok(*seed));
-                }
+                self.joined = Some(Ok(*seed));
             }
             Event::JoinFailed { reason } => {
-                tracing::warn!(?reason, "join failed");
-                if let Some(reply) = self.join.take() {
-                    let _ = reply.send(Err(Error::JoinFailed(*reason)));
-                }
+                tracing::warn!(%reason, "join failed");
+                self.joined = Some(Err(Error::JoinFailed(*reason)));
             }
             _ => {}
         }
@@ -347,12 +383,13 @@ impl<T: Transport> Driver<T> {
             }
             Command::Watch { reply } => {
                 self.refresh_view();
-                let _ = reply.send(self.view.0.subscribe());
+                let _ = reply.send(View::new(self.view.tx.subscribe()));
             }
             Command::Broadcast { payload, reply } => {
                 let _ = reply.send(self.node.broadcast(now, &payload).map_err(Error::from));
             }
             Command::SetMetadata { meta, reply } => {
+                self.view.stale = true;
                 let _ = reply.send(self.node.set_metadata(now, &meta).map_err(Error::from));
             }
             Command::Stats { reply } => {
@@ -369,6 +406,7 @@ impl<T: Transport> Driver<T> {
             }
             Command::Leave { timeout, reply } => {
                 if self.leave.is_none() {
+                    self.view.stale = true;
                     self.node.leave(now);
                     self.leave = Some((Instant::now() + timeout, reply));
                 } else {

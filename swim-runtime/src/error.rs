@@ -146,13 +146,16 @@ impl Error {
 }
 
 impl std::error::Error for Error {
+    /// The wrapped error's own cause: the wrapped error's message is this
+    /// one's already, so error reporters that walk the chain do not print it
+    /// twice.
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Error::Config(e) | Error::Host(e) => Some(e),
-            Error::JoinFailed(e) => Some(e),
-            Error::Io(e) => Some(e),
-            Error::Transport(e) => Some(e.as_ref()),
-            Error::Command(e) => Some(e),
+            Error::Config(e) | Error::Host(e) => e.source(),
+            Error::JoinFailed(e) => e.source(),
+            Error::Io(e) => e.source(),
+            Error::Transport(e) => e.source(),
+            Error::Command(e) => e.source(),
             _ => None,
         }
     }

@@ -44,6 +44,24 @@ impl From<&str> for Name {
     }
 }
 
+impl From<String> for Name {
+    fn from(s: String) -> Self {
+        Name(Bytes::from(s))
+    }
+}
+
+impl From<Bytes> for Name {
+    fn from(bytes: Bytes) -> Self {
+        Name(bytes)
+    }
+}
+
+impl AsRef<[u8]> for Name {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
 impl PartialEq<str> for Name {
     fn eq(&self, other: &str) -> bool {
         self.0 == other.as_bytes()
@@ -72,7 +90,8 @@ impl fmt::Debug for Name {
 /// or an [`Event`].
 ///
 /// Fields may be added in later versions (it is `#[non_exhaustive]`): read
-/// them, do not build a `Member`.
+/// them, do not build a `Member`. Equality compares every field, the
+/// health fields (`rtt`, `last_answered`) included.
 ///
 /// ```no_run
 /// # async fn demo(cluster: swim_runtime::Cluster) -> Result<(), swim_runtime::Error> {
@@ -107,6 +126,8 @@ pub struct Member {
     pub rtt: Option<Duration>,
     /// When it last answered one of this member's probes, directly or
     /// through a helper; `None` if it never did, and for this member itself.
+    /// (On tokio's clock: under a paused test clock, compare it with
+    /// `tokio::time::Instant::now().into_std()`.)
     pub last_answered: Option<Instant>,
 }
 
@@ -199,6 +220,16 @@ pub enum Event {
     JoinFailed {
         /// Why.
         reason: JoinFailure,
+    },
+    /// The member's own queue overflowed: more than
+    /// [`LimitsConfig::event_capacity`](swim_protocol::LimitsConfig::event_capacity)
+    /// events happened in one step (a mass join, a merge after a
+    /// partition), and this many were lost for every subscriber. Take a new
+    /// snapshot with [`Cluster::subscribe`](crate::Cluster::subscribe), or
+    /// raise the capacity.
+    Missed {
+        /// Events lost.
+        count: u64,
     },
 }
 

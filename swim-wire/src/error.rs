@@ -69,6 +69,12 @@ pub enum Field {
     Packet,
 }
 
+impl fmt::Display for Field {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 impl Field {
     /// The field's name as written in error messages.
     pub const fn name(self) -> &'static str {

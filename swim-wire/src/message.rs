@@ -81,6 +81,12 @@ pub enum Kind {
     MemberRecord = 0x45,
 }
 
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 impl Kind {
     /// Every kind this version knows.
     pub const ALL: [Kind; 15] = [

@@ -376,6 +376,7 @@ fn print_event(stamp: &str, event: &Event) {
             println!("{stamp} ! name {} also claimed by {claimed}", shown(name));
         }
         Event::Refuted { incarnation } => println!("{stamp} ! refuted a suspicion (incarnation {incarnation})"),
+        Event::Missed { count } => println!("{stamp} ! {count} events lost (more in one step than the event capacity)"),
         _ => {}
     }
 }
