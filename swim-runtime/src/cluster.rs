@@ -391,7 +391,8 @@ impl std::error::Error for RecvError {}
 /// [`Cluster::subscribe`]).
 ///
 /// Read it with [`recv`](Events::recv), or as a [`Stream`] of
-/// `Result<Event, RecvError>` (which ends when the member stops):
+/// `Result<Event, RecvError>` (which ends when the member stops), with the
+/// combinators of `tokio_stream::StreamExt` or `futures::StreamExt`:
 ///
 /// ```no_run
 /// # async fn demo(cluster: swim_runtime::Cluster) {
