@@ -17,21 +17,9 @@
 use std::time::{Duration, Instant};
 
 use swim::{Cluster, Config, State};
-use swim_tests::bench::report;
+use swim_tests::bench::{cpu_time, report};
 
 const MEMBERS: usize = 256;
-
-/// CPU time of this process so far, from the kernel's per-thread scheduler
-/// statistics (nanoseconds on a CPU).
-fn cpu_time() -> Duration {
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { return Duration::ZERO };
-    let ns: u64 = tasks
-        .filter_map(Result::ok)
-        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
-        .filter_map(|s| s.split_whitespace().next().and_then(|v| v.parse::<u64>().ok()))
-        .sum();
-    Duration::from_nanos(ns)
-}
 
 async fn converged(members: &[Cluster]) -> bool {
     for m in members {

@@ -58,3 +58,22 @@ pub fn percentile(sorted: &[f64], q: f64) -> f64 {
 pub fn report(key: &str, value: impl std::fmt::Display) {
     println!("{key}={value}");
 }
+
+/// CPU time of this process so far, from the kernel's per-thread scheduler
+/// statistics (nanoseconds on a CPU; zero where there are none).
+pub fn cpu_time() -> Duration {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { return Duration::ZERO };
+    let ns: u64 = tasks
+        .filter_map(Result::ok)
+        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next().and_then(|v| v.parse::<u64>().ok()))
+        .sum();
+    Duration::from_nanos(ns)
+}
+
+/// This process's resident set, in KiB (zero where the system does not say).
+pub fn rss_kib() -> f64 {
+    let Ok(statm) = std::fs::read_to_string("/proc/self/statm") else { return 0.0 };
+    let pages = statm.split_whitespace().nth(1).and_then(|p| p.parse::<f64>().ok()).unwrap_or(0.0);
+    pages * 4.0
+}

@@ -7,12 +7,14 @@
 //! - `cargo xtask simfuzz --seeds N [--seed S] [--members M]`
 //! - `cargo xtask attack [FILTER]`
 //! - `cargo xtask msrv`
+//! - `cargo xtask compare [--runs R] [--sizes 32,128] [--quick]`
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 mod attack;
 mod bench;
+mod compare;
 mod fuzz;
 mod msrv;
 mod paper;
@@ -35,6 +37,10 @@ commands:
   attack [FILTER]                 the attack suite: real members over loopback, attacked;
                                   prints `attack: NAME outcome=refused|FAILED ...` per attack
                                   and `attacks: tried=N refused=M`
+  compare [--runs R] [--sizes 32,128] [--loss-runs R] [--quick]
+                                  swim and hashicorp/memberlist side by side (installs Go and
+                                  memberlist from Debian's packages); prints `compare: figure=...`
+                                  lines and writes docs/results/compare.md
   msrv                            each package's oldest usable Rust from its dependency
                                   graph against its declared rust-version (fails if below)
 ";
@@ -52,6 +58,7 @@ fn main() -> ExitCode {
         Some("simfuzz") => simfuzz::run(rest),
         Some("attack") => attack::run(rest),
         Some("msrv") => msrv::run(rest),
+        Some("compare") => compare::run(rest),
         Some("-h" | "--help" | "help") | None => {
             print!("{USAGE}");
             Ok(())

@@ -1,0 +1,236 @@
+//! The swim side of `cargo xtask compare`: the same scenarios as the
+//! memberlist side (`xtask/compare/memberlist/main.go`), through the public
+//! API, N members in this one process over loopback UDP.
+//!
+//! `compare --scenario main|loss --n N --seed S` prints one `key=value` per
+//! figure:
+//!
+//! - `main`: `join_ms` (joins one after another through the first member,
+//!   until every member counts N live, polled every 5 ms; `not_converged=1`
+//!   and nothing more if that takes over 60 s); then, after ten
+//!   quiet periods, over 25 periods: `cpu_us`, `datagrams` and `bytes` per
+//!   member and period, and `rss_kb` per member; then the last member is
+//!   stopped without a word: `first_suspect_periods`,
+//!   `first_faulty_periods`, `all_faulty_periods`.
+//! - `loss`: converged, then 10% of datagrams dropped for 87 periods:
+//!   `false_verdicts` (faulty verdicts, every member being alive).
+
+#![allow(clippy::indexing_slicing, clippy::cast_possible_truncation, clippy::cast_precision_loss)]
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+use swim::faults::{FaultConfig, FaultControl, Faults};
+use swim::udp::UdpTransport;
+use swim::{Cluster, Config, Event, State};
+use swim_tests::bench::{cpu_time, rss_kib};
+
+const PERIOD: Duration = Duration::from_millis(200);
+
+/// memberlist's LAN settings at T = 200 ms, timeout 100 ms, gossip every
+/// 100 ms; joins from one address are not rate-limited (every member here
+/// shares 127.0.0.1, which a real cluster does not).
+fn config(seed: u64) -> Config {
+    Config::lan().with(|c| {
+        c.seed = seed;
+        c.probe.period = PERIOD;
+        c.probe.timeout = PERIOD / 2;
+        c.probe.min_timeout = Duration::from_millis(10);
+        c.probe.max_timeout = Duration::from_millis(105);
+        c.probe.overload_threshold = PERIOD / 10;
+        c.dissemination.gossip_interval = PERIOD / 2;
+        c.security.join_rate = swim::RateLimit { per_second: 0, burst: 0 };
+    })
+}
+
+fn name(i: usize) -> String {
+    format!("m{i:03}")
+}
+
+struct Args {
+    loss: bool,
+    n: usize,
+    seed: u64,
+}
+
+fn parse() -> Result<Args, String> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let value = |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).cloned();
+    let loss = match value("--scenario").as_deref() {
+        Some("main") | None => false,
+        Some("loss") => true,
+        Some(other) => return Err(format!("unknown scenario `{other}`")),
+    };
+    let number = |flag: &str, default: u64| -> Result<u64, String> {
+        value(flag).map_or(Ok(default), |v| v.parse().map_err(|_| format!("{flag}: `{v}` is not a number")))
+    };
+    let n = usize::try_from(number("--n", 32)?).map_err(|e| e.to_string())?;
+    if n < 2 {
+        return Err("--n must be at least 2".into());
+    }
+    Ok(Args { loss, n, seed: number("--seed", 1)? })
+}
+
+/// Every faulty verdict each observer made, with when.
+type Verdicts = Arc<Mutex<Vec<(usize, String, Instant)>>>;
+
+fn record(observer: usize, cluster: &Cluster, verdicts: &Verdicts) {
+    let (mut events, verdicts) = (cluster.events(), Arc::clone(verdicts));
+    tokio::spawn(async move {
+        while let Ok(event) = events.recv().await {
+            if let Event::MemberFaulty { member, .. } = event {
+                verdicts.lock().push((observer, member.name.to_string(), Instant::now()));
+            }
+        }
+    });
+}
+
+async fn all_count(members: &[Cluster], n: usize) -> bool {
+    for m in members {
+        if m.num_members().await.ok() != Some(n) {
+            return false;
+        }
+    }
+    true
+}
+
+async fn run(args: Args) -> Result<(), String> {
+    let n = args.n;
+    let base_rss = rss_kib();
+    let mut members = Vec::with_capacity(n);
+    let mut controls: Vec<FaultControl> = Vec::new();
+    for i in 0..n {
+        let builder = Cluster::builder(name(i)).config(config(args.seed * 1000 + i as u64));
+        let local = "127.0.0.1:0".parse().map_err(|e| format!("{e}"))?;
+        let started = if args.loss {
+            let udp = UdpTransport::bind(local).await.map_err(|e| e.to_string())?;
+            let (faults, control) = Faults::new(udp, FaultConfig::default(), args.seed * 1000 + i as u64);
+            controls.push(control);
+            builder.transport(faults).start().await
+        } else {
+            builder.bind(local).start().await
+        };
+        members.push(started.map_err(|e| e.to_string())?);
+    }
+    let verdicts: Verdicts = Arc::default();
+    for (i, m) in members.iter().enumerate() {
+        record(i, m, &verdicts);
+    }
+    let seed = members[0].local_addr();
+    let start = Instant::now();
+    for m in &members[1..] {
+        m.join([seed]).await.map_err(|e| e.to_string())?;
+    }
+    while !all_count(&members, n).await {
+        if start.elapsed() > Duration::from_secs(60) {
+            // Reported, not fatal: the figure is that it did not converge.
+            eprintln!("compare: no convergence in 60 s");
+            println!("not_converged=1");
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    println!("join_ms={:.1}", start.elapsed().as_secs_f64() * 1000.0);
+    tokio::time::sleep(PERIOD * 10).await;
+
+    if args.loss {
+        verdicts.lock().clear();
+        for c in &controls {
+            c.set(FaultConfig { loss: 0.1, ..FaultConfig::default() });
+        }
+        tokio::time::sleep(PERIOD * 87).await;
+        println!("false_verdicts={}", verdicts.lock().len());
+        return Ok(());
+    }
+
+    // Steady state.
+    const WINDOW: u32 = 25;
+    let sent = |members: &[Cluster]| {
+        let members = members.to_vec();
+        async move {
+            let mut totals = (0u64, 0u64);
+            for m in &members {
+                if let Ok(s) = m.stats().await {
+                    totals.0 += s.packets_sent;
+                    totals.1 += s.bytes_sent;
+                }
+            }
+            totals
+        }
+    };
+    let (cpu0, sent0) = (cpu_time(), sent(&members).await);
+    tokio::time::sleep(PERIOD * WINDOW).await;
+    let (cpu1, sent1) = (cpu_time(), sent(&members).await);
+    let per = (n as f64) * f64::from(WINDOW);
+    println!("cpu_us={:.1}", (cpu1 - cpu0).as_secs_f64() * 1e6 / per);
+    println!("datagrams={:.2}", (sent1.0 - sent0.0) as f64 / per);
+    println!("bytes={:.0}", (sent1.1 - sent0.1) as f64 / per);
+    println!("rss_kb={:.1}", (rss_kib() - base_rss) / n as f64);
+
+    // A crash.
+    let victim = n - 1;
+    let victim_name = name(victim);
+    let killed = Instant::now();
+    members[victim].shutdown().await.map_err(|e| e.to_string())?;
+    let mut first_suspect = None;
+    while killed.elapsed() < Duration::from_secs(60) {
+        if first_suspect.is_none() {
+            for m in &members[..victim] {
+                if m.member(victim_name.as_str()).await.ok().flatten().is_some_and(|v| v.state == State::Suspect) {
+                    first_suspect = Some(killed.elapsed());
+                }
+            }
+        }
+        if verdicts.lock().iter().filter(|(_, who, _)| *who == victim_name).count() >= victim {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let periods = |d: Duration| d.as_secs_f64() / PERIOD.as_secs_f64();
+    let times: Vec<Duration> = verdicts
+        .lock()
+        .iter()
+        .filter(|(_, who, _)| *who == victim_name)
+        .map(|(_, _, at)| at.saturating_duration_since(killed))
+        .collect();
+    if let Some(d) = first_suspect {
+        println!("first_suspect_periods={:.2}", periods(d));
+    }
+    if let Some(first) = times.iter().min() {
+        println!("first_faulty_periods={:.2}", periods(*first));
+    }
+    let observers: std::collections::BTreeSet<usize> =
+        verdicts.lock().iter().filter(|(_, who, _)| *who == victim_name).map(|(o, _, _)| *o).collect();
+    if observers.len() == victim
+        && let Some(last) = times.iter().max()
+    {
+        println!("all_faulty_periods={:.2}", periods(*last));
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let args = match parse() {
+        Ok(args) => args,
+        Err(e) => {
+            eprintln!("compare: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("compare: no runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("compare: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
