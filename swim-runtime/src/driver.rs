@@ -269,7 +269,9 @@ impl<T: Transport> Driver<T> {
             let Some(event) = Event::from_core(&event, origin) else { continue };
             self.announce(event);
         }
-        let dropped = self.node.stats().events_dropped;
+        // One copy of the counters per flush (this runs after every datagram).
+        let stats = self.node.stats();
+        let dropped = stats.events_dropped;
         if dropped > self.events_dropped {
             // More happened in one step than the core holds: say so, so
             // that subscribers know to take a new snapshot.
@@ -287,7 +289,7 @@ impl<T: Transport> Driver<T> {
         }
         // Refreshed after a change, and once a period (health, reaped
         // members), while anyone watches.
-        let period = self.node.stats().periods;
+        let period = stats.periods;
         if (self.view.stale || period != self.view.period) && self.view.tx.receiver_count() > 0 {
             self.refresh_view();
         }
