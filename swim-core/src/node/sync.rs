@@ -451,6 +451,24 @@ impl Node {
         }
     }
 
+    /// A join's sync is done: the next periodic sync comes as soon as the
+    /// joiner's alive has had time to spread (`λ·⌈log10(N + 1)⌉` gossip
+    /// rounds), with a random member. Until the cluster knew it, nobody
+    /// gossiped to the joiner, so news that spread in that window (members
+    /// that joined just after it, in a burst of joins) passed it by; this
+    /// sync brings them, where waiting for a probe from each of them would
+    /// take up to N periods.
+    fn follow_up_join(&mut self, now: Time) {
+        if self.config.sync.interval.is_zero() {
+            return;
+        }
+        let rounds = u32::try_from(self.retransmit_limit()).unwrap_or(u32::MAX);
+        let soon = now + self.config.dissemination.gossip_interval.saturating_mul(rounds);
+        if self.timers.get(Timer::Sync).is_none_or(|at| at > soon) {
+            self.timers.set(Timer::Sync, soon);
+        }
+    }
+
     /// A join's sync did not complete: without it the joiner knows only what
     /// gossip told it, so it tries again after `sync.join_retry_interval`, up to
     /// `sync.join_attempts` times in all.
@@ -651,7 +669,14 @@ impl Node {
                 s.join = sync.flags.contains(SyncFlags::JOIN);
             }
         }
-        let (status, peer) = (s.status, s.peer);
+        let (status, peer, joined) = (s.status, s.peer, opener && s.join && last);
+        if joined {
+            // The joiner now knows the cluster: its own alive starts over,
+            // so that its transmissions reach random members of the whole
+            // table rather than the few it knew while the sync ran.
+            self.disseminate(now, LOCAL);
+            self.follow_up_join(now);
+        }
         if proved {
             // Only streams that never prove themselves count against their
             // source's rate: a host running many members is not throttled.

@@ -188,13 +188,51 @@ fn a_joiner_does_not_regossip_the_table_it_learned_but_a_periodic_sync_does() {
     let before = joiner.stats().queued_updates;
     exchange(&mut joiner, &mut seed, true);
     assert_eq!(joiner.stats().live_members, 151, "the joiner learned every member");
-    assert_eq!(joiner.stats().queued_updates, before, "and queued none of them: the cluster knows them");
+    // None of them is queued (the cluster knows them); only the joiner's
+    // own alive, which starts over now that it knows whom to tell.
+    assert_eq!(joiner.stats().queued_updates, before.max(1), "the joiner queued what it learned");
     // Members learned by a later, periodic sync may be news (a partition
     // healing): those are disseminated.
     let mut other = node(config());
     exchange(&mut other, &mut seed, false);
     assert_eq!(other.stats().live_members, 151);
     assert!(other.stats().queued_updates >= 150, "{}", other.stats().queued_updates);
+}
+
+#[test]
+fn a_completed_join_sync_brings_the_first_periodic_sync_forward() {
+    // News that spread while nobody knew the joiner passed it by: it syncs
+    // again once its own alive has had time to spread, λ·⌈log10(N + 1)⌉
+    // gossip rounds after the join sync, not a whole interval later.
+    let periodic = |c: &mut Config| {
+        c.sync.interval = Duration::from_secs(30);
+        c.dissemination.gossip_interval = Duration::from_millis(100);
+    };
+    let mut seed = Node::new(&name(1), &[addr(1)], b"", config().with(periodic), Time::ZERO).unwrap();
+    introduce(&mut seed, Time::ZERO, 150);
+    let mut joiner = node(config().with(periodic));
+    exchange(&mut joiner, &mut seed, true);
+    assert_eq!(joiner.stats().live_members, 151);
+    while joiner.poll_sync_open().is_some() {} // the exchange itself
+    // λ = 4, ⌈log10(152)⌉ = 3: twelve rounds of 100 ms.
+    let mut first = None;
+    for ms in (0..=15_000).step_by(10) {
+        joiner.handle_timeout(Time::from_millis(ms));
+        if let Some(open) = joiner.poll_sync_open() {
+            assert!(!open.join);
+            first = Some(ms);
+            break;
+        }
+    }
+    assert_eq!(first, Some(1200), "the follow-up sync");
+    // A plain periodic sync does not bring the next one forward.
+    let mut other = node(config().with(periodic));
+    exchange(&mut other, &mut seed, false);
+    while other.poll_sync_open().is_some() {}
+    for ms in (0..=14_000).step_by(10) {
+        other.handle_timeout(Time::from_millis(ms));
+        assert!(other.poll_sync_open().is_none(), "a sync at {ms} ms");
+    }
 }
 
 #[test]
