@@ -12,6 +12,12 @@
 //!   member and period, and `rss_kb` per member; then the last member is
 //!   stopped without a word: `first_suspect_periods`,
 //!   `first_faulty_periods`, `all_faulty_periods`.
+//!   With `--pace MS`, joins come that many milliseconds apart and
+//!   `join_ms` counts from the last one.
+//! - `floor`: no protocol, only its least traffic: every member sends one
+//!   ping a period to a random other, which answers with an ack (plain
+//!   tokio UDP sockets, 48-byte datagrams, 2 per member-period): `cpu_us`
+//!   per member and period, what the kernel and the runtime cost alone.
 //! - `loss`: converged, then 10% of datagrams dropped for 87 periods:
 //!   `false_verdicts` (faulty verdicts, every member being alive).
 
@@ -54,6 +60,9 @@ fn name(i: usize) -> String {
 
 struct Args {
     loss: bool,
+    floor: bool,
+    /// Between joins (zero: a burst).
+    pace: Duration,
     n: usize,
     seed: u64,
 }
@@ -61,9 +70,10 @@ struct Args {
 fn parse() -> Result<Args, String> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let value = |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).cloned();
-    let loss = match value("--scenario").as_deref() {
-        Some("main") | None => false,
-        Some("loss") => true,
+    let (loss, floor) = match value("--scenario").as_deref() {
+        Some("main") | None => (false, false),
+        Some("loss") => (true, false),
+        Some("floor") => (false, true),
         Some(other) => return Err(format!("unknown scenario `{other}`")),
     };
     let number = |flag: &str, default: u64| -> Result<u64, String> {
@@ -73,7 +83,7 @@ fn parse() -> Result<Args, String> {
     if n < 2 {
         return Err("--n must be at least 2".into());
     }
-    Ok(Args { loss, n, seed: number("--seed", 1)? })
+    Ok(Args { loss, floor, n, seed: number("--seed", 1)?, pace: Duration::from_millis(number("--pace", 0)?) })
 }
 
 /// Every faulty verdict each observer made, with when.
@@ -99,8 +109,67 @@ async fn all_count(members: &[Cluster], n: usize) -> bool {
     true
 }
 
+/// The `floor` scenario.
+async fn floor(n: usize, seed: u64) -> Result<(), String> {
+    let mut sockets = Vec::with_capacity(n);
+    for _ in 0..n {
+        let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.map_err(|e| e.to_string())?;
+        sockets.push(Arc::new(socket));
+    }
+    let addrs: Arc<Vec<std::net::SocketAddr>> =
+        Arc::new(sockets.iter().map(|s| s.local_addr()).collect::<Result<_, _>>().map_err(|e| e.to_string())?);
+    let sent = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    for (i, socket) in sockets.into_iter().enumerate() {
+        let (addrs, sent) = (Arc::clone(&addrs), Arc::clone(&sent));
+        tokio::spawn(async move {
+            let mut rng = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (i as u64 + 1);
+            let mut next = move || {
+                rng ^= rng << 13;
+                rng ^= rng >> 7;
+                rng ^= rng << 17;
+                rng
+            };
+            let phase = PERIOD.mul_f64((next() % 1000) as f64 / 1000.0);
+            let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + phase, PERIOD);
+            let mut buf = [0u8; 1500];
+            let ping = [1u8; 48];
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {
+                        let to = (i + 1 + (next() as usize % (addrs.len() - 1))) % addrs.len();
+                        if socket.send_to(&ping, addrs[to]).await.is_ok() {
+                            sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        }
+                    }
+                    got = socket.recv_from(&mut buf) => {
+                        if let Ok((len, from)) = got && buf[..len].first() == Some(&1) {
+                            let mut ack = [2u8; 48];
+                            ack[..8].copy_from_slice(&(i as u64).to_le_bytes());
+                            if socket.send_to(&ack, from).await.is_ok() {
+                                sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            }
+                        }
+                    }
+                }
+            }
+        });
+    }
+    tokio::time::sleep(PERIOD * 10).await;
+    const WINDOW: u32 = 25;
+    let (cpu0, sent0) = (cpu_time(), sent.load(std::sync::atomic::Ordering::Relaxed));
+    tokio::time::sleep(PERIOD * WINDOW).await;
+    let (cpu1, sent1) = (cpu_time(), sent.load(std::sync::atomic::Ordering::Relaxed));
+    let per = (n as f64) * f64::from(WINDOW);
+    println!("cpu_us={:.1}", (cpu1 - cpu0).as_secs_f64() * 1e6 / per);
+    println!("datagrams={:.2}", (sent1 - sent0) as f64 / per);
+    Ok(())
+}
+
 async fn run(args: Args) -> Result<(), String> {
     let n = args.n;
+    if args.floor {
+        return floor(n, args.seed).await;
+    }
     let base_rss = rss_kib();
     let mut members = Vec::with_capacity(n);
     let mut controls: Vec<FaultControl> = Vec::new();
@@ -122,9 +191,15 @@ async fn run(args: Args) -> Result<(), String> {
         record(i, m, &verdicts);
     }
     let seed = members[0].local_addr();
-    let start = Instant::now();
-    for m in &members[1..] {
+    let mut start = Instant::now();
+    for (i, m) in members.iter().enumerate().skip(1) {
+        if !args.pace.is_zero() && i > 1 {
+            tokio::time::sleep(args.pace).await;
+        }
         m.join([seed]).await.map_err(|e| e.to_string())?;
+    }
+    if !args.pace.is_zero() {
+        start = Instant::now(); // paced: from the last join
     }
     while !all_count(&members, n).await {
         if start.elapsed() > Duration::from_secs(60) {

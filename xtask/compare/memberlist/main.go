@@ -4,6 +4,10 @@
 //
 //	memberlist-compare -scenario main -n 32 -seed 1
 //	memberlist-compare -scenario loss -n 32 -seed 1
+//	memberlist-compare -scenario main -n 128 -seed 1 -pace 50
+//
+// With -pace, joins come that many milliseconds apart and join_ms counts
+// from the last one.
 //
 // Prints one `key=value` per figure.
 package main
@@ -166,6 +170,7 @@ func main() {
 	scenario := flag.String("scenario", "main", "main or loss")
 	n := flag.Int("n", 32, "members")
 	seed := flag.Int64("seed", 1, "seed")
+	pace := flag.Int("pace", 0, "milliseconds between joins (0: a burst)")
 	flag.Parse()
 	log.SetOutput(ioutil.Discard)
 
@@ -209,11 +214,15 @@ func main() {
 	seedAddr := fmt.Sprintf("127.0.0.1:%d", members[0].LocalNode().Port)
 	start := time.Now()
 	for i := 1; i < *n; i++ {
+		if *pace > 0 && i > 1 {
+			time.Sleep(time.Duration(*pace) * time.Millisecond)
+		}
 		if _, err := members[i].Join([]string{seedAddr}); err != nil {
 			fmt.Fprintln(os.Stderr, "join:", err)
 			os.Exit(1)
 		}
 	}
+	lastJoin := time.Now()
 	converged := func() bool {
 		for _, m := range members {
 			if m.NumMembers() != *n {
@@ -240,6 +249,10 @@ func main() {
 			return
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+	if *pace > 0 {
+		// Paced: from the last join.
+		start = lastJoin
 	}
 	fmt.Printf("join_ms=%.1f\n", float64(time.Since(start).Microseconds())/1000)
 	time.Sleep(10 * period)
