@@ -77,3 +77,22 @@ pub fn rss_kib() -> f64 {
     let pages = statm.split_whitespace().nth(1).and_then(|p| p.parse::<f64>().ok()).unwrap_or(0.0);
     pages * 4.0
 }
+
+/// The settings `cargo xtask compare` runs swim with: memberlist's LAN
+/// timing at `period` (probe timeout half of it, bounded 10 ms to just over
+/// half; gossip twice a period), and no per-address rate limits on joins or
+/// syncs (every member shares 127.0.0.1, which a real cluster does not: a
+/// burst of joins would open more unproven sync streams from that one
+/// address than its rate allows).
+pub fn compare_config(period: Duration) -> swim_protocol::Config {
+    swim_protocol::Config::lan().with(|c| {
+        c.probe.period = period;
+        c.probe.timeout = period / 2;
+        c.probe.min_timeout = Duration::from_millis(10);
+        c.probe.max_timeout = period.mul_f64(0.525);
+        c.probe.overload_threshold = period / 10;
+        c.dissemination.gossip_interval = period / 2;
+        c.security.join_rate = swim_protocol::RateLimit { per_second: 0, burst: 0 };
+        c.security.sync_rate = swim_protocol::RateLimit { per_second: 0, burst: 0 };
+    })
+}

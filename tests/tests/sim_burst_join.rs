@@ -9,30 +9,16 @@
 
 use std::time::Duration;
 
-use swim_protocol::{Config, RateLimit, Time};
+use swim_protocol::Time;
+use swim_tests::bench::compare_config;
 use swim_tests::sim::{Sim, SimConfig, seed_from_env};
 
 const PERIOD: Duration = Duration::from_millis(200);
 
-/// The settings of `cargo xtask compare` (memberlist's LAN timing at
-/// T = 200 ms; every member on one host, so no per-address rate limits).
-fn config() -> Config {
-    Config::lan().with(|c| {
-        c.probe.period = PERIOD;
-        c.probe.timeout = PERIOD / 2;
-        c.probe.min_timeout = Duration::from_millis(10);
-        c.probe.max_timeout = Duration::from_millis(105);
-        c.probe.overload_threshold = PERIOD / 10;
-        c.dissemination.gossip_interval = PERIOD / 2;
-        c.security.join_rate = RateLimit { per_second: 0, burst: 0 };
-        c.security.sync_rate = RateLimit { per_second: 0, burst: 0 };
-    })
-}
-
 /// Joins one every 0.4 ms through member 0; the time until converged
 /// (checked every 100 ms of virtual time), counted from the first join.
 fn burst(members: usize, seed: u64) -> Duration {
-    let mut sim = Sim::new(SimConfig { seed, members, config: config(), ..SimConfig::default() });
+    let mut sim = Sim::new(SimConfig { seed, members, config: compare_config(PERIOD), ..SimConfig::default() });
     sim.join_all(0, Duration::from_micros(400));
     let converged = sim.run_until(Duration::from_secs(60), Sim::converged);
     assert!(converged, "seed {seed}: {members} members not converged after {:?}", sim.now());

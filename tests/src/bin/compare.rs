@@ -31,27 +31,13 @@ use parking_lot::Mutex;
 use swim::faults::{FaultConfig, FaultControl, Faults};
 use swim::udp::UdpTransport;
 use swim::{Cluster, Config, Event, State};
-use swim_tests::bench::{cpu_time, rss_kib};
+use swim_tests::bench::{compare_config, cpu_time, rss_kib};
 
 const PERIOD: Duration = Duration::from_millis(200);
 
-/// memberlist's LAN settings at T = 200 ms, timeout 100 ms, gossip every
-/// 100 ms; joins and syncs from one address are not rate-limited (every
-/// member here shares 127.0.0.1, which a real cluster does not: a burst of
-/// joins would open more unproven sync streams from that one address than
-/// its rate allows).
+/// memberlist's LAN settings at T = 200 ms (see [`compare_config`]).
 fn config(seed: u64) -> Config {
-    Config::lan().with(|c| {
-        c.seed = seed;
-        c.probe.period = PERIOD;
-        c.probe.timeout = PERIOD / 2;
-        c.probe.min_timeout = Duration::from_millis(10);
-        c.probe.max_timeout = Duration::from_millis(105);
-        c.probe.overload_threshold = PERIOD / 10;
-        c.dissemination.gossip_interval = PERIOD / 2;
-        c.security.join_rate = swim::RateLimit { per_second: 0, burst: 0 };
-        c.security.sync_rate = swim::RateLimit { per_second: 0, burst: 0 };
-    })
+    compare_config(PERIOD).with(|c| c.seed = seed)
 }
 
 fn name(i: usize) -> String {
