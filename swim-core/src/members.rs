@@ -156,6 +156,9 @@ pub(crate) struct Suspicion {
     pub(crate) expected: u8,
     /// The stamp of its current deadline in the deadline heap.
     pub(crate) stamp: u32,
+    /// Whether this node probed the suspect itself before its verdict
+    /// (once per suspicion).
+    pub(crate) checked: bool,
     /// Name hashes of the members whose suspicions were counted (the first
     /// accuser included), so that each counts once.
     pub(crate) accusers: SmallVec<[u64; MAX_CONFIRMERS]>,

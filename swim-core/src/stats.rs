@@ -66,6 +66,10 @@ pub struct Stats {
     pub nacks_received: u64,
     /// Suspicions this node started or learned.
     pub suspicions: u64,
+    /// Suspicions this node probed first-hand before its verdict, because
+    /// fewer independent confirmations came than expected (see
+    /// [`SuspicionConfig`](crate::SuspicionConfig)).
+    pub suspicions_checked: u64,
     /// Members this node saw declared faulty (by itself or others).
     pub faulty_declared: u64,
     /// Times this node refuted a suspicion of itself.

@@ -48,19 +48,37 @@ fn a_crashed_member_is_detected_then_declared_faulty_by_all() {
 
 #[test]
 fn no_healthy_member_is_declared_faulty_in_87_periods_at_ten_percent_loss() {
-    // The production preset (T = 1 s of virtual time costs nothing extra).
+    // The production preset (T = 1 s of virtual time costs nothing extra),
+    // 20 seeded runs. Regression: 2-3 runs in 9 ended with a false verdict,
+    // from a member that missed every copy of a refutation and held the
+    // suspicion until its own timer ran out. Answers that name an older
+    // version now carry the newer one, and a suspicion that runs out
+    // unconfirmed is checked first-hand (in runs 116 and 130 of these, as
+    // of this change, such a check is what averts the verdict).
     let config = Config::lan();
-    let mut sim = converged(55, seed_from_env(31), config.clone());
-    sim.network.default = LinkModel { loss: 0.10, ..LinkModel::default() };
-    sim.metrics_mut().reset();
-    sim.run_for(config.probe.period * 87);
-    let m = sim.metrics();
-    assert_eq!(m.false_faulty, 0, "healthy members declared faulty ({} suspicions)", m.false_suspicions);
-    assert!(m.false_suspicions > 0, "10% loss does cause suspicions, which are refuted");
-    assert!(m.refutations > 0);
+    let base = seed_from_env(115);
+    let (mut suspicions, mut refutations, mut checked) = (0, 0, 0);
+    for seed in base..base + 20 {
+        let mut sim = converged(55, seed, config.clone());
+        sim.network.default = LinkModel { loss: 0.10, ..LinkModel::default() };
+        sim.metrics_mut().reset();
+        let before: u64 = sim.live().filter_map(|i| sim.node(i)).map(|n| n.stats().suspicions_checked).sum();
+        sim.run_for(config.probe.period * 87);
+        let m = sim.metrics();
+        assert_eq!(
+            m.false_faulty, 0,
+            "seed {seed}: healthy members declared faulty ({} suspicions)",
+            m.false_suspicions
+        );
+        assert!(m.false_suspicions > 0, "seed {seed}: 10% loss does cause suspicions, which are refuted");
+        assert!(m.refutations > 0);
+        suspicions += m.false_suspicions;
+        refutations += m.refutations;
+        checked += sim.live().filter_map(|i| sim.node(i)).map(|n| n.stats().suspicions_checked).sum::<u64>() - before;
+    }
     eprintln!(
-        "87 periods at 10% loss: {} false suspicions, {} refutations, 0 false verdicts",
-        m.false_suspicions, m.refutations
+        "20 runs of 87 periods at 10% loss: {suspicions} false suspicions, {refutations} refutations, \
+         {checked} suspicions checked first-hand, 0 false verdicts"
     );
 }
 

@@ -178,7 +178,7 @@ impl Node {
                     self.refute(now, known);
                 }
                 let receiver = self.tag(p.source);
-                self.send(Outgoing::Ack { to: from, seq: p.seq, receiver, limit });
+                self.send(Outgoing::Ack { to: from, seq: p.seq, receiver, limit, known });
             }
             Message::Ack(a) => self.on_ack(now, a.seq, a.source, (!sealed).then_some(from)),
             Message::IndirectPing(p) => self.on_indirect_ping(now, &p),

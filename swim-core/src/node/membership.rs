@@ -445,6 +445,13 @@ impl Node {
                 continue; // refuted, or the deadline moved
             }
             let version = entry.version();
+            if let Some(deadline) = self.check_suspicion(now, member.slot) {
+                if let Some(s) = self.members.suspicion_mut(member.slot) {
+                    s.deadline = deadline;
+                }
+                self.push_deadline(deadline, member.slot);
+                continue;
+            }
             self.declare_faulty(now, member.slot, version, By::Local);
         }
     }

@@ -346,7 +346,10 @@ impl Node {
         if self.events.len() > self.config.limits.event_capacity {
             return Err("more events held than event_capacity");
         }
-        if self.outbox.len() > OUTBOX || self.prober.probes.len() > self.config.probe.direct {
+        if self.outbox.len() > OUTBOX
+            || self.prober.probes.iter().filter(|p| !p.check).count() > self.config.probe.direct
+            || self.prober.probes.iter().filter(|p| p.check).count() > probe::CHECKS
+        {
             return Err("the outbox or the probes outgrew their bounds");
         }
         if !self.forwards.consistent() {
@@ -547,6 +550,8 @@ mod membership_tests;
 mod probe_tests;
 #[cfg(test)]
 mod security_tests;
+#[cfg(test)]
+mod suspicion_tests;
 #[cfg(test)]
 mod sync_tests;
 #[cfg(test)]

@@ -19,6 +19,11 @@ use crate::version::Version;
 /// members are held).
 const RECONNECT_PERIODS: u32 = 4;
 
+/// Most suspicion checks (see [`Node::check_suspicion`]) running at once:
+/// more at the same time mean a mass failure, whose verdicts are not held
+/// back.
+pub(crate) const CHECKS: usize = 4;
+
 /// One probe of one member in the current period.
 #[derive(Debug, Clone)]
 pub(crate) struct Probe {
@@ -36,6 +41,9 @@ pub(crate) struct Probe {
     pub(crate) indirect_sent: bool,
     pub(crate) nacks_expected: u8,
     pub(crate) nacks: u8,
+    /// Whether it checks a suspicion (see [`Node::check_suspicion`]) rather
+    /// than being one of the period's round-robin probes.
+    pub(crate) check: bool,
 }
 
 impl Probe {
@@ -67,7 +75,8 @@ pub(crate) struct Prober {
 impl Prober {
     pub(crate) fn new(config: &Config) -> Self {
         Prober {
-            probes: Vec::with_capacity(config.probe.direct),
+            // And the suspicion checks, which run across period boundaries.
+            probes: Vec::with_capacity(config.probe.direct + CHECKS),
             rtt: RttEstimator::new(),
             timeout: config.probe.timeout,
             probed: false,
@@ -104,42 +113,88 @@ impl Node {
         let timeout = self.scaled(self.prober.timeout);
         let wanted = self.config.probe.direct.min(self.probe_list.len());
         // At a round boundary the next pick can be a member already probed
-        // this period; it counts as probed, and another pick is drawn.
+        // (this period, or by a suspicion check still running); it counts as
+        // probed, and another pick is drawn.
+        let mut started = 0;
         for _ in 0..2 * wanted {
-            if self.prober.probes.len() >= wanted {
+            if started >= wanted {
                 break;
             }
             let Some(slot) = self.probe_list.next(&mut self.rng) else { break };
             if slot == LOCAL || self.prober.probes.iter().any(|p| p.target.slot == slot) {
                 continue;
             }
-            let Some(entry) = self.members.get(slot) else { continue };
-            let (Some(&addr), Some(target)) = (entry.addrs.first(), self.members.reference(slot)) else { continue };
-            let carry = if self.config.probe.lifeguard { Carry::Suspicion } else { Carry::Nothing };
-            let generation = entry.generation;
-            let seq = self.next_seq();
-            let indirect_seq = self.next_seq();
-            self.prober.probes.push(Probe {
-                target,
-                generation,
-                addr,
-                seq,
-                indirect_seq,
-                started: now,
-                indirect_at: now + timeout,
-                end_at: now + period,
-                acked: false,
-                indirect_sent: false,
-                nacks_expected: 0,
-                nacks: 0,
-            });
-            self.stats.probes += 1;
-            self.send(Outgoing::Ping { to: addr, seq, target, carry });
+            started += usize::from(self.probe(now, slot, timeout, period, false));
         }
         let jitter = period.mul_f64(self.config.probe.jitter * self.rng.unit());
         self.timers.set(Timer::Period, now + period + jitter);
         self.stats.periods += 1;
         self.stats.periods_probed += u64::from(core::mem::take(&mut self.prober.probed));
+    }
+
+    /// Pings the member in `slot` (with its suspicion riding first, under
+    /// Lifeguard), to be helped by others after `timeout` and concluded
+    /// after `period`; returns whether a probe started.
+    fn probe(&mut self, now: Time, slot: u32, timeout: Duration, period: Duration, check: bool) -> bool {
+        let Some(entry) = self.members.get(slot) else { return false };
+        let (Some(&addr), Some(target)) = (entry.addrs.first(), self.members.reference(slot)) else { return false };
+        let carry = if self.config.probe.lifeguard { Carry::Suspicion } else { Carry::Nothing };
+        let generation = entry.generation;
+        let seq = self.next_seq();
+        let indirect_seq = self.next_seq();
+        self.prober.probes.push(Probe {
+            target,
+            generation,
+            addr,
+            seq,
+            indirect_seq,
+            started: now,
+            indirect_at: now + timeout,
+            end_at: now + period,
+            acked: false,
+            indirect_sent: false,
+            nacks_expected: 0,
+            nacks: 0,
+            check,
+        });
+        self.stats.probes += 1;
+        self.send(Outgoing::Ping { to: addr, seq, target, carry });
+        true
+    }
+
+    /// Probes a suspect first-hand before this node's verdict on it, if the
+    /// suspicion needs it; returns when the verdict may come instead (the
+    /// end of that probe), or `None` if it may come now.
+    ///
+    /// A suspicion that ran its course with fewer independent confirmations
+    /// than expected is weak evidence: the other members' probes of the
+    /// suspect succeeded, or they heard a refutation that this node missed
+    /// (under loss, every copy of it can miss one member, and nothing
+    /// repeats it once its transmissions are spent). Once per suspicion such
+    /// a node pings the suspect itself, with the suspicion riding first and
+    /// helpers after the probe timeout, and gives its verdict only after
+    /// that probe: a live suspect answers with its refutation (the ack
+    /// carries its alive update whenever the ping names an older version of
+    /// it). A crashed member is confirmed by others within the minimum
+    /// timeout, so its verdict is not delayed; with fewer confirmations, by
+    /// one protocol period at most. At most [`CHECKS`] run at once.
+    pub(super) fn check_suspicion(&mut self, now: Time, slot: u32) -> Option<Time> {
+        let s = self.members.suspicion_mut(slot)?;
+        if s.checked || s.accusers.len().saturating_sub(1) >= usize::from(s.expected) {
+            return None;
+        }
+        s.checked = true;
+        if let Some(running) = self.prober.probes.iter().find(|p| p.target.slot == slot) {
+            self.stats.suspicions_checked += 1;
+            return Some(running.end_at);
+        }
+        if self.prober.probes.iter().filter(|p| p.check).count() >= CHECKS {
+            return None;
+        }
+        self.stats.suspicions_checked += 1;
+        let period = self.scaled(self.config.probe.period);
+        let timeout = self.scaled(self.prober.timeout);
+        self.probe(now, slot, timeout, period, true).then_some(now + period)
     }
 
     /// Every [`RECONNECT_PERIODS`] protocol periods or so (not scaled by

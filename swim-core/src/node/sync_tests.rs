@@ -44,7 +44,12 @@ fn suspicions_learned_by_sync_start_but_never_confirm() {
     }
     n.handle_timeout(Time::from_secs(18));
     assert_eq!(state_of(&n, 1), Some(State::Suspect), "no confirmation came from the syncs");
+    // The suspicion ran its course unconfirmed: this node checks first-hand
+    // (no answer comes), and its verdict follows that probe (a protocol
+    // period, scaled by this node's health: at most 9 s).
     n.handle_timeout(Time::from_millis(18_700));
+    assert_eq!((state_of(&n, 1), n.stats().suspicions_checked), (Some(State::Suspect), 1));
+    n.handle_timeout(Time::from_millis(27_700));
     assert_eq!(state_of(&n, 1), Some(State::Faulty));
     // A member unknown to suspect yet does start a suspicion from a sync.
     let mut m = node(config());

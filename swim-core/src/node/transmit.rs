@@ -60,6 +60,10 @@ pub(crate) enum Outgoing {
         receiver: To,
         /// Most bytes to send (0: the packet budget).
         limit: usize,
+        /// This node's version as the pinger holds it: if older than this
+        /// node's own when the ack is encoded, the ack carries this node's
+        /// alive update first.
+        known: Version,
     },
     IndirectPing {
         to: SocketAddr,
@@ -270,9 +274,15 @@ impl Node {
                 w.push(&Message::Ping(ping)).ok()?;
                 (f.target_addr, self.tag(target))
             }
-            Outgoing::Ack { to, seq, receiver, limit } => {
+            Outgoing::Ack { to, seq, receiver, limit, known } => {
                 w.push(&Message::Ack(Ack { seq, source: me, payload: &[] })).ok()?;
                 self.limit_reply(&mut w, limit);
+                // The pinger holds an older version of this node (a
+                // suspicion this node refuted, whose refutation it missed):
+                // the answer sets it right, whatever the gossip queue holds.
+                if known < local.version() {
+                    first[0] = Some(Item::Member(LOCAL));
+                }
                 (to, receiver)
             }
             Outgoing::IndirectPing { to, seq, target, target_addr, want_nack, nack_after_us, receiver } => {
@@ -297,6 +307,13 @@ impl Node {
                 let (f, target) = self.forwards.get(index, generation)?;
                 let ack = IndirectAck { seq: f.requester_seq, source: me, target };
                 w.push(&Message::IndirectAck(ack)).ok()?;
+                // As for acks: a requester that holds an older version of
+                // the target (whose ack may just have told this node of a
+                // newer one) learns the current one with the answer.
+                let slot = self.members.find(target).filter(|&s| {
+                    self.members.get(s).is_some_and(|e| e.state.is_live() && f.target_version < e.version())
+                });
+                first[0] = slot.map(Item::Member);
                 (f.requester, f.requester_tag)
             }
             Outgoing::Nack { index, generation } => {
