@@ -111,6 +111,10 @@ impl Node {
         self.drop_overdue_gossip(now);
         let period = self.scaled(self.config.probe.period);
         let timeout = self.scaled(self.prober.timeout);
+        // The period's probes end when the next period starts: one wake-up
+        // for both.
+        let jitter = period.mul_f64(self.config.probe.jitter * self.rng.unit());
+        let length = period + jitter;
         let wanted = self.config.probe.direct.min(self.probe_list.len());
         // At a round boundary the next pick can be a member already probed
         // (this period, or by a suspicion check still running); it counts as
@@ -124,18 +128,17 @@ impl Node {
             if slot == LOCAL || self.prober.probes.iter().any(|p| p.target.slot == slot) {
                 continue;
             }
-            started += usize::from(self.probe(now, slot, timeout, period, false));
+            started += usize::from(self.probe(now, slot, timeout, length, false));
         }
-        let jitter = period.mul_f64(self.config.probe.jitter * self.rng.unit());
-        self.timers.set(Timer::Period, now + period + jitter);
+        self.timers.set(Timer::Period, now + length);
         self.stats.periods += 1;
         self.stats.periods_probed += u64::from(core::mem::take(&mut self.prober.probed));
     }
 
     /// Pings the member in `slot` (with its suspicion riding first, under
     /// Lifeguard), to be helped by others after `timeout` and concluded
-    /// after `period`; returns whether a probe started.
-    fn probe(&mut self, now: Time, slot: u32, timeout: Duration, period: Duration, check: bool) -> bool {
+    /// after `length`; returns whether a probe started.
+    fn probe(&mut self, now: Time, slot: u32, timeout: Duration, length: Duration, check: bool) -> bool {
         let Some(entry) = self.members.get(slot) else { return false };
         let (Some(&addr), Some(target)) = (entry.addrs.first(), self.members.reference(slot)) else { return false };
         let carry = if self.config.probe.lifeguard { Carry::Suspicion } else { Carry::Nothing };
@@ -150,7 +153,7 @@ impl Node {
             indirect_seq,
             started: now,
             indirect_at: now + timeout,
-            end_at: now + period,
+            end_at: now + length,
             acked: false,
             indirect_sent: false,
             nacks_expected: 0,
