@@ -37,7 +37,9 @@ pub(crate) struct Stored<'a> {
 
 #[derive(Debug)]
 pub(crate) struct Broadcasts {
+    /// Grown on demand up to `limit`, and reused.
     slots: Vec<Slot>,
+    limit: usize,
     free: Vec<u32>,
     /// Retained slots, earliest expiry first: until when, slot, stamp (a
     /// record whose stamp no longer matches its slot's is stale).
@@ -45,16 +47,23 @@ pub(crate) struct Broadcasts {
 }
 
 impl Broadcasts {
+    /// A pool of at most `capacity` broadcasts; slots are made when first
+    /// needed (a member that never sees a broadcast holds none).
     pub(crate) fn new(capacity: usize) -> Self {
-        let slots = (0..capacity).map(|_| Slot::default()).collect();
-        let free = (0..crate::convert::to_u32(capacity)).rev().collect();
-        Broadcasts { slots, free, retained: BinaryHeap::with_capacity(capacity) }
+        Broadcasts { slots: Vec::new(), limit: capacity, free: Vec::new(), retained: BinaryHeap::new() }
     }
 
     /// Stores a broadcast that lives until `expires`; `None` when the pool
     /// is full.
     pub(crate) fn store(&mut self, b: Stored<'_>) -> Option<u32> {
-        let index = self.free.pop()?;
+        let index = match self.free.pop() {
+            Some(index) => index,
+            None if self.slots.len() < self.limit => {
+                self.slots.push(Slot::default());
+                crate::convert::to_u32(self.slots.len() - 1)
+            }
+            None => return None,
+        };
         let slot = self.slots.get_mut(index as usize)?;
         slot.used = true;
         slot.retained = false;
@@ -80,7 +89,7 @@ impl Broadcasts {
         })
     }
 
-    /// Slots that may hold broadcasts (the bound of slot indices).
+    /// Slots made so far (the bound of slot indices).
     pub(crate) fn capacity(&self) -> u32 {
         crate::convert::to_u32(self.slots.len())
     }

@@ -224,6 +224,9 @@ impl EventQueue {
     /// drops it when either the queue or the arena is full.
     pub(crate) fn push_with(&mut self, needed: usize, build: impl FnOnce(&mut Arena<'_>) -> Record) {
         if self.records.is_empty() {
+            // Both start over at their beginning: only as much memory as
+            // one step's events need is ever touched.
+            self.records.clear();
             self.bytes.clear();
         }
         if self.records.len() >= self.capacity || self.bytes.len() + needed > self.byte_capacity {

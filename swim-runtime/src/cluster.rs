@@ -1,23 +1,18 @@
 //! The handle through which the application talks to its member.
 
-use std::future::Future;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use bytes::Bytes;
 use parking_lot::Mutex;
 use swim_protocol::{Config, SecretKey, Stats};
-use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
-use tokio_stream::Stream;
-use tokio_stream::wrappers::BroadcastStream;
-use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 
 use crate::error::Error;
-use crate::types::{Event, Member, Name};
+use crate::events::{Bus, Events};
+use crate::types::{Member, Name};
 
 /// A change to the keyring.
 #[derive(Debug)]
@@ -48,8 +43,8 @@ pub(crate) enum Command {
 #[derive(Debug)]
 struct Shared {
     commands: mpsc::Sender<Command>,
-    /// Weak, so that subscriptions close when the member's task ends.
-    events: broadcast::WeakSender<Event>,
+    /// Closed by the member's task when it ends.
+    events: Arc<Bus>,
     name: Name,
     addr: SocketAddr,
     config: Config,
@@ -143,14 +138,13 @@ pub struct Cluster {
 impl Cluster {
     pub(crate) fn new(
         commands: mpsc::Sender<Command>,
-        events: broadcast::Sender<Event>,
+        events: Arc<Bus>,
         name: Name,
         addr: SocketAddr,
         config: Config,
         task: JoinHandle<()>,
     ) -> Self {
         let task = Mutex::new(Some(task));
-        let events = events.downgrade();
         Cluster { shared: Arc::new(Shared { commands, events, name, addr, config, task }) }
     }
 
@@ -293,11 +287,8 @@ impl Cluster {
     /// from what the member already knows, use
     /// [`subscribe`](Cluster::subscribe).
     pub fn events(&self) -> Events {
-        match self.shared.events.upgrade() {
-            Some(events) => Events::new(events.subscribe()),
-            // The member stopped: a subscription that is closed already.
-            None => Events::new(broadcast::channel(1).1),
-        }
+        // Once the member stopped, a subscription that is closed already.
+        self.shared.events.subscribe()
     }
 
     /// Broadcasts `payload` to every other member; it arrives once at each
@@ -364,98 +355,5 @@ impl Cluster {
         if let Some(task) = task {
             let _ = task.await;
         }
-    }
-}
-
-/// Why no event was received.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RecvError {
-    /// This subscriber fell behind and missed this many events.
-    Lagged(u64),
-    /// The member stopped; no more events will come.
-    Closed,
-}
-
-impl std::fmt::Display for RecvError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            RecvError::Lagged(n) => write!(f, "missed {n} events"),
-            RecvError::Closed => f.write_str("the member stopped"),
-        }
-    }
-}
-
-impl std::error::Error for RecvError {}
-
-/// A subscription to a member's events ([`Cluster::events`],
-/// [`Cluster::subscribe`]).
-///
-/// Read it with [`recv`](Events::recv), or as a [`Stream`] of
-/// `Result<Event, RecvError>` (which ends when the member stops), with the
-/// combinators of `tokio_stream::StreamExt` or `futures::StreamExt`:
-///
-/// ```no_run
-/// # async fn demo(cluster: swim_runtime::Cluster) {
-/// use swim_runtime::{Event, RecvError};
-/// let mut events = cluster.events();
-/// loop {
-///     match events.recv().await {
-///         Ok(Event::MemberFaulty { member, by }) => println!("{} failed (declared by {by})", member.name),
-///         Ok(_) => {}
-///         Err(RecvError::Lagged(missed)) => println!("fell behind, missed {missed} events"),
-///         Err(RecvError::Closed) => break,
-///     }
-/// }
-/// # }
-/// ```
-///
-/// ```no_run
-/// # async fn demo(cluster: swim_runtime::Cluster) {
-/// use tokio_stream::StreamExt;
-/// let mut joins = cluster.events().filter_map(|e| match e {
-///     Ok(swim_runtime::Event::MemberJoined(m)) => Some(m.name),
-///     _ => None,
-/// });
-/// while let Some(name) = joins.next().await {
-///     println!("{name} joined");
-/// }
-/// # }
-/// ```
-#[derive(Debug)]
-pub struct Events {
-    stream: BroadcastStream<Event>,
-}
-
-impl Events {
-    pub(crate) fn new(rx: broadcast::Receiver<Event>) -> Self {
-        Events { stream: BroadcastStream::new(rx) }
-    }
-
-    /// The next event; [`RecvError::Closed`] once the member has stopped and
-    /// every held event was read.
-    pub async fn recv(&mut self) -> Result<Event, RecvError> {
-        std::future::poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)).await.unwrap_or(Err(RecvError::Closed))
-    }
-
-    /// The next event if one is waiting.
-    pub fn try_recv(&mut self) -> Option<Result<Event, RecvError>> {
-        // Outside tokio's cooperative budget: a task that used its budget
-        // up must still see what is waiting.
-        let next = tokio::task::unconstrained(std::future::poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)));
-        match std::pin::pin!(next).poll(&mut Context::from_waker(Waker::noop())) {
-            Poll::Ready(Some(next)) => Some(next),
-            Poll::Ready(None) => Some(Err(RecvError::Closed)),
-            Poll::Pending => None,
-        }
-    }
-}
-
-impl Stream for Events {
-    type Item = Result<Event, RecvError>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        Pin::new(&mut self.stream)
-            .poll_next(cx)
-            .map(|next| next.map(|r| r.map_err(|BroadcastStreamRecvError::Lagged(n)| RecvError::Lagged(n))))
     }
 }

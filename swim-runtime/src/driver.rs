@@ -11,13 +11,14 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use swim_protocol::{Node, Stats, SyncId, SyncStatus, Time};
+use swim_protocol::{Event as CoreEvent, Node, Stats, SyncId, SyncStatus, Time};
 use swim_transport::Transport;
-use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::{Instant, Sleep};
 
-use crate::cluster::{Command, Events, KeyChange, View};
+use crate::cluster::{Command, KeyChange, View};
 use crate::error::Error;
+use crate::events::Publisher;
 use crate::metrics::Metrics;
 use crate::syncs::{SyncEvent, Syncs};
 use crate::types::{Event, Member};
@@ -52,7 +53,7 @@ pub(crate) struct Driver<T: Transport> {
     transport: T,
     options: RuntimeOptions,
     origin: Instant,
-    events: broadcast::Sender<Event>,
+    events: Publisher,
     /// The live view handed to watchers.
     view: LiveView,
     /// `Stats::events_dropped` when last looked at.
@@ -73,12 +74,11 @@ pub(crate) struct Driver<T: Transport> {
 }
 
 impl<T: Transport> Driver<T> {
-    pub(crate) fn new(node: Node, transport: T, options: RuntimeOptions, events: broadcast::Sender<Event>) -> Self {
+    pub(crate) fn new(node: Node, transport: T, options: RuntimeOptions, events: Publisher) -> Self {
         let config = node.config();
         let budget = config.limits.packet_budget;
         // Opened and accepted syncs have a pool each.
         let syncs = Syncs::new(2 * config.sync.max_concurrent, config.sync.frame_budget);
-        let frame = vec![0; config.sync.frame_budget];
         let name = node.local().name.to_vec();
         let origin = Instant::now();
         Driver {
@@ -97,7 +97,7 @@ impl<T: Transport> Driver<T> {
             // truncated, still too large, and is refused unread.
             recv: vec![0; budget + 1],
             send: vec![0; budget],
-            frame,
+            frame: Vec::new(),
             syncs,
             join: None,
             leave: None,
@@ -198,7 +198,7 @@ impl<T: Transport> Driver<T> {
         }
         let ids: Vec<SyncId> = self.syncs.ids().collect();
         for id in ids {
-            self.syncs.close(id);
+            self.close_sync(id);
         }
         tracing::debug!("stopped");
     }
@@ -233,7 +233,7 @@ impl<T: Transport> Driver<T> {
         loop {
             let forgotten = self.syncs.ids().find(|id| self.node.sync_status(*id).is_none());
             match forgotten {
-                Some(id) => self.syncs.close(id),
+                Some(id) => self.close_sync(id),
                 None => break,
             }
         }
@@ -266,8 +266,7 @@ impl<T: Transport> Driver<T> {
         }
         let origin = self.origin.into_std();
         while let Some(event) = self.node.poll_event() {
-            let Some(event) = Event::from_core(&event, origin) else { continue };
-            self.announce(event);
+            announce(&event, &mut self.view.stale, &mut self.joined, &self.events, origin);
         }
         // One copy of the counters per flush (this runs after every datagram).
         let stats = self.node.stats();
@@ -279,7 +278,7 @@ impl<T: Transport> Driver<T> {
             self.events_dropped = dropped;
             tracing::warn!(missed, "events dropped: more in one step than limits.event_capacity");
             self.view.stale = true;
-            let _ = self.events.send(Event::Missed { count: missed });
+            self.events.send(Event::Missed { count: missed });
         }
         // The join's caller hears of it after the step's events are out.
         if let Some(outcome) = self.joined.take()
@@ -319,42 +318,6 @@ impl<T: Transport> Driver<T> {
         self.view.period = self.node.stats().periods;
     }
 
-    /// Logs an event, completes a waiting join, and hands the event to
-    /// subscribers (a slow subscriber lags; it never blocks this task).
-    fn announce(&mut self, event: Event) {
-        if matches!(
-            event,
-            Event::MemberJoined(_)
-                | Event::MemberUpdated(_)
-                | Event::MemberSuspected { .. }
-                | Event::MemberRecovered(_)
-                | Event::MemberFaulty { .. }
-                | Event::MemberLeft(_)
-                | Event::Refuted { .. }
-        ) {
-            self.view.stale = true;
-        }
-        match &event {
-            Event::MemberJoined(m) => tracing::info!(member = %m.name, "member joined"),
-            Event::MemberSuspected { member, by } => tracing::debug!(member = %member.name, %by, "member suspected"),
-            Event::MemberRecovered(m) => tracing::debug!(member = %m.name, "member recovered"),
-            Event::MemberFaulty { member, by } => tracing::info!(member = %member.name, %by, "member faulty"),
-            Event::MemberLeft(m) => tracing::info!(member = %m.name, "member left"),
-            Event::NameConflict { name, claimed, .. } => tracing::warn!(%name, %claimed, "name conflict"),
-            Event::Refuted { incarnation } => tracing::info!(incarnation, "refuted a suspicion of this member"),
-            Event::JoinSucceeded { seed } => {
-                tracing::info!(%seed, "joined");
-                self.joined = Some(Ok(*seed));
-            }
-            Event::JoinFailed { reason } => {
-                tracing::warn!(%reason, "join failed");
-                self.joined = Some(Err(Error::JoinFailed(*reason)));
-            }
-            _ => {}
-        }
-        let _ = self.events.send(event);
-    }
-
     fn command(&mut self, command: Command) -> Flow {
         let now = self.now();
         match command {
@@ -381,7 +344,7 @@ impl<T: Transport> Driver<T> {
             Command::Subscribe { reply } => {
                 // Events are handed out only in `flush`, after this returns:
                 // the subscription starts exactly where the snapshot ends.
-                let _ = reply.send((self.snapshot(), Events::new(self.events.subscribe())));
+                let _ = reply.send((self.snapshot(), self.events.subscribe()));
             }
             Command::Watch { reply } => {
                 self.refresh_view();
@@ -454,7 +417,7 @@ impl<T: Transport> Driver<T> {
                     Err(e) => {
                         tracing::debug!(error = %e, "refused a sync frame");
                         self.node.close_sync(id);
-                        self.syncs.close(id);
+                        self.close_sync(id);
                     }
                 }
             }
@@ -462,6 +425,7 @@ impl<T: Transport> Driver<T> {
                 tracing::debug!(error = %e, "sync stream failed");
                 self.metrics.stream_failed();
                 self.node.close_sync(id);
+                self.release_frame();
             }
         }
     }
@@ -471,20 +435,36 @@ impl<T: Transport> Driver<T> {
     fn pump(&mut self, id: SyncId) {
         match self.node.sync_status(id) {
             Some(SyncStatus::Send) => {
-                if self.syncs.flushed(id)
-                    && let Some(len) = self.node.poll_sync_frame(id, &mut self.frame)
-                {
-                    self.syncs.queue(id, self.frame.get(..len).unwrap_or_default());
+                if self.syncs.flushed(id) {
+                    // The frame buffer exists only while syncs run.
+                    if self.frame.is_empty() {
+                        self.frame = vec![0; self.node.config().sync.frame_budget];
+                    }
+                    if let Some(len) = self.node.poll_sync_frame(id, &mut self.frame) {
+                        self.syncs.queue(id, self.frame.get(..len).unwrap_or_default());
+                    }
                 }
             }
             Some(SyncStatus::Done) => {
                 if self.syncs.flushed(id) {
                     self.node.close_sync(id);
-                    self.syncs.close(id);
+                    self.close_sync(id);
                 }
             }
             Some(SyncStatus::Receive) => {}
-            None => self.syncs.close(id),
+            None => self.close_sync(id),
+        }
+    }
+
+    /// Drops a sync stream; with the last one, the frame buffer goes too.
+    fn close_sync(&mut self, id: SyncId) {
+        self.syncs.close(id);
+        self.release_frame();
+    }
+
+    fn release_frame(&mut self) {
+        if self.syncs.ids().next().is_none() {
+            self.frame = Vec::new();
         }
     }
 }
@@ -498,6 +478,61 @@ fn one_datagram_error(e: &std::io::Error) -> bool {
     const WSAEMSGSIZE: i32 = 10040;
     matches!(e.kind(), ErrorKind::ConnectionReset | ErrorKind::ConnectionRefused)
         || (cfg!(windows) && e.raw_os_error() == Some(WSAEMSGSIZE))
+}
+
+/// Logs an event, marks the watchers' view `stale`, completes a waiting
+/// join (`joined`), and hands the event to subscribers if there are any (a slow
+/// subscriber lags; it never blocks this task). Without subscribers the
+/// application's copy of the event is not even built.
+fn announce(
+    event: &CoreEvent<'_>,
+    stale: &mut bool,
+    joined: &mut Option<Result<SocketAddr, Error>>,
+    events: &Publisher,
+    origin: std::time::Instant,
+) {
+    let name = |n: &[u8]| String::from_utf8_lossy(n).into_owned();
+    match event {
+        CoreEvent::Joined(m) => tracing::info!(member = %name(m.name), "member joined"),
+        CoreEvent::Suspected { member, by } => {
+            tracing::debug!(member = %name(member.name), by = %name(by), "member suspected");
+        }
+        CoreEvent::Recovered(m) => tracing::debug!(member = %name(m.name), "member recovered"),
+        CoreEvent::Faulty { member, by } => {
+            tracing::info!(member = %name(member.name), by = %name(by), "member faulty");
+        }
+        CoreEvent::Left(m) => tracing::info!(member = %name(m.name), "member left"),
+        CoreEvent::NameConflict { name: n, claimed, .. } => {
+            tracing::warn!(name = %name(n), %claimed, "name conflict");
+        }
+        CoreEvent::Refuted { incarnation } => tracing::info!(incarnation, "refuted a suspicion of this member"),
+        CoreEvent::JoinSucceeded { seed } => {
+            tracing::info!(%seed, "joined");
+            *joined = Some(Ok(*seed));
+        }
+        CoreEvent::JoinFailed { reason } => {
+            tracing::warn!(%reason, "join failed");
+            *joined = Some(Err(Error::JoinFailed(*reason)));
+        }
+        _ => {}
+    }
+    if matches!(
+        event,
+        CoreEvent::Joined(_)
+            | CoreEvent::Updated(_)
+            | CoreEvent::Suspected { .. }
+            | CoreEvent::Recovered(_)
+            | CoreEvent::Faulty { .. }
+            | CoreEvent::Left(_)
+            | CoreEvent::Refuted { .. }
+    ) {
+        *stale = true;
+    }
+    if events.wanted()
+        && let Some(event) = Event::from_core(event, origin)
+    {
+        events.send(event);
+    }
 }
 
 #[cfg(test)]

@@ -23,22 +23,26 @@ use std::time::Duration;
 
 use swim_protocol::Node;
 use swim_transport::Transport;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::mpsc;
 use tracing::Instrument;
+
+use crate::events::Bus;
 
 mod advertise;
 mod builder;
 mod cluster;
 mod driver;
 mod error;
+mod events;
 pub mod metrics;
 mod report;
 mod syncs;
 mod types;
 
 pub use builder::{Builder, DEFAULT_PORT};
-pub use cluster::{Cluster, Events, RecvError, View};
+pub use cluster::{Cluster, View};
 pub use error::{Error, Fault};
+pub use events::{Events, RecvError};
 pub use report::PeriodReport;
 pub use types::{Event, Member, Name};
 
@@ -123,13 +127,13 @@ impl RuntimeOptions {
 /// ```
 pub fn spawn<T: Transport>(node: Node, transport: T, options: RuntimeOptions) -> Cluster {
     let (commands, command_rx) = mpsc::channel(options.command_capacity.max(1));
-    let (events, _) = broadcast::channel(node.config().limits.event_capacity.max(1));
+    let (events, publisher) = Bus::new(node.config().limits.event_capacity);
     let config = node.config().clone();
     let local = node.local();
     let name = Name::from(local.name);
     let addr = local.addrs.first().copied().unwrap_or_else(|| transport.local_addr());
     let span = tracing::info_span!("swim", node = %name);
-    let driver = driver::Driver::new(node, transport, options, events.clone());
+    let driver = driver::Driver::new(node, transport, options, publisher);
     let task = tokio::spawn(driver.run(command_rx).instrument(span));
     Cluster::new(commands, events, name, addr, config, task)
 }

@@ -177,6 +177,11 @@ impl Node {
     pub fn poll_transmit(&mut self, now: Time, buf: &mut [u8]) -> Option<Transmit> {
         self.advance(now);
         while let Some(out) = self.outbox.pop_front() {
+            if self.outbox.is_empty() {
+                // Back to the start of its buffer: a ring walking all of
+                // it would touch (and keep resident) every page over time.
+                self.outbox.clear();
+            }
             let mut picked = Picked::new();
             let written = self.write_packet(out, buf, &mut picked);
             let sealed = written.and_then(|(to, receiver, len)| Some((to, self.seal(buf, len, receiver)?)));
