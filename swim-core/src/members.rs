@@ -156,9 +156,12 @@ pub(crate) struct Suspicion {
     pub(crate) expected: u8,
     /// The stamp of its current deadline in the deadline heap.
     pub(crate) stamp: u32,
-    /// Whether this node probed the suspect itself before its verdict
-    /// (once per suspicion).
-    pub(crate) checked: bool,
+    /// Check rounds this node started: probes of the suspect itself before
+    /// its verdict (see `Node::check_suspicion`).
+    pub(crate) checks: u8,
+    /// Whether the suspect answered one of this node's probes since the
+    /// last check round started.
+    pub(crate) answered: bool,
     /// Name hashes of the members whose suspicions were counted (the first
     /// accuser included), so that each counts once.
     pub(crate) accusers: SmallVec<[u64; MAX_CONFIRMERS]>,
@@ -451,6 +454,8 @@ impl Members {
         }
         let record = self.suspicions.get_mut(entry.suspicion as usize)?;
         record.accusers.clear();
+        record.checks = 0;
+        record.answered = false;
         Some(record)
     }
 

@@ -41,6 +41,8 @@ struct Queue {
     closed: bool,
     /// Subscribers waiting for an event, by subscription id.
     waiting: Vec<(u64, Waker)>,
+    /// An empty list kept for the next wake-up (woken outside the lock).
+    spare: Vec<(u64, Waker)>,
     next_id: u64,
 }
 
@@ -59,10 +61,24 @@ impl Queue {
             self.held = VecDeque::new();
         }
     }
+}
 
-    fn wake_all(&mut self) {
-        for (_, waker) in self.waiting.drain(..) {
+impl Bus {
+    /// Wakes every waiting subscriber, outside the lock (a waker may run
+    /// code that takes it); the list's memory is reused.
+    fn wake_all(&self, mut q: parking_lot::MutexGuard<'_, Queue>) {
+        if q.waiting.is_empty() {
+            return;
+        }
+        let spare = std::mem::take(&mut q.spare);
+        let mut woken = std::mem::replace(&mut q.waiting, spare);
+        drop(q);
+        for (_, waker) in woken.drain(..) {
             waker.wake();
+        }
+        let mut q = self.queue.lock();
+        if q.spare.capacity() < woken.capacity() {
+            q.spare = woken;
         }
     }
 }
@@ -118,7 +134,7 @@ impl Publisher {
             q.held.pop_front();
             q.head += 1;
         }
-        q.wake_all();
+        self.bus.wake_all(q);
     }
 
     /// A new subscription, from the next event on.
@@ -131,7 +147,7 @@ impl Drop for Publisher {
     fn drop(&mut self) {
         let mut q = self.bus.queue.lock();
         q.closed = true;
-        q.wake_all();
+        self.bus.wake_all(q);
     }
 }
 
@@ -224,10 +240,19 @@ impl Events {
         let index = usize::try_from(self.next - q.head).unwrap_or(usize::MAX);
         if let Some(held) = q.held.get_mut(index) {
             held.unread = held.unread.saturating_sub(1);
-            let event = held.event.clone();
             self.next += 1;
+            // The last reader of the oldest event takes it; others copy.
+            let event = if index == 0 && held.unread == 0 {
+                let event = q.held.pop_front().map(|h| h.event);
+                q.head += 1;
+                event
+            } else {
+                Some(held.event.clone())
+            };
             q.trim();
-            return Poll::Ready(Ok(event));
+            if let Some(event) = event {
+                return Poll::Ready(Ok(event));
+            }
         }
         if q.closed {
             return Poll::Ready(Err(RecvError::Closed));

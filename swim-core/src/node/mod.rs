@@ -349,8 +349,17 @@ impl Node {
         if self.outbox.len() > OUTBOX
             || self.prober.probes.iter().filter(|p| !p.check).count() > self.config.probe.direct
             || self.prober.probes.iter().filter(|p| p.check).count() > probe::CHECKS
+            || (self.leave.is_some() && !self.prober.probes.is_empty())
+            || self
+                .prober
+                .probes
+                .iter()
+                .enumerate()
+                .any(|(i, p)| self.prober.probes.iter().skip(i + 1).any(|q| q.target.slot == p.target.slot))
         {
-            return Err("the outbox or the probes outgrew their bounds");
+            return Err(
+                "the outbox or the probes outgrew their bounds (or probes ran twice at a member, or while leaving)",
+            );
         }
         if !self.forwards.consistent() {
             return Err("helper duties are miscounted");

@@ -24,6 +24,10 @@ const RECONNECT_PERIODS: u32 = 4;
 /// back.
 pub(crate) const CHECKS: usize = 4;
 
+/// Most check rounds per suspicion: one, and more only while the suspect
+/// answers without refuting.
+pub(crate) const CHECK_ROUNDS: usize = 3;
+
 /// One probe of one member in the current period.
 #[derive(Debug, Clone)]
 pub(crate) struct Probe {
@@ -173,31 +177,57 @@ impl Node {
     /// than expected is weak evidence: the other members' probes of the
     /// suspect succeeded, or they heard a refutation that this node missed
     /// (under loss, every copy of it can miss one member, and nothing
-    /// repeats it once its transmissions are spent). Once per suspicion such
-    /// a node pings the suspect itself, with the suspicion riding first and
-    /// helpers after the probe timeout, and gives its verdict only after
-    /// that probe: a live suspect answers with its refutation (the ack
-    /// carries its alive update whenever the ping names an older version of
-    /// it). A crashed member is confirmed by others within the minimum
+    /// repeats it once its transmissions are spent). Such a node pings the
+    /// suspect itself, with the suspicion riding first and helpers after the
+    /// probe timeout, and gives its verdict only after that probe: a live
+    /// suspect answers with its refutation (the ack carries its alive update
+    /// whenever the ping names an older version of it). A suspect that
+    /// answered (through a helper, whose ping does not carry the suspicion)
+    /// without refuting is checked again, up to [`CHECK_ROUNDS`] rounds in
+    /// all. A crashed member is confirmed by others within the minimum
     /// timeout, so its verdict is not delayed; with fewer confirmations, by
-    /// one protocol period at most. At most [`CHECKS`] run at once.
+    /// one protocol period. At most [`CHECKS`] run at once, and none while
+    /// this node leaves.
     pub(super) fn check_suspicion(&mut self, now: Time, slot: u32) -> Option<Time> {
-        let s = self.members.suspicion_mut(slot)?;
-        if s.checked || s.accusers.len().saturating_sub(1) >= usize::from(s.expected) {
+        if self.leave.is_some() {
             return None;
         }
-        s.checked = true;
+        let s = self.members.suspicion_mut(slot)?;
+        let weak = s.accusers.len().saturating_sub(1) < usize::from(s.expected);
+        let again = s.checks > 0 && s.answered && usize::from(s.checks) < CHECK_ROUNDS;
+        if !((weak && s.checks == 0) || again) {
+            return None;
+        }
         if let Some(running) = self.prober.probes.iter().find(|p| p.target.slot == slot) {
-            self.stats.suspicions_checked += 1;
-            return Some(running.end_at);
+            let end = running.end_at;
+            self.start_check_round(slot);
+            return Some(end);
         }
         if self.prober.probes.iter().filter(|p| p.check).count() >= CHECKS {
             return None;
         }
-        self.stats.suspicions_checked += 1;
         let period = self.scaled(self.config.probe.period);
         let timeout = self.scaled(self.prober.timeout);
+        self.start_check_round(slot);
         self.probe(now, slot, timeout, period, true).then_some(now + period)
+    }
+
+    fn start_check_round(&mut self, slot: u32) {
+        if let Some(s) = self.members.suspicion_mut(slot) {
+            s.checks = s.checks.saturating_add(1);
+            s.answered = false;
+        }
+        self.stats.suspicions_checked += 1;
+    }
+
+    /// A probe of `target` was answered: if it is suspect, its suspicion
+    /// has been answered (see [`check_suspicion`](Node::check_suspicion)).
+    fn note_answer(&mut self, target: MemberRef) {
+        if self.members.resolve(target).is_some_and(|e| e.state == State::Suspect)
+            && let Some(s) = self.members.suspicion_mut(target.slot)
+        {
+            s.answered = true;
+        }
     }
 
     /// Every [`RECONNECT_PERIODS`] protocol periods or so (not scaled by
@@ -386,6 +416,7 @@ impl Node {
             if let Some(entry) = self.members.resolve_mut(target) {
                 entry.answered(now, Some(rtt));
             }
+            self.note_answer(target);
             self.adjust_health(-1);
             return;
         }
@@ -406,6 +437,7 @@ impl Node {
             if let Some(entry) = self.members.resolve_mut(target) {
                 entry.answered(now, None);
             }
+            self.note_answer(target);
             self.adjust_health(-1);
         }
     }

@@ -243,3 +243,57 @@ fn an_indirect_ack_carries_the_targets_newer_version_to_the_requester() {
     let bare = answer(&mut n, 3, 2);
     assert_eq!(alive_of(&bare, 7), None);
 }
+
+#[test]
+fn a_suspect_that_answers_without_refuting_is_checked_again_a_bounded_number_of_times() {
+    // The suspect answers every check at once (its acks carry nothing: it
+    // never refutes), so the node checks again, CHECK_ROUNDS times in all,
+    // then gives its verdict.
+    let mut n = holding_a_weak_suspicion();
+    let mut now = Time::from_secs(23);
+    let mut checks = 0;
+    while state_of(&n, 1) == Some(State::Suspect) && now < Time::from_secs(60) {
+        now += Duration::from_millis(100);
+        n.handle_timeout(now);
+        if let Some((seq, ..)) = ping_to(&transmits(&mut n, now), 1) {
+            checks += 1;
+            let bare = packet(Message::Ack(Ack { seq, source: &name(1), payload: &[] }), &[]);
+            feed(&mut n, now, addr(1), &bare).unwrap();
+        }
+    }
+    assert_eq!(state_of(&n, 1), Some(State::Faulty));
+    assert_eq!(checks, super::probe::CHECK_ROUNDS);
+    assert_eq!(n.stats().suspicions_checked, super::probe::CHECK_ROUNDS as u64);
+}
+
+#[test]
+fn every_weak_suspicion_is_checked_not_only_the_first_of_a_member() {
+    // Regression: the record of a suspicion that was checked kept its mark
+    // when reused, and the next weak suspicion got its verdict unchecked.
+    let mut n = holding_a_weak_suspicion();
+    let at = Time::from_secs(24);
+    n.handle_timeout(at);
+    let (seq, ..) = ping_to(&transmits(&mut n, at), 1).expect("a check");
+    let (n1, addrs) = (name(1), [addr(1)]);
+    let refuted = |incarnation| {
+        let alive = Alive { generation: 0, incarnation, name: &n1, addrs: Addrs::from_slice(&addrs), meta: b"" };
+        packet(Message::Ack(Ack { seq, source: &n1, payload: &[] }), &[Message::Alive(alive)])
+    };
+    feed(&mut n, at, addr(1), &refuted(1)).unwrap();
+    assert_eq!(state_of(&n, 1), Some(State::Alive));
+    // Suspected again at incarnation 1, unconfirmed: checked again.
+    let later = Time::from_secs(40);
+    feed(&mut n, later, addr(2), &suspicion_of(1, 1, 2)).unwrap();
+    n.handle_timeout(later + Duration::from_secs(24));
+    assert_eq!(state_of(&n, 1), Some(State::Suspect));
+    assert_eq!(n.stats().suspicions_checked, 2);
+}
+
+#[test]
+fn a_leaving_node_checks_nothing() {
+    let mut n = holding_a_weak_suspicion();
+    n.leave(Time::from_secs(23));
+    n.handle_timeout(Time::from_secs(24));
+    assert_eq!(n.stats().suspicions_checked, 0);
+    n.check_invariants().unwrap();
+}

@@ -374,7 +374,10 @@ impl Node {
                     Item::Broadcast(index) => self.broadcast_queue.transmits(index).is_some(),
                 };
                 let departure = self.leave.is_some() && item == Item::Member(LOCAL);
-                if w.push(&message).is_ok() && (queued || departure) {
+                // A reply to an unproven sender (perhaps a forged address)
+                // does not use up the item's transmissions.
+                let unproven = matches!(out, Outgoing::Ack { limit, .. } if limit > 0);
+                if w.push(&message).is_ok() && (queued || departure) && !unproven {
                     picked.sent(item);
                 }
             }
