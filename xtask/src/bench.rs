@@ -9,7 +9,10 @@ use crate::{cargo, root};
 pub(crate) const BENCHES: &[(&str, &str)] = &[
     ("wire", "encode and decode of a ping carrying 8 alive updates (32-byte names, 64-byte metadata)"),
     ("core", "16,000-member node build and step times; simulator throughput and allocations at 1,000 members"),
-    ("udp", "256 members in one process over loopback UDP: convergence, CPU, bytes and messages per member-period"),
+    (
+        "udp",
+        "N members (--members N, 256 by default) in one process over loopback UDP: burst-join convergence, CPU, bytes, messages, false verdicts and RSS per member",
+    ),
 ];
 
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
