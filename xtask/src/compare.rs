@@ -300,8 +300,10 @@ fn write_report(root: &Path, o: &Options, table: &str, paced: &str) -> Result<()
          converged after 60 s is counted, and the other figures of that run come from a second one with \
          joins {PACE_MS} ms apart); after ten quiet periods, \
          25 periods of steady state (CPU from the kernel's per-thread scheduler statistics; datagrams \
-         and bytes as sent); RSS growth per member after the joins; then the last member stops without \
-         a word (first suspicion polled every 5 ms; faulty verdicts as each survivor reports them). \
+         and bytes as sent); RSS growth per member after the joins; then the last three members stop \
+         without a word, one after another, each once every survivor declared the previous one \
+         (the crash figures are means over the three; first suspicion and faulty verdicts as the \
+         members report them: memberlist's `msg.suspect` metric and `NotifyLeave`, swim's events). \
          False verdicts: converged, then 10% of sent datagrams dropped for 87 periods. Lower is better \
          everywhere; the ratio is swim / memberlist.\n\n\
          | figure | N | memberlist | swim | ratio | verdict | runs (m/s) |\n|---|---|---|---|---|---|---|\n{table}{paced}\n",

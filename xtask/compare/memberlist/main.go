@@ -166,6 +166,9 @@ func rssKB() float64 {
 
 func name(i int) string { return fmt.Sprintf("m%03d", i) }
 
+// crashes per run: the detection figures are means over them.
+const crashes = 3
+
 func main() {
 	scenario := flag.String("scenario", "main", "main or loss")
 	n := flag.Int("n", 32, "members")
@@ -284,49 +287,65 @@ func main() {
 	fmt.Printf("bytes=%.0f\n", float64(atomic.LoadUint64(&bytes)-bytes0)/per)
 	fmt.Printf("rss_kb=%.1f\n", (rssKB()-baseRSS)/float64(*n))
 
-	// A crash: the last member stops without a word.
-	victim := *n - 1
-	victimName := name(victim)
+	// Crashes, one after another (each once every survivor declared the
+	// previous one dead): the figures are means over them.
+	periods := func(d time.Duration) float64 { return float64(d) / float64(period) }
+	var suspects, firsts, alls []float64
 	rec.mu.Lock()
 	rec.verdict = map[string]map[int]time.Time{}
 	rec.mu.Unlock()
-	suspected.reset()
-	killed := time.Now()
-	members[victim].Shutdown()
-	for time.Since(killed) < 60*time.Second {
+	for k := 0; k < crashes && k < *n-2; k++ {
+		victim := *n - 1 - k
+		victimName := name(victim)
+		suspected.reset()
+		killed := time.Now()
+		members[victim].Shutdown()
+		for time.Since(killed) < 60*time.Second {
+			rec.mu.Lock()
+			declared := len(rec.verdict[victimName])
+			rec.mu.Unlock()
+			if declared >= victim {
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		if at := suspected.at(); !at.IsZero() {
+			suspects = append(suspects, periods(at.Sub(killed)))
+		}
 		rec.mu.Lock()
-		declared := len(rec.verdict[victimName])
+		var first, last time.Duration = -1, -1
+		for _, at := range rec.verdict[victimName] {
+			d := at.Sub(killed)
+			if first < 0 || d < first {
+				first = d
+			}
+			if d > last {
+				last = d
+			}
+		}
+		complete := len(rec.verdict[victimName]) == victim
 		rec.mu.Unlock()
-		if declared == victim {
-			break
+		if first >= 0 {
+			firsts = append(firsts, periods(first))
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	var firstSuspect time.Duration = -1
-	if at := suspected.at(); !at.IsZero() {
-		firstSuspect = at.Sub(killed)
-	}
-	rec.mu.Lock()
-	var first, last time.Duration = -1, -1
-	for _, at := range rec.verdict[victimName] {
-		d := at.Sub(killed)
-		if first < 0 || d < first {
-			first = d
-		}
-		if d > last {
-			last = d
+		if complete {
+			alls = append(alls, periods(last))
 		}
 	}
-	complete := len(rec.verdict[victimName]) == victim
-	rec.mu.Unlock()
-	periods := func(d time.Duration) float64 { return float64(d) / float64(period) }
-	if firstSuspect >= 0 {
-		fmt.Printf("first_suspect_periods=%.2f\n", periods(firstSuspect))
+	mean := func(v []float64) float64 {
+		sum := 0.0
+		for _, x := range v {
+			sum += x
+		}
+		return sum / float64(len(v))
 	}
-	if first >= 0 {
-		fmt.Printf("first_faulty_periods=%.2f\n", periods(first))
+	if len(suspects) > 0 {
+		fmt.Printf("first_suspect_periods=%.2f\n", mean(suspects))
 	}
-	if complete {
-		fmt.Printf("all_faulty_periods=%.2f\n", periods(last))
+	if len(firsts) > 0 {
+		fmt.Printf("first_faulty_periods=%.2f\n", mean(firsts))
+	}
+	if len(alls) > 0 && len(alls) == len(firsts) {
+		fmt.Printf("all_faulty_periods=%.2f\n", mean(alls))
 	}
 }
