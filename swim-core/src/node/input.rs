@@ -183,7 +183,7 @@ impl Node {
             Message::Ack(a) => self.on_ack(now, a.seq, a.source, (!sealed).then_some(from)),
             Message::IndirectPing(p) => self.on_indirect_ping(now, &p),
             Message::IndirectAck(a) => self.on_indirect_ack(now, a.seq, a.target),
-            Message::Nack(n) => self.on_nack(n.seq),
+            Message::Nack(n) => self.on_nack(now, n.seq),
             Message::JoinRequest(r) => self.on_join_request(now, from, &r, origin),
             Message::JoinResponse(r) => self.on_join_response(now, from, &r),
             _ => {}

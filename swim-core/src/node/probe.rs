@@ -443,10 +443,17 @@ impl Node {
     }
 
     /// A helper reports that the target stayed silent.
-    pub(super) fn on_nack(&mut self, seq: u32) {
+    ///
+    /// Once every helper asked has said so, and no ack came, nothing more
+    /// is waited for: the probe ends now (its target is suspected a little
+    /// before the end of the period it would have waited for).
+    pub(super) fn on_nack(&mut self, now: Time, seq: u32) {
         if let Some(probe) = self.prober.probes.iter_mut().find(|p| p.indirect_seq == seq) {
             probe.nacks = probe.nacks.saturating_add(1);
             self.stats.nacks_received += 1;
+            if !probe.acked && probe.indirect_sent && probe.nacks_expected > 0 && probe.nacks >= probe.nacks_expected {
+                probe.end_at = probe.end_at.min(now);
+            }
         }
     }
 

@@ -531,3 +531,32 @@ fn a_helper_probes_only_live_members_at_their_table_address_for_live_members() {
     assert!(matches!(parse(&out[0].1).primary(), Message::IndirectAck(_)));
     assert_eq!(out[0].0, addr(5), "to n5's address in the table, not to where the request came from");
 }
+
+#[test]
+fn a_probe_ends_as_soon_as_every_helper_has_nacked() {
+    let mut n = node(config().with(|c| c.probe.indirect = 2));
+    introduce(&mut n, Time::ZERO, 5);
+    let (target, _, sent) = next_probe(&mut n, Time::ZERO);
+    let t = sent + Duration::from_millis(500);
+    n.handle_timeout(t);
+    let indirect: Vec<(SocketAddr, u32)> = transmits(&mut n, t)
+        .iter()
+        .filter_map(|(to, b)| match parse(b).primary() {
+            Message::IndirectPing(p) => Some((*to, p.seq)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(indirect.len(), 2);
+    let nack = |seq| packet(Message::Nack(Nack { seq, source: b"helper", target: &name(target) }), &[]);
+    // One nack: the other helper may still bring an ack.
+    let at = t + Duration::from_millis(400);
+    feed(&mut n, at, indirect[0].0, &nack(indirect[0].1)).unwrap();
+    n.handle_timeout(at);
+    assert_eq!(state_of(&n, target), Some(State::Alive));
+    // Both: the probe is over, well before the end of the period.
+    feed(&mut n, at, indirect[1].0, &nack(indirect[1].1)).unwrap();
+    assert_eq!(n.poll_timeout(), Some(at), "the node wants to conclude now");
+    n.handle_timeout(at);
+    assert_eq!(state_of(&n, target), Some(State::Suspect));
+    assert_eq!(n.health(), 0, "the helpers answered: this node is not to blame");
+}
