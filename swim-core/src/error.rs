@@ -31,6 +31,10 @@ pub enum InputError {
     SyncOutOfOrder,
     /// The peer sent more sync records than a cluster can hold.
     SyncTooLarge,
+    /// A delta sync's digest or diff does not fit the exchange (says how):
+    /// a bucket count that is not a power of two up to 4,096, a key or
+    /// count that changed, a run out of order or past the last bucket.
+    BadDigest(&'static str),
     /// A plaintext packet, and this node accepts only encrypted ones.
     Plaintext,
     /// An encrypted packet, and this node has no keys.
@@ -61,6 +65,7 @@ impl fmt::Display for InputError {
             InputError::UnknownSync => f.write_str("unknown sync session"),
             InputError::SyncOutOfOrder => f.write_str("sync frame out of order"),
             InputError::SyncTooLarge => f.write_str("sync exchange larger than a cluster can be"),
+            InputError::BadDigest(what) => write!(f, "sync digest refused: {what}"),
             InputError::Plaintext => f.write_str("plaintext packet refused: encryption is required"),
             InputError::Sealed => f.write_str("encrypted packet, and no key is installed"),
             InputError::Replayed => f.write_str("replayed packet"),
@@ -108,8 +113,11 @@ pub enum CommandError {
     /// Every broadcast slot holds a broadcast still being sent for the
     /// first time; try again later.
     BroadcastQueueFull,
-    /// A sync cannot be accepted: as many as configured are running.
+    /// A sync cannot be accepted or opened: as many as configured are
+    /// running.
     TooManySyncs,
+    /// No live member of that name is known.
+    UnknownMember,
     /// The source tried too often (join or sync rate limit).
     RateLimited,
     /// Key commands need encryption to be configured.
@@ -128,6 +136,7 @@ impl fmt::Display for CommandError {
             CommandError::Left => f.write_str("the node has left the cluster"),
             CommandError::BroadcastQueueFull => f.write_str("the broadcast queue is full"),
             CommandError::TooManySyncs => f.write_str("too many syncs running"),
+            CommandError::UnknownMember => f.write_str("no live member of that name"),
             CommandError::RateLimited => f.write_str("too many attempts from this source"),
             CommandError::NoEncryption => f.write_str("encryption is not configured"),
             CommandError::Keyring(e) => write!(f, "{e}"),

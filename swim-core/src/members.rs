@@ -12,6 +12,7 @@ use std::net::SocketAddr;
 use hashbrown::HashTable;
 use smallvec::SmallVec;
 
+use crate::digest::{self, Leaves};
 use crate::time::Time;
 use crate::version::Version;
 
@@ -227,7 +228,7 @@ impl Entry {
         Version::new(self.generation, self.incarnation)
     }
 
-    pub(crate) fn set_version(&mut self, version: Version) {
+    fn set_version(&mut self, version: Version) {
         self.generation = version.generation;
         self.incarnation = version.incarnation;
     }
@@ -269,6 +270,8 @@ pub(crate) struct Members {
     free_suspicions: Vec<u32>,
     index: HashTable<u32>,
     hasher: RandomState,
+    /// Per-bucket sums of the records, for delta syncs.
+    digest: Leaves,
     /// Members alive or suspect, this node included.
     live: usize,
     occupied: usize,
@@ -283,6 +286,7 @@ impl Members {
             free_suspicions: Vec::with_capacity(suspicion_capacity(capacity)),
             index: HashTable::with_capacity(capacity),
             hasher: RandomState::new(),
+            digest: Leaves::with_capacity(capacity),
             live: 0,
             occupied: 0,
         }
@@ -355,6 +359,8 @@ impl Members {
         entry.tombstone_queued = false;
         entry.rtt_us = 0;
         entry.answered_at = None;
+        let key = digest::name_key(name);
+        self.digest.insert(slot, key, digest::record_hash(key, version, state));
         let hash = self.hasher.hash_one(name);
         let entries = &self.entries;
         let hasher = &self.hasher;
@@ -378,6 +384,7 @@ impl Members {
             found.remove();
         }
         self.end_suspicion(slot);
+        self.digest.remove(slot);
         if let Some(entry) = self.entries.get_mut(slot as usize) {
             if entry.state.is_live() {
                 self.live -= 1;
@@ -423,9 +430,42 @@ impl Members {
         }
         entry.state = state;
         entry.changed_at = now;
+        let version = entry.version();
         if state != State::Suspect {
             self.end_suspicion(slot);
         }
+        self.rehash(slot, version, state);
+    }
+
+    /// Changes a member's version.
+    pub(crate) fn set_version(&mut self, slot: u32, version: Version) {
+        let Some(entry) = self.get_mut(slot) else { return };
+        entry.set_version(version);
+        let state = entry.state;
+        self.rehash(slot, version, state);
+    }
+
+    fn rehash(&mut self, slot: u32, version: Version, state: State) {
+        let key = self.digest.key(slot);
+        self.digest.update(slot, digest::record_hash(key, version, state));
+    }
+
+    /// The per-bucket sums of the records.
+    pub(crate) fn digest(&self) -> &Leaves {
+        &self.digest
+    }
+
+    /// Whether the digest agrees with the records, as rebuilt from scratch
+    /// (for `check_invariants`: O(N), and it allocates).
+    pub(crate) fn digest_consistent(&self) -> bool {
+        let mut fresh = Leaves::with_capacity(self.entries.len());
+        for (slot, e) in self.iter() {
+            let key = digest::name_key(&e.name);
+            fresh.insert(slot, key, digest::record_hash(key, e.version(), e.state));
+        }
+        let buckets = self.digest.len().min(digest::MAX_BUCKETS);
+        fresh.members() == self.digest.members()
+            && (0..buckets).all(|b| fresh.bucket_sum(b, buckets) == self.digest.bucket_sum(b, buckets))
     }
 
     /// The suspicion of a suspect member.

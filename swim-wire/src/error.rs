@@ -65,6 +65,12 @@ pub enum Field {
     Chunk,
     /// The length prefix of a stream frame.
     FrameLength,
+    /// The salt of a sync digest.
+    Key,
+    /// A bucket count or index of a sync digest.
+    Buckets,
+    /// The values or bits of a sync digest.
+    Digest,
     /// The whole packet (used when no single field is at fault).
     Packet,
 }
@@ -107,6 +113,9 @@ impl Field {
             Field::Count => "count",
             Field::Chunk => "chunk",
             Field::FrameLength => "frame length",
+            Field::Key => "digest key",
+            Field::Buckets => "digest buckets",
+            Field::Digest => "digest values",
             Field::Packet => "packet",
         }
     }

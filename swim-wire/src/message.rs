@@ -29,6 +29,10 @@
 //! | `0x43` | [`Left`] | generation u64, incarnation u32, name |
 //! | `0x44` | [`UserBroadcast`] | origin generation u64, seq u32, time to live u32 (ms), origin name, payload blob |
 //! | `0x45` | [`MemberRecord`] | state u8, an [`Alive`] body, accuser (a name, or a zero byte for none) |
+//! | `0x46` | [`SyncDigest`] | key u64, buckets u32, first u32, count u16, count values u32 |
+//! | `0x47` | [`SyncDiff`] | buckets u32, first u32, count u16, count bytes of bits |
+//!
+//! Member records and the digest items ride only on a [`Sync`].
 //!
 //! A member's *version* is its process generation (drawn when the process
 //! starts, larger for every later process of the same name) and its
@@ -79,6 +83,10 @@ pub enum Kind {
     UserBroadcast = 0x44,
     /// [`MemberRecord`].
     MemberRecord = 0x45,
+    /// [`SyncDigest`].
+    SyncDigest = 0x46,
+    /// [`SyncDiff`].
+    SyncDiff = 0x47,
 }
 
 impl fmt::Display for Kind {
@@ -89,7 +97,7 @@ impl fmt::Display for Kind {
 
 impl Kind {
     /// Every kind this version knows.
-    pub const ALL: [Kind; 15] = [
+    pub const ALL: [Kind; 17] = [
         Kind::Ping,
         Kind::Ack,
         Kind::IndirectPing,
@@ -105,6 +113,8 @@ impl Kind {
         Kind::Left,
         Kind::UserBroadcast,
         Kind::MemberRecord,
+        Kind::SyncDigest,
+        Kind::SyncDiff,
     ];
 
     /// The kind for a wire byte, if this version knows it.
@@ -125,6 +135,8 @@ impl Kind {
             0x43 => Kind::Left,
             0x44 => Kind::UserBroadcast,
             0x45 => Kind::MemberRecord,
+            0x46 => Kind::SyncDigest,
+            0x47 => Kind::SyncDiff,
             _ => return None,
         })
     }
@@ -137,6 +149,12 @@ impl Kind {
     /// Whether this kind opens a packet.
     pub const fn is_primary(self) -> bool {
         Kind::is_primary_byte(self as u8)
+    }
+
+    /// Whether this kind rides only on a [`Sync`] (a sync stream's
+    /// records and digest).
+    pub const fn is_sync_only(self) -> bool {
+        matches!(self, Kind::MemberRecord | Kind::SyncDigest | Kind::SyncDiff)
     }
 
     /// The name used in error messages.
@@ -157,6 +175,8 @@ impl Kind {
             Kind::Left => "left",
             Kind::UserBroadcast => "user broadcast",
             Kind::MemberRecord => "member record",
+            Kind::SyncDigest => "sync digest",
+            Kind::SyncDiff => "sync diff",
         }
     }
 }
@@ -380,87 +400,6 @@ pub struct JoinResponse<'a> {
     pub members: u32,
 }
 
-/// Flags of a [`Sync`] message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub struct SyncFlags(pub u8);
-
-impl SyncFlags {
-    /// The exchange is a join.
-    pub const JOIN: u8 = 0x01;
-    /// This side answers an exchange the other opened.
-    pub const REPLY: u8 = 0x02;
-    /// This chunk is the last of this side's state.
-    pub const LAST: u8 = 0x04;
-
-    /// Whether all of `bits` are set.
-    pub const fn contains(self, bits: u8) -> bool {
-        self.0 & bits == bits
-    }
-}
-
-/// Sync (push-pull) chunk header: opens every frame of a sync stream; the
-/// frame's [`MemberRecord`]s follow it.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub struct Sync<'a> {
-    /// Join / reply / last-chunk flags.
-    pub flags: SyncFlags,
-    /// Name of the member sending its state.
-    pub source: &'a [u8],
-    /// Records in this side's whole state.
-    pub total: u32,
-    /// Index of this chunk, from 0.
-    pub chunk: u32,
-}
-
-/// A member's state in a [`MemberRecord`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum MemberState {
-    /// Alive.
-    Alive,
-    /// Suspected of having failed.
-    Suspect,
-    /// Declared faulty.
-    Faulty,
-    /// Left gracefully.
-    Left,
-}
-
-impl MemberState {
-    /// The wire byte.
-    pub const fn to_u8(self) -> u8 {
-        match self {
-            MemberState::Alive => 0,
-            MemberState::Suspect => 1,
-            MemberState::Faulty => 2,
-            MemberState::Left => 3,
-        }
-    }
-
-    /// The state for a wire byte.
-    pub const fn from_u8(byte: u8) -> Option<Self> {
-        Some(match byte {
-            0 => MemberState::Alive,
-            1 => MemberState::Suspect,
-            2 => MemberState::Faulty,
-            3 => MemberState::Left,
-            _ => return None,
-        })
-    }
-}
-
-/// One member's full state in a sync exchange.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MemberRecord<'a> {
-    /// The member's state.
-    pub state: MemberState,
-    /// The member itself.
-    pub member: Alive<'a>,
-    /// Who suspected or declared it (suspect and faulty records; empty
-    /// otherwise), so that a suspicion learned through a sync names its
-    /// accuser rather than the sync peer.
-    pub by: &'a [u8],
-}
-
 /// Shows a byte field as an escaped byte string (`b"node-a"`), which reads
 /// well for names and still shows binary payloads exactly.
 struct ByteStr<'a>(&'a [u8]);
@@ -521,7 +460,9 @@ debug_with_bytes!(JoinResponse {
     known_incarnation: plain,
     members: plain
 });
-debug_with_bytes!(Sync { flags: plain, source: bytes, total: plain, chunk: plain });
+
+mod sync;
+pub use sync::{MemberRecord, MemberState, Sync, SyncDiff, SyncDigest, SyncFlags};
 
 /// Any message.
 ///
@@ -551,6 +492,8 @@ pub enum Message<'a> {
     Left(Left<'a>),
     UserBroadcast(UserBroadcast<'a>),
     MemberRecord(MemberRecord<'a>),
+    SyncDigest(SyncDigest<'a>),
+    SyncDiff(SyncDiff<'a>),
 }
 
 /// The body layout of one message: how to read, size and write it.
@@ -828,51 +771,6 @@ impl<'a> Body<'a> for JoinResponse<'a> {
     }
 }
 
-impl<'a> Body<'a> for Sync<'a> {
-    #[inline(always)]
-    fn read(r: &mut Reader<'a>, _: &DecodeOptions) -> Step<Self> {
-        Ok(Sync {
-            flags: SyncFlags(r.u8(Field::MessageFlags)?),
-            source: r.name(Field::Source)?,
-            total: r.u32(Field::Count)?,
-            chunk: r.u32(Field::Chunk)?,
-        })
-    }
-    #[inline(always)]
-    fn len(&self) -> usize {
-        1 + name_len(self.source) + 4 + 4
-    }
-    #[inline(always)]
-    fn write(&self, w: &mut Writer<'_>) -> Step<()> {
-        w.u8(self.flags.0, Field::MessageFlags)?;
-        w.name(self.source, Field::Source)?;
-        w.u32(self.total, Field::Count)?;
-        w.u32(self.chunk, Field::Chunk)
-    }
-}
-
-impl<'a> Body<'a> for MemberRecord<'a> {
-    #[inline(always)]
-    fn read(r: &mut Reader<'a>, opts: &DecodeOptions) -> Step<Self> {
-        let at = r.offset();
-        let byte = r.u8(Field::State)?;
-        let state = MemberState::from_u8(byte)
-            .ok_or_else(|| r.fail_at(ErrorKind::BadValue(u32::from(byte)), Field::State, at))?;
-        let member = Alive::read(r, opts)?;
-        Ok(MemberRecord { state, member, by: r.optional_name(Field::By)? })
-    }
-    #[inline(always)]
-    fn len(&self) -> usize {
-        1 + self.member.len() + 1 + self.by.len()
-    }
-    #[inline(always)]
-    fn write(&self, w: &mut Writer<'_>) -> Step<()> {
-        w.u8(self.state.to_u8(), Field::State)?;
-        self.member.write(w)?;
-        w.optional_name(self.by, Field::By)
-    }
-}
-
 /// Runs `$body` with `$m` bound to the struct inside any [`Message`].
 macro_rules! each_message {
     ($msg:expr, $m:ident => $body:expr) => {
@@ -892,6 +790,8 @@ macro_rules! each_message {
             Message::Left($m) => $body,
             Message::UserBroadcast($m) => $body,
             Message::MemberRecord($m) => $body,
+            Message::SyncDigest($m) => $body,
+            Message::SyncDiff($m) => $body,
         }
     };
 }
@@ -915,6 +815,8 @@ impl<'a> Message<'a> {
             Message::Left(_) => Kind::Left,
             Message::UserBroadcast(_) => Kind::UserBroadcast,
             Message::MemberRecord(_) => Kind::MemberRecord,
+            Message::SyncDigest(_) => Kind::SyncDigest,
+            Message::SyncDiff(_) => Kind::SyncDiff,
         }
     }
 
@@ -964,6 +866,8 @@ impl<'a> Message<'a> {
             Kind::Left => Message::Left(Body::read(r, opts)?),
             Kind::UserBroadcast => Message::UserBroadcast(Body::read(r, opts)?),
             Kind::MemberRecord => Message::MemberRecord(Body::read(r, opts)?),
+            Kind::SyncDigest => Message::SyncDigest(Body::read(r, opts)?),
+            Kind::SyncDiff => Message::SyncDiff(Body::read(r, opts)?),
         })
     }
 

@@ -281,8 +281,8 @@ impl<'a> Packet<'a> {
         let (rest, rest_offset) = (items.rest, items.offset);
         let records_allowed = primary.kind() == Kind::Sync;
         while let Some(item) = items.next_item()? {
-            let misplaced =
-                Kind::is_primary_byte(item.kind) || (item.kind == Kind::MemberRecord as u8 && !records_allowed);
+            let sync_only = Kind::from_u8(item.kind).is_some_and(Kind::is_sync_only);
+            let misplaced = Kind::is_primary_byte(item.kind) || (sync_only && !records_allowed);
             if misplaced {
                 let kind = Kind::from_u8(item.kind);
                 return Err(Error::new(ErrorKind::Misplaced, kind, Field::MessageKind, item.at));
@@ -475,7 +475,7 @@ impl<'b> PacketWriter<'b> {
         let kind = message.kind();
         let misplaced = match self.primary {
             None => !kind.is_primary(),
-            Some(primary) => kind.is_primary() || (kind == Kind::MemberRecord && primary != Kind::Sync),
+            Some(primary) => kind.is_primary() || (kind.is_sync_only() && primary != Kind::Sync),
         };
         if misplaced {
             let error = if self.primary.is_none() { ErrorKind::MissingPrimary } else { ErrorKind::Misplaced };

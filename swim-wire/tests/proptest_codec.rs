@@ -90,6 +90,13 @@ impl Spec {
                 member: self.alive(),
                 by: if self.byte & 4 == 0 { &[] } else { target },
             }),
+            Kind::SyncDigest => Message::SyncDigest(SyncDigest {
+                key: self.g,
+                buckets: self.n1,
+                first: self.n2,
+                values: &self.blob[..self.blob.len() / 4 * 4],
+            }),
+            Kind::SyncDiff => Message::SyncDiff(SyncDiff { buckets: self.n1, first: self.n2, bits: &self.blob }),
         }
     }
 }
@@ -154,7 +161,7 @@ const BIG: usize = 1 << 16;
 
 /// A primary message under which `message` may ride.
 fn carrier(message: &Message<'_>) -> Message<'static> {
-    if message.kind() == Kind::MemberRecord {
+    if message.kind().is_sync_only() {
         Message::Sync(Sync { flags: SyncFlags::default(), source: b"s", total: 1, chunk: 0 })
     } else {
         Message::Ping(Ping { seq: 1, source: b"p", target: b"q", target_generation: 0, target_incarnation: 0 })
@@ -227,7 +234,7 @@ proptest! {
                 Err(err) if err.is_no_room() => prop_assert!(!w.fits(&message)),
                 Err(err) => {
                     prop_assert_eq!(err.kind(), ErrorKind::Misplaced);
-                    prop_assert!(message.kind() == Kind::MemberRecord && !sync);
+                    prop_assert!(message.kind().is_sync_only() && !sync);
                 }
             }
         }

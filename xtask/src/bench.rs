@@ -10,6 +10,10 @@ pub(crate) const BENCHES: &[(&str, &str)] = &[
     ("wire", "encode and decode of a ping carrying 8 alive updates (32-byte names, 64-byte metadata)"),
     ("core", "16,000-member node build and step times; simulator throughput and allocations at 1,000 members"),
     (
+        "sync",
+        "bytes, records and CPU of one periodic sync, delta against full, at 1,000 and 16,000 members with 0, 1 and 100 differing",
+    ),
+    (
         "udp",
         "N members (--members N, 256 by default) in one process over loopback UDP: burst-join convergence, CPU, bytes, messages, false verdicts and RSS per member",
     ),

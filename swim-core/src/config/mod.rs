@@ -122,6 +122,7 @@ impl Config {
                 max_concurrent: 4,
                 join_retry_interval: Duration::from_secs(1),
                 join_attempts: 10,
+                delta: true,
             },
             limits: LimitsConfig {
                 packet_budget: DEFAULT_BUDGET,

@@ -203,8 +203,8 @@ impl Node {
         local.meta.clear();
         local.meta.extend_from_slice(meta);
         let next = local.version().next();
-        local.set_version(next);
         local.changed_at = now;
+        self.members.set_version(LOCAL, next);
         self.disseminate(now, LOCAL);
         Ok(())
     }

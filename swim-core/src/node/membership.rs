@@ -158,8 +158,8 @@ impl Node {
             return; // a process that left does not come back; a newer one may
         }
         let changed = entry.meta != update.meta || !entry.addrs.iter().copied().eq(update.addrs.iter());
+        self.members.set_version(slot, update.version);
         if let Some(entry) = self.members.get_mut(slot) {
-            entry.set_version(update.version);
             if changed {
                 entry.addrs.clear();
                 entry.addrs.extend(update.addrs.iter());
@@ -245,9 +245,7 @@ impl Node {
             State::Left if version > held && same_process => self.declare_faulty(now, slot, version, By::Name(by)),
             State::Left if version <= held => self.push_back(now, slot, from),
             State::Faulty if version > held && same_process => {
-                if let Some(entry) = self.members.get_mut(slot) {
-                    entry.set_version(version);
-                }
+                self.members.set_version(slot, version);
             }
             _ => {}
         }
@@ -265,16 +263,12 @@ impl Node {
             // Left beats a faulty verdict at the same version: the member
             // departed; the verdict only said it stopped answering.
             State::Alive | State::Suspect | State::Faulty if version >= held => {
-                if let Some(entry) = self.members.get_mut(slot) {
-                    entry.set_version(version);
-                }
+                self.members.set_version(slot, version);
                 self.bury(now, slot, State::Left);
                 self.member_event(MemberEvent::Left, slot);
             }
             State::Left if version > held => {
-                if let Some(entry) = self.members.get_mut(slot) {
-                    entry.set_version(version);
-                }
+                self.members.set_version(slot, version);
             }
             _ => {}
         }
@@ -339,8 +333,10 @@ impl Node {
         let deadline = now + suspicion::timeout(min, max, 0, expected);
         let accuser = self.members.hash(self.members.accuser_name(by));
         self.members.set_accuser(slot, by);
-        let Some(entry) = self.members.get_mut(slot) else { return };
-        entry.set_version(version);
+        if self.members.get(slot).is_none() {
+            return;
+        }
+        self.members.set_version(slot, version);
         let Some(s) = self.members.start_suspicion(slot) else { return };
         s.started = now;
         s.deadline = deadline;
@@ -409,8 +405,10 @@ impl Node {
 
     /// Declares a member faulty.
     pub(super) fn declare_faulty(&mut self, now: Time, slot: u32, version: Version, by: By<'_>) {
-        let Some(entry) = self.members.get_mut(slot) else { return };
-        entry.set_version(version);
+        if self.members.get(slot).is_none() {
+            return;
+        }
+        self.members.set_version(slot, version);
         self.members.set_accuser(slot, by);
         self.bury(now, slot, State::Faulty);
         self.stats.faulty_declared += 1;
@@ -575,8 +573,8 @@ impl Node {
         let Some(local) = self.members.get_mut(LOCAL) else { return };
         let own = local.version();
         let version = if heard > own { heard.next_generation() } else { own.next() };
-        local.set_version(version);
         local.changed_at = now;
+        self.members.set_version(LOCAL, version);
         if version.generation != own.generation {
             self.process_generation = version.generation;
             self.next_broadcast_seq = 1;

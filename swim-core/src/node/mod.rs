@@ -320,6 +320,9 @@ impl Node {
         if self.members.local().is_none() {
             return Err("this node's own entry is missing");
         }
+        if !self.members.digest_consistent() {
+            return Err("the sync digest disagrees with the member table");
+        }
         for (slot, e) in self.members.iter() {
             let listed = self.probe_list.contains(slot);
             let should = slot != LOCAL && e.state.is_live();
@@ -561,6 +564,8 @@ mod probe_tests;
 mod security_tests;
 #[cfg(test)]
 mod suspicion_tests;
+#[cfg(test)]
+mod sync_delta_tests;
 #[cfg(test)]
 mod sync_tests;
 #[cfg(test)]

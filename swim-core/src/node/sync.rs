@@ -1,11 +1,24 @@
-//! Sync (push-pull anti-entropy): full state exchanged with one member over
-//! a stream, in bounded frames.
+//! Sync (push-pull anti-entropy): state exchanged with one member over a
+//! stream, in bounded frames.
 //!
-//! The opener sends its whole table in chunks (the last flagged `LAST`);
-//! the other side merges each chunk as it arrives, then answers with its own
-//! table the same way (flagged `REPLY`). Each frame is at most
-//! `sync.frame_budget` bytes, and producing or merging one frame is the only
-//! work a call does, so no call is O(N).
+//! A *full* exchange (a join's, or with a member that does not know delta
+//! syncs): the opener sends its whole table in chunks (the last flagged
+//! `LAST`); the other side merges each chunk as it arrives, then answers
+//! with its own table the same way (flagged `REPLY`).
+//!
+//! A *delta* exchange (periodic syncs; `sync.delta`), in three legs: the
+//! opener sends a digest of its table (a 32-bit value per bucket of about
+//! four members, see `crate::digest`); the other side compares it with its
+//! own and answers with the set of buckets that differ and its records of
+//! those buckets; the opener answers with its records of the same buckets.
+//! When the tables agree, the exchange costs the digest: about a byte per
+//! member, where a full one costs the records (some 40 bytes each) both
+//! ways. A peer that does not know delta syncs skips the digest (a decoder
+//! skips items it does not know) and replies with its whole table, which
+//! ends the exchange.
+//!
+//! Each frame is at most `sync.frame_budget` bytes, and producing or
+//! merging one frame is the only work a call does, so no call is O(N).
 //!
 //! Records merge like gossip, except that a *faulty* record is merged as a
 //! *suspicion*: a member that one side has declared faulty gets a chance to
@@ -22,16 +35,19 @@
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 
-use swim_wire::{Header, MemberRecord, MemberState, Message, PacketWriter, Sync, SyncFlags, frame};
-
 use super::Node;
-use super::membership::{AliveUpdate, Sender};
+use super::membership::Sender;
 use super::seal::To;
 use super::timers::Timer;
-use crate::error::{CommandError, InputError};
-use crate::members::{Entry, LOCAL, State};
+use crate::digest;
+use crate::error::CommandError;
+use crate::members::{LOCAL, State};
 use crate::time::Time;
-use crate::version::Version;
+
+mod delta;
+mod frames;
+
+use delta::Delta;
 
 /// Identifies one sync exchange of a node.
 ///
@@ -120,6 +136,8 @@ struct Session {
     deadline: Time,
     /// When it started, in starts: the oldest unproven stream goes first.
     order: u64,
+    /// The digest exchange of a delta sync (not in a join's).
+    delta: Option<Delta>,
 }
 
 #[derive(Debug)]
@@ -233,6 +251,10 @@ impl Node {
     /// Opens a sync with `peer`, whose frames are sealed for `peer_tag`
     /// (`None` when too many are running).
     pub(super) fn open_sync(&mut self, now: Time, peer: SocketAddr, join: bool, peer_tag: To) -> Option<SyncId> {
+        // A periodic sync starts with a digest of the table; a join's
+        // ships it whole (the joiner knows nothing yet).
+        let delta = (!join && self.config.sync.delta)
+            .then(|| Delta::opening(self.rng.next_u64(), digest::buckets_for(self.members.len())));
         let session = Session {
             active: true,
             generation: 0,
@@ -249,6 +271,7 @@ impl Node {
             others: 0,
             deadline: self.sync_deadline(now),
             order: 0,
+            delta,
         };
         let id = self.syncs.start(self.config.sync.max_concurrent, session)?;
         self.syncs.pending.push_back(id);
@@ -376,6 +399,42 @@ impl Node {
         None
     }
 
+    /// Opens an anti-entropy sync with the live member `name` now, as the
+    /// periodic ones are (a delta sync unless `sync.delta` is off): for an
+    /// application that knows a repair is due (a partition it healed, a
+    /// member it restored) rather than waiting for the sync interval. The
+    /// runtime connects it like any other (see [`poll_sync_open`](Node::poll_sync_open)).
+    ///
+    /// ```
+    /// use swim_protocol::{CommandError, Config, Node, Time};
+    /// let addrs = ["10.0.0.1:7946".parse().unwrap(), "10.0.0.2:7946".parse().unwrap()];
+    /// let config = Config::lan();
+    /// let mut a = Node::new(b"a", &addrs[..1], b"", config.clone(), Time::ZERO).unwrap();
+    /// assert_eq!(a.sync_with(Time::ZERO, b"b"), Err(CommandError::UnknownMember));
+    /// # let mut b = Node::new(b"b", &addrs[1..], b"", config, Time::ZERO).unwrap();
+    /// # a.join(Time::ZERO, &addrs[1..]).unwrap();
+    /// # let mut buf = vec![0u8; 1400];
+    /// # let t = a.poll_transmit(Time::ZERO, &mut buf).unwrap();
+    /// # b.handle_datagram(Time::ZERO, addrs[0], &mut buf[..t.len]).unwrap();
+    /// # let t = b.poll_transmit(Time::ZERO, &mut buf).unwrap();
+    /// # a.handle_datagram(Time::ZERO, addrs[1], &mut buf[..t.len]).unwrap();
+    /// # while a.poll_sync_open().is_some() {}
+    /// // Once a knows b (it joined through it):
+    /// let id = a.sync_with(Time::ZERO, b"b").unwrap();
+    /// assert_eq!(a.poll_sync_open().map(|o| (o.id, o.peer, o.join)), Some((id, addrs[1], false)));
+    /// ```
+    pub fn sync_with(&mut self, now: Time, name: &[u8]) -> Result<SyncId, CommandError> {
+        let now = self.advance(now);
+        if self.leave.is_some() {
+            return Err(CommandError::Left);
+        }
+        let slot = self.members.find(name).filter(|&s| s != LOCAL).ok_or(CommandError::UnknownMember)?;
+        let entry = self.members.get(slot).filter(|e| e.state.is_live()).ok_or(CommandError::UnknownMember)?;
+        let addr = *entry.addrs.first().ok_or(CommandError::UnknownMember)?;
+        let tag = self.tag(name);
+        self.open_sync(now, addr, false, tag).ok_or(CommandError::TooManySyncs)
+    }
+
     /// A sync the node wants opened, if any.
     pub fn poll_sync_open(&mut self) -> Option<SyncOpen> {
         while let Some(id) = self.syncs.pending.pop_front() {
@@ -411,6 +470,7 @@ impl Node {
             others: 0,
             deadline: self.first_frame_deadline(now),
             order: 0,
+            delta: None,
         };
         let started = self.syncs.start(self.config.sync.max_concurrent, session);
         if started.is_none() {
@@ -479,256 +539,5 @@ impl Node {
         }
         self.syncs.join_attempts = left - 1;
         self.syncs.join_retry = Some((self.now + self.config.sync.join_retry_interval, peer, left - 1));
-    }
-
-    /// Writes this node's next frame (length prefix included) into `buf`,
-    /// which should hold `sync.frame_budget` bytes; `None` when it is not
-    /// this side's turn.
-    pub fn poll_sync_frame(&mut self, id: SyncId, buf: &mut [u8]) -> Option<usize> {
-        let s = self.syncs.get(id)?;
-        if s.status != SyncStatus::Send {
-            return None;
-        }
-        let (cursor, broadcast_cursor, chunk, opener, join) = (s.cursor, s.broadcast_cursor, s.chunk, s.opener, s.join);
-        let peer_tag = s.peer_tag;
-        let budget = buf.len().min(self.config.sync.frame_budget);
-        let plain_budget = frame::PREFIX_LEN + self.plain_budget(budget.saturating_sub(frame::PREFIX_LEN));
-        let local = self.local_entry()?;
-        let header = self.header();
-        let total = u32::try_from(self.members.len()).unwrap_or(u32::MAX);
-        let sync = |flags| Message::Sync(Sync { flags: SyncFlags(flags), source: &local.name, total, chunk });
-
-        // How many records fit, so the LAST flag is known before writing.
-        // A record larger than a frame cannot happen with a valid config; it
-        // is skipped rather than stalling the exchange.
-        let mut used = frame::PREFIX_LEN + header.encoded_len() + sync(0).encoded_len();
-        let slots = crate::convert::to_u32(self.members.slots());
-        let mut end = cursor;
-        let mut full = false;
-        while end < slots {
-            if let Some(e) = self.members.get(end) {
-                let len = Message::MemberRecord(self.record(e)).encoded_len();
-                if used + len > plain_budget {
-                    end += u32::from(end == cursor);
-                    full = true;
-                    break;
-                }
-                used += len;
-            }
-            end += 1;
-        }
-        // Then the broadcasts held (none in a join sync).
-        let pool = if join { 0 } else { self.broadcasts.capacity() };
-        let mut broadcast_end = broadcast_cursor;
-        while !full && end >= slots && broadcast_end < pool {
-            if let Some(b) = self.broadcasts.get(broadcast_end).and_then(|b| self.user_broadcast(b)) {
-                let len = Message::UserBroadcast(b).encoded_len();
-                if used + len > plain_budget {
-                    broadcast_end += u32::from(broadcast_end == broadcast_cursor && end == cursor);
-                    break;
-                }
-                used += len;
-            }
-            broadcast_end += 1;
-        }
-        let last = end >= slots && broadcast_end >= pool;
-        let flags = if join { SyncFlags::JOIN } else { 0 }
-            | if opener { 0 } else { SyncFlags::REPLY }
-            | if last { SyncFlags::LAST } else { 0 };
-
-        let (prefix, body) = buf.split_at_mut_checked(frame::PREFIX_LEN)?;
-        let body = body.get_mut(..budget.saturating_sub(frame::PREFIX_LEN))?;
-        let mut w = PacketWriter::new(body, &header, plain_budget.saturating_sub(frame::PREFIX_LEN)).ok()?;
-        w.push(&sync(flags)).ok()?;
-        // A push fails only for the one item too large for any frame (the
-        // ranges above hold what fits): it is left out, and the writer is
-        // unchanged by the failure.
-        for slot in cursor..end {
-            if let Some(e) = self.members.get(slot) {
-                let _ = w.push(&Message::MemberRecord(self.record(e)));
-            }
-        }
-        for index in broadcast_cursor..broadcast_end {
-            if let Some(b) = self.broadcasts.get(index).and_then(|b| self.user_broadcast(b)) {
-                let _ = w.push(&Message::UserBroadcast(b));
-            }
-        }
-        let len = w.finish().ok()?;
-        let len = self.seal(body, len, peer_tag)?;
-        frame::write_prefix(prefix, len).ok()?;
-
-        let s = self.syncs.get_mut(id)?;
-        s.cursor = end;
-        s.broadcast_cursor = broadcast_end;
-        s.chunk += 1;
-        if last {
-            s.status = if opener { SyncStatus::Receive } else { SyncStatus::Done };
-            if !opener {
-                self.stats.syncs_completed += 1;
-            }
-        }
-        Some(frame::PREFIX_LEN + len)
-    }
-
-    /// Merges a frame received on the exchange's stream (without its length
-    /// prefix; an encrypted frame is opened in place). On error nothing was
-    /// merged.
-    pub fn handle_sync_frame(&mut self, now: Time, id: SyncId, data: &mut [u8]) -> Result<SyncStatus, InputError> {
-        self.handle_sync_frame_proven(now, id, data, |_| true)
-    }
-
-    /// As [`handle_sync_frame`](Node::handle_sync_frame), on a stream whose
-    /// transport proves who the peer is: `peer_is(name)` says whether the
-    /// peer is the member named `name`; a frame that gives another name is
-    /// refused (`InputError::NotThePeer`).
-    pub fn handle_sync_frame_proven(
-        &mut self,
-        now: Time,
-        id: SyncId,
-        data: &mut [u8],
-        peer_is: impl FnOnce(&[u8]) -> bool,
-    ) -> Result<SyncStatus, InputError> {
-        self.advance(now);
-        let result = self.merge_frame(id, data, peer_is);
-        if let Err(e) = &result {
-            self.reject(e);
-        }
-        result
-    }
-
-    fn merge_frame(
-        &mut self,
-        id: SyncId,
-        data: &mut [u8],
-        peer_is: impl FnOnce(&[u8]) -> bool,
-    ) -> Result<SyncStatus, InputError> {
-        let s = self.syncs.get(id).ok_or(InputError::UnknownSync)?;
-        let (opener, expected_chunk, records, others) = (s.opener, s.expected_chunk, s.records, s.others);
-        let peer = s.peer;
-        // A joiner's first sync teaches it what the cluster already knows.
-        let joining = opener && s.join;
-        if s.status != SyncStatus::Receive {
-            return Err(InputError::SyncOutOfOrder);
-        }
-        let unsealed = self.unseal(data)?;
-        let packet = self.check(data.get(..unsealed.len).unwrap_or_default())?;
-        let Message::Sync(sync) = packet.primary() else {
-            return Err(InputError::Unexpected(packet.primary().kind()));
-        };
-        if sync.flags.contains(SyncFlags::REPLY) != opener || sync.chunk != expected_chunk {
-            return Err(InputError::SyncOutOfOrder);
-        }
-        // Only a joiner does not know whom it syncs with (a seed, by
-        // address); every other frame is sealed for this node by name.
-        if unsealed.any_receiver && (opener || !sync.flags.contains(SyncFlags::JOIN)) {
-            return Err(InputError::AnyReceiver(swim_wire::Kind::Sync));
-        }
-        if !peer_is(sync.source) {
-            return Err(InputError::NotThePeer);
-        }
-        // A peer cannot make this node take in more than a cluster's worth
-        // of records, nor more broadcasts and updates than it can hold:
-        // every item counts.
-        let incoming = packet.piggyback().filter(|m| m.kind() == swim_wire::Kind::MemberRecord).count();
-        let other_items = packet.piggyback().count() - incoming;
-        let limit = self.config.limits.max_members.saturating_add(64);
-        let other_limit = self.config.dissemination.broadcast_capacity.saturating_add(64);
-        if records.saturating_add(incoming) > limit || others.saturating_add(other_items) > other_limit {
-            return Err(InputError::SyncTooLarge);
-        }
-        self.accepted(unsealed.nonce);
-        let now = self.now;
-        for message in packet.piggyback() {
-            match message {
-                Message::MemberRecord(r) => self.merge_record(now, &r, sync.source, !joining, peer),
-                Message::UserBroadcast(b) if !joining => self.on_broadcast(now, &b, false),
-                Message::UserBroadcast(_) => {}
-                other => self.apply_update(now, &other, None),
-            }
-        }
-        let last = sync.flags.contains(SyncFlags::LAST);
-        let deadline = self.sync_deadline(now);
-        let peer_tag = self.tag(sync.source);
-        let s = self.syncs.get_mut(id).ok_or(InputError::UnknownSync)?;
-        let proved = !opener && s.expected_chunk == 0;
-        if proved {
-            // The peer proved itself: the exchange gets its full time, and
-            // the replies are sealed for it.
-            s.deadline = deadline;
-            s.peer_tag = peer_tag;
-        }
-        s.expected_chunk += 1;
-        s.records += incoming;
-        s.others += other_items;
-        if last {
-            if opener {
-                s.status = SyncStatus::Done;
-                self.stats.syncs_completed += 1;
-            } else {
-                s.status = SyncStatus::Send;
-                s.join = sync.flags.contains(SyncFlags::JOIN);
-            }
-        }
-        let (status, peer, joined) = (s.status, s.peer, opener && s.join && last);
-        if joined {
-            // The joiner now knows the cluster: its own alive starts over,
-            // so that its transmissions reach random members of the whole
-            // table rather than the few it knew while the sync ran.
-            self.disseminate(now, LOCAL);
-            self.follow_up_join(now);
-        }
-        if proved {
-            // Only streams that never prove themselves count against their
-            // source's rate: a host running many members is not throttled.
-            self.sync_limiter.refund(peer.ip());
-        }
-        Ok(status)
-    }
-
-    fn merge_record(&mut self, now: Time, r: &MemberRecord<'_>, source: &[u8], spread_new: bool, peer: SocketAddr) {
-        let m = r.member;
-        // Where names are proven, the peer's record of itself is first hand.
-        let own =
-            (self.config.security.names_proven && m.name == source).then_some(Sender { addr: peer, name: source });
-        let version = Version::new(m.generation, m.incarnation);
-        // The accuser the record names; a peer that names none is its own
-        // witness.
-        let by = if r.by.is_empty() { source } else { r.by };
-        match r.state {
-            MemberState::Alive => {
-                let update = AliveUpdate { name: m.name, version, addrs: m.addrs, meta: m.meta };
-                self.apply_alive_learned(now, &update, spread_new, own);
-            }
-            MemberState::Suspect => {
-                if self.members.find(m.name).is_none() {
-                    // A member this node did not know: it is live, if suspect.
-                    let update = AliveUpdate { name: m.name, version, addrs: m.addrs, meta: m.meta };
-                    self.apply_alive_learned(now, &update, spread_new, None);
-                }
-                self.apply_suspect_state(now, m.name, version, by);
-            }
-            MemberState::Faulty => self.apply_suspect_state(now, m.name, version, by),
-            MemberState::Left => self.apply_left(now, m.name, version),
-        }
-    }
-
-    /// A member as a sync record (suspicions and verdicts name the accuser).
-    fn record<'a>(&'a self, e: &'a Entry) -> MemberRecord<'a> {
-        let by = match e.state {
-            State::Suspect | State::Faulty => self.accuser_name(e),
-            State::Alive | State::Left => &[],
-        };
-        MemberRecord { state: e.state.to_wire(), member: super::transmit::alive(e), by }
-    }
-
-    /// The header of this node's packets.
-    pub(super) fn header(&self) -> Header<'_> {
-        Header {
-            version: self.config.protocol_version,
-            encrypted: false,
-            key_id: None,
-            label: &self.config.label,
-            any_receiver: false,
-        }
     }
 }

@@ -63,6 +63,7 @@ fn sync_is_chunked_and_merges_faulty_as_suspect() {
     let small = config().with(|c| {
         c.sync.frame_budget = 4 + 512 + 3 + 1 + 8 + 4 + 256 + 1 + 16 * 23 + 2 + 64 + 256;
         c.limits.max_metadata = 64;
+        c.sync.delta = false; // a full exchange (delta ones: sync_delta_tests)
     });
     let mut a = node(small.clone());
     let mut b = Node::new(&name(1), &[addr(1)], b"", small, Time::ZERO).unwrap();
