@@ -88,7 +88,7 @@ pub(crate) fn bucket_of(key: u64, buckets: u32) -> u32 {
 
 /// The per-leaf sums and member lists, and per slot its key, its
 /// contribution and its links.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Leaves {
     sum: Vec<u64>,
     head: Vec<u32>,
@@ -253,7 +253,16 @@ impl Leaves {
         }
         loop {
             let next = if at.started {
-                self.slots.get(at.slot as usize).filter(|s| s.linked).map_or(NONE, |s| s.next)
+                match self.slots.get(at.slot as usize).filter(|s| s.linked && self.leaf_of(s.key) == at.leaf as usize) {
+                    Some(s) => s.next,
+                    None => {
+                        // The member walked last was removed (or its slot
+                        // reused elsewhere) since: the leaf starts over
+                        // (records sent twice merge as once).
+                        *at = Walk { leaves, leaf: at.leaf, slot: NONE, started: false };
+                        continue;
+                    }
+                }
             } else {
                 at.started = true;
                 self.head.get(at.leaf as usize).copied().unwrap_or(NONE)
@@ -312,6 +321,7 @@ impl BucketSet {
         }
     }
 
+    #[cfg(test)]
     pub(crate) fn clear_all(&mut self) {
         self.0 = [0; MAX_BUCKETS as usize / 64];
     }

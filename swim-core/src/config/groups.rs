@@ -193,10 +193,11 @@ pub struct SyncConfig {
     /// least 1). Attempts times the interval is how long a start waits for
     /// seeds that are themselves starting.
     pub join_attempts: u32,
-    /// Whether periodic syncs this node opens are *delta* syncs: a digest
-    /// of the table first (about a byte per member), then only the records
-    /// of the buckets where the two tables differ, both ways. On by
-    /// default; a join's sync is always full. Off, every periodic sync
+    /// Whether the syncs this node opens (all but a join's: periodic ones,
+    /// with members held faulty or strangers, `Node::sync_with`) are
+    /// *delta* syncs: a digest of the table first (about a byte per
+    /// member), then only the records of the buckets where the two tables
+    /// differ, both ways. On by default; a join's sync is always full. Off, every periodic sync
     /// ships both tables whole (what members of earlier releases do): turn
     /// it off only to compare the two. A member answers a delta sync in
     /// kind whatever this says.

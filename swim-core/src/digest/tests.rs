@@ -147,3 +147,33 @@ fn bucket_sets_round_trip_through_bytes() {
     set.set(64, false);
     assert_eq!(set.count(), 3);
 }
+
+#[test]
+fn a_walk_survives_the_removal_of_the_member_it_stands_on() {
+    let ids: Vec<u32> = (0..400).collect();
+    let mut l = leaves(400, &ids, |_| 1);
+    // More buckets than leaves, as many, and fewer.
+    for buckets in [l.len() * 2, l.len(), 8] {
+        let bucket =
+            (0..buckets).max_by_key(|&b| (0..400).filter(|&s| bucket_of(l.key(s), buckets) == b).count()).unwrap();
+        let members: Vec<u32> = (0..400).filter(|&s| bucket_of(l.key(s), buckets) == bucket).collect();
+        assert!(members.len() >= 2, "a bucket with several members");
+        let mut walk = Walk::START;
+        let first = l.next_in_bucket(bucket, buckets, &mut walk).unwrap();
+        // The member just walked goes, and another takes its slot elsewhere.
+        l.remove(first);
+        let key = name_key(b"a newcomer");
+        l.insert(first, key, record_hash(key, version(1), State::Alive));
+        let mut rest = Vec::new();
+        while let Some(slot) = l.next_in_bucket(bucket, buckets, &mut walk) {
+            rest.push(slot);
+            assert!(rest.len() <= 800, "the walk ends");
+        }
+        for m in members.iter().filter(|&&m| m != first) {
+            assert!(rest.contains(m), "member {m} of bucket {bucket}/{buckets} is still walked");
+        }
+        // Put the original back for the next round.
+        let key = name_key(&name(first));
+        l.insert(first, key, record_hash(key, version(1), State::Alive));
+    }
+}

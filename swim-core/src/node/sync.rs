@@ -6,7 +6,7 @@
 //! `LAST`); the other side merges each chunk as it arrives, then answers
 //! with its own table the same way (flagged `REPLY`).
 //!
-//! A *delta* exchange (periodic syncs; `sync.delta`), in three legs: the
+//! A *delta* exchange (every other one; `sync.delta`), in three legs: the
 //! opener sends a digest of its table (a 32-bit value per bucket of about
 //! four members, see `crate::digest`); the other side compares it with its
 //! own and answers with the set of buckets that differ and its records of
@@ -18,7 +18,10 @@
 //! ends the exchange.
 //!
 //! Each frame is at most `sync.frame_budget` bytes, and producing or
-//! merging one frame is the only work a call does, so no call is O(N).
+//! merging one frame is the only work a call does, so no call is O(N) in
+//! records. (A frame of digest values folds the per-leaf sums of its
+//! buckets: one XOR per two members, contiguous, a few microseconds for a
+//! whole digest at 16,000 members.)
 //!
 //! Records merge like gossip, except that a *faulty* record is merged as a
 //! *suspicion*: a member that one side has declared faulty gets a chance to

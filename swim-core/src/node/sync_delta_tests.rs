@@ -197,7 +197,8 @@ fn digests_that_do_not_fit_the_exchange_are_refused_and_change_nothing() {
         packet(sync, &[digest, alive])
     };
     let (delta, last) = (SyncFlags::DELTA, SyncFlags::LAST);
-    let cases: [(Vec<u8>, InputError); 5] = [
+    let cases: [(Vec<u8>, InputError); 6] = [
+        (digest_frame(delta | last, 8, 0, &[0; 4]), InputError::BadDigest("")),
         (digest_frame(delta | last, 3, 0, &[0; 12]), InputError::BadDigest("")),
         (digest_frame(delta | last, 8192, 0, &[0; 4]), InputError::BadDigest("")),
         (digest_frame(delta | last, 8, 4, &[0; 4]), InputError::BadDigest("")),

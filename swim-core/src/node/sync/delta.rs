@@ -209,13 +209,14 @@ impl Delta {
         Ok(())
     }
 
-    /// The digest is all in: a digest that named no bucket at all makes
-    /// the whole table one differing bucket.
-    pub(super) fn digest_done(&mut self) {
-        if self.buckets == 0 {
-            self.buckets = 1;
-            self.differ.clear_all();
-            self.differ.set(0, true);
-        }
+    /// The other side's last frame of its digest (or diff) came: every
+    /// bucket must have been covered.
+    pub(super) fn check_complete(&self) -> Result<(), InputError> {
+        let complete = match self.leg {
+            Leg::Digest => self.buckets > 0 && self.received == self.buckets,
+            Leg::Reply => self.received == self.diff_bytes(),
+            Leg::Records => true,
+        };
+        if complete { Ok(()) } else { Err(InputError::BadDigest("the digest or diff ended before its last bucket")) }
     }
 }

@@ -187,6 +187,9 @@ impl Node {
         // The digest (the opener's first leg: nothing else) or the diff.
         if let Some(d) = s.delta.filter(|d| d.leg != Leg::Records) {
             plan.runs = d.fit(plain_budget.saturating_sub(used));
+            if plan.runs == 0 && d.unsent() > 0 {
+                return None; // a buffer too small for one value
+            }
             if plan.runs > 0 {
                 used += if d.leg == Leg::Digest { super::delta::DIGEST_ITEM } else { super::delta::DIFF_ITEM };
                 used += plan.runs as usize * if d.leg == Leg::Digest { 4 } else { 1 };
@@ -315,7 +318,12 @@ impl Node {
             return Err(InputError::SyncOutOfOrder);
         }
         match delta.as_mut() {
-            Some(d) => d.take_runs(&self.members, &packet)?,
+            Some(d) => {
+                d.take_runs(&self.members, &packet)?;
+                if sync.flags.contains(SyncFlags::LAST) {
+                    d.check_complete()?;
+                }
+            }
             None => {
                 if let Some(m) = packet.piggyback().find(|m| matches!(m.kind(), Kind::SyncDigest | Kind::SyncDiff)) {
                     return Err(InputError::Unexpected(m.kind()));
@@ -362,7 +370,6 @@ impl Node {
             match s.delta.as_mut() {
                 // The digest is in: the reply (the differing buckets).
                 Some(d) if d.leg == Leg::Digest => {
-                    d.digest_done();
                     (d.leg, d.sent) = (Leg::Reply, 0);
                     d.restart_walk();
                     s.status = SyncStatus::Send;
