@@ -132,6 +132,14 @@ impl Node {
         // forged source (joiners pad their requests).
         let limit = origin.len;
         self.send(Outgoing::JoinResponse { to: from, seq: request.seq, status, known, receiver, limit });
+        if status == JoinStatus::Accepted
+            && let Some(slot) = self.members.find(m.name)
+        {
+            // Gossiping, the seed also tells a few members at once (after
+            // its answer): the news starts spreading now, not at the next
+            // gossip round.
+            self.push_now(slot, None);
+        }
     }
 
     /// As a joiner: a seed answered.

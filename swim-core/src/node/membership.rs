@@ -585,23 +585,50 @@ impl Node {
             // The most urgent news there is: besides riding on this node's
             // messages (which Lifeguard slows down when this node is
             // unhealthy), it goes straight to a few random members.
-            let mut to = [0u32; 16];
             let accuser = accuser.and_then(|name| self.members.find(name)).filter(|&s| s != LOCAL);
-            let mut found = self.random_alive(REFUTATION_FANOUT, accuser.unwrap_or(LOCAL), &mut to);
-            if let (Some(slot), Some(last)) = (accuser, to.get_mut(found)) {
-                *last = slot;
-                found += 1;
-            }
-            for &slot in to.get(..found).unwrap_or_default() {
-                let Some(e) = self.members.get(slot) else { continue };
-                if let (Some(&addr), Some(member)) = (e.addrs.first(), self.members.reference(LOCAL)) {
-                    let receiver = self.tag(&e.name);
-                    self.send(Outgoing::Update { to: addr, member, receiver });
-                }
-            }
+            self.push_now(LOCAL, accuser);
         }
         self.adjust_health(1);
         self.events.push(Record::Refuted { incarnation: version.incarnation });
+    }
+
+    /// Sends `slot`'s current update straight to a few random live members
+    /// (`also` among them, if given), besides queueing it for gossip: for
+    /// news that should not wait for the next gossip round (a refutation,
+    /// a member that just joined).
+    pub(super) fn push_now(&mut self, slot: u32, also: Option<u32>) {
+        if self.config.dissemination.style != DisseminationStyle::Infection {
+            return;
+        }
+        let mut to = [0u32; 16];
+        // Never to the member itself (nor twice to `also`): `random_alive`
+        // skips this node and the one it is told to avoid.
+        let avoid = also.unwrap_or(slot);
+        let mut found = self.random_alive(REFUTATION_FANOUT, avoid, &mut to);
+        if slot != LOCAL && also.is_some() {
+            let mut kept = 0;
+            for i in 0..found {
+                if let Some(s) = to.get(i).copied().filter(|&s| s != slot) {
+                    if let Some(t) = to.get_mut(kept) {
+                        *t = s;
+                    }
+                    kept += 1;
+                }
+            }
+            found = kept;
+        }
+        if let (Some(s), Some(last)) = (also, to.get_mut(found)) {
+            *last = s;
+            found += 1;
+        }
+        let Some(member) = self.members.reference(slot) else { return };
+        for &target in to.get(..found).unwrap_or_default() {
+            let Some(e) = self.members.get(target) else { continue };
+            if let Some(&addr) = e.addrs.first() {
+                let receiver = self.tag(&e.name);
+                self.send(Outgoing::Update { to: addr, member, receiver });
+            }
+        }
     }
 
     /// Queues a member event (suspicions and verdicts name their accuser).

@@ -154,6 +154,9 @@ pub(crate) struct Syncs {
     join_attempts: u32,
     /// When this node last synced because it was declared faulty.
     last_resync: Option<Time>,
+    /// After a join: the delay before the next follow-up sync, doubling
+    /// until it reaches the sync interval.
+    follow_up: Option<core::time::Duration>,
     /// Sessions started so far.
     started: u64,
 }
@@ -166,6 +169,7 @@ impl Syncs {
             join_retry: None,
             join_attempts: 0,
             last_resync: None,
+            follow_up: None,
             started: 0,
         }
     }
@@ -355,9 +359,18 @@ impl Node {
         if self.leave.is_some() || !self.timers.expired(Timer::Sync, now) {
             return;
         }
-        // With a tenth of randomness, so that syncs do not fall into step.
+        // With a tenth of randomness, so that syncs do not fall into step;
+        // sooner while a join's follow-ups last.
         let jitter = 0.9 + 0.2 * self.rng.unit();
-        self.timers.set(Timer::Sync, now + self.sync_period().mul_f64(jitter));
+        let period = self.sync_period();
+        let next = match self.syncs.follow_up.take() {
+            Some(delay) if delay < period => {
+                self.syncs.follow_up = Some(delay.saturating_mul(2));
+                delay
+            }
+            _ => period.mul_f64(jitter),
+        };
+        self.timers.set(Timer::Sync, now + next);
         // Anti-entropy with a random member: each side's view repairs the
         // other's (a verdict only one side holds becomes a suspicion the
         // accused refutes).
@@ -514,21 +527,31 @@ impl Node {
         }
     }
 
-    /// A join's sync is done: the next periodic sync comes as soon as the
-    /// joiner's alive has had time to spread (`λ·⌈log10(N + 1)⌉` gossip
-    /// rounds), with a random member. Until the cluster knew it, nobody
-    /// gossiped to the joiner, so news that spread in that window (members
-    /// that joined just after it, in a burst of joins) passed it by; this
-    /// sync brings them, where waiting for a probe from each of them would
-    /// take up to N periods.
+    /// A join's sync is done: the next periodic sync comes after λ gossip
+    /// rounds (`dissemination.retransmit_mult`; probe periods without gossip
+    /// rounds), with a random member, and the ones after it at twice that
+    /// delay, four times, … until the sync interval. Until the cluster knew
+    /// it, nobody gossiped to the joiner, so news that spread in that
+    /// window (members that joined just after it, in a burst of joins)
+    /// passed it by; these syncs bring them, where waiting for a probe from
+    /// each of them would take up to N periods. In a burst, the first
+    /// follow-up of an early joiner may come before the news of the last
+    /// joiners reached its peer: the later ones catch that. (They are delta
+    /// syncs: between tables that agree, a digest of about a byte per
+    /// member.)
     fn follow_up_join(&mut self, now: Time) {
         if self.config.sync.interval.is_zero() {
             return;
         }
-        let rounds = u32::try_from(self.retransmit_limit()).unwrap_or(u32::MAX);
-        let soon = now + self.config.dissemination.gossip_interval.saturating_mul(rounds);
+        let rounds = self.config.dissemination.retransmit_mult;
+        let round = match self.config.dissemination.gossip_interval {
+            core::time::Duration::ZERO => self.config.probe.period,
+            gossip => gossip,
+        };
+        let soon = now + round.saturating_mul(rounds);
         if self.timers.get(Timer::Sync).is_none_or(|at| at > soon) {
             self.timers.set(Timer::Sync, soon);
+            self.syncs.follow_up = Some(soon.saturating_since(now).saturating_mul(2));
         }
     }
 

@@ -2,6 +2,7 @@
 //! merged records may and may not do.
 
 use core::time::Duration;
+use std::net::SocketAddr;
 
 use swim_wire::{Ack, Addrs, Alive, Faulty, Message, Packet, Suspect};
 
@@ -208,8 +209,8 @@ fn a_joiner_does_not_regossip_the_table_it_learned_but_a_periodic_sync_does() {
 #[test]
 fn a_completed_join_sync_brings_the_first_periodic_sync_forward() {
     // News that spread while nobody knew the joiner passed it by: it syncs
-    // again once its own alive has had time to spread, λ·⌈log10(N + 1)⌉
-    // gossip rounds after the join sync, not a whole interval later.
+    // again λ gossip rounds after the join sync, then after twice that, four
+    // times, … not a whole interval later.
     let periodic = |c: &mut Config| {
         c.sync.interval = Duration::from_secs(30);
         c.dissemination.gossip_interval = Duration::from_millis(100);
@@ -220,17 +221,20 @@ fn a_completed_join_sync_brings_the_first_periodic_sync_forward() {
     exchange(&mut joiner, &mut seed, true);
     assert_eq!(joiner.stats().live_members, 151);
     while joiner.poll_sync_open().is_some() {} // the exchange itself
-    // λ = 4, ⌈log10(152)⌉ = 3: twelve rounds of 100 ms.
-    let mut first = None;
+    // λ = 4: four rounds of 100 ms, then eight, then sixteen.
+    let mut opened = Vec::new();
     for ms in (0..=15_000).step_by(10) {
         joiner.handle_timeout(Time::from_millis(ms));
         if let Some(open) = joiner.poll_sync_open() {
             assert!(!open.join);
-            first = Some(ms);
-            break;
+            opened.push(ms);
+            joiner.close_sync(open.id);
+            if opened.len() == 3 {
+                break;
+            }
         }
     }
-    assert_eq!(first, Some(1200), "the follow-up sync");
+    assert_eq!(opened, [400, 1200, 2800], "the follow-up syncs");
     // A plain periodic sync does not bring the next one forward.
     let mut other = node(config().with(periodic));
     exchange(&mut other, &mut seed, false);
@@ -362,4 +366,31 @@ fn accepted_syncs_cannot_starve_this_nodes_own_nor_hold_a_slot_in_silence() {
     }
     n.handle_timeout(Time::from_secs(10));
     assert!(n.sync_status(id).is_some(), "a proven peer keeps its slot");
+}
+
+#[test]
+fn a_seed_tells_a_few_members_about_a_joiner_at_once() {
+    let mut seed = node(config());
+    introduce(&mut seed, Time::ZERO, 10);
+    let joiner = name(50);
+    let at = [addr(50)];
+    let request = packet(
+        Message::JoinRequest(swim_wire::JoinRequest {
+            seq: 1,
+            member: Alive { generation: 0, incarnation: 0, name: &joiner, addrs: Addrs::from_slice(&at), meta: b"" },
+        }),
+        &[],
+    );
+    feed(&mut seed, Time::ZERO, addr(50), &request).unwrap();
+    let out = super::tests::transmits(&mut seed, Time::ZERO);
+    assert!(matches!(super::tests::parse(&out[0].1).primary(), Message::JoinResponse(_)), "the answer goes first");
+    let told: Vec<SocketAddr> = out[1..]
+        .iter()
+        .filter(|(_, bytes)| {
+            super::tests::parse(bytes).piggyback().any(|m| matches!(m, Message::Alive(a) if a.name == joiner))
+        })
+        .map(|(to, _)| *to)
+        .collect();
+    assert_eq!(told.len(), 3, "{told:?}");
+    assert!(!told.contains(&addr(50)), "not the joiner itself");
 }

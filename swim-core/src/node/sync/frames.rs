@@ -396,6 +396,7 @@ impl Node {
             // so that its transmissions reach random members of the whole
             // table rather than the few it knew while the sync ran.
             self.disseminate(now, LOCAL);
+            self.push_now(LOCAL, None);
             self.follow_up_join(now);
         }
         if proved {
