@@ -157,6 +157,8 @@ pub(crate) struct Syncs {
     /// After a join: the delay before the next follow-up sync, doubling
     /// until it reaches the sync interval.
     follow_up: Option<core::time::Duration>,
+    /// After a join: the seed, whom the first follow-up sync goes to.
+    follow_up_seed: Option<(SocketAddr, To)>,
     /// Sessions started so far.
     started: u64,
 }
@@ -170,6 +172,7 @@ impl Syncs {
             join_attempts: 0,
             last_resync: None,
             follow_up: None,
+            follow_up_seed: None,
             started: 0,
         }
     }
@@ -374,10 +377,12 @@ impl Node {
         // Anti-entropy with a random member: each side's view repairs the
         // other's (a verdict only one side holds becomes a suspicion the
         // accused refutes).
+        // (A join's first follow-up goes to its seed.)
         let mut picked = [0u32; 16];
         let found = self.random_alive(1, LOCAL, &mut picked);
         let alive = picked.get(..found).and_then(|p| p.first()).and_then(|&slot| self.members.get(slot));
-        if let Some((addr, tag)) = alive.and_then(|e| Some((*e.addrs.first()?, self.tag(&e.name)))) {
+        let peer = self.syncs.follow_up_seed.take();
+        if let Some((addr, tag)) = peer.or_else(|| alive.and_then(|e| Some((*e.addrs.first()?, self.tag(&e.name))))) {
             self.open_sync(now, addr, false, tag);
         }
         // And, while it holds members faulty, with one of them.
@@ -527,31 +532,33 @@ impl Node {
         }
     }
 
-    /// A join's sync is done: the next periodic sync comes after λ gossip
-    /// rounds (`dissemination.retransmit_mult`; probe periods without gossip
-    /// rounds), with a random member, and the ones after it at twice that
-    /// delay, four times, … until the sync interval. Until the cluster knew
-    /// it, nobody gossiped to the joiner, so news that spread in that
-    /// window (members that joined just after it, in a burst of joins)
-    /// passed it by; these syncs bring them, where waiting for a probe from
-    /// each of them would take up to N periods. In a burst, the first
-    /// follow-up of an early joiner may come before the news of the last
-    /// joiners reached its peer: the later ones catch that. (They are delta
+    /// A join's sync with `seed` (sealed for `tag`) is done: the next
+    /// periodic sync comes one gossip round later, with the seed (every
+    /// member that joined through it since is in its table; a busy seed may
+    /// refuse it), then λ gossip rounds after the join
+    /// (`dissemination.retransmit_mult`) with a random member, then after
+    /// twice that delay, four times, … until the sync interval (probe
+    /// periods stand for gossip rounds where there are none). Until the
+    /// cluster knew the joiner, nobody gossiped to it, so news that spread
+    /// in that window (members that joined just after it, in a burst of
+    /// joins) passed it by; these syncs bring them, where waiting for a
+    /// probe from each of them would take up to N periods. (They are delta
     /// syncs: between tables that agree, a digest of about a byte per
     /// member.)
-    fn follow_up_join(&mut self, now: Time) {
+    fn follow_up_join(&mut self, now: Time, seed: SocketAddr, tag: To) {
         if self.config.sync.interval.is_zero() {
             return;
         }
-        let rounds = self.config.dissemination.retransmit_mult;
         let round = match self.config.dissemination.gossip_interval {
             core::time::Duration::ZERO => self.config.probe.period,
             gossip => gossip,
         };
-        let soon = now + round.saturating_mul(rounds);
+        let soon = now + round;
         if self.timers.get(Timer::Sync).is_none_or(|at| at > soon) {
             self.timers.set(Timer::Sync, soon);
-            self.syncs.follow_up = Some(soon.saturating_since(now).saturating_mul(2));
+            let after = self.config.dissemination.retransmit_mult.saturating_sub(1).max(1);
+            self.syncs.follow_up = Some(round.saturating_mul(after));
+            self.syncs.follow_up_seed = Some((seed, tag));
         }
     }
 

@@ -209,8 +209,9 @@ fn a_joiner_does_not_regossip_the_table_it_learned_but_a_periodic_sync_does() {
 #[test]
 fn a_completed_join_sync_brings_the_first_periodic_sync_forward() {
     // News that spread while nobody knew the joiner passed it by: it syncs
-    // again λ gossip rounds after the join sync, then after twice that, four
-    // times, … not a whole interval later.
+    // again with its seed a gossip round after the join sync, then with
+    // random members λ gossip rounds after it, and after twice that delay,
+    // four times, … not a whole interval later.
     let periodic = |c: &mut Config| {
         c.sync.interval = Duration::from_secs(30);
         c.dissemination.gossip_interval = Duration::from_millis(100);
@@ -221,20 +222,23 @@ fn a_completed_join_sync_brings_the_first_periodic_sync_forward() {
     exchange(&mut joiner, &mut seed, true);
     assert_eq!(joiner.stats().live_members, 151);
     while joiner.poll_sync_open().is_some() {} // the exchange itself
-    // λ = 4: four rounds of 100 ms, then eight, then sixteen.
+    // λ = 4, rounds of 100 ms: one round, then three more, then six, twelve.
     let mut opened = Vec::new();
     for ms in (0..=15_000).step_by(10) {
         joiner.handle_timeout(Time::from_millis(ms));
         if let Some(open) = joiner.poll_sync_open() {
             assert!(!open.join);
             opened.push(ms);
+            if opened.len() == 1 {
+                assert_eq!(open.peer, addr(1), "the first goes to the seed");
+            }
             joiner.close_sync(open.id);
-            if opened.len() == 3 {
+            if opened.len() == 4 {
                 break;
             }
         }
     }
-    assert_eq!(opened, [400, 1200, 2800], "the follow-up syncs");
+    assert_eq!(opened, [100, 400, 1000, 2200], "the follow-up syncs");
     // A plain periodic sync does not bring the next one forward.
     let mut other = node(config().with(periodic));
     exchange(&mut other, &mut seed, false);

@@ -397,7 +397,7 @@ impl Node {
             // table rather than the few it knew while the sync ran.
             self.disseminate(now, LOCAL);
             self.push_now(LOCAL, None);
-            self.follow_up_join(now);
+            self.follow_up_join(now, peer, peer_tag);
         }
         if proved {
             // Only streams that never prove themselves count against their
