@@ -175,7 +175,8 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             for (side, bin) in [("memberlist", &go_bin), ("swim", &swim_bin)] {
                 let mut figures = run_side(bin, "main", n, r + 1, 0)?;
                 println!("compare: run side={side} n={n} seed={} {figures:?}", r + 1);
-                let slow = figures.get("join_ms").is_none_or(|&ms| ms > SLOW_JOIN_MS);
+                let slow = figures.get("join_ms").is_none_or(|&ms| ms > SLOW_JOIN_MS)
+                    || figures.get("datagrams").is_some_and(|&d| d > BUSY_DATAGRAMS);
                 if figures.contains_key("not_converged") || slow {
                     // The burst did not converge, or took so long that the
                     // cluster was still recovering from it: the other
@@ -267,7 +268,8 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     for ((side, n), count) in &paced_runs {
         let _ = write!(
             paced,
-            "\n\n{side}'s burst join at N = {n} did not converge within 10 s (50 periods) in {count} of {} runs; in \
+            "\n\n{side}'s burst join at N = {n} did not converge within 10 s (50 periods), or left it sending more \
+             than {BUSY_DATAGRAMS} datagrams per member-period in the steady window, in {count} of {} runs; in \
              those runs its other figures come from a second run whose joins came {PACE_MS} ms apart.",
             o.runs
         );
@@ -288,6 +290,12 @@ const PACE_MS: u64 = 50;
 /// at once): its steady-state and crash figures are taken from a paced run.
 const SLOW_JOIN_MS: f64 = 50.0 * 200.0;
 
+/// Datagrams per member-period above which a steady window is not steady:
+/// a settled SWIM cluster sends about two (a ping and its ack), and a
+/// member still gossiping the burst, or suspecting its peers because it is
+/// overloaded, sends more; its figures then come from a paced run too.
+const BUSY_DATAGRAMS: f64 = 3.0;
+
 fn write_report(root: &Path, o: &Options, table: &str, paced: &str) -> Result<(), String> {
     let go = Command::new("go").arg("version").output().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
     let cpus = std::thread::available_parallelism().map_or(0, usize::from);
@@ -304,7 +312,8 @@ fn write_report(root: &Path, o: &Options, table: &str, paced: &str) -> Result<()
          address not rate-limited (every member shares 127.0.0.1); the loss runs send through the \
          `faults` transport.\n\n\
          Figures: join until every member counts N live (polled every 5 ms; a run that has not \
-         converged after 60 s is counted, and where one took longer than 10 s (50 periods) the other \
+         converged after 60 s is counted, and where one took longer than 10 s (50 periods) or left the \
+         cluster busy (over {BUSY_DATAGRAMS} datagrams per member-period in the steady window) the other \
          figures of that run come from a second one with joins {PACE_MS} ms apart); after ten quiet periods, \
          25 periods of steady state (CPU from the kernel's per-thread scheduler statistics; datagrams \
          and bytes as sent); RSS growth per member after the joins; then the last three members stop \
