@@ -126,6 +126,33 @@ impl Leaves {
         self.members
     }
 
+    /// The key and contribution recorded for `slot`, if it is linked.
+    pub(crate) fn record(&self, slot: u32) -> Option<(u64, u64)> {
+        self.slots.get(slot as usize).filter(|s| s.linked).map(|s| (s.key, s.hash))
+    }
+
+    /// Whether the lists and sums hold together: each leaf's list holds
+    /// exactly the linked slots of that leaf, its links agree both ways,
+    /// and its sum is the XOR of their contributions (for checks: O(N)).
+    pub(crate) fn lists_consistent(&self) -> bool {
+        let mut seen = 0;
+        for (leaf, (&head, &sum)) in self.head.iter().zip(&self.sum).enumerate() {
+            let (mut at, mut prev, mut acc) = (head, NONE, 0);
+            while let Some(s) = self.slots.get(at as usize) {
+                seen += 1;
+                if !s.linked || s.prev != prev || self.leaf_of(s.key) != leaf || seen > self.members {
+                    return false;
+                }
+                acc ^= s.hash;
+                (prev, at) = (at, s.next);
+            }
+            if acc != sum {
+                return false;
+            }
+        }
+        seen == self.members && self.slots.iter().filter(|s| s.linked).count() == self.members
+    }
+
     /// The name key of an occupied slot.
     pub(crate) fn key(&self, slot: u32) -> u64 {
         self.slots.get(slot as usize).map_or(0, |s| s.key)

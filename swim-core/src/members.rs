@@ -455,17 +455,16 @@ impl Members {
         &self.digest
     }
 
-    /// Whether the digest agrees with the records, as rebuilt from scratch
-    /// (for `check_invariants`: O(N), and it allocates).
+    /// Whether the digest agrees with the records: every member's key and
+    /// contribution as computed afresh, and the leaves' lists and sums (for
+    /// `check_invariants`: O(N)).
     pub(crate) fn digest_consistent(&self) -> bool {
-        let mut fresh = Leaves::with_capacity(self.entries.len());
-        for (slot, e) in self.iter() {
-            let key = digest::name_key(&e.name);
-            fresh.insert(slot, key, digest::record_hash(key, e.version(), e.state));
-        }
-        let buckets = self.digest.len().min(digest::MAX_BUCKETS);
-        fresh.members() == self.digest.members()
-            && (0..buckets).all(|b| fresh.bucket_sum(b, buckets) == self.digest.bucket_sum(b, buckets))
+        self.digest.members() == self.occupied
+            && self.digest.lists_consistent()
+            && self.iter().all(|(slot, e)| {
+                let key = digest::name_key(&e.name);
+                self.digest.record(slot) == Some((key, digest::record_hash(key, e.version(), e.state)))
+            })
     }
 
     /// The suspicion of a suspect member.

@@ -177,3 +177,19 @@ fn a_walk_survives_the_removal_of_the_member_it_stands_on() {
         l.insert(first, key, record_hash(key, version(1), State::Alive));
     }
 }
+
+#[test]
+fn the_consistency_check_sees_a_wrong_sum_or_link() {
+    let ids: Vec<u32> = (0..100).collect();
+    let mut l = leaves(100, &ids, |_| 1);
+    l.remove(40);
+    assert!(l.lists_consistent());
+    let mut wrong_sum = leaves(100, &ids, |_| 1);
+    wrong_sum.sum[3] ^= 1;
+    assert!(!wrong_sum.lists_consistent());
+    let mut wrong_link = leaves(100, &ids, |_| 1);
+    let at = wrong_link.head.iter().position(|&h| h != NONE).unwrap();
+    let first = wrong_link.head[at] as usize;
+    wrong_link.slots[first].prev = 7;
+    assert!(!wrong_link.lists_consistent());
+}
