@@ -601,22 +601,11 @@ impl Node {
             return;
         }
         let mut to = [0u32; 16];
-        // Never to the member itself (nor twice to `also`): `random_alive`
-        // skips this node and the one it is told to avoid.
-        let avoid = also.unwrap_or(slot);
+        // Never to the member itself: random picks skip this node and the
+        // one slot they are told to avoid (`also`, for this node's own news,
+        // which is added after them).
+        let avoid = if slot == LOCAL { also.unwrap_or(LOCAL) } else { slot };
         let mut found = self.random_alive(REFUTATION_FANOUT, avoid, &mut to);
-        if slot != LOCAL && also.is_some() {
-            let mut kept = 0;
-            for i in 0..found {
-                if let Some(s) = to.get(i).copied().filter(|&s| s != slot) {
-                    if let Some(t) = to.get_mut(kept) {
-                        *t = s;
-                    }
-                    kept += 1;
-                }
-            }
-            found = kept;
-        }
         if let (Some(s), Some(last)) = (also, to.get_mut(found)) {
             *last = s;
             found += 1;

@@ -79,8 +79,9 @@ fn a_plaintext_ack_counts_only_from_the_probed_members_address_with_its_name() {
     assert_eq!(n.stats().probes_failed, 1);
 }
 
-#[test]
-fn an_indirect_ack_saves_the_target_and_nacks_spare_this_nodes_health() {
+/// A node of six whose probe (sent at `sent`) got no ack: at `t` it asked
+/// two helpers (their addresses and the requests' sequence numbers).
+fn gone_indirect() -> (Node, u8, Time, Time, Vec<(SocketAddr, u32)>) {
     let mut n = node(config().with(|c| c.probe.indirect = 2));
     introduce(&mut n, Time::ZERO, 5);
     let (target, _, sent) = next_probe(&mut n, Time::ZERO);
@@ -94,6 +95,12 @@ fn an_indirect_ack_saves_the_target_and_nacks_spare_this_nodes_health() {
         })
         .collect();
     assert_eq!(indirect.len(), 2);
+    (n, target, sent, t, indirect)
+}
+
+#[test]
+fn an_indirect_ack_saves_the_target_and_nacks_spare_this_nodes_health() {
+    let (mut n, target, sent, t, indirect) = gone_indirect();
     // Both helpers nack: the target is silent for them too, so this node's
     // health is not blamed, but the target is suspected.
     for &(helper, seq) in &indirect {
@@ -534,19 +541,7 @@ fn a_helper_probes_only_live_members_at_their_table_address_for_live_members() {
 
 #[test]
 fn a_probe_ends_as_soon_as_every_helper_has_nacked() {
-    let mut n = node(config().with(|c| c.probe.indirect = 2));
-    introduce(&mut n, Time::ZERO, 5);
-    let (target, _, sent) = next_probe(&mut n, Time::ZERO);
-    let t = sent + Duration::from_millis(500);
-    n.handle_timeout(t);
-    let indirect: Vec<(SocketAddr, u32)> = transmits(&mut n, t)
-        .iter()
-        .filter_map(|(to, b)| match parse(b).primary() {
-            Message::IndirectPing(p) => Some((*to, p.seq)),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(indirect.len(), 2);
+    let (mut n, target, _, t, indirect) = gone_indirect();
     let nack = |seq| packet(Message::Nack(Nack { seq, source: b"helper", target: &name(target) }), &[]);
     // One nack: the other helper may still bring an ack.
     let at = t + Duration::from_millis(400);

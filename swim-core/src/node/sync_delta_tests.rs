@@ -38,6 +38,11 @@ fn learn(node: &mut Node, ids: impl Iterator<Item = u32>, incarnation: u32) {
     while node.poll_event().is_some() {}
 }
 
+/// An alive update of `name` at `at`, version 0.0.
+fn alive<'a>(name: &'a [u8], at: &'a [SocketAddr]) -> Message<'a> {
+    Message::Alive(Alive { generation: 0, incarnation: 0, name, addrs: Addrs::from_slice(at), meta: b"" })
+}
+
 /// What one exchange carried.
 #[derive(Debug, Default)]
 struct Carried {
@@ -88,16 +93,8 @@ fn pair(config: Config, count: u32) -> (Node, Node) {
     learn(&mut a, 0..count, 0);
     learn(&mut b, 0..count, 0);
     for (n, other) in [(&mut a, 1u8), (&mut b, 0u8)] {
-        let who = name(other);
-        let at = [addr(other)];
-        let alive = Message::Alive(Alive {
-            generation: 0,
-            incarnation: 0,
-            name: &who,
-            addrs: Addrs::from_slice(&at),
-            meta: b"",
-        });
-        let bytes = packet(Message::Ack(Ack { seq: 0, source: b"intro", payload: &[] }), &[alive]);
+        let (who, at) = (name(other), [addr(other)]);
+        let bytes = packet(Message::Ack(Ack { seq: 0, source: b"intro", payload: &[] }), &[alive(&who, &at)]);
         feed(n, Time::ZERO, addr(200), &bytes).unwrap();
         while n.poll_event().is_some() {}
     }
@@ -185,16 +182,8 @@ fn digests_that_do_not_fit_the_exchange_are_refused_and_change_nothing() {
     let digest_frame = |flags: u8, buckets: u32, first: u32, values: &[u8]| {
         let sync = Message::Sync(swim_wire::Sync { flags: SyncFlags(flags), source: &name(1), total: 1, chunk: 0 });
         let digest = Message::SyncDigest(SyncDigest { key: 1, buckets, first, values });
-        let newcomer = member(77);
-        let at = [addr_of(77)];
-        let alive = Message::Alive(Alive {
-            generation: 0,
-            incarnation: 0,
-            name: &newcomer,
-            addrs: Addrs::from_slice(&at),
-            meta: b"",
-        });
-        packet(sync, &[digest, alive])
+        let (newcomer, at) = (member(77), [addr_of(77)]);
+        packet(sync, &[digest, alive(&newcomer, &at)])
     };
     let (delta, last) = (SyncFlags::DELTA, SyncFlags::LAST);
     let cases: [(Vec<u8>, InputError); 6] = [
