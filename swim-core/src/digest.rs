@@ -16,12 +16,33 @@
 //! What goes on the wire is a 32-bit value per bucket, salted with a key
 //! the opener draws for the exchange ([`salted`]): a pair of different
 //! sums that happen to agree in 32 bits agree in no other exchange.
+//!
+//! The free functions are public, and fixed by the protocol: another
+//! implementation (or a test harness that speaks the wire, such as the
+//! swarm emulator) computes the same values from its own table. A bucket's
+//! value in one exchange, from the records `(name, generation,
+//! incarnation, state)` whose name falls in it:
+//!
+//! ```
+//! use swim_protocol::State;
+//! use swim_protocol::digest::{bucket_of, buckets_for, name_key, record_hash, salted};
+//! let records: [(&[u8], u64, u32, State); 3] =
+//!     [(b"a", 1, 0, State::Alive), (b"b", 1, 2, State::Suspect), (b"c", 3, 0, State::Faulty)];
+//! let buckets = buckets_for(records.len());
+//! let salt = 0x5eed;
+//! let mut sums = vec![0u64; buckets as usize];
+//! for (name, generation, incarnation, state) in records {
+//!     let key = name_key(name);
+//!     sums[bucket_of(key, buckets) as usize] ^= record_hash(key, generation, incarnation, state);
+//! }
+//! let values: Vec<u32> = sums.iter().map(|&sum| salted(sum, salt)).collect();
+//! assert_eq!(values.len(), 1); // three records: one bucket
+//! ```
 
 use crate::members::State;
-use crate::version::Version;
 
 /// The most buckets a digest may have.
-pub(crate) const MAX_BUCKETS: u32 = 4096;
+pub const MAX_BUCKETS: u32 = 4096;
 
 /// Members per bucket the opener aims at: fewer makes the digest larger,
 /// more makes each differing bucket ship more records.
@@ -47,7 +68,7 @@ const fn mix(mut z: u64) -> u64 {
 /// A name's place in the digest: FNV-1a over its bytes, mixed. Fixed by the
 /// protocol (members of every release must agree), so not keyed; a member
 /// that crafts names to share a bucket only makes its own syncs larger.
-pub(crate) fn name_key(name: &[u8]) -> u64 {
+pub fn name_key(name: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for &b in name {
         h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
@@ -55,8 +76,9 @@ pub(crate) fn name_key(name: &[u8]) -> u64 {
     mix(h)
 }
 
-/// What a record contributes to its bucket's sum.
-pub(crate) fn record_hash(key: u64, version: Version, state: State) -> u64 {
+/// What a record contributes to its bucket's sum: `key` is the member's
+/// [`name_key`].
+pub fn record_hash(key: u64, generation: u64, incarnation: u32, state: State) -> u64 {
     let state = match state {
         State::Alive => 0,
         State::Suspect => 1,
@@ -64,25 +86,26 @@ pub(crate) fn record_hash(key: u64, version: Version, state: State) -> u64 {
         State::Left => 3,
     };
     let h = mix(key ^ 0x9e37_79b9_7f4a_7c15);
-    let h = mix(h ^ version.generation);
-    mix(h ^ (u64::from(version.incarnation) << 2 | state))
+    let h = mix(h ^ generation);
+    mix(h ^ (u64::from(incarnation) << 2 | state))
 }
 
-/// A bucket's sum as sent in one exchange.
-pub(crate) fn salted(sum: u64, key: u64) -> u32 {
+/// A bucket's sum (the XOR of its records' [`record_hash`]es) as sent in
+/// the exchange whose salt is `key`.
+pub fn salted(sum: u64, key: u64) -> u32 {
     // The high half of a full mix (truncation keeps the mix's spread).
     u32::try_from(mix(sum ^ key) >> 32).unwrap_or(0)
 }
 
 /// How many buckets an opener with `members` records asks for: a power of
 /// two, about one per [`BUCKET_LOAD`] members, at most [`MAX_BUCKETS`].
-pub(crate) fn buckets_for(members: usize) -> u32 {
+pub fn buckets_for(members: usize) -> u32 {
     let wanted = (members / BUCKET_LOAD).max(1).next_power_of_two();
     crate::convert::to_u32(wanted).min(MAX_BUCKETS)
 }
 
 /// The bucket of a name key among `buckets` (a power of two).
-pub(crate) fn bucket_of(key: u64, buckets: u32) -> u32 {
+pub fn bucket_of(key: u64, buckets: u32) -> u32 {
     u32::try_from(key & (buckets as u64).wrapping_sub(1)).unwrap_or(0)
 }
 

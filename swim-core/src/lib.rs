@@ -30,7 +30,7 @@ mod config;
 #[cfg(feature = "serde")]
 mod config_serde;
 mod convert;
-mod digest;
+pub mod digest;
 mod error;
 mod events;
 mod gossip;

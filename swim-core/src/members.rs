@@ -360,7 +360,7 @@ impl Members {
         entry.rtt_us = 0;
         entry.answered_at = None;
         let key = digest::name_key(name);
-        self.digest.insert(slot, key, digest::record_hash(key, version, state));
+        self.digest.insert(slot, key, digest::record_hash(key, version.generation, version.incarnation, state));
         let hash = self.hasher.hash_one(name);
         let entries = &self.entries;
         let hasher = &self.hasher;
@@ -447,7 +447,7 @@ impl Members {
 
     fn rehash(&mut self, slot: u32, version: Version, state: State) {
         let key = self.digest.key(slot);
-        self.digest.update(slot, digest::record_hash(key, version, state));
+        self.digest.update(slot, digest::record_hash(key, version.generation, version.incarnation, state));
     }
 
     /// The per-bucket sums of the records.
@@ -463,7 +463,7 @@ impl Members {
             && self.digest.lists_consistent()
             && self.iter().all(|(slot, e)| {
                 let key = digest::name_key(&e.name);
-                self.digest.record(slot) == Some((key, digest::record_hash(key, e.version(), e.state)))
+                self.digest.record(slot) == Some((key, digest::record_hash(key, e.generation, e.incarnation, e.state)))
             })
     }
 

@@ -62,7 +62,13 @@ pub fn report(key: &str, value: impl std::fmt::Display) {
 /// CPU time of this process so far, from the kernel's per-thread scheduler
 /// statistics (nanoseconds on a CPU; zero where there are none).
 pub fn cpu_time() -> Duration {
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { return Duration::ZERO };
+    cpu_time_of("self")
+}
+
+/// CPU time so far of the process `pid` (a number, or `self`), as
+/// [`cpu_time`] reads it.
+pub fn cpu_time_of(pid: &str) -> Duration {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return Duration::ZERO };
     let ns: u64 = tasks
         .filter_map(Result::ok)
         .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
@@ -73,7 +79,12 @@ pub fn cpu_time() -> Duration {
 
 /// This process's resident set, in KiB (zero where the system does not say).
 pub fn rss_kib() -> f64 {
-    let Ok(statm) = std::fs::read_to_string("/proc/self/statm") else { return 0.0 };
+    rss_kib_of("self")
+}
+
+/// The resident set of the process `pid` (a number, or `self`), in KiB.
+pub fn rss_kib_of(pid: &str) -> f64 {
+    let Ok(statm) = std::fs::read_to_string(format!("/proc/{pid}/statm")) else { return 0.0 };
     let pages = statm.split_whitespace().nth(1).and_then(|p| p.parse::<f64>().ok()).unwrap_or(0.0);
     pages * 4.0
 }

@@ -6,6 +6,7 @@
 //!   the benchmarks that `cargo xtask bench` runs.
 //! - [`sim`]: the deterministic cluster simulator.
 //! - [`simfuzz`]: the cluster fuzzer (random scenarios in the simulator).
+//! - [`swarm`]: one real member among thousands emulated at the wire level.
 //! - [`net`]: helpers for tests over real sockets.
 //! - [`user_transport`]: a transport of the kind a user would write.
 //! - [`wire_samples`]: representative packets for the codec's tests and benchmarks.
@@ -28,5 +29,6 @@ pub mod net;
 pub mod paper;
 pub mod sim;
 pub mod simfuzz;
+pub mod swarm;
 pub mod user_transport;
 pub mod wire_samples;

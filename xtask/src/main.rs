@@ -8,6 +8,7 @@
 //! - `cargo xtask attack [FILTER]`
 //! - `cargo xtask msrv`
 //! - `cargo xtask compare [--runs R] [--sizes 32,128] [--quick]`
+//! - `cargo xtask swarm [--members N] [--duration SECONDS] ...`
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -19,6 +20,7 @@ mod fuzz;
 mod msrv;
 mod paper;
 mod simfuzz;
+mod swarm;
 
 const USAGE: &str = "\
 usage: cargo xtask <command> [args]
@@ -41,6 +43,10 @@ commands:
                                   swim and hashicorp/memberlist side by side (installs Go and
                                   memberlist from Debian's packages); prints `compare: figure=...`
                                   lines and writes docs/results/compare.md
+  swarm [--members 16000] [--duration 600] [--warmup 60] [--crash-every 60] [--seed S]
+                                  one real member (the agent, its own process) among N - 1
+                                  members emulated over loopback; prints `swarm: key=value`
+                                  figures (its CPU, RSS, bytes per period, crash detection)
   msrv                            each package's oldest usable Rust from its dependency
                                   graph against its declared rust-version (fails if below)
 ";
@@ -59,6 +65,7 @@ fn main() -> ExitCode {
         Some("attack") => attack::run(rest),
         Some("msrv") => msrv::run(rest),
         Some("compare") => compare::run(rest),
+        Some("swarm") => swarm::run(rest),
         Some("-h" | "--help" | "help") | None => {
             print!("{USAGE}");
             Ok(())

@@ -1,9 +1,5 @@
 use super::*;
 
-fn version(i: u32) -> Version {
-    Version::new(7, i)
-}
-
 fn name(i: u32) -> Vec<u8> {
     format!("member-{i}").into_bytes()
 }
@@ -14,7 +10,7 @@ fn leaves(capacity: usize, ids: &[u32], inc: impl Fn(u32) -> u32) -> Leaves {
     let mut l = Leaves::with_capacity(capacity);
     for (slot, &id) in ids.iter().enumerate() {
         let key = name_key(&name(id));
-        l.insert(crate::convert::to_u32(slot), key, record_hash(key, version(inc(id)), State::Alive));
+        l.insert(crate::convert::to_u32(slot), key, record_hash(key, 7, inc(id), State::Alive));
     }
     l
 }
@@ -39,14 +35,14 @@ fn a_changed_record_changes_its_bucket_only() {
     let mut b = leaves(200, &ids, |_| 1);
     let changed = 57u32;
     let key = name_key(&name(changed));
-    b.update(changed, record_hash(key, version(1), State::Suspect));
+    b.update(changed, record_hash(key, 7, 1, State::Suspect));
     for buckets in [16, 64, 1024] {
         let differing: Vec<u32> =
             (0..buckets).filter(|&k| a.bucket_sum(k, buckets) != b.bucket_sum(k, buckets)).collect();
         assert_eq!(differing, vec![bucket_of(key, buckets)], "{buckets} buckets");
     }
     // Back to the same record: the sums agree again.
-    b.update(changed, record_hash(key, version(1), State::Alive));
+    b.update(changed, record_hash(key, 7, 1, State::Alive));
     assert!((0..64).all(|k| a.bucket_sum(k, 64) == b.bucket_sum(k, 64)));
 }
 
@@ -57,7 +53,7 @@ fn a_bucket_walk_finds_exactly_its_members_before_and_after_growth() {
         while l.members < count as usize {
             let id = crate::convert::to_u32(l.members);
             let key = name_key(&name(id));
-            l.insert(id, key, record_hash(key, version(1), State::Alive));
+            l.insert(id, key, record_hash(key, 7, 1, State::Alive));
         }
         // Fewer, as many and more buckets than leaves.
         for buckets in [4, l.len(), l.len() * 4] {
@@ -99,7 +95,7 @@ fn removing_and_reinserting_keeps_sums_and_lists_right() {
     assert_eq!(walked, 64 - removed.len());
     for &slot in &removed {
         let key = name_key(&name(slot));
-        a.insert(slot, key, record_hash(key, version(1), State::Alive));
+        a.insert(slot, key, record_hash(key, 7, 1, State::Alive));
     }
     assert!((0..16).all(|k| a.bucket_sum(k, 16) == b.bucket_sum(k, 16)));
 }
@@ -163,7 +159,7 @@ fn a_walk_survives_the_removal_of_the_member_it_stands_on() {
         // The member just walked goes, and another takes its slot elsewhere.
         l.remove(first);
         let key = name_key(b"a newcomer");
-        l.insert(first, key, record_hash(key, version(1), State::Alive));
+        l.insert(first, key, record_hash(key, 7, 1, State::Alive));
         let mut rest = Vec::new();
         while let Some(slot) = l.next_in_bucket(bucket, buckets, &mut walk) {
             rest.push(slot);
@@ -174,7 +170,7 @@ fn a_walk_survives_the_removal_of_the_member_it_stands_on() {
         }
         // Put the original back for the next round.
         let key = name_key(&name(first));
-        l.insert(first, key, record_hash(key, version(1), State::Alive));
+        l.insert(first, key, record_hash(key, 7, 1, State::Alive));
     }
 }
 
