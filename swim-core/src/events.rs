@@ -186,7 +186,11 @@ pub(crate) enum Record {
 
 /// A bounded queue of records plus an arena for their bytes. The arena is
 /// emptied whenever the queue drains, so it never grows past its capacity;
-/// events that do not fit are dropped and counted.
+/// events that do not fit are dropped and counted. Both start empty and
+/// grow on demand (by doubling, up to their bounds), so a member pays for
+/// the most events one of its steps produced, not for `event_capacity`
+/// (about 100 KiB with the presets, and as much again for the arena); once
+/// grown they keep their size, so steady state allocates nothing.
 #[derive(Debug)]
 pub(crate) struct EventQueue {
     records: VecDeque<Record>,
@@ -198,13 +202,7 @@ pub(crate) struct EventQueue {
 
 impl EventQueue {
     pub(crate) fn new(capacity: usize, byte_capacity: usize) -> Self {
-        EventQueue {
-            records: VecDeque::with_capacity(capacity),
-            capacity,
-            bytes: Vec::with_capacity(byte_capacity),
-            byte_capacity,
-            dropped: 0,
-        }
+        EventQueue { records: VecDeque::new(), capacity, bytes: Vec::new(), byte_capacity, dropped: 0 }
     }
 
     /// Events dropped because the application did not poll in time.
@@ -232,6 +230,16 @@ impl EventQueue {
         if self.records.len() >= self.capacity || self.bytes.len() + needed > self.byte_capacity {
             self.dropped += 1;
             return;
+        }
+        let len = self.records.len();
+        if len == self.records.capacity() {
+            let grown = (2 * len).max(16).min(self.capacity);
+            self.records.reserve_exact(grown - len);
+        }
+        let used = self.bytes.len();
+        if used + needed > self.bytes.capacity() {
+            let grown = (2 * self.bytes.capacity()).max(used + needed).max(256).min(self.byte_capacity);
+            self.bytes.reserve_exact(grown.saturating_sub(used));
         }
         let record = build(&mut Arena { bytes: &mut self.bytes });
         self.records.push_back(record);
@@ -271,6 +279,21 @@ mod tests {
         q.push(Record::Refuted { incarnation: 3 });
         assert_eq!((q.len(), q.dropped()), (2, 1));
         assert!(matches!(q.pop(), Some(Record::Refuted { incarnation: 1 })));
+    }
+
+    #[test]
+    fn storage_starts_empty_and_grows_only_as_far_as_needed() {
+        let mut q = EventQueue::new(1024, 64 * 1024);
+        assert_eq!((q.records.capacity(), q.bytes.capacity()), (0, 0), "nothing before the first event");
+        for i in 0..20 {
+            q.push_with(3, |a| Record::Broadcast { origin: a.store(b"o"), seq: i, payload: a.store(b"pa") });
+        }
+        assert_eq!(q.len(), 20);
+        assert!(q.records.capacity() < 64 && q.bytes.capacity() <= 256, "grown to fit twenty");
+        while q.pop().is_some() {}
+        let (records, bytes) = (q.records.capacity(), q.bytes.capacity());
+        q.push_with(3, |a| Record::Broadcast { origin: a.store(b"o"), seq: 99, payload: a.store(b"pa") });
+        assert_eq!((q.records.capacity(), q.bytes.capacity()), (records, bytes), "kept once grown");
     }
 
     #[test]

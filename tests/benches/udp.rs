@@ -11,7 +11,11 @@
 //!   and `msgs_per_member_period` (datagrams sent), `false_verdicts` (faulty
 //!   verdicts about members that all run, since the start; and
 //!   `false_verdicts_in_window`), and `rss_kib_per_member` (the
-//!   process's resident memory over the members, tables included).
+//!   process's resident memory over the members, tables included) with
+//!   `heap_kib_per_member` (the heap part of it, from the counting
+//!   allocator); and `rss_alone_kib_per_member` / `heap_alone_kib_per_member`,
+//!   the same once every member has started but before any joins: what a
+//!   member costs beyond its member table.
 
 #![allow(
     clippy::indexing_slicing,
@@ -24,7 +28,11 @@
 use std::time::{Duration, Instant};
 
 use swim::{Cluster, Config, State};
+use swim_tests::alloc_counter::{CountingAllocator, live_bytes};
 use swim_tests::bench::{cpu_time, report, rss_kib};
+
+#[global_allocator]
+static ALLOCATOR: CountingAllocator = CountingAllocator;
 
 /// `--members N`, or 256.
 fn members_from_args() -> usize {
@@ -67,6 +75,7 @@ fn main() {
         });
         let period = config.probe.period;
         let base_rss = rss_kib();
+        let base_heap = live_bytes();
         let mut members = Vec::with_capacity(n);
         for i in 0..n {
             let cluster = Cluster::builder(format!("bench-{i:04}"))
@@ -77,6 +86,8 @@ fn main() {
                 .expect("a member starts");
             members.push(cluster);
         }
+        let rss_alone = (rss_kib() - base_rss) / n as f64;
+        let heap_alone = live_bytes().saturating_sub(base_heap) as f64 / 1024.0 / n as f64;
         let seed = members[0].local_addr();
         let started = Instant::now();
         for m in &members[1..] {
@@ -119,6 +130,10 @@ fn main() {
         report("false_verdicts", verdicts(&after));
         report("false_verdicts_in_window", verdicts(&after) - verdicts(&before));
         report("rss_kib_per_member", format!("{:.1}", (rss_kib() - base_rss) / n as f64));
+        let heap = live_bytes().saturating_sub(base_heap) as f64 / 1024.0 / n as f64;
+        report("heap_kib_per_member", format!("{heap:.1}"));
+        report("rss_alone_kib_per_member", format!("{rss_alone:.1}"));
+        report("heap_alone_kib_per_member", format!("{heap_alone:.1}"));
         for m in &members {
             let _ = m.shutdown().await;
         }
