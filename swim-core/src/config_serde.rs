@@ -212,6 +212,18 @@ mod tests {
     }
 
     #[test]
+    fn allowed_networks_are_written_and_read_as_text() {
+        let config = Config::lan().with(|c| c.security.allowed_networks = vec!["10.0.0.0/8".parse().unwrap()]);
+        let text = serde_json::to_string(&config).unwrap();
+        assert!(text.contains(r#""allowed_networks":["10.0.0.0/8"]"#), "{text}");
+        assert_eq!(serde_json::from_str::<Config>(&text).unwrap(), config);
+        let err = serde_json::from_str::<Config>(r#"{"security":{"allowed_networks":["10.0.0.0/40"]}}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("10.0.0.0/40") && err.contains("longer"), "{err}");
+    }
+
+    #[test]
     fn a_partial_config_fills_in_from_the_lan_preset() {
         let config: Config = serde_json::from_str(r#"{"probe":{"period":"2s","timeout":"800ms"}}"#).unwrap();
         assert_eq!(config.probe.period, Duration::from_secs(2));

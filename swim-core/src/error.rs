@@ -51,6 +51,8 @@ pub enum InputError {
     /// The sender gives another name than the one its transport proved
     /// (QUIC: the name in its certificate).
     NotThePeer,
+    /// The sender's address is outside `security.allowed_networks`.
+    NotAllowed(std::net::SocketAddr),
 }
 
 impl fmt::Display for InputError {
@@ -71,6 +73,7 @@ impl fmt::Display for InputError {
             InputError::Replayed => f.write_str("replayed packet"),
             InputError::Stale => f.write_str("packet sent too long ago (or the sender's clock is off)"),
             InputError::NotThePeer => f.write_str("the sender claims a name its certificate does not carry"),
+            InputError::NotAllowed(from) => write!(f, "{from} is outside the allowed networks"),
             InputError::AnyReceiver(kind) => {
                 write!(f, "{} message sealed for any receiver (only join requests may be)", kind.name())
             }
@@ -120,6 +123,8 @@ pub enum CommandError {
     UnknownMember,
     /// The source tried too often (join or sync rate limit).
     RateLimited,
+    /// The source is outside `security.allowed_networks`.
+    NotAllowed,
     /// Key commands need encryption to be configured.
     NoEncryption,
     /// The keyring refused the change.
@@ -138,6 +143,7 @@ impl fmt::Display for CommandError {
             CommandError::TooManySyncs => f.write_str("too many syncs running"),
             CommandError::UnknownMember => f.write_str("no live member of that name"),
             CommandError::RateLimited => f.write_str("too many attempts from this source"),
+            CommandError::NotAllowed => f.write_str("the source is outside the allowed networks"),
             CommandError::NoEncryption => f.write_str("encryption is not configured"),
             CommandError::Keyring(e) => write!(f, "{e}"),
         }

@@ -50,6 +50,9 @@ pub enum JoinFailure {
     NameConflict,
     /// A seed says the cluster is full.
     ClusterFull,
+    /// A seed does not admit this member (its address is outside the
+    /// seed's `security.allowed_networks`).
+    NotAdmitted,
 }
 
 impl core::fmt::Display for JoinFailure {
@@ -58,6 +61,7 @@ impl core::fmt::Display for JoinFailure {
             JoinFailure::NoAnswer => "no seed answered (are the seeds' addresses, ports and keys right?)",
             JoinFailure::NameConflict => "a live member already holds this member's name",
             JoinFailure::ClusterFull => "the cluster is full (a seed's `max_members` is reached)",
+            JoinFailure::NotAdmitted => "a seed does not admit this member's address (its `allowed_networks`)",
         })
     }
 }

@@ -48,8 +48,8 @@ mod time;
 mod version;
 
 pub use config::{
-    Config, ConfigError, DisseminationConfig, DisseminationStyle, Encryption, KeyParseError, LimitsConfig, ProbeConfig,
-    RateLimit, SecretKey, SecurityConfig, SuspicionConfig, SuspicionScale, SyncConfig,
+    Config, ConfigError, DisseminationConfig, DisseminationStyle, Encryption, KeyParseError, LimitsConfig, Network,
+    NetworkParseError, ProbeConfig, RateLimit, SecretKey, SecurityConfig, SuspicionConfig, SuspicionScale, SyncConfig,
 };
 pub use error::{CommandError, InputError};
 pub use events::{Event, JoinFailure, MemberInfo};

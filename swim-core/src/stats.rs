@@ -28,6 +28,9 @@ pub struct Stats {
     pub rejected_malformed: u64,
     /// Refused: another cluster's label.
     pub rejected_label: u64,
+    /// Refused: from an address outside `security.allowed_networks`
+    /// (datagrams, and sync streams refused when they connect).
+    pub rejected_network: u64,
     /// Refused: unknown key, or failed authentication.
     pub rejected_key: u64,
     /// Refused: plaintext where encryption is required, or sealed where no
@@ -100,6 +103,9 @@ pub struct Stats {
     pub broadcasts_too_old: u64,
     /// Members refused because `limits.max_members` was reached.
     pub members_refused: u64,
+    /// Members not added (or not moved) because their address is outside
+    /// `security.allowed_networks`, joiners answered so included.
+    pub members_not_admitted: u64,
     /// Name conflicts seen.
     pub name_conflicts: u64,
     /// Second-hand claims that a member moved to another address, refused

@@ -8,7 +8,7 @@
 //! | `swim_packets_received_total` | counter | datagrams accepted |
 //! | `swim_bytes_received_total` | counter | bytes of those datagrams |
 //! | `swim_packets_rejected_total` | counter | datagrams and sync frames refused, all reasons |
-//! | `swim_rejected_total` | counter, label `reason` | refusals by reason: `malformed`, `label`, `key` (unknown key or failed authentication), `encryption` (plaintext where encryption is required, or sealed without keys), `replay`, `unexpected` |
+//! | `swim_rejected_total` | counter, label `reason` | refusals by reason: `malformed`, `label`, `key` (unknown key or failed authentication), `encryption` (plaintext where encryption is required, or sealed without keys), `replay`, `unexpected`, `network` (from outside `security.allowed_networks`) |
 //! | `swim_rate_limited_total` | counter | join requests and syncs refused by the per-source rate limits |
 //! | `swim_probes_total` | counter | probes started |
 //! | `swim_probes_failed_total` | counter | probes with no ack, direct or indirect |
@@ -21,6 +21,7 @@
 //! | `swim_sync_streams_failed_total` | counter | sync streams dropped: connection failures, resets, oversized or invalid frames |
 //! | `swim_overload_reports_total` | counter | late wake-ups reported to the protocol |
 //! | `swim_members_refused_total` | counter | members refused because `limits.max_members` was reached |
+//! | `swim_members_not_admitted_total` | counter | members not added (or moved) because their address is outside `security.allowed_networks`, joiners so answered included |
 //! | `swim_events_dropped_total` | counter | protocol events dropped before the runtime read them |
 //! | `swim_members_live` | gauge | members alive or suspect, this one included |
 //! | `swim_members_known` | gauge | members known in any state |
@@ -35,7 +36,7 @@ use swim_protocol::Stats;
 type Tracked = (Counter, fn(&Stats) -> u64);
 
 pub(crate) struct Metrics {
-    counters: [Tracked; 23],
+    counters: [Tracked; 25],
     streams_failed: Counter,
     members_live: Gauge,
     members_known: Gauge,
@@ -69,10 +70,12 @@ impl Metrics {
                 (c("swim_syncs_refused_total"), |s| s.syncs_refused),
                 (c("swim_overload_reports_total"), |s| s.overload_reports),
                 (c("swim_members_refused_total"), |s| s.members_refused),
+                (c("swim_members_not_admitted_total"), |s| s.members_not_admitted),
                 (c("swim_events_dropped_total"), |s| s.events_dropped),
                 (c("swim_rate_limited_total"), |s| s.rate_limited),
                 (r("malformed"), |s| s.rejected_malformed),
                 (r("label"), |s| s.rejected_label),
+                (r("network"), |s| s.rejected_network),
                 (r("key"), |s| s.rejected_key),
                 (r("encryption"), |s| s.rejected_encryption),
                 (r("replay"), |s| s.rejected_replay),

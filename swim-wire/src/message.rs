@@ -355,6 +355,10 @@ pub enum JoinStatus {
     NameConflict,
     /// The cluster holds as many members as it is configured for.
     ClusterFull,
+    /// The seed does not admit the member (its address is outside the
+    /// networks the cluster allows). A member of an older version sees an
+    /// unknown status and waits for another seed.
+    NotAdmitted,
     /// A status this version does not know.
     Other(u8),
 }
@@ -366,6 +370,7 @@ impl JoinStatus {
             JoinStatus::Accepted => 0,
             JoinStatus::NameConflict => 1,
             JoinStatus::ClusterFull => 2,
+            JoinStatus::NotAdmitted => 3,
             JoinStatus::Other(b) => b,
         }
     }
@@ -376,6 +381,7 @@ impl JoinStatus {
             0 => JoinStatus::Accepted,
             1 => JoinStatus::NameConflict,
             2 => JoinStatus::ClusterFull,
+            3 => JoinStatus::NotAdmitted,
             b => JoinStatus::Other(b),
         }
     }

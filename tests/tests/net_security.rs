@@ -245,3 +245,42 @@ async fn a_member_on_a_network_address_needs_keys_quic_or_a_named_opt_out() {
     let local = Cluster::builder("local").config(fast()).bind(loopback).start().await.unwrap();
     shutdown(&[keyed, opted, local]).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_outside_the_allowed_networks_is_not_admitted() {
+    let key = SecretKey([9; 32]);
+    let only_one = |c: &mut swim::Config| {
+        c.security.allowed_networks = vec!["127.0.0.1/32".parse().unwrap()];
+        c.sync.join_attempts = 3;
+    };
+    let start = |name: &str, bind: &str, config| {
+        Cluster::builder(name).config(config).encrypt([key.clone()]).bind(bind.parse().unwrap())
+    };
+    let seed = start("seed", "127.0.0.1:0", fast().with(only_one)).start().await.unwrap();
+    let inside =
+        start("inside", "127.0.0.1:0", fast().with(only_one)).seeds([seed.local_addr()]).start().await.unwrap();
+
+    // From another loopback address, with the key: the seed drops its
+    // datagrams unread.
+    let outside = start("outside", "127.0.0.2:0", fast().with(|c| c.sync.join_attempts = 3))
+        .seeds([seed.local_addr()])
+        .start()
+        .await;
+    assert!(matches!(outside, Err(Error::JoinFailed(JoinFailure::NoAnswer))), "{outside:?}");
+    // From inside, advertising an address outside: told it is not admitted.
+    let liar = start("liar", "127.0.0.1:0", fast())
+        .advertise("127.0.0.3:7946".parse().unwrap())
+        .seeds([seed.local_addr()])
+        .start()
+        .await;
+    assert!(matches!(liar, Err(Error::JoinFailed(JoinFailure::NotAdmitted))), "{liar:?}");
+
+    let stats = seed.stats().await.unwrap();
+    assert!(stats.rejected_network >= 3, "every attempt from outside was counted: {}", stats.rejected_network);
+    assert!(stats.members_not_admitted >= 1, "the liar was counted: {}", stats.members_not_admitted);
+    for m in [&seed, &inside] {
+        let names: Vec<String> = m.members().await.unwrap().iter().map(|x| x.name.to_string()).collect();
+        assert_eq!(names.len(), 2, "only seed and inside: {names:?}");
+    }
+    shutdown(&[seed, inside]).await;
+}

@@ -288,6 +288,26 @@ pub struct SecurityConfig {
         serde(with = "crate::config_serde::option_duration", skip_serializing_if = "Option::is_none")
     )]
     pub reclaim_time: Option<Duration>,
+    /// The networks members may be in (memberlist's `CIDRsAllowed`); empty
+    /// (the default): every address. A datagram or sync stream from an
+    /// address outside them is refused unread, a member whose address is
+    /// outside them is never added (nor moved there), and a joiner whose
+    /// address is outside them is answered that it is not admitted. An
+    /// allow-list is a fence, not a lock: source addresses can be forged,
+    /// so it keeps strangers' traffic and a key holder's mistakes out of
+    /// the table, and encryption keeps out the rest. Every member should
+    /// hold the same list (one that admits a member another refuses makes
+    /// the two disagree about it until its tombstone is reaped).
+    ///
+    /// ```
+    /// use swim_protocol::Config;
+    /// let config = Config::lan().with(|c| {
+    ///     c.security.allowed_networks = vec!["10.0.0.0/8".parse().unwrap(), "fd00::/8".parse().unwrap()];
+    /// });
+    /// assert!(config.validate().is_ok());
+    /// ```
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Vec::is_empty"))]
+    pub allowed_networks: Vec<super::Network>,
 }
 
 /// How updates about members reach the cluster.

@@ -9,6 +9,7 @@ use swim_wire::{DEFAULT_BUDGET, MAX_LABEL_LEN, MIN_PROTOCOL_VERSION, PROTOCOL_VE
 
 mod groups;
 mod keys;
+mod network;
 
 pub use crate::limits::RateLimit;
 pub use groups::{
@@ -16,6 +17,8 @@ pub use groups::{
     SuspicionScale, SyncConfig,
 };
 pub use keys::{Encryption, KeyParseError, SecretKey};
+pub(crate) use network::allowed;
+pub use network::{Network, NetworkParseError};
 
 /// Every tunable of the protocol, grouped by concern: [`probe`](Config::probe),
 /// [`suspicion`](Config::suspicion), [`dissemination`](Config::dissemination),
@@ -138,6 +141,7 @@ impl Config {
                 sync_rate: RateLimit { per_second: 5, burst: 10 },
                 names_proven: false,
                 reclaim_time: None,
+                allowed_networks: Vec::new(),
             },
             protocol_version: PROTOCOL_VERSION,
             min_protocol_version: MIN_PROTOCOL_VERSION,

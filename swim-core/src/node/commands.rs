@@ -94,6 +94,10 @@ impl Node {
         let claimed = m.addrs.first().unwrap_or(from);
         let version = Version::new(m.generation, m.incarnation);
         let status = match self.members.find(m.name) {
+            _ if !self.admits(m.addrs.first()) => {
+                self.stats.members_not_admitted += 1;
+                JoinStatus::NotAdmitted
+            }
             Some(slot) => match self.conflict(slot, version, claimed) {
                 Some(known) => {
                     self.name_conflict(now, m.name, known, claimed);
@@ -151,6 +155,7 @@ impl Node {
             JoinStatus::Accepted => None,
             JoinStatus::NameConflict => Some(JoinFailure::NameConflict),
             JoinStatus::ClusterFull => Some(JoinFailure::ClusterFull),
+            JoinStatus::NotAdmitted => Some(JoinFailure::NotAdmitted),
             JoinStatus::Other(_) => return, // a status from a newer version: wait for another seed
         };
         self.join = None;

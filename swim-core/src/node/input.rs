@@ -54,6 +54,11 @@ impl Node {
     ) -> Result<(), InputError> {
         let now = self.advance(now);
         let received = data.len();
+        if !crate::config::allowed(&self.config.security.allowed_networks, from.ip()) {
+            let e = InputError::NotAllowed(from);
+            self.reject(&e);
+            return Err(e);
+        }
         if received > self.config.limits.packet_budget {
             let e = InputError::TooLarge { len: received, limit: self.config.limits.packet_budget };
             self.reject(&e);

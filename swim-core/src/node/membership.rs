@@ -99,6 +99,13 @@ impl Node {
         self.apply_alive_learned(now, update, true, from);
     }
 
+    /// Whether a member at `addr` (its first address) may be in this
+    /// node's table: `security.allowed_networks`.
+    pub(super) fn admits(&self, addr: Option<SocketAddr>) -> bool {
+        let networks = &self.config.security.allowed_networks;
+        networks.is_empty() || addr.is_some_and(|a| crate::config::allowed(networks, a.ip()))
+    }
+
     /// Applies an alive update; a member new to this node is disseminated
     /// only if `spread_new` (a joiner learning the table from its seed
     /// passes `false`: the cluster knows those members already, and queueing
@@ -112,6 +119,10 @@ impl Node {
     ) {
         if update.name == self.local_name() {
             self.heard_about_self(now, update.version, Claim::Alive(update), from);
+            return;
+        }
+        if !self.admits(update.addrs.first()) {
+            self.stats.members_not_admitted += 1;
             return;
         }
         let Some(slot) = self.members.find(update.name) else {

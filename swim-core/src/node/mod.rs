@@ -476,6 +476,7 @@ impl Node {
             },
             InputError::TooLarge { .. } => &mut s.rejected_malformed,
             InputError::LabelMismatch => &mut s.rejected_label,
+            InputError::NotAllowed(_) => &mut s.rejected_network,
             InputError::Plaintext | InputError::Sealed | InputError::NotThePeer => &mut s.rejected_encryption,
             InputError::Replayed | InputError::Stale | InputError::AnyReceiver(_) => &mut s.rejected_replay,
             _ => &mut s.rejected_unexpected,
