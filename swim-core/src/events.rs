@@ -140,6 +140,16 @@ pub enum Event<'a> {
         /// The new incarnation.
         incarnation: u32,
     },
+    /// A member new to this node was not added: its address is outside
+    /// `security.allowed_networks`, or the application's
+    /// [`Admission`](crate::Admission) hook refused it. Reported once per
+    /// version of the member (repeats are refused silently).
+    NotAdmitted {
+        /// The member's name.
+        name: &'a [u8],
+        /// Its address, if it gave one.
+        addr: Option<SocketAddr>,
+    },
     /// The join completed through this seed.
     JoinSucceeded {
         /// The seed that answered.
@@ -184,6 +194,7 @@ pub(crate) enum Record {
     Broadcast { origin: Span, seq: u32, payload: Span },
     NameConflict { name: Span, known: SocketAddr, claimed: SocketAddr },
     Refuted { incarnation: u32 },
+    NotAdmitted { name: Span, addr: Option<SocketAddr> },
     JoinSucceeded { seed: SocketAddr },
     JoinFailed { reason: JoinFailure },
 }

@@ -103,8 +103,10 @@ pub struct Stats {
     pub broadcasts_too_old: u64,
     /// Members refused because `limits.max_members` was reached.
     pub members_refused: u64,
-    /// Members not added (or not moved) because their address is outside
-    /// `security.allowed_networks`, joiners answered so included.
+    /// Members not admitted: a member new to this node refused (an address
+    /// outside `security.allowed_networks`, or the application's admission
+    /// hook; once per version, joiners included), or a newer update that
+    /// would move a known member outside the networks (each one counted).
     pub members_not_admitted: u64,
     /// Name conflicts seen.
     pub name_conflicts: u64,

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 
 use crate::{Cluster, Error, RuntimeOptions};
 use bytes::Bytes;
-use swim_protocol::{Config, Encryption, Node, SecretKey, Time};
+use swim_protocol::{Admission, Config, Encryption, Node, SecretKey, Time};
 use swim_transport::Transport;
 #[cfg(feature = "quic")]
 use swim_transport::quic::QuicTransport;
@@ -98,6 +98,7 @@ pub struct Builder {
     seeds: Vec<SocketAddr>,
     transport: Choice,
     insecure_plaintext: bool,
+    admission: Option<Box<dyn Admission>>,
 }
 
 impl std::fmt::Debug for Builder {
@@ -124,6 +125,7 @@ impl Builder {
             seeds: Vec::new(),
             transport: Choice::Udp,
             insecure_plaintext: false,
+            admission: None,
         }
     }
 
@@ -166,6 +168,25 @@ impl Builder {
     /// `limits.max_metadata` bytes).
     pub fn metadata(mut self, meta: impl Into<Bytes>) -> Self {
         self.metadata = meta.into();
+        self
+    }
+
+    /// The application's say over which members this one adds (see
+    /// [`Admission`]): asked once for each member new to it, joining
+    /// through it or learned of from others, before it is added. A refused
+    /// member is not added, a joiner is told it is not admitted, and the
+    /// refusal is counted (`Stats::members_not_admitted`) and reported
+    /// ([`Event::NotAdmitted`](crate::Event::NotAdmitted), once per
+    /// version of the member). Give every member the same rule.
+    ///
+    /// ```
+    /// use swim_runtime::{Candidate, Cluster};
+    /// // Only members whose names say they belong to this deployment.
+    /// let builder = Cluster::builder("cache-1")
+    ///     .admission(|c: &Candidate<'_>| c.name.starts_with(b"cache-"));
+    /// ```
+    pub fn admission(mut self, hook: impl Admission + 'static) -> Self {
+        self.admission = Some(Box::new(hook));
         self
     }
 
@@ -303,7 +324,10 @@ impl Builder {
             config.generation =
                 u64::try_from(since_epoch.as_micros()).unwrap_or(u64::MAX).clamp(1, swim_wire::MAX_GENERATION);
         }
-        let node = Node::new(self.name.as_bytes(), &[advertise], &self.metadata, config, Time::ZERO)?;
+        let mut node = Node::new(self.name.as_bytes(), &[advertise], &self.metadata, config, Time::ZERO)?;
+        if let Some(hook) = self.admission {
+            node.set_admission(BoxedAdmission(hook));
+        }
         let cluster = launch.launch(node, self.options);
         if !self.seeds.is_empty()
             && let Err(e) = cluster.join(self.seeds).await
@@ -319,5 +343,14 @@ impl Cluster {
     /// Starts configuring a member named `name` (1 to 255 bytes).
     pub fn builder(name: impl Into<String>) -> Builder {
         Builder::new(name.into())
+    }
+}
+
+/// A boxed hook handed on to the node.
+struct BoxedAdmission(Box<dyn Admission>);
+
+impl Admission for BoxedAdmission {
+    fn admit(&mut self, candidate: &swim_protocol::Candidate<'_>) -> bool {
+        self.0.admit(candidate)
     }
 }

@@ -506,6 +506,9 @@ fn announce(
             tracing::warn!(name = %name(n), %claimed, "name conflict");
         }
         CoreEvent::Refuted { incarnation } => tracing::info!(incarnation, "refuted a suspicion of this member"),
+        CoreEvent::NotAdmitted { name: n, addr } => {
+            tracing::info!(member = %name(n), addr = ?addr, "member not admitted");
+        }
         CoreEvent::JoinSucceeded { seed } => {
             tracing::info!(%seed, "joined");
             *joined = Some(Ok(*seed));

@@ -44,6 +44,7 @@ pub use cluster::{Cluster, View};
 pub use error::{Error, Fault};
 pub use events::{Events, RecvError};
 pub use report::PeriodReport;
+pub use swim_protocol::{Admission, Candidate};
 pub use types::{Event, Member, Name};
 
 /// How the task schedules and reports (events held for subscribers are

@@ -21,7 +21,7 @@
 //! | `swim_sync_streams_failed_total` | counter | sync streams dropped: connection failures, resets, oversized or invalid frames |
 //! | `swim_overload_reports_total` | counter | late wake-ups reported to the protocol |
 //! | `swim_members_refused_total` | counter | members refused because `limits.max_members` was reached |
-//! | `swim_members_not_admitted_total` | counter | members not added (or moved) because their address is outside `security.allowed_networks`, joiners so answered included |
+//! | `swim_members_not_admitted_total` | counter | members refused by `security.allowed_networks` or the admission hook (once per version; joiners included), and updates that would move a member outside the networks |
 //! | `swim_events_dropped_total` | counter | protocol events dropped before the runtime read them |
 //! | `swim_members_live` | gauge | members alive or suspect, this one included |
 //! | `swim_members_known` | gauge | members known in any state |

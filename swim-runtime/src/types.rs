@@ -206,6 +206,16 @@ pub enum Event {
         /// The other claimant's address.
         claimed: SocketAddr,
     },
+    /// A member new to this one was not added: its address is outside
+    /// `security.allowed_networks`, or the builder's
+    /// [`admission`](crate::Builder::admission) hook refused it (once per
+    /// version of the member).
+    NotAdmitted {
+        /// Its name.
+        name: Name,
+        /// Its address, if it gave one.
+        addr: Option<SocketAddr>,
+    },
     /// This member was suspected (or declared faulty) and refuted it.
     Refuted {
         /// Its new incarnation.
@@ -252,6 +262,7 @@ impl Event {
                 Event::NameConflict { name: Name::from(*name), known: *known, claimed: *claimed }
             }
             E::Refuted { incarnation } => Event::Refuted { incarnation: *incarnation },
+            E::NotAdmitted { name, addr } => Event::NotAdmitted { name: Name::from(*name), addr: *addr },
             E::JoinSucceeded { seed } => Event::JoinSucceeded { seed: *seed },
             E::JoinFailed { reason } => Event::JoinFailed { reason: *reason },
             _ => return None,

@@ -11,7 +11,7 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use swim::{Cluster, Error, Event, JoinFailure, SecretKey};
+use swim::{Candidate, Cluster, Error, Event, JoinFailure, SecretKey};
 use swim_tests::net::{all_see_alive, eventually, fast};
 use swim_tests::user_transport::Recording;
 
@@ -283,4 +283,41 @@ async fn a_member_outside_the_allowed_networks_is_not_admitted() {
         assert_eq!(names.len(), 2, "only seed and inside: {names:?}");
     }
     shutdown(&[seed, inside]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admission_hook_refuses_a_joiner_and_a_member_learned_from_others() {
+    let key = SecretKey([10; 32]);
+    let member = |name: &str| {
+        Cluster::builder(name)
+            .config(fast().with(|c| c.sync.join_attempts = 3))
+            .encrypt([key.clone()])
+            .bind("127.0.0.1:0".parse().unwrap())
+    };
+    let guarded = member("guarded").admission(|c: &Candidate<'_>| !c.name.starts_with(b"rogue")).start().await.unwrap();
+    let mut events = guarded.events();
+    let open = member("open").seeds([guarded.local_addr()]).start().await.unwrap();
+
+    // Joining through the guarded member: told it is not admitted.
+    let refused = member("rogue-1").seeds([guarded.local_addr()]).start().await;
+    assert!(matches!(refused, Err(Error::JoinFailed(JoinFailure::NotAdmitted))), "{refused:?}");
+    // Joining through the member without a hook: admitted there; the
+    // guarded member hears of it from the cluster and refuses it.
+    let rogue = member("rogue-2").seeds([open.local_addr()]).start().await.unwrap();
+    let mut reported: HashSet<String> = HashSet::new();
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    while !reported.contains("rogue-2") && tokio::time::Instant::now() < deadline {
+        if let Ok(Ok(Event::NotAdmitted { name, .. })) =
+            tokio::time::timeout(Duration::from_millis(200), events.recv()).await
+        {
+            reported.insert(name.to_string());
+        }
+    }
+    assert!(reported.contains("rogue-1") && reported.contains("rogue-2"), "both reported: {reported:?}");
+    let seen: Vec<String> = open.members().await.unwrap().iter().map(|m| m.name.to_string()).collect();
+    assert!(seen.contains(&"rogue-2".to_owned()), "the open member admitted it: {seen:?}");
+    let names: Vec<String> = guarded.members().await.unwrap().iter().map(|m| m.name.to_string()).collect();
+    assert!(names.iter().all(|n| !n.starts_with("rogue")), "never in the guarded table: {names:?}");
+    assert!(guarded.stats().await.unwrap().members_not_admitted >= 2);
+    shutdown(&[guarded, open, rogue]).await;
 }

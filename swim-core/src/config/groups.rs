@@ -289,15 +289,17 @@ pub struct SecurityConfig {
     )]
     pub reclaim_time: Option<Duration>,
     /// The networks members may be in (memberlist's `CIDRsAllowed`); empty
-    /// (the default): every address. A datagram or sync stream from an
-    /// address outside them is refused unread, a member whose address is
-    /// outside them is never added (nor moved there), and a joiner whose
-    /// address is outside them is answered that it is not admitted. An
-    /// allow-list is a fence, not a lock: source addresses can be forged,
-    /// so it keeps strangers' traffic and a key holder's mistakes out of
-    /// the table, and encryption keeps out the rest. Every member should
-    /// hold the same list (one that admits a member another refuses makes
-    /// the two disagree about it until its tombstone is reaped).
+    /// (the default): every address. A datagram from an address outside
+    /// them is refused unread, and so is a sync stream (over TCP when it
+    /// connects; over QUIC after its handshake); a member that gives an
+    /// address outside them is never added (nor moved there), and a joiner
+    /// that does is answered that it is not admitted; `join` skips seeds
+    /// outside them, and a node whose own address is outside them does not
+    /// start. An allow-list is a fence, not a lock: source addresses can be
+    /// forged, so it keeps strangers' traffic and a key holder's mistakes
+    /// out of the table, and encryption keeps out the rest. Every member
+    /// should hold the same list: one that admits a member another refuses
+    /// makes the two disagree about it for as long as it is a member.
     ///
     /// ```
     /// use swim_protocol::Config;

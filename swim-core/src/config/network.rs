@@ -8,7 +8,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 /// An IP network: an address and a prefix length, written `10.0.0.0/8` or
 /// `fd00::/8` (a bare address is its own /32 or /128). Host bits below the
 /// prefix are cleared. An IPv4-mapped IPv6 address (`::ffff:10.0.0.1`)
-/// counts as its IPv4 address, both in a network and when tested.
+/// counts as its IPv4 address, both in a network (with a prefix of at least
+/// 96) and when tested; so an IPv6 network never holds IPv4 peers, even
+/// `::/0`: list the IPv4 networks too (`0.0.0.0/0` for all of them).
 ///
 /// ```
 /// use swim_protocol::Network;
@@ -63,9 +65,10 @@ impl Network {
     /// IPv4, 128 for IPv6; `None` beyond).
     pub fn new(addr: IpAddr, prefix: u8) -> Option<Network> {
         let (addr, prefix) = match (canonical(addr), addr) {
-            // A mapped address with a prefix over the mapped /96.
-            (IpAddr::V4(v4), IpAddr::V6(_)) => (IpAddr::V4(v4), prefix.checked_sub(96)?),
-            (ip, _) => (ip, prefix),
+            // A mapped address with a prefix within the mapped /96: the
+            // IPv4 network it names.
+            (IpAddr::V4(v4), IpAddr::V6(_)) if prefix >= 96 => (IpAddr::V4(v4), prefix - 96),
+            (_, ip) => (ip, prefix),
         };
         match addr {
             IpAddr::V4(v4) if prefix <= 32 => {
@@ -103,14 +106,15 @@ impl FromStr for Network {
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let error = |why| NetworkParseError { text: text.to_owned(), why };
-        let (addr, prefix) = match text.split_once('/') {
+        let (addr, prefix) = match text.trim().split_once('/') {
             Some((addr, prefix)) => {
-                let prefix = prefix.parse::<u8>().map_err(|_| error("the prefix is not a number up to 128"))?;
-                (addr, Some(prefix))
+                let digits = !prefix.is_empty() && prefix.bytes().all(|b| b.is_ascii_digit());
+                let prefix = prefix.parse::<u8>().ok().filter(|_| digits);
+                (addr, Some(prefix.ok_or_else(|| error("the prefix is not a number up to 128"))?))
             }
-            None => (text, None),
+            None => (text.trim(), None),
         };
-        let addr: IpAddr = addr.trim().parse().map_err(|_| error("not an IP address"))?;
+        let addr: IpAddr = addr.parse().map_err(|_| error("not an IP address"))?;
         let prefix = prefix.unwrap_or(if addr.is_ipv4() { 32 } else { 128 });
         Network::new(addr, prefix).ok_or_else(|| error("the prefix is longer than the address"))
     }
@@ -160,6 +164,9 @@ mod tests {
         assert!(!net("fd00::/8").contains("fe80::1".parse().unwrap()));
         assert_eq!(net("10.1.2.3/8").to_string(), "10.0.0.0/8", "host bits cleared");
         assert_eq!(net("::ffff:10.0.0.0/104"), net("10.0.0.0/8"), "a mapped network is its IPv4 one");
+        assert_eq!(net("::ffff:0:0/80").to_string(), "::/80", "shorter than the mapped /96: IPv6");
+        assert_eq!(net(" 10.0.0.0/8 "), net("10.0.0.0/8"), "surrounding space is ignored");
+        assert!(!net("::/0").contains("10.0.0.1".parse().unwrap()), "IPv6 networks hold no IPv4 peers");
     }
 
     #[test]
@@ -169,7 +176,8 @@ mod tests {
             ("::/129", "longer"),
             ("10.0.0/8", "not an IP"),
             ("10.0.0.0/x", "number"),
-            ("::ffff:10.0.0.0/90", "longer"),
+            ("10.0.0.0/+8", "number"),
+            ("10.0.0.0 /8", "not an IP"),
         ] {
             let e = text.parse::<Network>().unwrap_err();
             assert!(e.to_string().contains(why), "{text}: {e}");

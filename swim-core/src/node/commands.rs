@@ -46,6 +46,14 @@ impl Node {
         if seeds.is_empty() {
             return Err(CommandError::NoSeeds);
         }
+        // A seed outside the allowed networks would never be heard from
+        // (its answers are refused unread): say so now.
+        let networks = &self.config.security.allowed_networks;
+        let seeds: SmallVec<[SocketAddr; 4]> =
+            seeds.into_iter().filter(|s| crate::config::allowed(networks, s.ip())).collect();
+        if seeds.is_empty() {
+            return Err(CommandError::NotAllowed);
+        }
         let now = self.advance(now);
         let seq = self.next_seq();
         for &to in &seeds {
@@ -93,8 +101,13 @@ impl Node {
         let m = request.member;
         let claimed = m.addrs.first().unwrap_or(from);
         let version = Version::new(m.generation, m.incarnation);
+        let update = AliveUpdate { name: m.name, version, addrs: m.addrs, meta: m.meta };
         let status = match self.members.find(m.name) {
-            _ if !self.admits(m.addrs.first()) => {
+            // A member new to this node: the allowed networks, then the
+            // application's hook.
+            None if !self.admit_new(&update, true) => JoinStatus::NotAdmitted,
+            // A known one at a new address outside the networks.
+            Some(_) if !self.admits(m.addrs) => {
                 self.stats.members_not_admitted += 1;
                 JoinStatus::NotAdmitted
             }
@@ -112,7 +125,6 @@ impl Node {
             None => JoinStatus::Accepted,
         };
         if status == JoinStatus::Accepted {
-            let update = AliveUpdate { name: m.name, version, addrs: m.addrs, meta: m.meta };
             // First hand: the joiner speaks for itself.
             self.apply_alive(now, &update, Some(Sender { addr: from, name: m.name }));
             if self.config.dissemination.style == DisseminationStyle::Multicast {

@@ -99,11 +99,14 @@ impl Node {
         self.apply_alive_learned(now, update, true, from);
     }
 
-    /// Whether a member at `addr` (its first address) may be in this
-    /// node's table: `security.allowed_networks`.
-    pub(super) fn admits(&self, addr: Option<SocketAddr>) -> bool {
+    /// Whether a member at `addrs` may be in this node's table: every one
+    /// of its addresses (at least one) is in `security.allowed_networks`,
+    /// so that nothing outside is stored, gossiped or sent to (a helper
+    /// forwards pings to any address the table holds for a member).
+    pub(super) fn admits(&self, addrs: swim_wire::Addrs<'_>) -> bool {
         let networks = &self.config.security.allowed_networks;
-        networks.is_empty() || addr.is_some_and(|a| crate::config::allowed(networks, a.ip()))
+        networks.is_empty()
+            || (addrs.first().is_some() && addrs.iter().all(|a| crate::config::allowed(networks, a.ip())))
     }
 
     /// Applies an alive update; a member new to this node is disseminated
@@ -121,11 +124,10 @@ impl Node {
             self.heard_about_self(now, update.version, Claim::Alive(update), from);
             return;
         }
-        if !self.admits(update.addrs.first()) {
-            self.stats.members_not_admitted += 1;
-            return;
-        }
         let Some(slot) = self.members.find(update.name) else {
+            if !self.admit_new(update, false) {
+                return;
+            }
             let limit = self.config.limits.max_members;
             let inserted = if self.members.len() < limit {
                 let addrs = update.addrs.iter();
@@ -159,6 +161,11 @@ impl Node {
             return;
         }
         let moves = entry.addrs.first() != Some(&claimed);
+        if !self.admits(update.addrs) {
+            // Never moved outside the allowed networks.
+            self.stats.members_not_admitted += 1;
+            return;
+        }
         if moves && self.config.security.names_proven && from.is_none_or(|f| f.name != update.name) {
             // Names are proven: only the member itself moves its name.
             self.stats.moves_refused += 1;

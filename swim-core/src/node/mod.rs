@@ -19,6 +19,7 @@ use crate::stats::Stats;
 use crate::suspicion::Deadlines;
 use crate::time::Time;
 
+mod admission;
 mod commands;
 mod forwards;
 mod input;
@@ -31,6 +32,7 @@ mod sync;
 mod timers;
 mod transmit;
 
+pub use admission::{Admission, Candidate};
 pub use sync::{SyncId, SyncOpen, SyncStatus};
 pub use transmit::Transmit;
 
@@ -126,6 +128,8 @@ pub struct Node {
     /// Where the reconnect attempts are in the tombstones.
     tombstone_cursor: usize,
     events: EventQueue,
+    /// The application's admission hook and its recent refusals.
+    gate: admission::Gate,
     outbox: VecDeque<Outgoing>,
     /// The node's own timers (periods, gossip rounds, join, leave, syncs).
     timers: Timers,
@@ -177,6 +181,10 @@ impl Node {
         if meta.len() > config.limits.max_metadata {
             return Err(ConfigError::new("meta", "is larger than limits.max_metadata"));
         }
+        if !addrs.iter().all(|a| crate::config::allowed(&config.security.allowed_networks, a.ip())) {
+            // Every other member would refuse it.
+            return Err(ConfigError::new("addrs", "include one outside security.allowed_networks"));
+        }
         let sealing = seal::Sealing::new(&config, name).map_err(|_| {
             ConfigError::environment("security.encryption", "needs a nonce epoch, and the OS random source failed")
         })?;
@@ -220,6 +228,7 @@ impl Node {
             tombstones: VecDeque::with_capacity(expected),
             tombstone_cursor: 0,
             events: EventQueue::new(config.limits.event_capacity, event_bytes),
+            gate: admission::Gate::new(),
             outbox: VecDeque::with_capacity(OUTBOX),
             timers,
             prober: Prober::new(&config),
@@ -460,6 +469,7 @@ impl Node {
                 Event::NameConflict { name: name.get(bytes), known, claimed }
             }
             Record::Refuted { incarnation } => Event::Refuted { incarnation },
+            Record::NotAdmitted { name, addr } => Event::NotAdmitted { name: name.get(bytes), addr },
             Record::JoinSucceeded { seed } => Event::JoinSucceeded { seed },
             Record::JoinFailed { reason } => Event::JoinFailed { reason },
         })
@@ -555,6 +565,8 @@ fn info(e: &Entry) -> MemberInfo<'_> {
     }
 }
 
+#[cfg(test)]
+mod admission_tests;
 #[cfg(test)]
 mod leave_tests;
 #[cfg(test)]

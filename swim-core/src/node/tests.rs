@@ -122,6 +122,7 @@ fn describe(e: &Event<'_>) -> String {
         Event::Broadcast { origin, seq, payload } => format!("broadcast {} {} {}", n(origin), seq, n(payload)),
         Event::NameConflict { name, known, claimed } => format!("conflict {} {known} {claimed}", n(name)),
         Event::Refuted { incarnation } => format!("refuted {incarnation}"),
+        Event::NotAdmitted { name, addr } => format!("not admitted {} {addr:?}", n(name)),
         Event::JoinSucceeded { seed } => format!("join succeeded {seed}"),
         Event::JoinFailed { reason } => format!("join failed {reason:?}"),
     }

@@ -117,7 +117,7 @@ fn structured(input: &mut Input<'_>, buf: &mut [u8], budget: usize, sync: bool, 
             }),
             _ => Message::JoinResponse(JoinResponse {
                 seq,
-                status: JoinStatus::from_u8(input.u8() % 4),
+                status: JoinStatus::from_u8(input.u8() % 5),
                 source,
                 known_generation: input.generation(),
                 known_incarnation: input.incarnation(),
