@@ -36,6 +36,7 @@ use swim::{Cluster, Config, Error, Event, RecvError, SecretKey, State};
 const USAGE: &str = "\
 usage: agent --bind ADDR [--name NAME] [--join ADDR[,ADDR...]] [--advertise ADDR]
              [--config lan|wan|local] [--meta TEXT] [--status SECONDS] [--sync-interval SECONDS]
+             [--allow NETWORK[,NETWORK...]]
              [--key-file FILE | --quic --ca FILE --cert FILE --key FILE | --insecure-plaintext]
        agent keygen [--out FILE]
        agent gen-certs --out DIR --names NAME[,NAME...]
@@ -93,6 +94,7 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
     let mut key_file = None;
     let (mut quic, mut ca, mut cert, mut key) = (false, None, None, None);
     let mut sync_interval = None;
+    let mut allow = Vec::new();
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         let mut value = || it.next().cloned().ok_or_else(|| format!("{arg} needs a value"));
@@ -102,6 +104,12 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
             "--advertise" => parsed.advertise = Some(value()?.parse().map_err(|_| "--advertise takes an address")?),
             "--join" => parsed.join = parse_addrs(&value()?)?,
             "--meta" => parsed.meta = value()?,
+            // Members outside these networks are refused (docs/admission.md).
+            "--allow" => {
+                for text in value()?.split(',') {
+                    allow.push(text.parse::<swim::Network>().map_err(|e| format!("--allow: {e}"))?);
+                }
+            }
             "--status" => {
                 let s: f64 = value()?.parse().map_err(|_| "--status takes seconds")?;
                 parsed.status = Duration::try_from_secs_f64(s).map_err(|_| "--status takes positive seconds")?;
@@ -131,6 +139,7 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
     if let Some(interval) = sync_interval {
         parsed.config.sync.interval = interval;
     }
+    parsed.config.security.allowed_networks = allow;
     if quic {
         match (ca, cert, key) {
             (Some(ca), Some(cert), Some(key)) => parsed.quic = Some((ca, cert, key)),

@@ -71,3 +71,12 @@ async fn keys_and_certificates_made_by_the_agent_work_and_stay_private() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_malformed_allowed_network_is_refused_with_the_reason() {
+    let out = Command::new(agent()).args(["--bind", "127.0.0.1:0", "--allow", "127.0.0.0/8,10.0.0.0/40"]).output();
+    let out = out.unwrap();
+    assert!(!out.status.success(), "the agent refuses to start");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("10.0.0.0/40") && err.contains("longer"), "{err}");
+}
