@@ -52,7 +52,13 @@ impl State {
         matches!(self, State::Alive | State::Suspect)
     }
 
-    pub(crate) const fn to_wire(self) -> swim_wire::MemberState {
+    /// The state as member records carry it on the wire.
+    ///
+    /// ```
+    /// use swim_protocol::State;
+    /// assert_eq!(State::Suspect.to_wire(), swim_wire::MemberState::Suspect);
+    /// ```
+    pub const fn to_wire(self) -> swim_wire::MemberState {
         match self {
             State::Alive => swim_wire::MemberState::Alive,
             State::Suspect => swim_wire::MemberState::Suspect,

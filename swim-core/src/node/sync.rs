@@ -472,8 +472,7 @@ impl Node {
     pub fn accept_sync(&mut self, now: Time, peer: SocketAddr) -> Result<SyncId, CommandError> {
         let now = self.advance(now);
         if !crate::config::allowed(&self.config.security.allowed_networks, peer.ip()) {
-            self.stats.packets_rejected += 1;
-            self.stats.rejected_network += 1;
+            self.reject(&crate::InputError::NotAllowed(peer));
             return Err(CommandError::NotAllowed);
         }
         if !self.sync_limiter.allow(now, peer.ip()) {

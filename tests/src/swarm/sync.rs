@@ -47,15 +47,6 @@ async fn write_frames(stream: &mut TcpStream, frames: &[Vec<u8>]) -> Result<usiz
     Ok(bytes)
 }
 
-fn wire_state(state: State) -> MemberState {
-    match state {
-        State::Alive => MemberState::Alive,
-        State::Suspect => MemberState::Suspect,
-        State::Faulty => MemberState::Faulty,
-        State::Left => MemberState::Left,
-    }
-}
-
 impl Worker {
     /// Opens and reads a sync frame for emulated member `me`, expecting
     /// chunk `chunk`; takes in the real member's record of itself.
@@ -145,7 +136,7 @@ impl Worker {
 fn record<'a>(r: &'a Rec, addr: &'a [SocketAddr; 1]) -> Message<'a> {
     let by = if matches!(r.state, State::Suspect | State::Faulty) { r.by.as_slice() } else { &[] };
     Message::MemberRecord(MemberRecord {
-        state: wire_state(r.state),
+        state: r.state.to_wire(),
         member: Alive {
             generation: r.generation,
             incarnation: r.incarnation,

@@ -49,91 +49,64 @@ pub struct Rec {
     pub meta: Vec<u8>,
 }
 
-/// Counts of what passed between the worker's members and the real member.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Counters {
-    /// Bytes received from the real member (datagrams and sync streams).
-    pub bytes_in: u64,
-    /// Bytes sent to it.
-    pub bytes_out: u64,
-    /// Datagrams received from it.
-    pub datagrams_in: u64,
-    /// Datagrams sent to it.
-    pub datagrams_out: u64,
-    /// Its pings answered.
-    pub pings_in: u64,
-    /// Its indirect pings.
-    pub indirect_in: u64,
-    /// Nacks sent for a silent target.
-    pub nacks_out: u64,
-    /// Pings sent to it.
-    pub pings_out: u64,
-    /// Its acks to those pings.
-    pub acks_in: u64,
-    /// Gossip datagrams sent to it.
-    pub gossip_out: u64,
-    /// Syncs it opened with an emulated member, completed.
-    pub syncs_in: u64,
-    /// Syncs an emulated member opened with it, completed.
-    pub syncs_out: u64,
-    /// Syncs that failed (either way).
-    pub syncs_failed: u64,
-    /// Buckets that differed in delta syncs (either way).
-    pub buckets_differ: u64,
-    /// Records it sent in syncs.
-    pub records_in: u64,
-    /// Suspicions of a live member refuted.
-    pub refutes: u64,
-    /// Datagrams or frames that did not open or parse.
-    pub bad: u64,
+/// Declares [`Counters`] once: its fields, their difference, and their
+/// `key=value` line.
+macro_rules! counters {
+    ($($(#[doc = $doc:literal])* $name:ident),* $(,)?) => {
+        /// Counts of what passed between the worker's members and the real member.
+        #[derive(Debug, Clone, Copy, Default)]
+        pub struct Counters {
+            $($(#[doc = $doc])* pub $name: u64,)*
+        }
+
+        impl Counters {
+            fn minus(&self, o: &Counters) -> Counters {
+                Counters { $($name: self.$name - o.$name,)* }
+            }
+
+            /// `prefix.name=value` pairs.
+            pub fn line(&self, prefix: &str) -> String {
+                [$(format!("{prefix}.{}={}", stringify!($name), self.$name)),*].join(" ")
+            }
+        }
+    };
 }
 
-impl Counters {
-    fn minus(&self, o: &Counters) -> Counters {
-        Counters {
-            bytes_in: self.bytes_in - o.bytes_in,
-            bytes_out: self.bytes_out - o.bytes_out,
-            datagrams_in: self.datagrams_in - o.datagrams_in,
-            datagrams_out: self.datagrams_out - o.datagrams_out,
-            pings_in: self.pings_in - o.pings_in,
-            indirect_in: self.indirect_in - o.indirect_in,
-            nacks_out: self.nacks_out - o.nacks_out,
-            pings_out: self.pings_out - o.pings_out,
-            acks_in: self.acks_in - o.acks_in,
-            gossip_out: self.gossip_out - o.gossip_out,
-            syncs_in: self.syncs_in - o.syncs_in,
-            syncs_out: self.syncs_out - o.syncs_out,
-            syncs_failed: self.syncs_failed - o.syncs_failed,
-            buckets_differ: self.buckets_differ - o.buckets_differ,
-            records_in: self.records_in - o.records_in,
-            refutes: self.refutes - o.refutes,
-            bad: self.bad - o.bad,
-        }
-    }
-
-    /// `prefix.name=value` pairs.
-    pub fn line(&self, prefix: &str) -> String {
-        let pairs = [
-            ("bytes_in", self.bytes_in),
-            ("bytes_out", self.bytes_out),
-            ("datagrams_in", self.datagrams_in),
-            ("datagrams_out", self.datagrams_out),
-            ("pings_in", self.pings_in),
-            ("indirect_in", self.indirect_in),
-            ("nacks_out", self.nacks_out),
-            ("pings_out", self.pings_out),
-            ("acks_in", self.acks_in),
-            ("gossip_out", self.gossip_out),
-            ("syncs_in", self.syncs_in),
-            ("syncs_out", self.syncs_out),
-            ("syncs_failed", self.syncs_failed),
-            ("buckets_differ", self.buckets_differ),
-            ("records_in", self.records_in),
-            ("refutes", self.refutes),
-            ("bad", self.bad),
-        ];
-        pairs.iter().map(|(k, v)| format!("{prefix}.{k}={v}")).collect::<Vec<_>>().join(" ")
-    }
+counters! {
+    /// Bytes received from the real member (datagrams and sync streams).
+    bytes_in,
+    /// Bytes sent to it.
+    bytes_out,
+    /// Datagrams received from it.
+    datagrams_in,
+    /// Datagrams sent to it.
+    datagrams_out,
+    /// Its pings answered.
+    pings_in,
+    /// Its indirect pings.
+    indirect_in,
+    /// Nacks sent for a silent target.
+    nacks_out,
+    /// Pings sent to it.
+    pings_out,
+    /// Its acks to those pings.
+    acks_in,
+    /// Gossip datagrams sent to it.
+    gossip_out,
+    /// Syncs it opened with an emulated member, completed.
+    syncs_in,
+    /// Syncs an emulated member opened with it, completed.
+    syncs_out,
+    /// Syncs that failed (either way).
+    syncs_failed,
+    /// Buckets that differed in delta syncs (either way).
+    buckets_differ,
+    /// Records it sent in syncs.
+    records_in,
+    /// Suspicions of a live member refuted.
+    refutes,
+    /// Datagrams or frames that did not open or parse.
+    bad,
 }
 
 /// A member this worker holds.
@@ -436,20 +409,19 @@ impl Worker {
         let now = self.elapsed();
         let round = self.plan.config().dissemination.gossip_interval;
         let share = self.share();
-        let mut sends: Vec<(Rumor, usize)> = Vec::new();
-        for r in &self.rumors {
-            if r.starts > now {
-                continue;
-            }
-            let age = ((now - r.starts).as_secs_f64() / round.as_secs_f64()) as usize;
-            let Some(&expected) = self.curve.get(age) else { continue };
-            // A refutation spreads from the member that holds the subject.
-            let share = if r.kind == RumorKind::Alive { 1.0 } else { share };
-            sends.push((*r, 0));
-            if let Some(last) = sends.last_mut() {
-                last.1 = self.rng.round(expected * share);
-            }
-        }
+        // Each live rumor with its expected copies this round (a refutation
+        // spreads from the member that holds the subject: all of it here).
+        let due: Vec<(Rumor, f64)> = self
+            .rumors
+            .iter()
+            .filter(|r| r.starts <= now)
+            .filter_map(|r| {
+                let age = ((now - r.starts).as_secs_f64() / round.as_secs_f64()) as usize;
+                let share = if r.kind == RumorKind::Alive { 1.0 } else { share };
+                self.curve.get(age).map(|&expected| (*r, expected * share))
+            })
+            .collect();
+        let sends: Vec<(Rumor, usize)> = due.into_iter().map(|(r, e)| (r, self.rng.round(e))).collect();
         let packets = sends.iter().map(|s| s.1).max().unwrap_or(0);
         for k in 0..packets {
             let carried: Vec<Rumor> = sends.iter().filter(|s| s.1 > k).map(|s| s.0).collect();
