@@ -95,7 +95,13 @@ pub enum Event<'a> {
     Joined(MemberInfo<'a>),
     /// A member's metadata or addresses changed, or it restarted (a newer
     /// process took over its name while the old one was still held live).
-    Updated(MemberInfo<'a>),
+    Updated {
+        /// The member.
+        member: MemberInfo<'a>,
+        /// The metadata it had before (the same as `member.meta` when only
+        /// its addresses or process changed).
+        previous_meta: &'a [u8],
+    },
     /// A member is suspected of having failed.
     Suspected {
         /// The member.
@@ -190,13 +196,38 @@ pub(crate) enum MemberEvent {
 /// An event as queued (member data is looked up when polled).
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Record {
-    Member { kind: MemberEvent, member: MemberRef, state: State, version: Version, by: Span },
-    Broadcast { origin: Span, seq: u32, payload: Span },
-    NameConflict { name: Span, known: SocketAddr, claimed: SocketAddr },
-    Refuted { incarnation: u32 },
-    NotAdmitted { name: Span, addr: Option<SocketAddr> },
-    JoinSucceeded { seed: SocketAddr },
-    JoinFailed { reason: JoinFailure },
+    /// `bytes`: the accuser of a suspicion or verdict, the previous
+    /// metadata of an update.
+    Member {
+        kind: MemberEvent,
+        member: MemberRef,
+        state: State,
+        version: Version,
+        bytes: Span,
+    },
+    Broadcast {
+        origin: Span,
+        seq: u32,
+        payload: Span,
+    },
+    NameConflict {
+        name: Span,
+        known: SocketAddr,
+        claimed: SocketAddr,
+    },
+    Refuted {
+        incarnation: u32,
+    },
+    NotAdmitted {
+        name: Span,
+        addr: Option<SocketAddr>,
+    },
+    JoinSucceeded {
+        seed: SocketAddr,
+    },
+    JoinFailed {
+        reason: JoinFailure,
+    },
 }
 
 /// A bounded queue of records plus an arena for their bytes. The arena is

@@ -95,6 +95,7 @@ pub struct Builder {
     no_keys: bool,
     advertise: Option<SocketAddr>,
     metadata: Bytes,
+    tags: Vec<(String, String)>,
     seeds: Vec<SocketAddr>,
     transport: Choice,
     insecure_plaintext: bool,
@@ -122,6 +123,7 @@ impl Builder {
             no_keys: false,
             advertise: None,
             metadata: Bytes::new(),
+            tags: Vec::new(),
             seeds: Vec::new(),
             transport: Choice::Udp,
             insecure_plaintext: false,
@@ -168,6 +170,19 @@ impl Builder {
     /// `limits.max_metadata` bytes).
     pub fn metadata(mut self, meta: impl Into<Bytes>) -> Self {
         self.metadata = meta.into();
+        self
+    }
+
+    /// A tag of this member (see [`Cluster::set_tag`]); tags and raw
+    /// [`metadata`](Self::metadata) are exclusive ([`start`](Self::start)
+    /// fails with [`Error::MetadataNotTags`] given both).
+    ///
+    /// ```
+    /// use swim_runtime::Cluster;
+    /// let builder = Cluster::builder("cache-1").tag("role", "cache").tag("zone", "eu-1");
+    /// ```
+    pub fn tag(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.tags.push((key.into(), value.into()));
         self
     }
 
@@ -324,7 +339,12 @@ impl Builder {
             config.generation =
                 u64::try_from(since_epoch.as_micros()).unwrap_or(u64::MAX).clamp(1, swim_wire::MAX_GENERATION);
         }
-        let mut node = Node::new(self.name.as_bytes(), &[advertise], &self.metadata, config, Time::ZERO)?;
+        let metadata = match (self.tags.is_empty(), self.metadata.is_empty()) {
+            (true, _) => self.metadata.to_vec(),
+            (false, true) => crate::tags::TagEdit::Replace(self.tags).apply(&[])?,
+            (false, false) => return Err(Error::MetadataNotTags),
+        };
+        let mut node = Node::new(self.name.as_bytes(), &[advertise], &metadata, config, Time::ZERO)?;
         if let Some(hook) = self.admission {
             node.set_admission(BoxedAdmission(hook));
         }

@@ -12,6 +12,7 @@ use tokio::task::JoinHandle;
 
 use crate::error::Error;
 use crate::events::{Bus, Events};
+use crate::tags::TagEdit;
 use crate::types::{Member, Name};
 
 /// A change to the keyring.
@@ -34,6 +35,7 @@ pub(crate) enum Command {
     Watch { reply: oneshot::Sender<View> },
     Broadcast { payload: Bytes, reply: oneshot::Sender<Result<u32, Error>> },
     SetMetadata { meta: Bytes, reply: oneshot::Sender<Result<(), Error>> },
+    Tags { edit: TagEdit, reply: oneshot::Sender<Result<(), Error>> },
     Stats { reply: oneshot::Sender<Stats> },
     Leave { timeout: Duration, reply: oneshot::Sender<Result<(), Error>> },
     Key { change: KeyChange, reply: oneshot::Sender<Result<Vec<u32>, Error>> },
@@ -302,6 +304,56 @@ impl Cluster {
     pub async fn set_metadata(&self, meta: impl Into<Bytes>) -> Result<(), Error> {
         let meta = meta.into();
         self.ask(|reply| Command::SetMetadata { meta, reply }).await?
+    }
+
+    /// Sets this member's tag `key` to `value`, keeping its other tags;
+    /// the cluster learns it by gossip, and other members see it in
+    /// [`Member::tags`] and as a [`TagChange`](crate::TagChange) of an
+    /// [`Event::MemberUpdated`](crate::Event::MemberUpdated). Tags live in
+    /// the metadata and share its budget (`limits.max_metadata`, 512 bytes
+    /// by default; each tag costs its key and value plus 3 bytes, and the
+    /// map 3): a change that does not fit is refused with
+    /// [`CommandError::TooLarge`](swim_protocol::CommandError::TooLarge),
+    /// an empty or overlong key with [`Error::Tags`], and on a member whose
+    /// metadata is raw bytes with [`Error::MetadataNotTags`]. Nothing
+    /// changes on error.
+    ///
+    /// ```no_run
+    /// # async fn demo(cluster: swim_runtime::Cluster) -> Result<(), swim_runtime::Error> {
+    /// cluster.set_tag("role", "primary").await?;
+    /// cluster.set_tag("shard", "7").await?;
+    /// let primaries = cluster.members_with_tag("role", "primary").await?;
+    /// println!("{} primaries", primaries.len());
+    /// # Ok(()) }
+    /// ```
+    pub async fn set_tag(&self, key: impl Into<String>, value: impl Into<String>) -> Result<(), Error> {
+        let edit = TagEdit::Set(key.into(), value.into());
+        self.ask(|reply| Command::Tags { edit, reply }).await?
+    }
+
+    /// Removes this member's tag `key` (nothing happens if it has none).
+    pub async fn remove_tag(&self, key: impl Into<String>) -> Result<(), Error> {
+        let edit = TagEdit::Remove(key.into());
+        self.ask(|reply| Command::Tags { edit, reply }).await?
+    }
+
+    /// Replaces all of this member's tags (and raw metadata, if it had
+    /// any) with `tags`; a key given twice keeps its last value.
+    pub async fn set_tags<K, V>(&self, tags: impl IntoIterator<Item = (K, V)>) -> Result<(), Error>
+    where
+        K: Into<String>,
+        V: Into<String>,
+    {
+        let edit = TagEdit::Replace(tags.into_iter().map(|(k, v)| (k.into(), v.into())).collect());
+        self.ask(|reply| Command::Tags { edit, reply }).await?
+    }
+
+    /// The live members (alive or suspect, this one included) whose tag
+    /// `key` is `value`.
+    pub async fn members_with_tag(&self, key: &str, value: &str) -> Result<Vec<Member>, Error> {
+        let mut members = self.alive_members().await?;
+        members.retain(|m| m.has_tag(key, value));
+        Ok(members)
     }
 
     /// Installs a key for opening packets; returns the ids of the installed

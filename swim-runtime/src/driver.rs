@@ -11,7 +11,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use swim_protocol::{Event as CoreEvent, Node, Stats, SyncId, SyncStatus, Time};
+use swim_protocol::{CommandError, Event as CoreEvent, Node, Stats, SyncId, SyncStatus, Time};
 use swim_transport::Transport;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::{Instant, Sleep};
@@ -21,6 +21,7 @@ use crate::error::Error;
 use crate::events::Publisher;
 use crate::metrics::Metrics;
 use crate::syncs::{SyncEvent, Syncs};
+use crate::tags::TagEdit;
 use crate::types::{Event, Member};
 use crate::{PeriodReport, RuntimeOptions};
 
@@ -357,6 +358,10 @@ impl<T: Transport> Driver<T> {
                 self.view.stale = true;
                 let _ = reply.send(self.node.set_metadata(now, &meta).map_err(Error::from));
             }
+            Command::Tags { edit, reply } => {
+                self.view.stale = true;
+                let _ = reply.send(self.set_tags(now, edit));
+            }
             Command::Stats { reply } => {
                 let _ = reply.send(self.node.stats());
             }
@@ -375,7 +380,7 @@ impl<T: Transport> Driver<T> {
                     self.node.leave(now);
                     self.leave = Some((Instant::now() + timeout, reply));
                 } else {
-                    let _ = reply.send(Err(Error::Command(swim_protocol::CommandError::Left)));
+                    let _ = reply.send(Err(Error::Command(CommandError::Left)));
                 }
             }
             Command::Shutdown { reply } => {
@@ -384,6 +389,16 @@ impl<T: Transport> Driver<T> {
             }
         }
         Flow::Continue
+    }
+
+    /// Applies a change of this member's tags to its metadata.
+    fn set_tags(&mut self, now: Time, edit: TagEdit) -> Result<(), Error> {
+        let meta = edit.apply(self.node.local().meta)?;
+        let limit = self.node.config().limits.max_metadata;
+        if meta.len() > limit {
+            return Err(Error::Command(CommandError::TooLarge { what: "tags", len: meta.len(), limit }));
+        }
+        Ok(self.node.set_metadata(now, &meta)?)
     }
 
     /// Whether a departure is complete (announced, or out of time).
@@ -522,7 +537,7 @@ fn announce(
     if matches!(
         event,
         CoreEvent::Joined(_)
-            | CoreEvent::Updated(_)
+            | CoreEvent::Updated { .. }
             | CoreEvent::Suspected { .. }
             | CoreEvent::Recovered(_)
             | CoreEvent::Faulty { .. }

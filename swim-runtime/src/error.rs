@@ -93,6 +93,14 @@ pub enum Error {
         /// The non-loopback address the member would be reached at.
         addr: std::net::SocketAddr,
     },
+    /// Tags that cannot be encoded (an empty or overlong key, an overlong
+    /// value); nothing changed.
+    Tags(swim_wire::tags::TagsError),
+    /// This member's metadata is raw bytes, not tags: a single tag's
+    /// change would overwrite it (replace it with
+    /// [`set_tags`](crate::Cluster::set_tags), or clear it first); nothing
+    /// changed.
+    MetadataNotTags,
 }
 
 impl fmt::Display for Error {
@@ -116,6 +124,10 @@ impl fmt::Display for Error {
                  TLS (`Builder::quic`). On a network where every host is trusted, \
                  `Builder::insecure_plaintext()` runs without either"
             ),
+            Error::Tags(e) => write!(f, "bad tags: {e}"),
+            Error::MetadataNotTags => f.write_str(
+                "this member's metadata is raw bytes, not tags: set all tags at once with `set_tags` to replace it",
+            ),
         }
     }
 }
@@ -136,7 +148,9 @@ impl Error {
                 Fault::Config
             }
             Error::Host(_) | Error::Io(_) => Fault::Host,
-            Error::Command(_) | Error::Superseded | Error::Stopped => Fault::Usage,
+            Error::Command(_) | Error::Superseded | Error::Stopped | Error::Tags(_) | Error::MetadataNotTags => {
+                Fault::Usage
+            }
             Error::JoinFailed(JoinFailure::NoAnswer) | Error::LeaveTimedOut | Error::WaitTimedOut { .. } => {
                 Fault::Network
             }
@@ -156,6 +170,7 @@ impl std::error::Error for Error {
             Error::Io(e) => e.source(),
             Error::Transport(e) => e.source(),
             Error::Command(e) => e.source(),
+            Error::Tags(e) => e.source(),
             _ => None,
         }
     }

@@ -37,6 +37,7 @@ mod events;
 pub mod metrics;
 mod report;
 mod syncs;
+mod tags;
 mod types;
 
 pub use builder::{Builder, DEFAULT_PORT};
@@ -45,6 +46,8 @@ pub use error::{Error, Fault};
 pub use events::{Events, RecvError};
 pub use report::PeriodReport;
 pub use swim_protocol::{Admission, Candidate};
+pub use swim_wire::tags::{TagsError, TagsView};
+pub use tags::TagChange;
 pub use types::{Event, Member, Name};
 
 /// How the task schedules and reports (events held for subscribers are

@@ -6,6 +6,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use swim_protocol::{JoinFailure, MemberInfo, State};
+use swim_wire::tags::TagsView;
+
+use crate::tags::{TagChange, tag_changes};
 
 /// A member's name. Names are bytes on the wire; they display as UTF-8
 /// (lossily, should a peer use other bytes).
@@ -132,6 +135,32 @@ pub struct Member {
 }
 
 impl Member {
+    /// Its tags (none when its metadata is raw bytes rather than tags, see
+    /// [`Cluster::set_tag`](crate::Cluster::set_tag)). A view over
+    /// [`meta`](Self::meta): nothing is copied.
+    ///
+    /// ```no_run
+    /// # async fn demo(cluster: swim_runtime::Cluster) -> Result<(), swim_runtime::Error> {
+    /// for m in cluster.alive_members().await? {
+    ///     let tags: Vec<String> = m.tags().iter().map(|(k, v)| format!("{k}={v}")).collect();
+    ///     println!("{}: {}", m.name, tags.join(" "));
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn tags(&self) -> TagsView<'_> {
+        TagsView::lenient(&self.meta)
+    }
+
+    /// The value of its tag `key`.
+    pub fn tag(&self, key: &str) -> Option<&str> {
+        self.tags().get(key)
+    }
+
+    /// Whether its tag `key` is `value`.
+    pub fn has_tag(&self, key: &str, value: &str) -> bool {
+        self.tag(key) == Some(value)
+    }
+
     /// `origin` is the instant the node's clock counts from.
     pub(crate) fn from_info(m: &MemberInfo<'_>, origin: Instant) -> Self {
         Member {
@@ -168,8 +197,16 @@ impl Member {
 pub enum Event {
     /// A member joined (or came back after failing or leaving).
     MemberJoined(Member),
-    /// A member's metadata or addresses changed.
-    MemberUpdated(Member),
+    /// A member's metadata (its tags) or addresses changed, or a newer
+    /// process of it took over.
+    MemberUpdated {
+        /// The member.
+        member: Member,
+        /// Its metadata before.
+        previous_meta: Bytes,
+        /// The tags that changed, in key order (empty when no tag did).
+        changed_tags: Vec<TagChange>,
+    },
     /// A member is suspected of having failed.
     MemberSuspected {
         /// The member.
@@ -250,7 +287,11 @@ impl Event {
         let own = |m: &MemberInfo<'_>| Member::from_info(m, origin);
         Some(match e {
             E::Joined(m) => Event::MemberJoined(own(m)),
-            E::Updated(m) => Event::MemberUpdated(own(m)),
+            E::Updated { member, previous_meta } => Event::MemberUpdated {
+                member: own(member),
+                previous_meta: Bytes::copy_from_slice(previous_meta),
+                changed_tags: tag_changes(previous_meta, member.meta),
+            },
             E::Suspected { member, by } => Event::MemberSuspected { member: own(member), by: Name::from(*by) },
             E::Recovered(m) => Event::MemberRecovered(own(m)),
             E::Faulty { member, by } => Event::MemberFaulty { member: own(member), by: Name::from(*by) },

@@ -48,6 +48,7 @@ mod error;
 pub mod frame;
 pub mod message;
 pub mod packet;
+pub mod tags;
 
 pub use addr::{AddrIter, Addrs, MAX_ADDRS};
 pub use error::{Error, ErrorKind, Field, Result};

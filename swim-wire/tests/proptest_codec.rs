@@ -321,3 +321,28 @@ proptest! {
         assert_stable(&buf[..keep], &DecodeOptions::default())?;
     }
 }
+
+proptest! {
+    /// Any bytes after the tags marker parse without panicking; what parses
+    /// is canonical (it re-encodes to the same bytes), and any map encodes
+    /// and parses back to itself.
+    #[test]
+    fn tags_parse_any_bytes_and_round_trip(
+        body in vec(any::<u8>(), 0..64),
+        map in proptest::collection::btree_map("[a-z]{1,8}", "[a-z0-9 ]{0,12}", 0..8),
+    ) {
+        use swim_wire::tags::{TAGS_MAGIC, TagsView, encode_tags};
+        let mut meta = TAGS_MAGIC.to_vec();
+        meta.extend_from_slice(&body);
+        if let Ok(Some(view)) = TagsView::parse(&meta) {
+            let mut again = Vec::new();
+            encode_tags(view.iter(), &mut again).unwrap();
+            prop_assert_eq!(again, meta);
+        }
+        let mut encoded = Vec::new();
+        encode_tags(map.iter(), &mut encoded).unwrap();
+        let view = TagsView::parse(&encoded).unwrap().unwrap();
+        let back: Vec<(String, String)> = view.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
+        prop_assert_eq!(back, map.into_iter().collect::<Vec<_>>());
+    }
+}

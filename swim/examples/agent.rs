@@ -35,8 +35,8 @@ use swim::{Cluster, Config, Error, Event, RecvError, SecretKey, State};
 
 const USAGE: &str = "\
 usage: agent --bind ADDR [--name NAME] [--join ADDR[,ADDR...]] [--advertise ADDR]
-             [--config lan|wan|local] [--meta TEXT] [--status SECONDS] [--sync-interval SECONDS]
-             [--allow NETWORK[,NETWORK...]]
+             [--config lan|wan|local] [--meta TEXT | --tag KEY=VALUE...] [--status SECONDS]
+             [--sync-interval SECONDS] [--allow NETWORK[,NETWORK...]]
              [--key-file FILE | --quic --ca FILE --cert FILE --key FILE | --insecure-plaintext]
        agent keygen [--out FILE]
        agent gen-certs --out DIR --names NAME[,NAME...]
@@ -49,6 +49,7 @@ struct Args {
     join: Vec<SocketAddr>,
     config: Config,
     meta: String,
+    tags: Vec<(String, String)>,
     status: Duration,
     quic: Option<(PathBuf, PathBuf, PathBuf)>,
     key: Option<SecretKey>,
@@ -86,6 +87,7 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
         join: Vec::new(),
         config: Config::lan(),
         meta: String::new(),
+        tags: Vec::new(),
         status: Duration::from_secs(10),
         quic: None,
         key: None,
@@ -104,6 +106,11 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
             "--advertise" => parsed.advertise = Some(value()?.parse().map_err(|_| "--advertise takes an address")?),
             "--join" => parsed.join = parse_addrs(&value()?)?,
             "--meta" => parsed.meta = value()?,
+            "--tag" => {
+                let text = value()?;
+                let (k, v) = text.split_once('=').ok_or_else(|| format!("--tag takes KEY=VALUE, not `{text}`"))?;
+                parsed.tags.push((k.to_owned(), v.to_owned()));
+            }
             // Members outside these networks are refused (docs/admission.md).
             "--allow" => {
                 for text in value()?.split(',') {
@@ -256,6 +263,9 @@ async fn run(args: Args) -> Result<(), String> {
     let stamp = move || format!("[{:>9.3}s]", start.elapsed().as_secs_f64());
     let name = args.name.clone().unwrap_or_else(|| format!("agent-{}", args.advertise.unwrap_or(args.bind)));
     let mut builder = Cluster::builder(name.clone()).config(args.config).bind(args.bind).metadata(args.meta);
+    for (key, value) in args.tags {
+        builder = builder.tag(key, value);
+    }
     if let Some(addr) = args.advertise {
         builder = builder.advertise(addr);
     }
@@ -369,7 +379,13 @@ fn print_event(stamp: &str, event: &Event) {
             let addr = m.addrs.first().map_or(String::new(), ToString::to_string);
             println!("{stamp} + {} joined at {addr}", shown(&m.name));
         }
-        Event::MemberUpdated(m) => println!("{stamp} ~ {} updated: {}", shown(&m.name), shown_bytes(&m.meta)),
+        Event::MemberUpdated { member, changed_tags, .. } if !changed_tags.is_empty() => {
+            let changes: Vec<String> = changed_tags.iter().map(ToString::to_string).collect();
+            println!("{stamp} ~ {} tags changed: {}", shown(&member.name), changes.join(", "));
+        }
+        Event::MemberUpdated { member, .. } => {
+            println!("{stamp} ~ {} updated: {}", shown(&member.name), shown_bytes(&member.meta));
+        }
         Event::MemberSuspected { member, by } => {
             println!("{stamp} ? {} suspected by {}", shown(&member.name), shown(by));
         }

@@ -47,7 +47,7 @@ pub use swim_protocol::{
 };
 pub use swim_runtime::{
     Builder, Cluster, DEFAULT_PORT, Error, Event, Events, Fault, Member, Name, PeriodReport, RecvError, RuntimeOptions,
-    View, metrics,
+    TagChange, TagsError, TagsView, View, metrics,
 };
 pub use swim_transport::{Transport, udp};
 #[cfg(feature = "test-util")]
@@ -59,3 +59,8 @@ pub use swim_transport::{quic, tls};
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]
 struct ReadmeDoctests;
+
+/// The docs pages' Rust blocks, compiled as doctests too.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/tags.md")]
+struct TagsDoctests;

@@ -176,6 +176,14 @@ impl Node {
             return; // a process that left does not come back; a newer one may
         }
         let changed = entry.meta != update.meta || !entry.addrs.iter().copied().eq(update.addrs.iter());
+        // Queued before the entry changes, so that an update carries the
+        // metadata it replaces; they show the member as it is after.
+        if was == State::Suspect {
+            self.member_event_as(MemberEvent::Recovered, slot, update.version);
+        }
+        if was != State::Faulty && was != State::Left && (changed || restarted) {
+            self.member_event_as(MemberEvent::Updated, slot, update.version);
+        }
         self.members.set_version(slot, update.version);
         if let Some(entry) = self.members.get_mut(slot) {
             if changed {
@@ -188,19 +196,9 @@ impl Node {
         }
         self.members.set_state(slot, State::Alive, now);
         self.disseminate(now, slot);
-        match was {
-            State::Faulty | State::Left => {
-                self.probe_list.insert(slot);
-                self.member_event(MemberEvent::Joined, slot);
-            }
-            State::Suspect => {
-                self.member_event(MemberEvent::Recovered, slot);
-                if changed || restarted {
-                    self.member_event(MemberEvent::Updated, slot);
-                }
-            }
-            State::Alive if changed || restarted => self.member_event(MemberEvent::Updated, slot),
-            State::Alive => {}
+        if matches!(was, State::Faulty | State::Left) {
+            self.probe_list.insert(slot);
+            self.member_event(MemberEvent::Joined, slot);
         }
     }
 
@@ -652,7 +650,23 @@ impl Node {
             member,
             state,
             version,
-            by: arena.store(by_name),
+            bytes: arena.store(by_name),
+        });
+    }
+
+    /// Queues a member event for the member about to become alive at
+    /// `version`; an update carries the metadata it replaces (the entry's
+    /// current metadata).
+    fn member_event_as(&mut self, kind: MemberEvent, slot: u32, version: Version) {
+        let Some(member) = self.members.reference(slot) else { return };
+        let Some(entry) = self.members.get(slot) else { return };
+        let previous: &[u8] = if kind == MemberEvent::Updated { &entry.meta } else { &[] };
+        self.events.push_with(previous.len(), |arena| Record::Member {
+            kind,
+            member,
+            state: State::Alive,
+            version,
+            bytes: arena.store(previous),
         });
     }
 

@@ -445,7 +445,7 @@ impl Node {
         };
         let bytes = self.events.bytes();
         Some(match record {
-            Record::Member { kind, member, state, version, by } => {
+            Record::Member { kind, member, state, version, bytes: extra } => {
                 let entry = self.members.resolve(member)?;
                 let member = MemberInfo {
                     state,
@@ -455,10 +455,10 @@ impl Node {
                 };
                 match kind {
                     MemberEvent::Joined => Event::Joined(member),
-                    MemberEvent::Updated => Event::Updated(member),
-                    MemberEvent::Suspected => Event::Suspected { member, by: by.get(bytes) },
+                    MemberEvent::Updated => Event::Updated { member, previous_meta: extra.get(bytes) },
+                    MemberEvent::Suspected => Event::Suspected { member, by: extra.get(bytes) },
                     MemberEvent::Recovered => Event::Recovered(member),
-                    MemberEvent::Faulty => Event::Faulty { member, by: by.get(bytes) },
+                    MemberEvent::Faulty => Event::Faulty { member, by: extra.get(bytes) },
                     MemberEvent::Left => Event::Left(member),
                 }
             }

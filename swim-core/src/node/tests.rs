@@ -114,7 +114,9 @@ fn describe(e: &Event<'_>) -> String {
     let n = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
     match e {
         Event::Joined(m) => format!("joined {}", n(m.name)),
-        Event::Updated(m) => format!("updated {} meta={}", n(m.name), n(m.meta)),
+        Event::Updated { member: m, previous_meta } => {
+            format!("updated {} meta={} (was {})", n(m.name), n(m.meta), n(previous_meta))
+        }
         Event::Suspected { member, by } => format!("suspected {} by {}", n(member.name), n(by)),
         Event::Recovered(m) => format!("recovered {}", n(m.name)),
         Event::Faulty { member, by } => format!("faulty {} by {}", n(member.name), n(by)),
@@ -583,7 +585,17 @@ fn metadata_changes_are_gossiped_with_a_new_incarnation() {
         })],
     );
     feed(&mut n, Time::ZERO, addr(1), &update).unwrap();
-    assert_eq!(drain_events(&mut n), ["updated n1 meta=v2"]);
+    assert_eq!(drain_events(&mut n), ["updated n1 meta=v2 (was )"]);
+    // The next one says what it replaces, even when two arrive before the
+    // application looks.
+    for (incarnation, meta) in [(2, &b"v3"[..]), (3, b"v4")] {
+        let update = packet(
+            Message::Ack(Ack { seq: 0, source: b"n1", payload: &[] }),
+            &[Message::Alive(Alive { generation: 0, incarnation, name: &name(1), addrs: Addrs::from_slice(&a), meta })],
+        );
+        feed(&mut n, Time::ZERO, addr(1), &update).unwrap();
+    }
+    assert_eq!(drain_events(&mut n), ["updated n1 meta=v4 (was v2)", "updated n1 meta=v4 (was v3)"]);
 }
 
 #[test]

@@ -749,7 +749,7 @@ impl Drop for Sim {
 pub fn event_kind(event: &Event<'_>) -> &'static str {
     match event {
         Event::Joined(_) => "joined",
-        Event::Updated(_) => "updated",
+        Event::Updated { .. } => "updated",
         Event::Suspected { .. } => "suspected",
         Event::Recovered(_) => "recovered",
         Event::Faulty { .. } => "faulty",
