@@ -119,8 +119,13 @@ pub enum CommandError {
     /// A sync cannot be accepted or opened: as many as configured are
     /// running.
     TooManySyncs,
-    /// No live member of that name is known.
+    /// No live member of that name is known (other than this node).
     UnknownMember,
+    /// The member is known, but faulty or gone.
+    MemberDown(crate::State),
+    /// Every slot for messages waiting to be sent is taken
+    /// ([`MESSAGE_SLOTS`](crate::MESSAGE_SLOTS)); try again later.
+    MessageQueueFull,
     /// The source tried too often (join or sync rate limit).
     RateLimited,
     /// The source is outside `security.allowed_networks`.
@@ -142,6 +147,8 @@ impl fmt::Display for CommandError {
             CommandError::BroadcastQueueFull => f.write_str("the broadcast queue is full"),
             CommandError::TooManySyncs => f.write_str("too many syncs running"),
             CommandError::UnknownMember => f.write_str("no live member of that name"),
+            CommandError::MemberDown(state) => write!(f, "the member is {state}"),
+            CommandError::MessageQueueFull => f.write_str("too many messages waiting to be sent"),
             CommandError::RateLimited => f.write_str("too many attempts from this source"),
             CommandError::NotAllowed => f.write_str("the source is outside the allowed networks"),
             CommandError::NoEncryption => f.write_str("encryption is not configured"),

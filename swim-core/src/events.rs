@@ -156,6 +156,18 @@ pub enum Event<'a> {
         /// Its address, if it gave one.
         addr: Option<SocketAddr>,
     },
+    /// A direct message from another member arrived
+    /// ([`Node::send_message`](crate::Node::send_message),
+    /// [`Node::send_reliable`](crate::Node::send_reliable)).
+    Message {
+        /// The member that sent it (as its datagram or stream names it).
+        from: &'a [u8],
+        /// The payload.
+        payload: &'a [u8],
+        /// Whether it came over a stream (and the sender is told it
+        /// arrived) rather than in a datagram.
+        reliable: bool,
+    },
     /// The join completed through this seed.
     JoinSucceeded {
         /// The seed that answered.
@@ -227,6 +239,11 @@ pub(crate) enum Record {
     },
     JoinFailed {
         reason: JoinFailure,
+    },
+    Message {
+        from: Span,
+        payload: Span,
+        reliable: bool,
     },
 }
 

@@ -91,6 +91,16 @@ pub struct Stats {
     pub spread_time: Duration,
     /// User broadcasts delivered to the application.
     pub broadcasts_delivered: u64,
+    /// Direct messages this node sent (queued as a datagram, or opened as
+    /// an exchange).
+    pub messages_sent: u64,
+    /// Reliable messages the receiver acknowledged.
+    pub messages_delivered: u64,
+    /// Direct messages received and handed to the application.
+    pub messages_received: u64,
+    /// Direct messages received and dropped (larger than
+    /// `limits.max_message`, or claiming to come from this node).
+    pub messages_refused: u64,
     /// User broadcasts that arrived with a sync rather than by gossip (the
     /// repair path; included in `broadcasts_delivered`).
     pub broadcasts_repaired: u64,

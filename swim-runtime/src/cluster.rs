@@ -36,6 +36,7 @@ pub(crate) enum Command {
     Broadcast { payload: Bytes, reply: oneshot::Sender<Result<u32, Error>> },
     SetMetadata { meta: Bytes, reply: oneshot::Sender<Result<(), Error>> },
     Tags { edit: TagEdit, reply: oneshot::Sender<Result<(), Error>> },
+    Send { to: Name, payload: Bytes, reliable: bool, reply: oneshot::Sender<Result<(), Error>> },
     Stats { reply: oneshot::Sender<Stats> },
     Leave { timeout: Duration, reply: oneshot::Sender<Result<(), Error>> },
     Key { change: KeyChange, reply: oneshot::Sender<Result<Vec<u32>, Error>> },
@@ -304,6 +305,46 @@ impl Cluster {
     pub async fn set_metadata(&self, meta: impl Into<Bytes>) -> Result<(), Error> {
         let meta = meta.into();
         self.ask(|reply| Command::SetMetadata { meta, reply }).await?
+    }
+
+    /// Sends `payload` to the member `to` in one datagram, best effort:
+    /// sealed like every datagram, it arrives at most once as
+    /// [`Event::Message`](crate::Event::Message) with `reliable: false`, or
+    /// is lost, and nothing says which. Returns once it is queued. At most
+    /// `dissemination.max_broadcast_payload` bytes (about 1,000 over UDP).
+    ///
+    /// Refused, with nothing sent: a member this one does not know
+    /// ([`CommandError::UnknownMember`](swim_protocol::CommandError::UnknownMember),
+    /// this member included), one faulty or gone
+    /// ([`CommandError::MemberDown`](swim_protocol::CommandError::MemberDown)),
+    /// a payload too large
+    /// ([`CommandError::TooLarge`](swim_protocol::CommandError::TooLarge)),
+    /// or too many messages waiting
+    /// ([`CommandError::MessageQueueFull`](swim_protocol::CommandError::MessageQueueFull)).
+    ///
+    /// ```no_run
+    /// # async fn demo(cluster: swim_runtime::Cluster) -> Result<(), swim_runtime::Error> {
+    /// cluster.send("cache-2", "invalidate user:42").await?;
+    /// cluster.send_reliable("cache-2", vec![0u8; 20_000]).await?; // acknowledged
+    /// # Ok(()) }
+    /// ```
+    pub async fn send(&self, to: impl Into<Name>, payload: impl Into<Bytes>) -> Result<(), Error> {
+        let (to, payload) = (to.into(), payload.into());
+        self.ask(|reply| Command::Send { to, payload, reliable: false, reply }).await?
+    }
+
+    /// Sends `payload` to the member `to` over a stream (TCP beside UDP, a
+    /// QUIC stream over QUIC), sealed like every sync frame, and returns
+    /// once the receiver acknowledged it: it was handed to the receiver's
+    /// application as [`Event::Message`](crate::Event::Message) with
+    /// `reliable: true`. At most `limits.max_message` bytes (32 KiB by
+    /// default). Refused as [`send`](Cluster::send) is; and
+    /// [`Error::NotDelivered`] when no acknowledgement came (it may still
+    /// have arrived: make it idempotent, or number it). Messages wait for a
+    /// free stream slot (`sync.max_concurrent`) when all are busy.
+    pub async fn send_reliable(&self, to: impl Into<Name>, payload: impl Into<Bytes>) -> Result<(), Error> {
+        let (to, payload) = (to.into(), payload.into());
+        self.ask(|reply| Command::Send { to, payload, reliable: true, reply }).await?
     }
 
     /// Sets this member's tag `key` to `value`, keeping its other tags;

@@ -19,6 +19,7 @@ use tokio::time::{Instant, Sleep};
 use crate::cluster::{Command, KeyChange, View};
 use crate::error::Error;
 use crate::events::Publisher;
+use crate::messages::Deliveries;
 use crate::metrics::Metrics;
 use crate::syncs::{SyncEvent, Syncs};
 use crate::tags::TagEdit;
@@ -65,6 +66,8 @@ pub(crate) struct Driver<T: Transport> {
     send: Vec<u8>,
     frame: Vec<u8>,
     syncs: Syncs<T::Stream>,
+    /// Reliable messages waiting to start or to be acknowledged.
+    deliveries: Deliveries,
     join: Option<oneshot::Sender<Result<SocketAddr, Error>>>,
     leave: Option<(Instant, oneshot::Sender<Result<(), Error>>)>,
     wake_at: Option<Instant>,
@@ -100,6 +103,7 @@ impl<T: Transport> Driver<T> {
             send: vec![0; budget],
             frame: Vec::new(),
             syncs,
+            deliveries: Deliveries::default(),
             join: None,
             leave: None,
             wake_at: None,
@@ -293,6 +297,10 @@ impl<T: Transport> Driver<T> {
         if (self.view.stale || period != self.view.period) && self.view.tx.receiver_count() > 0 {
             self.refresh_view();
         }
+        if !self.deliveries.is_idle() {
+            self.deliveries.reap(&self.node);
+            self.deliveries.start(&mut self.node, now);
+        }
         while let Some(open) = self.node.poll_sync_open() {
             let connect = self.transport.connect(open.peer);
             self.syncs.connecting(open.id, connect, open.peer);
@@ -362,6 +370,10 @@ impl<T: Transport> Driver<T> {
                 self.view.stale = true;
                 let _ = reply.send(self.set_tags(now, edit));
             }
+            Command::Send { to, payload, reliable: false, reply } => {
+                let _ = reply.send(self.node.send_message(now, to.as_bytes(), &payload).map_err(Error::from));
+            }
+            Command::Send { to, payload, reliable: true, reply } => self.deliveries.queue(to, payload, reply),
             Command::Stats { reply } => {
                 let _ = reply.send(self.node.stats());
             }
@@ -461,6 +473,7 @@ impl<T: Transport> Driver<T> {
                 }
             }
             Some(SyncStatus::Done) => {
+                self.deliveries.acknowledged(id);
                 if self.syncs.flushed(id) {
                     self.node.close_sync(id);
                     self.close_sync(id);

@@ -93,6 +93,15 @@ pub enum Error {
         /// The non-loopback address the member would be reached at.
         addr: std::net::SocketAddr,
     },
+    /// A reliable message was not acknowledged: the stream could not be
+    /// opened or broke, the receiver refused it (an older member that does
+    /// not know direct messages, a full sync pool), or no answer came within
+    /// the sync deadline (20 periods, at least 10 s). It may or may not
+    /// have arrived.
+    NotDelivered {
+        /// The member it was for.
+        to: crate::Name,
+    },
     /// Tags that cannot be encoded (an empty or overlong key, an overlong
     /// value); nothing changed.
     Tags(swim_wire::tags::TagsError),
@@ -125,6 +134,7 @@ impl fmt::Display for Error {
                  `Builder::insecure_plaintext()` runs without either"
             ),
             Error::Tags(e) => write!(f, "bad tags: {e}"),
+            Error::NotDelivered { to } => write!(f, "the message to {to} was not acknowledged"),
             Error::MetadataNotTags => f.write_str(
                 "this member's metadata is raw bytes, not tags: set all tags at once with `set_tags` to replace it",
             ),
@@ -151,9 +161,10 @@ impl Error {
             Error::Command(_) | Error::Superseded | Error::Stopped | Error::Tags(_) | Error::MetadataNotTags => {
                 Fault::Usage
             }
-            Error::JoinFailed(JoinFailure::NoAnswer) | Error::LeaveTimedOut | Error::WaitTimedOut { .. } => {
-                Fault::Network
-            }
+            Error::JoinFailed(JoinFailure::NoAnswer)
+            | Error::LeaveTimedOut
+            | Error::WaitTimedOut { .. }
+            | Error::NotDelivered { .. } => Fault::Network,
             Error::JoinFailed(_) => Fault::Peer,
         }
     }

@@ -34,6 +34,7 @@ mod cluster;
 mod driver;
 mod error;
 mod events;
+mod messages;
 pub mod metrics;
 mod report;
 mod syncs;

@@ -16,6 +16,9 @@
 //! | `swim_faulty_total` | counter | members declared faulty (as seen here) |
 //! | `swim_refutations_total` | counter | suspicions of this member it refuted |
 //! | `swim_broadcasts_delivered_total` | counter | user broadcasts delivered here |
+//! | `swim_messages_sent_total` | counter | direct messages sent (datagrams queued, reliable exchanges opened) |
+//! | `swim_messages_delivered_total` | counter | reliable messages the receiver acknowledged |
+//! | `swim_messages_received_total` | counter | direct messages received and handed to the application |
 //! | `swim_syncs_completed_total` | counter | sync exchanges completed |
 //! | `swim_syncs_refused_total` | counter | syncs refused because as many as configured were running |
 //! | `swim_sync_streams_failed_total` | counter | sync streams dropped: connection failures, resets, oversized or invalid frames |
@@ -36,7 +39,7 @@ use swim_protocol::Stats;
 type Tracked = (Counter, fn(&Stats) -> u64);
 
 pub(crate) struct Metrics {
-    counters: [Tracked; 25],
+    counters: [Tracked; 28],
     streams_failed: Counter,
     members_live: Gauge,
     members_known: Gauge,
@@ -66,6 +69,9 @@ impl Metrics {
                 (c("swim_faulty_total"), |s| s.faulty_declared),
                 (c("swim_refutations_total"), |s| s.refutations),
                 (c("swim_broadcasts_delivered_total"), |s| s.broadcasts_delivered),
+                (c("swim_messages_sent_total"), |s| s.messages_sent),
+                (c("swim_messages_delivered_total"), |s| s.messages_delivered),
+                (c("swim_messages_received_total"), |s| s.messages_received),
                 (c("swim_syncs_completed_total"), |s| s.syncs_completed),
                 (c("swim_syncs_refused_total"), |s| s.syncs_refused),
                 (c("swim_overload_reports_total"), |s| s.overload_reports),

@@ -253,6 +253,18 @@ pub enum Event {
         /// Its address, if it gave one.
         addr: Option<SocketAddr>,
     },
+    /// A direct message from another member arrived
+    /// ([`Cluster::send`](crate::Cluster::send),
+    /// [`Cluster::send_reliable`](crate::Cluster::send_reliable)).
+    Message {
+        /// Who sent it.
+        from: Name,
+        /// The payload.
+        payload: Bytes,
+        /// Whether it came over a stream (the sender was told it arrived)
+        /// rather than in a datagram.
+        reliable: bool,
+    },
     /// This member was suspected (or declared faulty) and refuted it.
     Refuted {
         /// Its new incarnation.
@@ -306,6 +318,11 @@ impl Event {
             E::NotAdmitted { name, addr } => Event::NotAdmitted { name: Name::from(*name), addr: *addr },
             E::JoinSucceeded { seed } => Event::JoinSucceeded { seed: *seed },
             E::JoinFailed { reason } => Event::JoinFailed { reason: *reason },
+            E::Message { from, payload, reliable } => Event::Message {
+                from: Name::from(*from),
+                payload: Bytes::copy_from_slice(payload),
+                reliable: *reliable,
+            },
             _ => return None,
         })
     }

@@ -55,7 +55,7 @@ pub use error::{Error, ErrorKind, Field, Result};
 pub use message::{
     Ack, Alive, Faulty, Gossip, ITEM_HEADER_LEN, IndirectAck, IndirectPing, JoinRequest, JoinResponse, JoinStatus,
     Kind, Left, MemberRecord, MemberState, Message, Nack, Ping, Suspect, Sync, SyncDiff, SyncDigest, SyncFlags,
-    UserBroadcast,
+    UserBroadcast, UserMessage,
 };
 pub use packet::{
     DEFAULT_BUDGET, DEFAULT_MAX_METADATA, DecodeOptions, Header, MAGIC, MAX_GENERATION, MAX_LABEL_LEN, MAX_NAME_LEN,

@@ -31,8 +31,12 @@
 //! | `0x45` | [`MemberRecord`] | state u8, an [`Alive`] body, accuser (a name, or a zero byte for none) |
 //! | `0x46` | [`SyncDigest`] | key u64, buckets u32, first u32, count u16, count values u32 |
 //! | `0x47` | [`SyncDiff`] | buckets u32, first u32, count u16, count bytes of bits |
+//! | `0x48` | [`UserMessage`] | payload blob (up to 65,535 bytes) |
 //!
-//! Member records and the digest items ride only on a [`Sync`].
+//! Member records and the digest items ride only on a [`Sync`]. A user
+//! message rides on a [`Gossip`] datagram (best effort) or alone on a
+//! message exchange's [`Sync`] frame (reliable); its sender is the primary
+//! message's source.
 //!
 //! A member's *version* is its process generation (drawn when the process
 //! starts, larger for every later process of the same name) and its
@@ -87,6 +91,8 @@ pub enum Kind {
     SyncDigest = 0x46,
     /// [`SyncDiff`].
     SyncDiff = 0x47,
+    /// [`UserMessage`].
+    UserMessage = 0x48,
 }
 
 impl fmt::Display for Kind {
@@ -97,7 +103,7 @@ impl fmt::Display for Kind {
 
 impl Kind {
     /// Every kind this version knows.
-    pub const ALL: [Kind; 17] = [
+    pub const ALL: [Kind; 18] = [
         Kind::Ping,
         Kind::Ack,
         Kind::IndirectPing,
@@ -115,6 +121,7 @@ impl Kind {
         Kind::MemberRecord,
         Kind::SyncDigest,
         Kind::SyncDiff,
+        Kind::UserMessage,
     ];
 
     /// The kind for a wire byte, if this version knows it.
@@ -137,6 +144,7 @@ impl Kind {
             0x45 => Kind::MemberRecord,
             0x46 => Kind::SyncDigest,
             0x47 => Kind::SyncDiff,
+            0x48 => Kind::UserMessage,
             _ => return None,
         })
     }
@@ -177,6 +185,7 @@ impl Kind {
             Kind::MemberRecord => "member record",
             Kind::SyncDigest => "sync digest",
             Kind::SyncDiff => "sync diff",
+            Kind::UserMessage => "user message",
         }
     }
 }
@@ -337,6 +346,14 @@ pub struct UserBroadcast<'a> {
     pub payload: &'a [u8],
 }
 
+/// A direct message: an application payload for the receiver alone, from
+/// the member named by the primary message it rides with.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct UserMessage<'a> {
+    /// The application payload.
+    pub payload: &'a [u8],
+}
+
 /// Join request: a new member introduces itself to a seed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct JoinRequest<'a> {
@@ -458,6 +475,7 @@ debug_with_bytes!(Suspect { generation: plain, incarnation: plain, name: bytes, 
 debug_with_bytes!(Faulty { generation: plain, incarnation: plain, name: bytes, by: bytes });
 debug_with_bytes!(Left { generation: plain, incarnation: plain, name: bytes });
 debug_with_bytes!(UserBroadcast { generation: plain, seq: plain, ttl_ms: plain, origin: bytes, payload: bytes });
+debug_with_bytes!(UserMessage { payload: bytes });
 debug_with_bytes!(JoinResponse {
     seq: plain,
     status: plain,
@@ -500,6 +518,8 @@ pub enum Message<'a> {
     MemberRecord(MemberRecord<'a>),
     SyncDigest(SyncDigest<'a>),
     SyncDiff(SyncDiff<'a>),
+    /// A direct message.
+    UserMessage(UserMessage<'a>),
 }
 
 /// The body layout of one message: how to read, size and write it.
@@ -734,6 +754,21 @@ impl<'a> Body<'a> for UserBroadcast<'a> {
     }
 }
 
+impl<'a> Body<'a> for UserMessage<'a> {
+    #[inline(always)]
+    fn read(r: &mut Reader<'a>, _: &DecodeOptions) -> Step<Self> {
+        Ok(UserMessage { payload: r.blob(Field::Payload, usize::from(u16::MAX))? })
+    }
+    #[inline(always)]
+    fn len(&self) -> usize {
+        blob_len(self.payload)
+    }
+    #[inline(always)]
+    fn write(&self, w: &mut Writer<'_>) -> Step<()> {
+        w.blob(self.payload, Field::Payload)
+    }
+}
+
 impl<'a> Body<'a> for JoinRequest<'a> {
     #[inline(always)]
     fn read(r: &mut Reader<'a>, opts: &DecodeOptions) -> Step<Self> {
@@ -798,6 +833,7 @@ macro_rules! each_message {
             Message::MemberRecord($m) => $body,
             Message::SyncDigest($m) => $body,
             Message::SyncDiff($m) => $body,
+            Message::UserMessage($m) => $body,
         }
     };
 }
@@ -823,6 +859,7 @@ impl<'a> Message<'a> {
             Message::MemberRecord(_) => Kind::MemberRecord,
             Message::SyncDigest(_) => Kind::SyncDigest,
             Message::SyncDiff(_) => Kind::SyncDiff,
+            Message::UserMessage(_) => Kind::UserMessage,
         }
     }
 
@@ -874,6 +911,7 @@ impl<'a> Message<'a> {
             Kind::MemberRecord => Message::MemberRecord(Body::read(r, opts)?),
             Kind::SyncDigest => Message::SyncDigest(Body::read(r, opts)?),
             Kind::SyncDiff => Message::SyncDiff(Body::read(r, opts)?),
+            Kind::UserMessage => Message::UserMessage(Body::read(r, opts)?),
         })
     }
 

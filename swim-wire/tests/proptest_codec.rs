@@ -97,6 +97,7 @@ impl Spec {
                 values: &self.blob[..self.blob.len() / 4 * 4],
             }),
             Kind::SyncDiff => Message::SyncDiff(SyncDiff { buckets: self.n1, first: self.n2, bits: &self.blob }),
+            Kind::UserMessage => Message::UserMessage(UserMessage { payload: &self.blob }),
         }
     }
 }

@@ -394,6 +394,10 @@ fn print_event(stamp: &str, event: &Event) {
             println!("{stamp} x {} faulty, declared by {}", shown(&member.name), shown(by));
         }
         Event::MemberLeft(m) => println!("{stamp} - {} left", shown(&m.name)),
+        Event::Message { from, payload, reliable } => {
+            let how = if *reliable { "reliable" } else { "best effort" };
+            println!("{stamp} > message from {} ({how}): {}", shown(from), shown_bytes(payload));
+        }
         Event::Broadcast { origin, payload, .. } => {
             println!("{stamp} * broadcast from {}: {}", shown(origin), shown_bytes(payload));
         }

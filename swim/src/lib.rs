@@ -64,3 +64,7 @@ struct ReadmeDoctests;
 #[cfg(doctest)]
 #[doc = include_str!("../../docs/tags.md")]
 struct TagsDoctests;
+
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/messages.md")]
+struct MessagesDoctests;

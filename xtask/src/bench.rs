@@ -14,6 +14,10 @@ pub(crate) const BENCHES: &[(&str, &str)] = &[
         "bytes, records and CPU of one periodic sync, delta against full, at 1,000 and 16,000 members with 0, 1 and 100 differing",
     ),
     (
+        "messages",
+        "direct messages: datagram and exchange sizes, and loopback latencies (best effort, reliable) over encrypted UDP+TCP and QUIC",
+    ),
+    (
         "udp",
         "N members (--members N, 256 by default) in one process over loopback UDP: burst-join convergence, CPU, bytes, messages, false verdicts and RSS per member",
     ),

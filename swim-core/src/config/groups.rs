@@ -224,6 +224,14 @@ pub struct LimitsConfig {
     /// Metadata rides in member records: keep it small (a few hundred bytes)
     /// so that updates still share datagrams.
     pub max_metadata: usize,
+    /// Largest reliable direct message, in bytes (1 to 60,000; default
+    /// 32,768). It travels in one sync frame, so a smaller
+    /// `sync.frame_budget` lowers it to the frame less 1 KiB (for headers
+    /// and the envelope). Larger messages are refused when sent, and
+    /// dropped when received. (A best-effort message is bounded by the datagram:
+    /// `dissemination.max_broadcast_payload`.) The core holds a received
+    /// message until the application polls it, beside its events.
+    pub max_message: usize,
     /// Members to pre-size tables for: the cluster size you expect, so that
     /// a converged node allocates nothing more (at most `max_members`).
     pub expected_members: usize,

@@ -130,6 +130,7 @@ impl Config {
             limits: LimitsConfig {
                 packet_budget: DEFAULT_BUDGET,
                 max_metadata: 512,
+                max_message: 32 * 1024,
                 expected_members: 64,
                 max_members: 1 << 20,
                 tombstone_ttl: Duration::from_secs(300),
@@ -387,6 +388,9 @@ impl Config {
         if l.max_metadata > 60_000 {
             return fail("limits.max_metadata", "must be at most 60000 bytes");
         }
+        if !(1..=60_000).contains(&l.max_message) {
+            return fail("limits.max_message", "must be between 1 and 60000 bytes");
+        }
         if l.max_members < 2 || l.max_members > 1 << 24 {
             return fail("limits.max_members", "must be between 2 and 16777216");
         }
@@ -555,6 +559,7 @@ mod tests {
             ("dissemination.retransmit_mult", |c| c.dissemination.retransmit_mult = 0),
             ("limits.packet_budget", |c| c.limits.packet_budget = 100),
             ("limits.max_metadata", |c| c.limits.max_metadata = 70_000),
+            ("limits.max_message", |c| c.limits.max_message = 0),
             ("limits.max_members", |c| c.limits.max_members = 1),
             ("limits.expected_members", |c| c.limits.expected_members = c.limits.max_members + 1),
             ("limits.tombstone_ttl", |c| c.limits.tombstone_ttl = Duration::from_millis(1)),

@@ -142,6 +142,11 @@ impl Node {
             }
             Message::Left(l) => self.apply_left(now, l.name, Version::new(l.generation, l.incarnation)),
             Message::UserBroadcast(b) => self.on_broadcast(now, &b, true),
+            Message::UserMessage(m) => {
+                if let Some(from) = from {
+                    self.on_message(from.name, m.payload, false);
+                }
+            }
             // The codec admits only the kinds above after the primary message
             // of a datagram (member records only follow a sync header).
             _ => {}

@@ -25,6 +25,7 @@ mod forwards;
 mod input;
 mod leave;
 mod membership;
+mod messages;
 mod multicast;
 mod probe;
 mod seal;
@@ -33,6 +34,7 @@ mod timers;
 mod transmit;
 
 pub use admission::{Admission, Candidate};
+pub use messages::MESSAGE_SLOTS;
 pub use sync::{SyncId, SyncOpen, SyncStatus};
 pub use transmit::Transmit;
 
@@ -151,6 +153,8 @@ pub struct Node {
     join: Option<commands::Join>,
     leave: Option<leave::Leave>,
     syncs: Syncs,
+    /// Direct messages not yet written.
+    pending: messages::Pending,
     sealing: Option<seal::Sealing>,
     /// A wall-clock reading: (node time, ms since the Unix epoch).
     wall: Option<(Time, u64)>,
@@ -213,7 +217,11 @@ impl Node {
         // Sequence numbers start at a random value, so that an ack cannot
         // be predicted from the node's start.
         let next_seq = (rng.next_u64() >> 32) as u32;
-        let event_bytes = (64 * 1024).max(8 * (config.dissemination.max_broadcast_payload + 2 * MAX_NAME_LEN));
+        // Room for the broadcasts of a busy step, and for the largest
+        // direct message beside them.
+        let event_bytes = (64 * 1024).max(8 * (config.dissemination.max_broadcast_payload + 2 * MAX_NAME_LEN))
+            + config.limits.max_message
+            + MAX_NAME_LEN;
         let node = Node {
             decode,
             rng,
@@ -242,6 +250,7 @@ impl Node {
             join: None,
             leave: None,
             syncs: Syncs::new(config.sync.max_concurrent),
+            pending: messages::Pending::default(),
             sealing,
             wall: None,
             join_limiter: Limiter::new(config.security.join_rate, expected.clamp(64, 1024)),
@@ -471,6 +480,9 @@ impl Node {
             Record::Refuted { incarnation } => Event::Refuted { incarnation },
             Record::NotAdmitted { name, addr } => Event::NotAdmitted { name: name.get(bytes), addr },
             Record::JoinSucceeded { seed } => Event::JoinSucceeded { seed },
+            Record::Message { from, payload, reliable } => {
+                Event::Message { from: from.get(bytes), payload: payload.get(bytes), reliable }
+            }
             Record::JoinFailed { reason } => Event::JoinFailed { reason },
         })
     }
@@ -571,6 +583,8 @@ mod admission_tests;
 mod leave_tests;
 #[cfg(test)]
 mod membership_tests;
+#[cfg(test)]
+mod messages_tests;
 #[cfg(test)]
 mod probe_tests;
 #[cfg(test)]

@@ -52,6 +52,8 @@ mod frames;
 
 use delta::Delta;
 
+use super::messages::MessageLeg;
+
 /// Identifies one sync exchange of a node.
 ///
 /// A whole exchange between two nodes, with the caller carrying the frames
@@ -115,32 +117,34 @@ pub enum SyncStatus {
 }
 
 #[derive(Debug, Clone)]
-struct Session {
+pub(super) struct Session {
     active: bool,
     generation: u32,
-    peer: SocketAddr,
+    pub(super) peer: SocketAddr,
     /// Whom this node's frames are sealed for: the peer by name, or any
     /// receiver (a joiner's sync, to a seed it knows by address only). An
     /// accepting node learns it from the opener's first frame.
-    peer_tag: To,
-    opener: bool,
+    pub(super) peer_tag: To,
+    pub(super) opener: bool,
     join: bool,
-    status: SyncStatus,
+    pub(super) status: SyncStatus,
     /// Next table slot to send.
     cursor: u32,
     /// Next broadcast pool slot to send (after the table).
     broadcast_cursor: u32,
-    chunk: u32,
-    expected_chunk: u32,
+    pub(super) chunk: u32,
+    pub(super) expected_chunk: u32,
     /// Member records received so far.
     records: usize,
     /// Other items (broadcasts, updates) received so far.
     others: usize,
-    deadline: Time,
+    pub(super) deadline: Time,
     /// When it started, in starts: the oldest unproven stream goes first.
     order: u64,
     /// The digest exchange of a delta sync (not in a join's).
     delta: Option<Delta>,
+    /// A message exchange's leg to send (see `messages.rs`).
+    pub(super) message: Option<MessageLeg>,
 }
 
 #[derive(Debug)]
@@ -195,6 +199,14 @@ impl Syncs {
         self.sessions.get_mut(id.index as usize).filter(|s| s.active && s.generation == id.generation)
     }
 
+    pub(super) fn session(&self, id: SyncId) -> Option<&Session> {
+        self.get(id)
+    }
+
+    pub(super) fn session_mut(&mut self, id: SyncId) -> Option<&mut Session> {
+        self.get_mut(id)
+    }
+
     /// Starts a session if its pool has room. Syncs this node opens and
     /// syncs it accepts are counted apart, so accepted streams never stop
     /// this node's own anti-entropy. Among accepted ones, a stream that has
@@ -247,7 +259,7 @@ fn same_network(a: std::net::IpAddr, b: std::net::IpAddr) -> bool {
 
 impl Node {
     /// How long a sync may take before it is abandoned.
-    fn sync_deadline(&self, now: Time) -> Time {
+    pub(super) fn sync_deadline(&self, now: Time) -> Time {
         now + (self.config.probe.period * 20).max(core::time::Duration::from_secs(10))
     }
 
@@ -282,10 +294,46 @@ impl Node {
             deadline: self.sync_deadline(now),
             order: 0,
             delta,
+            message: None,
         };
         let id = self.syncs.start(self.config.sync.max_concurrent, session)?;
         self.syncs.pending.push_back(id);
         Some(id)
+    }
+
+    /// Opens a message exchange with `peer` for the message in pool slot
+    /// `slot` (`None` when too many syncs are running).
+    pub(super) fn open_message_sync(&mut self, now: Time, peer: SocketAddr, peer_tag: To, slot: u16) -> Option<SyncId> {
+        let session = Session {
+            active: true,
+            generation: 0,
+            peer,
+            peer_tag,
+            opener: true,
+            join: false,
+            status: SyncStatus::Send,
+            cursor: 0,
+            broadcast_cursor: 0,
+            chunk: 0,
+            expected_chunk: 0,
+            records: 0,
+            others: 0,
+            deadline: self.sync_deadline(now),
+            order: 0,
+            delta: None,
+            message: Some(MessageLeg::Send(slot)),
+        };
+        let id = self.syncs.start(self.config.sync.max_concurrent, session)?;
+        self.syncs.pending.push_back(id);
+        Some(id)
+    }
+
+    /// A session ends: a message it had not sent gives its slot back.
+    fn end_session(pending: &mut super::messages::Pending, s: &mut Session) {
+        s.active = false;
+        if let Some(MessageLeg::Send(slot)) = s.message.take() {
+            pending.release(slot);
+        }
     }
 
     /// A member this node does not know (or holds faulty or gone) pinged
@@ -344,7 +392,7 @@ impl Node {
     pub(super) fn sync_timer(&mut self, now: Time) {
         let mut abandoned_join = None;
         for s in self.syncs.sessions.iter_mut().filter(|s| s.active && now >= s.deadline) {
-            s.active = false;
+            Self::end_session(&mut self.pending, s);
             if s.opener && s.join {
                 abandoned_join = Some(s.peer);
             }
@@ -496,6 +544,7 @@ impl Node {
             deadline: self.first_frame_deadline(now),
             order: 0,
             delta: None,
+            message: None,
         };
         let started = self.syncs.start(self.config.sync.max_concurrent, session);
         if started.is_none() {
@@ -520,7 +569,7 @@ impl Node {
     /// Ends an exchange (finished or failed) and frees its slot.
     pub fn close_sync(&mut self, id: SyncId) {
         let Some(s) = self.syncs.get_mut(id) else { return };
-        s.active = false;
+        Self::end_session(&mut self.pending, s);
         let (failed_join, peer) = (s.opener && s.join && s.status != SyncStatus::Done, s.peer);
         if failed_join {
             self.retry_join_sync(peer);

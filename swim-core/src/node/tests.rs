@@ -127,6 +127,9 @@ fn describe(e: &Event<'_>) -> String {
         Event::NotAdmitted { name, addr } => format!("not admitted {} {addr:?}", n(name)),
         Event::JoinSucceeded { seed } => format!("join succeeded {seed}"),
         Event::JoinFailed { reason } => format!("join failed {reason:?}"),
+        Event::Message { from, payload, reliable } => {
+            format!("message from {} {} reliable={reliable}", n(from), n(payload))
+        }
     }
 }
 

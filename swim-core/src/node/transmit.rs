@@ -110,6 +110,13 @@ pub(crate) enum Outgoing {
         to: SocketAddr,
         receiver: To,
     },
+    /// A best-effort direct message (its payload in the pending pool),
+    /// with gossip in the room left.
+    Message {
+        to: SocketAddr,
+        receiver: To,
+        slot: u16,
+    },
 }
 
 /// What a ping carries before any other gossip.
@@ -184,6 +191,9 @@ impl Node {
             }
             let mut picked = Picked::new();
             let written = self.write_packet(out, buf, &mut picked);
+            if let Outgoing::Message { slot, .. } = out {
+                self.pending.release(slot);
+            }
             let sealed = written.and_then(|(to, receiver, len)| Some((to, self.seal(buf, len, receiver)?)));
             if let Some((destination, len)) = sealed {
                 self.account(now, &picked);
@@ -360,6 +370,10 @@ impl Node {
             }
             Outgoing::Gossip { to, receiver } => {
                 w.push(&Message::Gossip(Gossip { source: me })).ok()?;
+                (to, receiver)
+            }
+            Outgoing::Message { to, receiver, slot } => {
+                self.write_message(&mut w, slot)?;
                 (to, receiver)
             }
         };

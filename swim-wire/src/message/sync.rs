@@ -26,6 +26,12 @@ impl SyncFlags {
     /// first). A member that does not know this flag ignores it and the
     /// digest, and replies with its whole table, which ends the exchange.
     pub const DELTA: u8 = 0x08;
+    /// A message exchange: the opener's one frame carries a
+    /// [`UserMessage`](crate::UserMessage) instead of state, and the reply
+    /// is an empty frame that acknowledges it. (A member that does not know
+    /// this flag replies with its whole table, without it: the opener takes
+    /// that as a refusal.)
+    pub const MESSAGE: u8 = 0x10;
 
     /// Whether all of `bits` are set.
     pub const fn contains(self, bits: u8) -> bool {

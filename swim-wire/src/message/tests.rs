@@ -84,6 +84,11 @@ fn golden_indirect_ack_and_nack() {
 }
 
 #[test]
+fn golden_user_message() {
+    golden(Message::UserMessage(UserMessage { payload: b"hi" }), "48 0004 | 0002 6869");
+}
+
+#[test]
 fn golden_gossip() {
     golden(Message::Gossip(Gossip { source: b"g" }), "09 0002 | 0167");
 }

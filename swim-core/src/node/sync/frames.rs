@@ -88,6 +88,9 @@ impl Node {
         if s.status != SyncStatus::Send {
             return None;
         }
+        if let Some(leg) = s.message {
+            return self.poll_message_frame(id, leg, buf);
+        }
         let (opener, join, peer_tag, chunk, delta) = (s.opener, s.join, s.peer_tag, s.chunk, s.delta);
         let budget = buf.len().min(self.config.sync.frame_budget);
         let plain_budget = frame::PREFIX_LEN + self.plain_budget(budget.saturating_sub(frame::PREFIX_LEN));
@@ -279,7 +282,7 @@ impl Node {
     ) -> Result<SyncStatus, InputError> {
         let s = self.syncs.get(id).ok_or(InputError::UnknownSync)?;
         let (opener, expected_chunk, records, others) = (s.opener, s.expected_chunk, s.records, s.others);
-        let (peer, mut delta) = (s.peer, s.delta);
+        let (peer, mut delta, message) = (s.peer, s.delta, s.message.is_some());
         // A joiner's first sync teaches it what the cluster already knows.
         let joining = opener && s.join;
         if s.status != SyncStatus::Receive {
@@ -300,6 +303,9 @@ impl Node {
         }
         if !peer_is(sync.source) {
             return Err(InputError::NotThePeer);
+        }
+        if sync.flags.contains(SyncFlags::MESSAGE) || message {
+            return self.merge_message_frame(id, &packet, &sync, unsealed.nonce);
         }
         // Delta or full: the opener's first frame says, and every later
         // frame agrees; a peer that does not know delta syncs replies in
