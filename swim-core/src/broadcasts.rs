@@ -22,6 +22,8 @@ struct Slot {
     payload: Vec<u8>,
     /// When its lifetime ends: it is never passed on after.
     expires: Time,
+    /// A query (its payload a query body) rather than a broadcast.
+    query: bool,
 }
 
 /// A stored broadcast.
@@ -33,6 +35,8 @@ pub(crate) struct Stored<'a> {
     pub(crate) seq: u32,
     pub(crate) payload: &'a [u8],
     pub(crate) expires: Time,
+    /// A query rather than a broadcast.
+    pub(crate) query: bool,
 }
 
 #[derive(Debug)]
@@ -75,6 +79,7 @@ impl Broadcasts {
         slot.payload.clear();
         slot.payload.extend_from_slice(b.payload);
         slot.expires = b.expires;
+        slot.query = b.query;
         Some(index)
     }
 
@@ -86,6 +91,7 @@ impl Broadcasts {
             seq: s.seq,
             payload: &s.payload,
             expires: s.expires,
+            query: s.query,
         })
     }
 
@@ -174,7 +180,7 @@ mod tests {
     use super::*;
 
     fn b(seq: u32, payload: &[u8], expires: Time) -> Stored<'_> {
-        Stored { origin: b"o", generation: 1, seq, payload, expires }
+        Stored { origin: b"o", generation: 1, seq, payload, expires, query: false }
     }
 
     #[test]

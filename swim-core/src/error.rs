@@ -123,6 +123,13 @@ pub enum CommandError {
     UnknownMember,
     /// The member is known, but faulty or gone.
     MemberDown(crate::State),
+    /// A query's options or name cannot be used (says which).
+    BadQuery(&'static str),
+    /// As many queries as this node may have open are awaiting answers
+    /// ([`MAX_OPEN_QUERIES`](crate::MAX_OPEN_QUERIES)).
+    TooManyQueries,
+    /// The query is over (timed out, forgotten, or already answered).
+    QueryOver,
     /// Every slot for messages waiting to be sent is taken
     /// ([`MESSAGE_SLOTS`](crate::MESSAGE_SLOTS)); try again later.
     MessageQueueFull,
@@ -149,6 +156,9 @@ impl fmt::Display for CommandError {
             CommandError::UnknownMember => f.write_str("no live member of that name"),
             CommandError::MemberDown(state) => write!(f, "the member is {state}"),
             CommandError::MessageQueueFull => f.write_str("too many messages waiting to be sent"),
+            CommandError::BadQuery(why) => write!(f, "bad query: {why}"),
+            CommandError::TooManyQueries => f.write_str("too many queries awaiting answers"),
+            CommandError::QueryOver => f.write_str("the query is over (timed out, forgotten or answered)"),
             CommandError::RateLimited => f.write_str("too many attempts from this source"),
             CommandError::NotAllowed => f.write_str("the source is outside the allowed networks"),
             CommandError::NoEncryption => f.write_str("encryption is not configured"),

@@ -168,6 +168,46 @@ pub enum Event<'a> {
         /// arrived) rather than in a datagram.
         reliable: bool,
     },
+    /// A query meant for this node arrived (once); answer it with
+    /// [`Node::respond`](crate::Node::respond) before its timeout, or not.
+    Query {
+        /// What to answer it by.
+        handle: crate::QueryHandle,
+        /// The member that asks.
+        origin: &'a [u8],
+        /// The query's name.
+        name: &'a [u8],
+        /// Its payload.
+        payload: &'a [u8],
+    },
+    /// An answer to a query this node asked (one per member).
+    QueryResponse {
+        /// The query's id ([`Node::query`](crate::Node::query)).
+        id: u32,
+        /// The member that answered.
+        from: &'a [u8],
+        /// Its answer.
+        payload: &'a [u8],
+    },
+    /// A member got a query this node asked (one per member).
+    QueryAck {
+        /// The query's id.
+        id: u32,
+        /// The member.
+        from: &'a [u8],
+    },
+    /// A query this node asked timed out: the last of its events.
+    QueryDone {
+        /// The query's id.
+        id: u32,
+        /// Live members it was meant for when it was asked, as this node
+        /// saw the cluster (this node not counted).
+        asked: u32,
+        /// Members that answered in time.
+        answered: u32,
+        /// Members that acknowledged it in time.
+        acked: u32,
+    },
     /// The join completed through this seed.
     JoinSucceeded {
         /// The seed that answered.
@@ -244,6 +284,27 @@ pub(crate) enum Record {
         from: Span,
         payload: Span,
         reliable: bool,
+    },
+    Query {
+        handle: crate::QueryHandle,
+        origin: Span,
+        name: Span,
+        payload: Span,
+    },
+    QueryResponse {
+        id: u32,
+        from: Span,
+        payload: Span,
+    },
+    QueryAck {
+        id: u32,
+        from: Span,
+    },
+    QueryDone {
+        id: u32,
+        asked: u32,
+        answered: u32,
+        acked: u32,
     },
 }
 

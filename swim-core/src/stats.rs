@@ -98,6 +98,18 @@ pub struct Stats {
     pub messages_delivered: u64,
     /// Direct messages received and handed to the application.
     pub messages_received: u64,
+    /// Queries this node asked.
+    pub queries_sent: u64,
+    /// Queries meant for this node, handed to the application.
+    pub queries_received: u64,
+    /// Queries dropped unread (a malformed body).
+    pub queries_malformed: u64,
+    /// Answers to this node's queries (one per member and query).
+    pub query_responses_received: u64,
+    /// Acknowledgements of this node's queries (one per member and query).
+    pub query_acks_received: u64,
+    /// Answers and acknowledgements this node passed on as a relay.
+    pub query_responses_relayed: u64,
     /// Direct messages received and dropped (larger than
     /// `limits.max_message`, or claiming to come from this node).
     pub messages_refused: u64,

@@ -12,6 +12,7 @@ use tokio::task::JoinHandle;
 
 use crate::error::Error;
 use crate::events::{Bus, Events};
+use crate::queries::{Query, QueryOptions, QueryResponses};
 use crate::tags::TagEdit;
 use crate::types::{Member, Name};
 
@@ -37,6 +38,8 @@ pub(crate) enum Command {
     SetMetadata { meta: Bytes, reply: oneshot::Sender<Result<(), Error>> },
     Tags { edit: TagEdit, reply: oneshot::Sender<Result<(), Error>> },
     Send { to: Name, payload: Bytes, reliable: bool, reply: oneshot::Sender<Result<(), Error>> },
+    Query { name: Bytes, payload: Bytes, options: QueryOptions, reply: oneshot::Sender<Result<QueryResponses, Error>> },
+    Respond { handle: swim_protocol::QueryHandle, payload: Bytes, reply: oneshot::Sender<Result<(), Error>> },
     Stats { reply: oneshot::Sender<Stats> },
     Leave { timeout: Duration, reply: oneshot::Sender<Result<(), Error>> },
     Key { change: KeyChange, reply: oneshot::Sender<Result<Vec<u32>, Error>> },
@@ -345,6 +348,65 @@ impl Cluster {
     pub async fn send_reliable(&self, to: impl Into<Name>, payload: impl Into<Bytes>) -> Result<(), Error> {
         let (to, payload) = (to.into(), payload.into());
         self.ask(|reply| Command::Send { to, payload, reliable: true, reply }).await?
+    }
+
+    /// Asks the members that `options` selects (by name and tags; all
+    /// live members by default) and returns their answers as they come,
+    /// until the timeout. The query is gossiped like a broadcast, each
+    /// member it is meant for acknowledges it (unless
+    /// [`without_acks`](QueryOptions::without_acks)) and hands it to its
+    /// application as [`Event::Query`](crate::Event::Query), and answers
+    /// ([`respond`](Cluster::respond)) come straight back, and through
+    /// `relay` other members. Each member's answer and acknowledgement
+    /// counts once.
+    ///
+    /// Refused with nothing sent: options out of range
+    /// ([`CommandError::BadQuery`](swim_protocol::CommandError::BadQuery)),
+    /// a name, filter and payload larger than a broadcast may be
+    /// ([`CommandError::TooLarge`](swim_protocol::CommandError::TooLarge)),
+    /// 16 queries still open
+    /// ([`CommandError::TooManyQueries`](swim_protocol::CommandError::TooManyQueries)).
+    ///
+    /// ```no_run
+    /// # async fn demo(cluster: swim_runtime::Cluster) -> Result<(), swim_runtime::Error> {
+    /// use swim_runtime::QueryOptions;
+    /// let replies = cluster.query("who-serves", "shard=7", QueryOptions::new().tag("role", "cache")).await?;
+    /// let (answers, summary) = replies.collect().await;
+    /// for (from, payload) in answers {
+    ///     println!("{from} answered {payload:?}");
+    /// }
+    /// println!("{} of {} answered, {} acknowledged", summary.answered, summary.asked, summary.acked);
+    /// # Ok(()) }
+    /// ```
+    pub async fn query(
+        &self,
+        name: impl Into<Bytes>,
+        payload: impl Into<Bytes>,
+        options: QueryOptions,
+    ) -> Result<QueryResponses, Error> {
+        let (name, payload) = (name.into(), payload.into());
+        self.ask(|reply| Command::Query { name, payload, options, reply }).await?
+    }
+
+    /// Answers a query this member received ([`Event::Query`](crate::Event::Query)),
+    /// once, before its timeout; later, or a second time, it is refused
+    /// with [`CommandError::QueryOver`](swim_protocol::CommandError::QueryOver).
+    /// At most `dissemination.max_broadcast_payload` bytes.
+    ///
+    /// ```no_run
+    /// # async fn demo(cluster: swim_runtime::Cluster) -> Result<(), swim_runtime::Error> {
+    /// use swim_runtime::Event;
+    /// let mut events = cluster.events();
+    /// while let Ok(event) = events.recv().await {
+    ///     if let Event::Query(query) = event && query.name == "who-serves" {
+    ///         cluster.respond(&query, "I do").await?;
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn respond(&self, query: &Query, payload: impl Into<Bytes>) -> Result<(), Error> {
+        let (handle, payload) = (query.handle, payload.into());
+        self.ask(|reply| Command::Respond { handle, payload, reply }).await?
     }
 
     /// Sets this member's tag `key` to `value`, keeping its other tags;

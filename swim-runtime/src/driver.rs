@@ -11,6 +11,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use swim_protocol::{CommandError, Event as CoreEvent, Node, Stats, SyncId, SyncStatus, Time};
 use swim_transport::Transport;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -21,6 +22,7 @@ use crate::error::Error;
 use crate::events::Publisher;
 use crate::messages::Deliveries;
 use crate::metrics::Metrics;
+use crate::queries::{QueryItem, QueryReply, QueryResponses, QuerySummary};
 use crate::syncs::{SyncEvent, Syncs};
 use crate::tags::TagEdit;
 use crate::types::{Event, Member};
@@ -68,6 +70,8 @@ pub(crate) struct Driver<T: Transport> {
     syncs: Syncs<T::Stream>,
     /// Reliable messages waiting to start or to be acknowledged.
     deliveries: Deliveries,
+    /// This member's open queries, and where their answers go.
+    queries: Vec<(u32, mpsc::UnboundedSender<QueryItem>)>,
     join: Option<oneshot::Sender<Result<SocketAddr, Error>>>,
     leave: Option<(Instant, oneshot::Sender<Result<(), Error>>)>,
     wake_at: Option<Instant>,
@@ -104,6 +108,7 @@ impl<T: Transport> Driver<T> {
             frame: Vec::new(),
             syncs,
             deliveries: Deliveries::default(),
+            queries: Vec::new(),
             join: None,
             leave: None,
             wake_at: None,
@@ -271,7 +276,9 @@ impl<T: Transport> Driver<T> {
         }
         let origin = self.origin.into_std();
         while let Some(event) = self.node.poll_event() {
-            announce(&event, &mut self.view.stale, &mut self.joined, &self.events, origin);
+            if !route_query(&event, &mut self.queries) {
+                announce(&event, &mut self.view.stale, &mut self.joined, &self.events, origin);
+            }
         }
         // One copy of the counters per flush (this runs after every datagram).
         let stats = self.node.stats();
@@ -374,6 +381,26 @@ impl<T: Transport> Driver<T> {
                 let _ = reply.send(self.node.send_message(now, to.as_bytes(), &payload).map_err(Error::from));
             }
             Command::Send { to, payload, reliable: true, reply } => self.deliveries.queue(to, payload, reply),
+            Command::Query { name, payload, options, reply } => {
+                let names: Vec<&[u8]> = options.names.iter().map(|n| n.as_bytes()).collect();
+                let tags: Vec<(&str, &str)> = options.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                let core = swim_protocol::QueryOptions {
+                    names: &names,
+                    tags: &tags,
+                    timeout: options.timeout,
+                    relay: options.relay,
+                    want_ack: options.want_ack,
+                };
+                let asked = self.node.query(now, &name, &payload, &core).map(|id| {
+                    let (tx, rx) = mpsc::unbounded_channel();
+                    self.queries.push((id, tx));
+                    QueryResponses { id, rx, summary: None }
+                });
+                let _ = reply.send(asked.map_err(Error::from));
+            }
+            Command::Respond { handle, payload, reply } => {
+                let _ = reply.send(self.node.respond(now, handle, &payload).map_err(Error::from));
+            }
             Command::Stats { reply } => {
                 let _ = reply.send(self.node.stats());
             }
@@ -495,6 +522,30 @@ impl<T: Transport> Driver<T> {
             self.frame = Vec::new();
         }
     }
+}
+
+/// Hands an answer, acknowledgement or end of one of this member's queries
+/// to its asker; says whether `event` was one.
+fn route_query(event: &CoreEvent<'_>, queries: &mut Vec<(u32, mpsc::UnboundedSender<QueryItem>)>) -> bool {
+    let (id, item) = match *event {
+        CoreEvent::QueryResponse { id, from, payload } => {
+            (id, QueryItem::Reply(QueryReply::Response { from: from.into(), payload: Bytes::copy_from_slice(payload) }))
+        }
+        CoreEvent::QueryAck { id, from } => (id, QueryItem::Reply(QueryReply::Ack { from: from.into() })),
+        CoreEvent::QueryDone { id, asked, answered, acked } => {
+            (id, QueryItem::Done(QuerySummary { asked, answered, acked }))
+        }
+        _ => return false,
+    };
+    let done = matches!(item, QueryItem::Done(_));
+    if let Some(at) = queries.iter().position(|(i, _)| *i == id) {
+        let gone = queries.get(at).is_some_and(|(_, tx)| tx.send(item).is_err());
+        if done || gone {
+            // The asker hears nothing more (or stopped listening).
+            queries.swap_remove(at);
+        }
+    }
+    true
 }
 
 /// Whether a receive error concerns one datagram only: Windows reports a

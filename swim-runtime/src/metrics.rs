@@ -19,6 +19,10 @@
 //! | `swim_messages_sent_total` | counter | direct messages sent (datagrams queued, reliable exchanges opened) |
 //! | `swim_messages_delivered_total` | counter | reliable messages the receiver acknowledged |
 //! | `swim_messages_received_total` | counter | direct messages received and handed to the application |
+//! | `swim_queries_sent_total` | counter | queries this member asked |
+//! | `swim_queries_received_total` | counter | queries meant for this member, handed to the application |
+//! | `swim_query_responses_received_total` | counter | answers to this member's queries (one per member and query) |
+//! | `swim_query_responses_relayed_total` | counter | answers and acknowledgements passed on as a relay |
 //! | `swim_syncs_completed_total` | counter | sync exchanges completed |
 //! | `swim_syncs_refused_total` | counter | syncs refused because as many as configured were running |
 //! | `swim_sync_streams_failed_total` | counter | sync streams dropped: connection failures, resets, oversized or invalid frames |
@@ -39,7 +43,7 @@ use swim_protocol::Stats;
 type Tracked = (Counter, fn(&Stats) -> u64);
 
 pub(crate) struct Metrics {
-    counters: [Tracked; 28],
+    counters: [Tracked; 32],
     streams_failed: Counter,
     members_live: Gauge,
     members_known: Gauge,
@@ -72,6 +76,10 @@ impl Metrics {
                 (c("swim_messages_sent_total"), |s| s.messages_sent),
                 (c("swim_messages_delivered_total"), |s| s.messages_delivered),
                 (c("swim_messages_received_total"), |s| s.messages_received),
+                (c("swim_queries_sent_total"), |s| s.queries_sent),
+                (c("swim_queries_received_total"), |s| s.queries_received),
+                (c("swim_query_responses_received_total"), |s| s.query_responses_received),
+                (c("swim_query_responses_relayed_total"), |s| s.query_responses_relayed),
                 (c("swim_syncs_completed_total"), |s| s.syncs_completed),
                 (c("swim_syncs_refused_total"), |s| s.syncs_refused),
                 (c("swim_overload_reports_total"), |s| s.overload_reports),

@@ -265,6 +265,9 @@ pub enum Event {
         /// rather than in a datagram.
         reliable: bool,
     },
+    /// A query meant for this member arrived (once): answer it with
+    /// [`Cluster::respond`](crate::Cluster::respond), or not.
+    Query(crate::Query),
     /// This member was suspected (or declared faulty) and refuted it.
     Refuted {
         /// Its new incarnation.
@@ -318,6 +321,12 @@ impl Event {
             E::NotAdmitted { name, addr } => Event::NotAdmitted { name: Name::from(*name), addr: *addr },
             E::JoinSucceeded { seed } => Event::JoinSucceeded { seed: *seed },
             E::JoinFailed { reason } => Event::JoinFailed { reason: *reason },
+            E::Query { handle, origin, name, payload } => Event::Query(crate::Query {
+                from: Name::from(*origin),
+                name: Name::from(*name),
+                payload: Bytes::copy_from_slice(payload),
+                handle: *handle,
+            }),
             E::Message { from, payload, reliable } => Event::Message {
                 from: Name::from(*from),
                 payload: Bytes::copy_from_slice(payload),

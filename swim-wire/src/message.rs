@@ -32,6 +32,8 @@
 //! | `0x46` | [`SyncDigest`] | key u64, buckets u32, first u32, count u16, count values u32 |
 //! | `0x47` | [`SyncDiff`] | buckets u32, first u32, count u16, count bytes of bits |
 //! | `0x48` | [`UserMessage`] | payload blob (up to 65,535 bytes) |
+//! | `0x49` | Query ([`UserBroadcast`] layout) | as a user broadcast; the payload is a [`QueryBody`] |
+//! | `0x4a` | [`QueryResponse`] | asker generation u64, id u32, flags u8, origin name, asker address, responder name, payload blob |
 //!
 //! Member records and the digest items ride only on a [`Sync`]. A user
 //! message rides on a [`Gossip`] datagram (best effort) or alone on a
@@ -93,6 +95,10 @@ pub enum Kind {
     SyncDiff = 0x47,
     /// [`UserMessage`].
     UserMessage = 0x48,
+    /// A query: a [`UserBroadcast`] whose payload is a [`QueryBody`].
+    Query = 0x49,
+    /// [`QueryResponse`].
+    QueryResponse = 0x4a,
 }
 
 impl fmt::Display for Kind {
@@ -103,7 +109,7 @@ impl fmt::Display for Kind {
 
 impl Kind {
     /// Every kind this version knows.
-    pub const ALL: [Kind; 18] = [
+    pub const ALL: [Kind; 20] = [
         Kind::Ping,
         Kind::Ack,
         Kind::IndirectPing,
@@ -122,6 +128,8 @@ impl Kind {
         Kind::SyncDigest,
         Kind::SyncDiff,
         Kind::UserMessage,
+        Kind::Query,
+        Kind::QueryResponse,
     ];
 
     /// The kind for a wire byte, if this version knows it.
@@ -145,6 +153,8 @@ impl Kind {
             0x46 => Kind::SyncDigest,
             0x47 => Kind::SyncDiff,
             0x48 => Kind::UserMessage,
+            0x49 => Kind::Query,
+            0x4a => Kind::QueryResponse,
             _ => return None,
         })
     }
@@ -186,6 +196,8 @@ impl Kind {
             Kind::SyncDigest => "sync digest",
             Kind::SyncDiff => "sync diff",
             Kind::UserMessage => "user message",
+            Kind::Query => "query",
+            Kind::QueryResponse => "query response",
         }
     }
 }
@@ -485,7 +497,9 @@ debug_with_bytes!(JoinResponse {
     members: plain
 });
 
+mod query;
 mod sync;
+pub use query::{QueryBody, QueryFilter, QueryResponse};
 pub use sync::{MemberRecord, MemberState, Sync, SyncDiff, SyncDigest, SyncFlags};
 
 /// Any message.
@@ -520,6 +534,10 @@ pub enum Message<'a> {
     SyncDiff(SyncDiff<'a>),
     /// A direct message.
     UserMessage(UserMessage<'a>),
+    /// A query, laid out as a user broadcast (its payload is a [`QueryBody`]).
+    Query(UserBroadcast<'a>),
+    /// An answer to a query, or an acknowledgement.
+    QueryResponse(QueryResponse<'a>),
 }
 
 /// The body layout of one message: how to read, size and write it.
@@ -834,6 +852,8 @@ macro_rules! each_message {
             Message::SyncDigest($m) => $body,
             Message::SyncDiff($m) => $body,
             Message::UserMessage($m) => $body,
+            Message::Query($m) => $body,
+            Message::QueryResponse($m) => $body,
         }
     };
 }
@@ -860,6 +880,8 @@ impl<'a> Message<'a> {
             Message::SyncDigest(_) => Kind::SyncDigest,
             Message::SyncDiff(_) => Kind::SyncDiff,
             Message::UserMessage(_) => Kind::UserMessage,
+            Message::Query(_) => Kind::Query,
+            Message::QueryResponse(_) => Kind::QueryResponse,
         }
     }
 
@@ -912,6 +934,8 @@ impl<'a> Message<'a> {
             Kind::SyncDigest => Message::SyncDigest(Body::read(r, opts)?),
             Kind::SyncDiff => Message::SyncDiff(Body::read(r, opts)?),
             Kind::UserMessage => Message::UserMessage(Body::read(r, opts)?),
+            Kind::Query => Message::Query(Body::read(r, opts)?),
+            Kind::QueryResponse => Message::QueryResponse(Body::read(r, opts)?),
         })
     }
 

@@ -98,6 +98,22 @@ impl Spec {
             }),
             Kind::SyncDiff => Message::SyncDiff(SyncDiff { buckets: self.n1, first: self.n2, bits: &self.blob }),
             Kind::UserMessage => Message::UserMessage(UserMessage { payload: &self.blob }),
+            Kind::Query => Message::Query(UserBroadcast {
+                generation: self.g,
+                seq,
+                ttl_ms: self.n2,
+                origin: source,
+                payload: &self.blob,
+            }),
+            Kind::QueryResponse => Message::QueryResponse(QueryResponse {
+                generation: self.g,
+                id: self.n1,
+                flags: self.byte,
+                origin: source,
+                asker: self.addrs.first().copied().unwrap_or_else(|| "10.0.0.1:1".parse().unwrap()),
+                responder: target,
+                payload: &self.blob,
+            }),
         }
     }
 }

@@ -394,6 +394,9 @@ fn print_event(stamp: &str, event: &Event) {
             println!("{stamp} x {} faulty, declared by {}", shown(&member.name), shown(by));
         }
         Event::MemberLeft(m) => println!("{stamp} - {} left", shown(&m.name)),
+        Event::Query(q) => {
+            println!("{stamp} ? query {} from {}: {}", shown(&q.name), shown(&q.from), shown_bytes(&q.payload));
+        }
         Event::Message { from, payload, reliable } => {
             let how = if *reliable { "reliable" } else { "best effort" };
             println!("{stamp} > message from {} ({how}): {}", shown(from), shown_bytes(payload));

@@ -46,8 +46,8 @@ pub use swim_protocol::{
     SecurityConfig, State, Stats, SuspicionConfig, SuspicionScale, SyncConfig,
 };
 pub use swim_runtime::{
-    Builder, Cluster, DEFAULT_PORT, Error, Event, Events, Fault, Member, Name, PeriodReport, RecvError, RuntimeOptions,
-    TagChange, TagsError, TagsView, View, metrics,
+    Builder, Cluster, DEFAULT_PORT, Error, Event, Events, Fault, Member, Name, PeriodReport, Query, QueryOptions,
+    QueryReply, QueryResponses, QuerySummary, RecvError, RuntimeOptions, TagChange, TagsError, TagsView, View, metrics,
 };
 pub use swim_transport::{Transport, udp};
 #[cfg(feature = "test-util")]
@@ -68,3 +68,7 @@ struct TagsDoctests;
 #[cfg(doctest)]
 #[doc = include_str!("../../docs/messages.md")]
 struct MessagesDoctests;
+
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/queries.md")]
+struct QueriesDoctests;

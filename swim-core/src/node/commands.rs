@@ -202,10 +202,22 @@ impl Node {
             return Err(CommandError::TooLarge { what: "payload", len: payload.len(), limit });
         }
         let now = self.advance(now);
+        let expires = now + self.config.dissemination.broadcast_lifetime;
+        self.broadcast_as(now, payload, expires, false)
+    }
+
+    /// Gossips a broadcast (or a query) of this node that lives until
+    /// `expires`; returns its sequence number.
+    pub(super) fn broadcast_as(
+        &mut self,
+        now: Time,
+        payload: &[u8],
+        expires: Time,
+        query: bool,
+    ) -> Result<u32, CommandError> {
         let seq = self.next_broadcast_seq;
         let origin: &[u8] = self.members.local().map_or(&[], |e| &e.name);
-        let expires = now + self.config.dissemination.broadcast_lifetime;
-        let b = Stored { origin, generation: self.process_generation, seq, payload, expires };
+        let b = Stored { origin, generation: self.process_generation, seq, payload, expires, query };
         let stored = store_broadcast(&mut self.broadcasts, &mut self.broadcast_queue, &mut self.stats, b, true);
         let index = stored.ok_or(CommandError::BroadcastQueueFull)?;
         self.broadcast_queue.enqueue(index, now);

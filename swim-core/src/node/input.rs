@@ -141,7 +141,9 @@ impl Node {
                 self.apply_faulty(now, f.name, Version::new(f.generation, f.incarnation), f.by, from);
             }
             Message::Left(l) => self.apply_left(now, l.name, Version::new(l.generation, l.incarnation)),
-            Message::UserBroadcast(b) => self.on_broadcast(now, &b, true),
+            Message::UserBroadcast(b) => self.on_broadcast(now, &b, true, false),
+            Message::Query(q) => self.on_broadcast(now, &q, true, true),
+            Message::QueryResponse(r) => self.on_query_response(&r),
             Message::UserMessage(m) => {
                 if let Some(from) = from {
                     self.on_message(from.name, m.payload, false);
@@ -209,9 +211,16 @@ impl Node {
     /// origin's entry is not forgotten (reaped) before every broadcast
     /// delivered from it has expired, and expired copies are never passed
     /// on: a forgotten window can never let a broadcast in twice.
-    pub(super) fn on_broadcast(&mut self, now: Time, b: &UserBroadcast<'_>, gossiped: bool) {
+    /// A query (`query`) is a broadcast whose payload is a query body: it
+    /// is checked first (a malformed one is neither delivered nor passed
+    /// on), and handed to the query logic rather than delivered.
+    pub(super) fn on_broadcast(&mut self, now: Time, b: &UserBroadcast<'_>, gossiped: bool, query: bool) {
         let (origin, payload) = (b.origin, b.payload);
         if origin == self.local_name() {
+            return;
+        }
+        if query && swim_wire::QueryBody::parse(payload).is_err() {
+            self.stats.queries_malformed += 1;
             return;
         }
         let Some(slot) = self.members.find(origin) else { return };
@@ -230,16 +239,20 @@ impl Node {
                 return;
             }
         }
-        self.stats.broadcasts_delivered += 1;
-        if !gossiped {
-            self.stats.broadcasts_repaired += 1;
+        if query {
+            self.on_query(now, origin, b.generation, payload, expires);
+        } else {
+            self.stats.broadcasts_delivered += 1;
+            if !gossiped {
+                self.stats.broadcasts_repaired += 1;
+            }
+            self.events.push_with(origin.len() + payload.len(), |arena| crate::events::Record::Broadcast {
+                origin: arena.store(origin),
+                seq: b.seq,
+                payload: arena.store(payload),
+            });
         }
-        self.events.push_with(origin.len() + payload.len(), |arena| crate::events::Record::Broadcast {
-            origin: arena.store(origin),
-            seq: b.seq,
-            payload: arena.store(payload),
-        });
-        let stored = Stored { origin, generation: b.generation, seq: b.seq, payload, expires };
+        let stored = Stored { origin, generation: b.generation, seq: b.seq, payload, expires, query };
         let queue = &mut self.broadcast_queue;
         if let Some(index) = store_broadcast(&mut self.broadcasts, queue, &mut self.stats, stored, false) {
             if gossiped {

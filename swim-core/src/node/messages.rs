@@ -59,6 +59,15 @@ impl Pending {
         u16::try_from(index).ok()
     }
 
+    /// Stores two parts one after the other.
+    pub(crate) fn store_parts(&mut self, first: &[u8], second: &[u8]) -> Option<u16> {
+        let index = self.store(first)?;
+        if let Some(slot) = self.slots.get_mut(usize::from(index)) {
+            slot.payload.extend_from_slice(second);
+        }
+        Some(index)
+    }
+
     pub(crate) fn get(&self, index: u16) -> Option<&[u8]> {
         self.slots.get(usize::from(index)).filter(|s| s.used).map(|s| &s.payload[..])
     }

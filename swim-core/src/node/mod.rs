@@ -28,6 +28,7 @@ mod membership;
 mod messages;
 mod multicast;
 mod probe;
+mod queries;
 mod seal;
 mod sync;
 mod timers;
@@ -35,6 +36,7 @@ mod transmit;
 
 pub use admission::{Admission, Candidate};
 pub use messages::MESSAGE_SLOTS;
+pub use queries::{MAX_OPEN_QUERIES, MAX_RECEIVED_QUERIES, MAX_RELAY, QueryHandle, QueryOptions};
 pub use sync::{SyncId, SyncOpen, SyncStatus};
 pub use transmit::Transmit;
 
@@ -155,6 +157,8 @@ pub struct Node {
     syncs: Syncs,
     /// Direct messages not yet written.
     pending: messages::Pending,
+    /// Queries asked and received.
+    queries: queries::Queries,
     sealing: Option<seal::Sealing>,
     /// A wall-clock reading: (node time, ms since the Unix epoch).
     wall: Option<(Time, u64)>,
@@ -251,6 +255,7 @@ impl Node {
             leave: None,
             syncs: Syncs::new(config.sync.max_concurrent),
             pending: messages::Pending::default(),
+            queries: queries::Queries::default(),
             sealing,
             wall: None,
             join_limiter: Limiter::new(config.security.join_rate, expected.clamp(64, 1024)),
@@ -439,6 +444,7 @@ impl Node {
         self.join_timer(now);
         self.leave_timer(now);
         self.sync_timer(now);
+        self.query_timer(now);
     }
 
     /// The next event for the application.
@@ -483,6 +489,14 @@ impl Node {
             Record::Message { from, payload, reliable } => {
                 Event::Message { from: from.get(bytes), payload: payload.get(bytes), reliable }
             }
+            Record::Query { handle, origin, name, payload } => {
+                Event::Query { handle, origin: origin.get(bytes), name: name.get(bytes), payload: payload.get(bytes) }
+            }
+            Record::QueryResponse { id, from, payload } => {
+                Event::QueryResponse { id, from: from.get(bytes), payload: payload.get(bytes) }
+            }
+            Record::QueryAck { id, from } => Event::QueryAck { id, from: from.get(bytes) },
+            Record::QueryDone { id, asked, answered, acked } => Event::QueryDone { id, asked, answered, acked },
             Record::JoinFailed { reason } => Event::JoinFailed { reason },
         })
     }
@@ -587,6 +601,8 @@ mod membership_tests;
 mod messages_tests;
 #[cfg(test)]
 mod probe_tests;
+#[cfg(test)]
+mod queries_tests;
 #[cfg(test)]
 mod security_tests;
 #[cfg(test)]

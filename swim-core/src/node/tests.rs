@@ -110,7 +110,7 @@ pub(super) fn drain_events(node: &mut Node) -> Vec<String> {
     out
 }
 
-fn describe(e: &Event<'_>) -> String {
+pub(super) fn describe(e: &Event<'_>) -> String {
     let n = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
     match e {
         Event::Joined(m) => format!("joined {}", n(m.name)),
@@ -127,6 +127,12 @@ fn describe(e: &Event<'_>) -> String {
         Event::NotAdmitted { name, addr } => format!("not admitted {} {addr:?}", n(name)),
         Event::JoinSucceeded { seed } => format!("join succeeded {seed}"),
         Event::JoinFailed { reason } => format!("join failed {reason:?}"),
+        Event::Query { origin, name, payload, .. } => format!("query {} from {} {}", n(name), n(origin), n(payload)),
+        Event::QueryResponse { id, from, payload } => format!("query {id} answered by {} {}", n(from), n(payload)),
+        Event::QueryAck { id, from } => format!("query {id} acked by {}", n(from)),
+        Event::QueryDone { id, asked, answered, acked } => {
+            format!("query {id} done asked={asked} answered={answered} acked={acked}")
+        }
         Event::Message { from, payload, reliable } => {
             format!("message from {} {} reliable={reliable}", n(from), n(payload))
         }

@@ -21,9 +21,11 @@ pub(crate) enum Timer {
     Sync,
     /// The next reconnect ping to a member held faulty.
     Reconnect,
+    /// The earliest end of a query this node asked.
+    Query,
 }
 
-const COUNT: usize = 6;
+const COUNT: usize = 7;
 
 impl Timer {
     const fn index(self) -> usize {
@@ -34,6 +36,7 @@ impl Timer {
             Timer::Leave => 3,
             Timer::Sync => 4,
             Timer::Reconnect => 5,
+            Timer::Query => 6,
         }
     }
 }

@@ -117,6 +117,14 @@ pub(crate) enum Outgoing {
         receiver: To,
         slot: u16,
     },
+    /// A query's acknowledgement or answer (names and payload in the
+    /// pending pool), with gossip in the room left.
+    Response {
+        to: SocketAddr,
+        receiver: To,
+        slot: u16,
+        response: super::queries::ResponseOut,
+    },
 }
 
 /// What a ping carries before any other gossip.
@@ -191,7 +199,7 @@ impl Node {
             }
             let mut picked = Picked::new();
             let written = self.write_packet(out, buf, &mut picked);
-            if let Outgoing::Message { slot, .. } = out {
+            if let Outgoing::Message { slot, .. } | Outgoing::Response { slot, .. } = out {
                 self.pending.release(slot);
             }
             let sealed = written.and_then(|(to, receiver, len)| Some((to, self.seal(buf, len, receiver)?)));
@@ -376,6 +384,10 @@ impl Node {
                 self.write_message(&mut w, slot)?;
                 (to, receiver)
             }
+            Outgoing::Response { to, receiver, slot, response } => {
+                self.write_response(&mut w, slot, response)?;
+                (to, receiver)
+            }
         };
         // A departing node's news rides first on everything it sends.
         if self.leave.is_some() && !first.contains(&Some(Item::Member(LOCAL))) {
@@ -487,24 +499,19 @@ impl Node {
                     State::Left => Message::Left(Left { generation, incarnation, name }),
                 })
             }
-            Item::Broadcast(index) => {
-                self.broadcasts.get(index).and_then(|b| self.user_broadcast(b)).map(Message::UserBroadcast)
-            }
+            Item::Broadcast(index) => self.broadcasts.get(index).and_then(|b| self.broadcast_message(b)),
         }
     }
 
-    /// A held broadcast as a message, with what is left of its lifetime;
-    /// `None` once that is over (it is not passed on).
-    pub(super) fn user_broadcast<'a>(&self, b: crate::broadcasts::Stored<'a>) -> Option<UserBroadcast<'a>> {
+    /// A held broadcast (or query) as a message, with what is left of its
+    /// lifetime; `None` once that is over (it is not passed on).
+    pub(super) fn broadcast_message<'a>(&self, b: crate::broadcasts::Stored<'a>) -> Option<Message<'a>> {
         let left = b.expires.saturating_since(self.now);
         let ttl_ms = u32::try_from(left.as_millis()).unwrap_or(u32::MAX);
-        (ttl_ms > 0).then_some(UserBroadcast {
-            generation: b.generation,
-            seq: b.seq,
-            ttl_ms,
-            origin: b.origin,
-            payload: b.payload,
-        })
+        let query = b.query;
+        let b = UserBroadcast { generation: b.generation, seq: b.seq, ttl_ms, origin: b.origin, payload: b.payload };
+        let message = if query { Message::Query(b) } else { Message::UserBroadcast(b) };
+        (ttl_ms > 0).then_some(message)
     }
 
     /// Who suspected or declared a member (this node if nobody was recorded).

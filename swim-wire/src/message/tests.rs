@@ -89,6 +89,54 @@ fn golden_user_message() {
 }
 
 #[test]
+fn golden_query_response() {
+    let response = QueryResponse {
+        generation: 2,
+        id: 7,
+        flags: QueryResponse::ACK,
+        origin: b"a",
+        asker: addr("10.0.0.1:7946"),
+        responder: b"b",
+        payload: b"",
+    };
+    golden(
+        Message::QueryResponse(response),
+        "4a 001a | 0000000000000002 | 00000007 | 01 | 0161 | 04 0a000001 1f0a | 0162 | 0000",
+    );
+}
+
+#[test]
+fn query_bodies_round_trip_and_bad_filters_are_refused() {
+    let filter = QueryFilter::encode(&[&b"n1"[..]], &[("role", "db")]).unwrap();
+    let body = QueryBody {
+        want_ack: false,
+        relay: 3,
+        timeout_ms: 9,
+        id: 4,
+        asker: addr("[::1]:7"),
+        name: b"q",
+        filter: &filter,
+        payload: b"p",
+    };
+    let mut buf = [0u8; 128];
+    let len = body.encode(&mut buf).unwrap();
+    assert_eq!(len, body.encoded_len());
+    assert_eq!(QueryBody::parse(&buf[..len]).unwrap(), body);
+    for cut in 0..len {
+        assert!(QueryBody::parse(&buf[..cut]).is_err(), "cut at {cut}");
+    }
+    // A filter claiming more names than it holds, an empty name, a tag
+    // value that is not UTF-8.
+    for bad in [&[2u8, 1, b'a', 0][..], &[1, 0, 0], &[0, 1, 1, b'k', 0, 1, 0xff]] {
+        assert!(QueryFilter::parse(bad).is_none(), "{bad:?}");
+    }
+    let f = QueryFilter::parse(&filter).unwrap();
+    assert!(f.matches(b"n1", |k| (k == "role").then_some("db")));
+    assert!(!f.matches(b"n1", |_| None), "a tag is missing");
+    assert!(QueryFilter::parse(&[0, 0]).unwrap().matches(b"anyone", |_| None), "an empty filter meets everyone");
+}
+
+#[test]
 fn golden_gossip() {
     golden(Message::Gossip(Gossip { source: b"g" }), "09 0002 | 0167");
 }

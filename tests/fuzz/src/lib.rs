@@ -10,7 +10,7 @@ use swim_wire::crypto::{Keyring, NonceSequence, OVERHEAD, ReceiverTag};
 use swim_wire::{
     Ack, Addrs, Alive, Faulty, Gossip, Header, IndirectAck, IndirectPing, JoinRequest, JoinResponse, JoinStatus, Left,
     DecodeOptions, MemberRecord, MemberState, Message, Nack, Packet, PacketWriter, Ping, Suspect, Sync, SyncFlags,
-    UserBroadcast,
+    QueryBody, QueryResponse, UserBroadcast, UserMessage,
 };
 
 const KEY: [u8; 32] = [0x42; 32];
@@ -130,7 +130,21 @@ fn structured(input: &mut Input<'_>, buf: &mut [u8], budget: usize, sync: bool, 
         let (name, by) = (input.name(), input.name());
         let (generation, incarnation) = (input.generation(), input.incarnation());
         let alive = Alive { generation, incarnation, name, addrs: Addrs::from_slice(&addrs), meta: b"" };
-        let update = match input.u8() % 7 {
+        // A query body (sometimes cut short), for queries.
+        let mut query = [0u8; 96];
+        let filter: &[u8] = if input.u8() % 2 == 0 { &[0, 0] } else { &[1, 2, b'n', b'0', 0] };
+        let body = QueryBody {
+            want_ack: input.u8() % 2 == 0,
+            relay: input.u8() % 7,
+            timeout_ms: u32::from(input.u16()),
+            id: u32::from(input.u8() % 4),
+            asker: addrs.first().copied().unwrap_or_else(|| SocketAddr::from(([10, 0, 0, 1], 7946))),
+            name: b"q",
+            filter,
+            payload: b"p",
+        };
+        let query_len = body.encode(&mut query).unwrap_or(0).saturating_sub(usize::from(input.u8() % 4 / 3));
+        let update = match input.u8() % 10 {
             0 => Message::Alive(alive),
             1 => Message::Suspect(Suspect { generation, incarnation, name, by }),
             2 => Message::Faulty(Faulty { generation, incarnation, name, by }),
@@ -139,6 +153,22 @@ fn structured(input: &mut Input<'_>, buf: &mut [u8], budget: usize, sync: bool, 
                 let seq = u32::from(input.u8() % 8);
                 Message::UserBroadcast(UserBroadcast { generation, seq, ttl_ms: u32::from(input.u16()), origin: name, payload: b"p" })
             }
+            7 => Message::UserMessage(UserMessage { payload: b"m" }),
+            8 => {
+                let seq = u32::from(input.u8() % 8);
+                let ttl_ms = u32::from(input.u16());
+                let payload = query.get(..query_len).unwrap_or_default();
+                Message::Query(UserBroadcast { generation, seq, ttl_ms, origin: name, payload })
+            }
+            9 => Message::QueryResponse(QueryResponse {
+                generation,
+                id: u32::from(input.u8() % 4),
+                flags: input.u8() % 4,
+                origin: by,
+                asker: addrs.first().copied().unwrap_or_else(|| SocketAddr::from(([10, 0, 0, 1], 7946))),
+                responder: name,
+                payload: b"r",
+            }),
             _ if sync => Message::MemberRecord(MemberRecord {
                 state: MemberState::from_u8(input.u8() % 4).unwrap_or(MemberState::Alive),
                 member: alive,

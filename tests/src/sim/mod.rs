@@ -19,6 +19,7 @@
 
 mod metrics;
 mod network;
+mod queries;
 mod queue;
 mod random;
 mod responder;
@@ -33,6 +34,7 @@ use swim_protocol::{Config, Event, Node, State, SyncId, Time};
 use crate::alloc_counter;
 pub use metrics::{BroadcastTrack, Detection, MemberMetrics, Metrics};
 pub use network::{LinkModel, Network};
+pub use queries::QueryLog;
 use queue::Queue;
 pub use random::SimRng;
 
@@ -227,12 +229,15 @@ pub struct Sim {
     /// Index of the first responder (the member count if none).
     responders_from: usize,
     leave_timeout: Duration,
+    /// Queries asked and answered.
+    queries: QueryLog,
 }
 
 impl Sim {
     /// Creates the members (running, each alone until it joins).
     pub fn new(sim: SimConfig) -> Self {
         let mut this = Sim {
+            queries: QueryLog::default(),
             seed: sim.seed,
             now: Time::ZERO,
             rng: SimRng::new(sim.seed),
@@ -619,30 +624,43 @@ impl Sim {
         let now = self.now;
         let count = self.count_allocations;
         let counted = |f: &mut dyn FnMut() -> bool| if count { alloc_counter::accumulate(f) } else { f() };
-        let mut scratch = std::mem::take(&mut self.scratch);
-        loop {
-            let mut sent = None;
-            counted(&mut || {
-                sent = node.poll_transmit(now, &mut scratch);
-                true
-            });
-            let Some(t) = sent else { break };
-            let Some(&to) = self.by_addr.get(&t.destination) else { continue };
-            self.metrics.sent(i, t.len);
-            // A member whose network is blocked sends when the block ends.
-            let departs = self.held_until(i, false).unwrap_or(now);
-            let deliveries: [Option<Duration>; 2] = self.network.deliveries(&mut self.rng, i, to);
-            for delay in deliveries.into_iter().flatten() {
-                let buf = self.store(scratch.get(..t.len).unwrap_or_default());
-                self.schedule(departs + delay, Pending::Datagram { to, from: i, buf });
+        let mut answers = Vec::new();
+        // Answers to queries go out with the datagrams of the same step.
+        for round in 0..2 {
+            for handle in answers.drain(..) {
+                let _ = node.respond(now, handle, format!("{i}").as_bytes());
             }
-        }
-        self.scratch = scratch;
-        loop {
-            // Only the node's own work is counted, not the metrics'.
-            let event = if count { alloc_counter::accumulate(|| node.poll_event()) } else { node.poll_event() };
-            let Some(event) = event else { break };
-            self.metrics.observe(i, now, &event, &self.by_name, &self.members);
+            let mut scratch = std::mem::take(&mut self.scratch);
+            loop {
+                let mut sent = None;
+                counted(&mut || {
+                    sent = node.poll_transmit(now, &mut scratch);
+                    true
+                });
+                let Some(t) = sent else { break };
+                let Some(&to) = self.by_addr.get(&t.destination) else { continue };
+                self.metrics.sent(i, t.len);
+                // A member whose network is blocked sends when the block ends.
+                let departs = self.held_until(i, false).unwrap_or(now);
+                let deliveries: [Option<Duration>; 2] = self.network.deliveries(&mut self.rng, i, to);
+                for delay in deliveries.into_iter().flatten() {
+                    let buf = self.store(scratch.get(..t.len).unwrap_or_default());
+                    self.schedule(departs + delay, Pending::Datagram { to, from: i, buf });
+                }
+            }
+            self.scratch = scratch;
+            loop {
+                // Only the node's own work is counted, not the metrics'.
+                let event = if count { alloc_counter::accumulate(|| node.poll_event()) } else { node.poll_event() };
+                let Some(event) = event else { break };
+                self.metrics.observe(i, now, &event, &self.by_name, &self.members);
+                if let Some(handle) = self.queries.observe(i, now, &event) {
+                    answers.push(handle);
+                }
+            }
+            if answers.is_empty() || round == 1 {
+                break;
+            }
         }
         let mut opens = Vec::new();
         while let Some(open) = node.poll_sync_open() {

@@ -132,8 +132,8 @@ impl Node {
             }
         }
         for index in s.broadcast_cursor..plan.broadcast_end {
-            if let Some(b) = self.broadcasts.get(index).and_then(|b| self.user_broadcast(b)) {
-                let _ = w.push(&Message::UserBroadcast(b));
+            if let Some(message) = self.broadcasts.get(index).and_then(|b| self.broadcast_message(b)) {
+                let _ = w.push(&message);
             }
         }
         let len = w.finish().ok()?;
@@ -231,8 +231,8 @@ impl Node {
         let pool = if s.join { 0 } else { self.broadcasts.capacity() };
         let mut end = s.broadcast_cursor;
         while !full && end < pool {
-            if let Some(b) = self.broadcasts.get(end).and_then(|b| self.user_broadcast(b)) {
-                let len = Message::UserBroadcast(b).encoded_len();
+            if let Some(message) = self.broadcasts.get(end).and_then(|b| self.broadcast_message(b)) {
+                let len = message.encoded_len();
                 if used + len > plain_budget {
                     let alone = end == s.broadcast_cursor && plan.steps == 0 && plan.runs == 0;
                     end += u32::from(alone);
@@ -351,8 +351,9 @@ impl Node {
         for message in packet.piggyback() {
             match message {
                 Message::MemberRecord(r) => self.merge_record(now, &r, sync.source, !joining, peer),
-                Message::UserBroadcast(b) if !joining => self.on_broadcast(now, &b, false),
-                Message::UserBroadcast(_) | Message::SyncDigest(_) | Message::SyncDiff(_) => {}
+                Message::UserBroadcast(b) if !joining => self.on_broadcast(now, &b, false, false),
+                Message::Query(q) if !joining => self.on_broadcast(now, &q, false, true),
+                Message::UserBroadcast(_) | Message::Query(_) | Message::SyncDigest(_) | Message::SyncDiff(_) => {}
                 other => self.apply_update(now, &other, None),
             }
         }
