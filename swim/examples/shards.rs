@@ -25,10 +25,10 @@ const MEMBERS: [(&str, &str, &str); 6] = [
 
 /// Starts a member that answers "who-serves <shard>" when its `shards`
 /// tag lists the shard, and prints the tag changes and messages it sees.
-async fn start(name: &str, role: &str, shards: &str) -> Result<Cluster, swim::Error> {
+async fn start(name: &str, role: &str, shards: &str) -> Result<Cluster, Box<dyn std::error::Error>> {
     let member = Cluster::builder(name)
         .config(Config::local())
-        .bind("127.0.0.1:0".parse().expect("an address"))
+        .bind("127.0.0.1:0".parse()?)
         .tag("role", role)
         .tag("shards", shards)
         .start()
