@@ -92,37 +92,13 @@ fn sizes() {
     report("reliable_max_payload", reliable_max);
 }
 
-async fn udp_pair() -> (Cluster, Cluster) {
+/// Two members on loopback, `secure` making each one's builder secure
+/// (a key, or a QUIC identity), joined.
+async fn pair_with(secure: impl Fn(swim::Builder, &str) -> swim::Builder) -> (Cluster, Cluster) {
     let mut members = Vec::new();
     for name in ["bench-a", "bench-b"] {
-        let c = Cluster::builder(name)
-            .config(Config::local())
-            .encrypt([SecretKey([9; 32])])
-            .bind("127.0.0.1:0".parse().unwrap())
-            .start()
-            .await
-            .unwrap();
-        members.push(c);
-    }
-    let b = members.pop().unwrap();
-    let a = members.pop().unwrap();
-    b.join([a.local_addr()]).await.unwrap();
-    a.wait_for_members(2, Duration::from_secs(20)).await.unwrap();
-    (a, b)
-}
-
-async fn quic_pair() -> (Cluster, Cluster) {
-    let ca = ClusterCa::generate("bench").unwrap();
-    let mut members = Vec::new();
-    for name in ["bench-a", "bench-b"] {
-        let c = Cluster::builder(name)
-            .config(Config::local())
-            .quic(ca.issue(name).unwrap())
-            .bind("127.0.0.1:0".parse().unwrap())
-            .start()
-            .await
-            .unwrap();
-        members.push(c);
+        let builder = Cluster::builder(name).config(Config::local()).bind("127.0.0.1:0".parse().unwrap());
+        members.push(secure(builder, name).start().await.unwrap());
     }
     let b = members.pop().unwrap();
     let a = members.pop().unwrap();
@@ -180,11 +156,12 @@ async fn latencies(transport: &str, a: &Cluster, b: &Cluster) {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     sizes();
-    let (a, b) = udp_pair().await;
+    let (a, b) = pair_with(|builder, _| builder.encrypt([SecretKey([9; 32])])).await;
     latencies("udp", &a, &b).await;
     a.shutdown().await.unwrap();
     b.shutdown().await.unwrap();
-    let (a, b) = quic_pair().await;
+    let ca = ClusterCa::generate("bench").unwrap();
+    let (a, b) = pair_with(|builder, name| builder.quic(ca.issue(name).unwrap())).await;
     latencies("quic", &a, &b).await;
     a.shutdown().await.unwrap();
     b.shutdown().await.unwrap();

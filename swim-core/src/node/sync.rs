@@ -147,6 +147,32 @@ pub(super) struct Session {
     pub(super) message: Option<MessageLeg>,
 }
 
+impl Session {
+    /// A session this node opens with `peer`, sending first, full and
+    /// without a message (the fields a caller sets otherwise are its own).
+    fn opening(peer: SocketAddr, peer_tag: To, deadline: Time) -> Self {
+        Session {
+            active: true,
+            generation: 0,
+            peer,
+            peer_tag,
+            opener: true,
+            join: false,
+            status: SyncStatus::Send,
+            cursor: 0,
+            broadcast_cursor: 0,
+            chunk: 0,
+            expected_chunk: 0,
+            records: 0,
+            others: 0,
+            deadline,
+            order: 0,
+            delta: None,
+            message: None,
+        }
+    }
+}
+
 #[derive(Debug)]
 pub(crate) struct Syncs {
     sessions: Vec<Session>,
@@ -277,25 +303,7 @@ impl Node {
         // ships it whole (the joiner knows nothing yet).
         let delta = (!join && self.config.sync.delta)
             .then(|| Delta::opening(self.rng.next_u64(), digest::buckets_for(self.members.len())));
-        let session = Session {
-            active: true,
-            generation: 0,
-            peer,
-            peer_tag,
-            opener: true,
-            join,
-            status: SyncStatus::Send,
-            cursor: 0,
-            broadcast_cursor: 0,
-            chunk: 0,
-            expected_chunk: 0,
-            records: 0,
-            others: 0,
-            deadline: self.sync_deadline(now),
-            order: 0,
-            delta,
-            message: None,
-        };
+        let session = Session { join, delta, ..Session::opening(peer, peer_tag, self.sync_deadline(now)) };
         let id = self.syncs.start(self.config.sync.max_concurrent, session)?;
         self.syncs.pending.push_back(id);
         Some(id)
@@ -304,25 +312,8 @@ impl Node {
     /// Opens a message exchange with `peer` for the message in pool slot
     /// `slot` (`None` when too many syncs are running).
     pub(super) fn open_message_sync(&mut self, now: Time, peer: SocketAddr, peer_tag: To, slot: u16) -> Option<SyncId> {
-        let session = Session {
-            active: true,
-            generation: 0,
-            peer,
-            peer_tag,
-            opener: true,
-            join: false,
-            status: SyncStatus::Send,
-            cursor: 0,
-            broadcast_cursor: 0,
-            chunk: 0,
-            expected_chunk: 0,
-            records: 0,
-            others: 0,
-            deadline: self.sync_deadline(now),
-            order: 0,
-            delta: None,
-            message: Some(MessageLeg::Send(slot)),
-        };
+        let message = Some(MessageLeg::Send(slot));
+        let session = Session { message, ..Session::opening(peer, peer_tag, self.sync_deadline(now)) };
         let id = self.syncs.start(self.config.sync.max_concurrent, session)?;
         self.syncs.pending.push_back(id);
         Some(id)
@@ -528,23 +519,9 @@ impl Node {
             return Err(CommandError::RateLimited);
         }
         let session = Session {
-            active: true,
-            generation: 0,
-            peer,
-            peer_tag: None,
             opener: false,
-            join: false,
             status: SyncStatus::Receive,
-            cursor: 0,
-            broadcast_cursor: 0,
-            chunk: 0,
-            expected_chunk: 0,
-            records: 0,
-            others: 0,
-            deadline: self.first_frame_deadline(now),
-            order: 0,
-            delta: None,
-            message: None,
+            ..Session::opening(peer, None, self.first_frame_deadline(now))
         };
         let started = self.syncs.start(self.config.sync.max_concurrent, session);
         if started.is_none() {
