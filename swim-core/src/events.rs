@@ -373,6 +373,23 @@ impl EventQueue {
         self.push_with(0, |_| record);
     }
 
+    /// Whether a record with `needed` bytes would be queued now.
+    pub(crate) fn has_room(&self, needed: usize) -> bool {
+        let bytes = if self.records.is_empty() { 0 } else { self.bytes.len() };
+        self.records.len() < self.capacity && bytes + needed <= self.byte_capacity
+    }
+
+    /// Queues a record without bytes even past the capacity: for the few
+    /// records that end something the application waits on (at most one
+    /// per open query), which must never be lost.
+    pub(crate) fn push_always(&mut self, record: Record) {
+        if self.records.is_empty() {
+            self.records.clear();
+            self.bytes.clear();
+        }
+        self.records.push_back(record);
+    }
+
     pub(crate) fn pop(&mut self) -> Option<Record> {
         self.records.pop_front()
     }

@@ -338,9 +338,11 @@ impl Cluster {
 
     /// Sends `payload` to the member `to` over a stream (TCP beside UDP, a
     /// QUIC stream over QUIC), sealed like every sync frame, and returns
-    /// once the receiver acknowledged it: it was handed to the receiver's
-    /// application as [`Event::Message`](crate::Event::Message) with
-    /// `reliable: true`. At most `limits.max_message` bytes (32 KiB by
+    /// once the receiver acknowledged it: its member took it in and handed
+    /// it on as [`Event::Message`](crate::Event::Message) with
+    /// `reliable: true` to its subscribers (a member nobody subscribes to
+    /// keeps no events; one whose queue is full refuses the message, and
+    /// the sender gets [`Error::NotDelivered`]). At most `limits.max_message` bytes (32 KiB by
     /// default). Refused as [`send`](Cluster::send) is; and
     /// [`Error::NotDelivered`] when no acknowledgement came (it may still
     /// have arrived: make it idempotent, or number it). Messages wait for a

@@ -28,12 +28,12 @@ pub struct QueryOptions {
 
 impl Default for QueryOptions {
     fn default() -> Self {
-        QueryOptions { names: Vec::new(), tags: Vec::new(), timeout: None, relay: 1, want_ack: true }
+        QueryOptions { names: Vec::new(), tags: Vec::new(), timeout: None, relay: 2, want_ack: true }
     }
 }
 
 impl QueryOptions {
-    /// Every live member, the default timeout, relay factor 1, with
+    /// Every live member, the default timeout, relay factor 2, with
     /// acknowledgements.
     pub fn new() -> Self {
         Self::default()
@@ -64,7 +64,7 @@ impl QueryOptions {
         self
     }
 
-    /// Members each answer is also sent through, 0 to 5 (default 1): each
+    /// Members each answer is also sent through, 0 to 5 (default 2): each
     /// copy is another chance for the answer to arrive under loss.
     #[must_use]
     pub fn relay(mut self, relay: u8) -> Self {

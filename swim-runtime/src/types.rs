@@ -257,7 +257,9 @@ pub enum Event {
     /// ([`Cluster::send`](crate::Cluster::send),
     /// [`Cluster::send_reliable`](crate::Cluster::send_reliable)).
     Message {
-        /// Who sent it.
+        /// Who sent it, as its datagram or stream says: with a shared key
+        /// any key holder can give any name; over QUIC the certificate
+        /// proves it.
         from: Name,
         /// The payload.
         payload: Bytes,

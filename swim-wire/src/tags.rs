@@ -219,16 +219,10 @@ where
     V: AsRef<str>,
 {
     let mut sorted: Vec<(K, V)> = tags.into_iter().collect();
-    // Stable: for equal keys, the last given stays last and wins below.
-    sorted.sort_by(|a, b| a.0.as_ref().cmp(b.0.as_ref()));
-    let mut kept: Vec<(&str, &str)> = Vec::with_capacity(sorted.len());
-    for (k, v) in &sorted {
-        match kept.last_mut() {
-            Some(last) if last.0 == k.as_ref() => last.1 = v.as_ref(),
-            _ => kept.push((k.as_ref(), v.as_ref())),
-        }
-    }
-    for (index, (k, v)) in kept.iter().enumerate() {
+    // Checked in the caller's order, so that an error's index is the
+    // caller's position.
+    for (index, (k, v)) in sorted.iter().enumerate() {
+        let (k, v) = (k.as_ref(), v.as_ref());
         if k.is_empty() {
             return Err(TagsError::EmptyKey { index });
         }
@@ -237,6 +231,15 @@ where
         }
         if v.len() > MAX_TAG_VALUE {
             return Err(TagsError::ValueTooLong { index, len: v.len() });
+        }
+    }
+    // Stable: for equal keys, the last given stays last and wins below.
+    sorted.sort_by(|a, b| a.0.as_ref().cmp(b.0.as_ref()));
+    let mut kept: Vec<(&str, &str)> = Vec::with_capacity(sorted.len());
+    for (k, v) in &sorted {
+        match kept.last_mut() {
+            Some(last) if last.0 == k.as_ref() => last.1 = v.as_ref(),
+            _ => kept.push((k.as_ref(), v.as_ref())),
         }
     }
     out.clear();
@@ -279,7 +282,7 @@ mod tests {
     #[test]
     fn bad_tags_are_refused_with_their_position() {
         let mut out = b"kept".to_vec();
-        assert_eq!(encode_tags([("a", "1"), ("", "2")], &mut out), Err(TagsError::EmptyKey { index: 0 }));
+        assert_eq!(encode_tags([("a", "1"), ("", "2")], &mut out), Err(TagsError::EmptyKey { index: 1 }), "as given");
         let long = "k".repeat(256);
         assert_eq!(encode_tags([(long.as_str(), "")], &mut out), Err(TagsError::KeyTooLong { index: 0, len: 256 }));
         let huge = "v".repeat(MAX_TAG_VALUE + 1);

@@ -107,9 +107,11 @@ impl Node {
             return Ok(());
         }
         let sender = sender_name(&packet.primary()).map(|name| Sender { addr: from, name });
+        self.relays_left = 1;
         for message in packet.piggyback() {
             self.apply_update(now, &message, sender);
         }
+        self.relays_left = 0;
         let origin = Origin { sealed: nonce.is_some(), len: received };
         self.apply_primary(now, from, packet.primary(), origin);
         Ok(())
@@ -143,7 +145,7 @@ impl Node {
             Message::Left(l) => self.apply_left(now, l.name, Version::new(l.generation, l.incarnation)),
             Message::UserBroadcast(b) => self.on_broadcast(now, &b, true, false),
             Message::Query(q) => self.on_broadcast(now, &q, true, true),
-            Message::QueryResponse(r) => self.on_query_response(&r),
+            Message::QueryResponse(r) => self.on_query_response(now, &r, from.map(|f| f.addr)),
             Message::UserMessage(m) => {
                 if let Some(from) = from {
                     self.on_message(from.name, m.payload, false);
@@ -240,7 +242,7 @@ impl Node {
             }
         }
         if query {
-            self.on_query(now, origin, b.generation, payload, expires);
+            self.on_query(origin, b.generation, payload, expires);
         } else {
             self.stats.broadcasts_delivered += 1;
             if !gossiped {

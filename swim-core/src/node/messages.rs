@@ -17,10 +17,10 @@
 
 use swim_wire::{Gossip, Message, PacketWriter, Sync, SyncFlags, UserMessage, frame};
 
+use super::Node;
 use super::seal::To;
 use super::sync::{SyncId, SyncStatus};
 use super::transmit::Outgoing;
-use super::{Node, OUTBOX};
 use crate::error::{CommandError, InputError};
 use crate::events::Record;
 use crate::members::LOCAL;
@@ -105,7 +105,7 @@ impl Node {
     pub fn send_message(&mut self, now: Time, to: &[u8], payload: &[u8]) -> Result<(), CommandError> {
         let limit = self.config.dissemination.max_broadcast_payload;
         let (addr, receiver) = self.message_target(now, to, payload, limit)?;
-        if self.outbox.len() >= OUTBOX {
+        if self.outbox_full() {
             return Err(CommandError::MessageQueueFull);
         }
         let slot = self.pending.store(payload).ok_or(CommandError::MessageQueueFull)?;
@@ -164,11 +164,13 @@ impl Node {
         Ok((addr, self.tag(to)))
     }
 
-    /// A message arrived from `from`.
-    pub(super) fn on_message(&mut self, from: &[u8], payload: &[u8], reliable: bool) {
-        if from == self.local_name() || payload.len() > self.config.limits.max_message {
+    /// A message arrived from `from`; whether it was handed on (queued
+    /// for the application).
+    pub(super) fn on_message(&mut self, from: &[u8], payload: &[u8], reliable: bool) -> bool {
+        let fits = self.events.has_room(from.len() + payload.len());
+        if from == self.local_name() || payload.len() > self.config.limits.max_message || !fits {
             self.stats.messages_refused += 1;
-            return;
+            return false;
         }
         self.stats.messages_received += 1;
         self.events.push_with(from.len() + payload.len(), |arena| Record::Message {
@@ -176,6 +178,7 @@ impl Node {
             payload: arena.store(payload),
             reliable,
         });
+        true
     }
 
     /// Writes a best-effort message's datagram: a gossip header, the
@@ -252,6 +255,14 @@ impl Node {
                 limit: self.config.limits.max_message,
             });
         }
+        // Acknowledged only once queued for the application: from this
+        // node's own name, or with its event queue full, it is refused (the
+        // sender hears that it was not delivered).
+        if let Some(m) = message
+            && !self.on_message(sync.source, m.payload, true)
+        {
+            return Err(InputError::Unexpected(swim_wire::Kind::UserMessage));
+        }
         self.accepted(nonce);
         let deadline = self.sync_deadline(self.now);
         let peer_tag = self.tag(sync.source);
@@ -267,9 +278,6 @@ impl Node {
             (s.deadline, s.peer_tag, s.status) = (deadline, peer_tag, SyncStatus::Send);
             s.message = Some(MessageLeg::Acknowledge);
             self.sync_limiter.refund(peer.ip());
-            if let Some(m) = message {
-                self.on_message(sync.source, m.payload, true);
-            }
             SyncStatus::Send
         };
         Ok(status)

@@ -168,12 +168,23 @@ pub struct Node {
     /// (see `push_back`): a datagram of stale claims must not make this node
     /// send one datagram per claim.
     push_back_limiter: Limiter,
+    /// Query answers passed on as a relay, per source IP: one datagram in
+    /// is at most one datagram out, and a source cannot make this node a
+    /// hose.
+    relay_limiter: Limiter,
+    /// Relayed answers the datagram being handled may still cause (one:
+    /// a relay's datagram carries one answer).
+    relays_left: u8,
     stats: Stats,
 }
 
 /// Direct push-backs per source IP: one a second, two at once. Gossip
 /// carries the rest.
 const PUSH_BACK_RATE: crate::limits::RateLimit = crate::limits::RateLimit { per_second: 1, burst: 2 };
+
+/// Query answers relayed per source IP: a member relays a few for each
+/// query it sees answered (the relay factor), from many sources.
+const RELAY_RATE: crate::limits::RateLimit = crate::limits::RateLimit { per_second: 20, burst: 40 };
 
 impl Node {
     /// Creates a node named `name` (1..=255 bytes), reachable at `addrs`
@@ -261,6 +272,8 @@ impl Node {
             join_limiter: Limiter::new(config.security.join_rate, expected.clamp(64, 1024)),
             sync_limiter: Limiter::new(config.security.sync_rate, expected.clamp(64, 1024)),
             push_back_limiter: Limiter::new(PUSH_BACK_RATE, expected.clamp(64, 1024)),
+            relay_limiter: Limiter::new(RELAY_RATE, expected.clamp(64, 1024)),
+            relays_left: 0,
             stats: Stats::default(),
             config,
         };

@@ -31,7 +31,7 @@ use super::timers::Timer;
 use super::transmit::Outgoing;
 use crate::error::CommandError;
 use crate::events::Record;
-use crate::members::{LOCAL, State};
+use crate::members::LOCAL;
 use crate::time::Time;
 
 /// Queries this node may have open (asked, not yet timed out) at once.
@@ -67,7 +67,7 @@ pub struct QueryOptions<'a> {
 
 impl Default for QueryOptions<'_> {
     fn default() -> Self {
-        QueryOptions { names: &[], tags: &[], timeout: None, relay: 1, want_ack: true }
+        QueryOptions { names: &[], tags: &[], timeout: None, relay: 2, want_ack: true }
     }
 }
 
@@ -85,9 +85,12 @@ struct Open {
     id: u32,
     deadline: Time,
     asked: u32,
-    /// Name hashes of the members that answered, and that acknowledged.
+    /// Members (by table slot, one bit each) that answered, and that
+    /// acknowledged; and how many.
     answered: Vec<u64>,
     acked: Vec<u64>,
+    answers: u32,
+    acks: u32,
 }
 
 /// A query received, that the application may answer.
@@ -135,7 +138,10 @@ impl Node {
             gossip => gossip,
         };
         let rounds = u32::try_from(self.retransmit_limit()).unwrap_or(u32::MAX);
-        round.saturating_mul(rounds.saturating_mul(2)).max(Duration::from_secs(1))
+        round
+            .saturating_mul(rounds.saturating_mul(2))
+            .max(Duration::from_secs(1))
+            .min(self.config.dissemination.broadcast_lifetime)
     }
 
     /// Asks the members that `options` selects; returns the query's id,
@@ -214,15 +220,22 @@ impl Node {
             .members
             .iter()
             .filter(|&(slot, e)| slot != LOCAL && e.state.is_live())
-            .filter(|(_, e)| parsed.is_some_and(|f| f.matches(&e.name, |k| TagsView::lenient(&e.meta).get(k))))
+            .filter(|(_, e)| {
+                let tags = TagsView::lenient(&e.meta);
+                parsed.is_some_and(|f| f.matches(&e.name, |k| tags.get(k)))
+            })
             .count();
         let open = self.queries.open.get_mut(slot).ok_or(CommandError::TooManyQueries)?;
         open.used = true;
         open.id = id;
         open.deadline = now + timeout;
         open.asked = u32::try_from(asked).unwrap_or(u32::MAX);
-        open.answered.clear();
-        open.acked.clear();
+        let words = self.members.slots().div_ceil(64);
+        for seen in [&mut open.answered, &mut open.acked] {
+            seen.clear();
+            seen.resize(words, 0);
+        }
+        (open.answers, open.acks) = (0, 0);
         self.queries.next_id = id.wrapping_add(1);
         self.stats.queries_sent += 1;
         self.arm_query_timer();
@@ -231,14 +244,15 @@ impl Node {
 
     /// A query arrived (new to this node): acknowledged and handed to the
     /// application if it is meant for this node.
-    pub(super) fn on_query(&mut self, now: Time, origin: &[u8], generation: u64, body: &[u8], expires: Time) {
+    pub(super) fn on_query(&mut self, origin: &[u8], generation: u64, body: &[u8], expires: Time) {
         let Ok(q) = QueryBody::parse(body) else {
             self.stats.queries_malformed += 1;
             return;
         };
         let Some(filter) = QueryFilter::parse(q.filter) else { return };
         let Some(local) = self.local_entry() else { return };
-        if !filter.matches(&local.name, |k| TagsView::lenient(&local.meta).get(k)) {
+        let tags = TagsView::lenient(&local.meta);
+        if !filter.matches(&local.name, |k| tags.get(k)) {
             return;
         }
         // The asker must be a live member at the address answers go to: a
@@ -265,7 +279,8 @@ impl Node {
         let handle = QueryHandle { index: u16::try_from(index).unwrap_or(u16::MAX), stamp: entry.stamp };
         self.stats.queries_received += 1;
         if q.want_ack {
-            self.send_response(now, index, QueryResponse::ACK, &[]);
+            // Best effort, as the answers are: a full pool loses it.
+            let _ = self.send_response(index, QueryResponse::ACK, &[]);
         }
         self.events.push_with(origin.len() + q.name.len() + q.payload.len(), |arena| Record::Query {
             handle,
@@ -276,41 +291,61 @@ impl Node {
     }
 
     /// Answers a query that arrived ([`Event::Query`](crate::Event::Query)),
-    /// once, before its timeout.
+    /// once, before its timeout. Refused when it is over (timed out,
+    /// answered, or forgotten: [`CommandError::QueryOver`]), when the asker
+    /// is no longer a live member at the address it gave
+    /// ([`CommandError::UnknownMember`]), when the answer does not fit one
+    /// datagram beside the names it carries ([`CommandError::TooLarge`]:
+    /// about `dissemination.max_broadcast_payload` less the two names), or
+    /// when too many datagrams wait to be written
+    /// ([`CommandError::MessageQueueFull`]).
     pub fn respond(&mut self, now: Time, query: QueryHandle, payload: &[u8]) -> Result<(), CommandError> {
         let now = self.advance(now);
-        let limit = self.config.dissemination.max_broadcast_payload;
-        if payload.len() > limit {
-            return Err(CommandError::TooLarge { what: "answer", len: payload.len(), limit });
-        }
         let index = usize::from(query.index);
         let entry = self
             .queries
             .received
-            .get_mut(index)
-            .filter(|e| e.used && e.stamp == query.stamp && now < e.deadline)
+            .get(index)
+            .filter(|e| e.used && e.stamp == query.stamp && now < e.deadline && !e.answered)
             .ok_or(CommandError::QueryOver)?;
-        if entry.answered {
-            return Err(CommandError::QueryOver);
+        let asker = entry.asker.ok_or(CommandError::UnknownMember)?;
+        let limit = self.answer_limit(&entry.origin, asker);
+        if payload.len() > limit {
+            return Err(CommandError::TooLarge { what: "answer", len: payload.len(), limit });
         }
-        entry.answered = true;
-        self.send_response(now, index, 0, payload);
+        self.send_response(index, 0, payload)?;
+        if let Some(entry) = self.queries.received.get_mut(index) {
+            entry.answered = true;
+        }
         Ok(())
     }
 
+    /// The largest answer to a query from `origin`: what one datagram holds
+    /// beside its header, the gossip header and the response's own fields.
+    fn answer_limit(&self, origin: &[u8], asker: SocketAddr) -> usize {
+        let me = self.local_name();
+        let response = QueryResponse { generation: 0, id: 0, flags: 0, origin, asker, responder: me, payload: &[] };
+        let fixed = self.header().encoded_len()
+            + Message::Gossip(Gossip { source: me }).encoded_len()
+            + Message::QueryResponse(response).encoded_len();
+        self.plain_budget(self.config.limits.packet_budget).saturating_sub(fixed)
+    }
+
     /// Sends an acknowledgement or answer of received query `index` to the
-    /// asker, and through `relay` live members.
-    fn send_response(&mut self, _now: Time, index: usize, flags: u8, payload: &[u8]) {
-        let Some(entry) = self.queries.received.get(index) else { return };
-        let Some(asker) = entry.asker else { return };
+    /// asker, and through `relay` live members (as many as the pending pool
+    /// has room for; refused if not even the direct one fits).
+    fn send_response(&mut self, index: usize, flags: u8, payload: &[u8]) -> Result<(), CommandError> {
+        let entry = self.queries.received.get(index).ok_or(CommandError::QueryOver)?;
+        let asker = entry.asker.ok_or(CommandError::UnknownMember)?;
         let (generation, id, relay) = (entry.generation, entry.id, entry.relay);
         let origin_slot = self.members.find(&entry.origin).unwrap_or(LOCAL);
-        let mut scratch = [0u8; 320];
+        // Two names of at most 255 bytes each.
+        let mut scratch = [0u8; 2 * swim_wire::MAX_NAME_LEN];
         let (origin_len, stored) = {
-            let Some(local) = self.local_entry() else { return };
+            let local = self.local_entry().ok_or(CommandError::Left)?;
             let origin = &entry.origin;
             let len = origin.len() + local.name.len();
-            let Some(buf) = scratch.get_mut(..len) else { return };
+            let buf = scratch.get_mut(..len).ok_or(CommandError::UnknownMember)?;
             let (o, n) = buf.split_at_mut(origin.len());
             o.copy_from_slice(origin);
             n.copy_from_slice(&local.name);
@@ -327,23 +362,25 @@ impl Node {
         };
         let origin_tag = self.tag(scratch.get(..origin_len).unwrap_or_default());
         let names = scratch.get(..stored).unwrap_or_default();
-        if let Some(slot) = self.pending.store_parts(names, payload) {
-            self.send(Outgoing::Response { to: asker, receiver: origin_tag, slot, response: out(flags) });
+        if self.outbox_full() {
+            return Err(CommandError::MessageQueueFull);
         }
+        let slot = self.pending.store_parts(names, payload).ok_or(CommandError::MessageQueueFull)?;
+        self.send(Outgoing::Response { to: asker, receiver: origin_tag, slot, response: out(flags) });
         let mut relays = [0u32; 16];
-        let found = self.random_members(usize::from(relay), origin_slot, &mut relays, |s| s == State::Alive);
+        let found = self.random_alive(usize::from(relay), origin_slot, &mut relays);
         for &slot in relays.get(..found).unwrap_or_default() {
             let Some(e) = self.members.get(slot) else { continue };
             let (Some(&to), receiver) = (e.addrs.first(), self.tag(&e.name)) else { continue };
+            if self.outbox_full() {
+                break;
+            }
             if let Some(stored) = self.pending.store_parts(names, payload) {
-                self.send(Outgoing::Response {
-                    to,
-                    receiver,
-                    slot: stored,
-                    response: out(flags | QueryResponse::RELAY),
-                });
+                let response = out(flags | QueryResponse::RELAY);
+                self.send(Outgoing::Response { to, receiver, slot: stored, response });
             }
         }
+        Ok(())
     }
 
     /// Writes a response datagram: a gossip header and the response, with
@@ -365,10 +402,16 @@ impl Node {
         w.push(&Message::QueryResponse(response)).ok()
     }
 
-    /// A response arrived: for this node's open query, or to relay.
-    pub(super) fn on_query_response(&mut self, r: &QueryResponse<'_>) {
+    /// A response arrived from `from`: for this node's open query, or to
+    /// relay. Only a live member's counts, once per query and kind.
+    pub(super) fn on_query_response(&mut self, now: Time, r: &QueryResponse<'_>, from: Option<SocketAddr>) {
         if r.origin != self.local_name() {
-            if r.flags & QueryResponse::RELAY != 0 {
+            if r.flags & QueryResponse::RELAY != 0
+                && self.relays_left > 0
+                && let Some(from) = from
+                && self.relay_limiter.allow(now, from.ip())
+            {
+                self.relays_left -= 1;
                 self.relay_response(r);
             }
             return;
@@ -376,14 +419,24 @@ impl Node {
         if r.generation != self.process_generation {
             return;
         }
-        let hash = self.members.hash(r.responder);
+        let responder = self.members.find(r.responder).filter(|&s| s != LOCAL);
+        let Some(slot) = responder.filter(|&s| self.members.get(s).is_some_and(|e| e.state.is_live())) else {
+            return;
+        };
         let Some(open) = self.queries.open.iter_mut().find(|q| q.used && q.id == r.id) else { return };
         let ack = r.flags & QueryResponse::ACK != 0;
-        let seen = if ack { &mut open.acked } else { &mut open.answered };
-        if seen.contains(&hash) || seen.len() >= self.config.limits.max_members {
+        let (seen, count) =
+            if ack { (&mut open.acked, &mut open.acks) } else { (&mut open.answered, &mut open.answers) };
+        let (word, bit) = (slot as usize / 64, 1u64 << (slot % 64));
+        if word >= seen.len() {
+            seen.resize(word + 1, 0);
+        }
+        let Some(w) = seen.get_mut(word) else { return };
+        if *w & bit != 0 {
             return;
         }
-        seen.push(hash);
+        *w |= bit;
+        *count += 1;
         let id = r.id;
         if ack {
             self.stats.query_acks_received += 1;
@@ -406,10 +459,10 @@ impl Node {
             .find(r.origin)
             .and_then(|s| self.members.get(s))
             .is_some_and(|e| e.state.is_live() && e.addrs.contains(&r.asker));
-        if !at_home || r.origin.len() + r.responder.len() > 320 {
+        if !at_home || self.outbox_full() {
             return;
         }
-        let mut names = [0u8; 320];
+        let mut names = [0u8; 2 * swim_wire::MAX_NAME_LEN];
         let len = r.origin.len() + r.responder.len();
         let Some(buf) = names.get_mut(..len) else { return };
         let (o, n) = buf.split_at_mut(r.origin.len());
@@ -436,10 +489,9 @@ impl Node {
         }
         for open in self.queries.open.iter_mut().filter(|q| q.used && now >= q.deadline) {
             open.used = false;
-            let (id, asked) = (open.id, open.asked);
-            let answered = u32::try_from(open.answered.len()).unwrap_or(u32::MAX);
-            let acked = u32::try_from(open.acked.len()).unwrap_or(u32::MAX);
-            self.events.push(Record::QueryDone { id, asked, answered, acked });
+            let (id, asked, answered, acked) = (open.id, open.asked, open.answers, open.acks);
+            // Never dropped: the asker's stream of answers ends with it.
+            self.events.push_always(Record::QueryDone { id, asked, answered, acked });
         }
         self.arm_query_timer();
     }

@@ -8,6 +8,7 @@ use super::*;
 use crate::error::CommandError;
 use crate::events::Event;
 use swim_wire::tags::encode_tags;
+use swim_wire::{Message, QueryResponse};
 
 /// Nodes in lockstep: every datagram is delivered at once.
 struct Net {
@@ -168,4 +169,63 @@ fn bad_queries_are_refused_before_anything_is_sent() {
     }
     assert_eq!(a.query(now, b"q", b"", &QueryOptions::default()), Err(CommandError::TooManyQueries));
     assert_eq!(a.stats().queries_sent, MAX_OPEN_QUERIES as u64);
+}
+
+/// A datagram from `n{from}` carrying `items`, as node `to` receives it.
+fn inject(net: &mut Net, from: usize, to: usize, items: &[Message<'_>]) {
+    let source = name(u8::try_from(from).unwrap());
+    let bytes = super::tests::packet(Message::Gossip(swim_wire::Gossip { source: &source }), items);
+    let (now, addr) = (net.now, net.addrs[from]);
+    let _ = net.nodes[to].handle_datagram(now, addr, &mut bytes.clone());
+}
+
+#[test]
+fn forged_answers_do_not_count_and_a_datagram_is_relayed_at_most_once() {
+    let mut net = Net::new(&["asker", "b", "c"]);
+    let now = net.now;
+    let options = QueryOptions { timeout: Some(Duration::from_secs(2)), want_ack: false, ..QueryOptions::default() };
+    let id = net.nodes[0].query(now, b"q", b"", &options).unwrap();
+    let generation = net.nodes[0].process_generation;
+    let asker = net.addrs[0];
+    // Answers in the names of strangers, and of the asker itself: none counts.
+    let strangers: Vec<Vec<u8>> = (0..30).map(|i| format!("stranger-{i}").into_bytes()).collect();
+    let mut forged: Vec<Message<'_>> = strangers
+        .iter()
+        .map(|s| {
+            let r = QueryResponse { generation, id, flags: 0, origin: b"n0", asker, responder: s, payload: b"x" };
+            Message::QueryResponse(r)
+        })
+        .collect();
+    let me = name(0);
+    forged.push(Message::QueryResponse(QueryResponse {
+        generation,
+        id,
+        flags: 0,
+        origin: b"n0",
+        asker,
+        responder: &me,
+        payload: b"x",
+    }));
+    inject(&mut net, 1, 0, &forged);
+    assert_eq!(net.nodes[0].stats().query_responses_received, 0, "no stranger's answer counts");
+    // A real member's answer, twice (directly and relayed): counted once.
+    let b = name(1);
+    let real = QueryResponse { generation, id, flags: 0, origin: b"n0", asker, responder: &b, payload: b"ok" };
+    inject(&mut net, 1, 0, &[Message::QueryResponse(real), Message::QueryResponse(real)]);
+    assert_eq!(net.nodes[0].stats().query_responses_received, 1);
+
+    // Forty answers flagged for relaying in one datagram to n2: one is passed on.
+    let relayed: Vec<Message<'_>> =
+        (0..40).map(|_| Message::QueryResponse(QueryResponse { flags: QueryResponse::RELAY, ..real })).collect();
+    inject(&mut net, 1, 2, &relayed);
+    let mut buf = vec![0u8; 1400];
+    let mut out = Vec::new();
+    let now = net.now;
+    while let Some(t) = net.nodes[2].poll_transmit(now, &mut buf) {
+        out.push((t.destination, t.len));
+    }
+    assert_eq!(net.nodes[2].stats().query_responses_relayed, 1, "one relay per datagram");
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].0, asker, "passed on to the asker's own address");
+    assert!(out[0].1 < 200, "no gossip rides on it: {} bytes", out[0].1);
 }

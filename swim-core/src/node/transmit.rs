@@ -180,11 +180,19 @@ impl Picked {
 
 impl Node {
     pub(super) fn send(&mut self, out: Outgoing) {
-        if self.outbox.len() >= OUTBOX {
+        if self.outbox_full() {
             self.stats.transmits_dropped += 1;
+            if let Outgoing::Message { slot, .. } | Outgoing::Response { slot, .. } = out {
+                self.pending.release(slot); // never written: its payload goes
+            }
             return;
         }
         self.outbox.push_back(out);
+    }
+
+    /// Whether the outbox takes no more datagrams.
+    pub(super) fn outbox_full(&self) -> bool {
+        self.outbox.len() >= OUTBOX
     }
 
     /// Writes the next datagram into `buf` (at least `limits.packet_budget` bytes
@@ -408,7 +416,12 @@ impl Node {
                 }
             }
         }
-        self.fill_gossip(&mut w, first, to, picked);
+        // A query's answer goes to an address a query names (checked, but
+        // chosen by others): it carries no gossip, so that it is never
+        // larger than what caused it, nor spends updates' transmissions.
+        if !matches!(out, Outgoing::Response { .. }) {
+            self.fill_gossip(&mut w, first, to, picked);
+        }
         if matches!(out, Outgoing::Gossip { .. }) && picked.sent_len == 0 {
             return None; // nothing this destination could learn
         }
