@@ -22,8 +22,8 @@ struct Slot {
     payload: Vec<u8>,
     /// When its lifetime ends: it is never passed on after.
     expires: Time,
-    /// A query (its payload a query body) rather than a broadcast.
-    query: bool,
+    /// What it is.
+    kind: BroadcastKind,
 }
 
 /// A stored broadcast.
@@ -35,8 +35,21 @@ pub(crate) struct Stored<'a> {
     pub(crate) seq: u32,
     pub(crate) payload: &'a [u8],
     pub(crate) expires: Time,
-    /// A query rather than a broadcast.
-    pub(crate) query: bool,
+    /// What it is.
+    pub(crate) kind: BroadcastKind,
+}
+
+/// What a pooled item is: all three are gossiped, deduplicated (by
+/// version for state) and repaired alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum BroadcastKind {
+    /// A user broadcast.
+    #[default]
+    Broadcast,
+    /// A query (its payload a query body).
+    Query,
+    /// An application state entry (its payload a state body).
+    State,
 }
 
 #[derive(Debug)]
@@ -79,7 +92,7 @@ impl Broadcasts {
         slot.payload.clear();
         slot.payload.extend_from_slice(b.payload);
         slot.expires = b.expires;
-        slot.query = b.query;
+        slot.kind = b.kind;
         Some(index)
     }
 
@@ -91,7 +104,7 @@ impl Broadcasts {
             seq: s.seq,
             payload: &s.payload,
             expires: s.expires,
-            query: s.query,
+            kind: s.kind,
         })
     }
 
@@ -180,7 +193,7 @@ mod tests {
     use super::*;
 
     fn b(seq: u32, payload: &[u8], expires: Time) -> Stored<'_> {
-        Stored { origin: b"o", generation: 1, seq, payload, expires, query: false }
+        Stored { origin: b"o", generation: 1, seq, payload, expires, kind: BroadcastKind::Broadcast }
     }
 
     #[test]

@@ -125,6 +125,8 @@ pub enum CommandError {
     MemberDown(crate::State),
     /// A query's options or name cannot be used (says which).
     BadQuery(&'static str),
+    /// A state key cannot be used (says why).
+    BadState(&'static str),
     /// As many queries as this node may have open are awaiting answers
     /// ([`MAX_OPEN_QUERIES`](crate::MAX_OPEN_QUERIES)).
     TooManyQueries,
@@ -157,6 +159,7 @@ impl fmt::Display for CommandError {
             CommandError::MemberDown(state) => write!(f, "the member is {state}"),
             CommandError::MessageQueueFull => f.write_str("too many messages waiting to be sent"),
             CommandError::BadQuery(why) => write!(f, "bad query: {why}"),
+            CommandError::BadState(why) => write!(f, "bad state: {why}"),
             CommandError::TooManyQueries => f.write_str("too many queries awaiting answers"),
             CommandError::QueryOver => f.write_str("the query is over (timed out, forgotten or answered)"),
             CommandError::RateLimited => f.write_str("too many attempts from this source"),

@@ -208,6 +208,16 @@ pub enum Event<'a> {
         /// Members that acknowledged it in time.
         acked: u32,
     },
+    /// Another member's application state changed (a key set, or deleted:
+    /// `value` is `None`), as learned by gossip or a sync.
+    StateChanged {
+        /// The member that owns the key.
+        owner: &'a [u8],
+        /// The key.
+        key: &'a [u8],
+        /// Its new value; `None` when it was deleted.
+        value: Option<&'a [u8]>,
+    },
     /// The join completed through this seed.
     JoinSucceeded {
         /// The seed that answered.
@@ -305,6 +315,11 @@ pub(crate) enum Record {
         asked: u32,
         answered: u32,
         acked: u32,
+    },
+    State {
+        owner: Span,
+        key: Span,
+        value: Option<Span>,
     },
 }
 

@@ -98,6 +98,12 @@ pub struct Stats {
     pub messages_delivered: u64,
     /// Direct messages received and handed to the application.
     pub messages_received: u64,
+    /// Application state entries this node wrote (sets and deletions).
+    pub state_writes: u64,
+    /// Other members' state entries this node took in (new versions).
+    pub state_updates: u64,
+    /// State entries dropped: malformed, or past `limits.max_state`.
+    pub state_refused: u64,
     /// Queries this node asked.
     pub queries_sent: u64,
     /// Queries meant for this node, handed to the application.

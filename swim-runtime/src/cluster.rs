@@ -40,6 +40,8 @@ pub(crate) enum Command {
     Send { to: Name, payload: Bytes, reliable: bool, reply: oneshot::Sender<Result<(), Error>> },
     Query { name: Bytes, payload: Bytes, options: QueryOptions, reply: oneshot::Sender<Result<QueryResponses, Error>> },
     Respond { handle: swim_protocol::QueryHandle, payload: Bytes, reply: oneshot::Sender<Result<(), Error>> },
+    SetState { key: Bytes, value: Option<Bytes>, reply: oneshot::Sender<Result<(), Error>> },
+    State { owner: Name, reply: oneshot::Sender<Vec<(Bytes, Bytes)>> },
     Stats { reply: oneshot::Sender<Stats> },
     Leave { timeout: Duration, reply: oneshot::Sender<Result<(), Error>> },
     Key { change: KeyChange, reply: oneshot::Sender<Result<Vec<u32>, Error>> },
@@ -409,6 +411,44 @@ impl Cluster {
     pub async fn respond(&self, query: &Query, payload: impl Into<Bytes>) -> Result<(), Error> {
         let (handle, payload) = (query.handle, payload.into());
         self.ask(|reply| Command::Respond { handle, payload, reply }).await?
+    }
+
+    /// Sets this member's application state `key` to `value`: a new
+    /// version, gossiped to every member (as broadcasts are) and repaired
+    /// by every sync, so that each member ends with every live member's
+    /// latest values; others see it as
+    /// [`Event::StateChanged`](crate::Event::StateChanged) and in
+    /// [`state`](Cluster::state). Keys are 1 to 255 bytes; key and value
+    /// together at most `dissemination.max_broadcast_payload` less 4 bytes;
+    /// at most `limits.max_state_keys` keys (256 by default). See
+    /// `docs/state.md`.
+    ///
+    /// ```no_run
+    /// # async fn demo(cluster: swim_runtime::Cluster) -> Result<(), swim_runtime::Error> {
+    /// cluster.set_state("load", "0.42").await?;
+    /// for (key, value) in cluster.state("cache-2").await? {
+    ///     println!("cache-2 {key:?} = {value:?}");
+    /// }
+    /// cluster.delete_state("load").await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn set_state(&self, key: impl Into<Bytes>, value: impl Into<Bytes>) -> Result<(), Error> {
+        let (key, value) = (key.into(), Some(value.into()));
+        self.ask(|reply| Command::SetState { key, value, reply }).await?
+    }
+
+    /// Deletes this member's state `key` (a tombstone, spread as a write
+    /// is and forgotten after `limits.tombstone_ttl`).
+    pub async fn delete_state(&self, key: impl Into<Bytes>) -> Result<(), Error> {
+        let key = key.into();
+        self.ask(|reply| Command::SetState { key, value: None, reply }).await?
+    }
+
+    /// Member `owner`'s application state as this member holds it (this
+    /// member's own included), sorted by key.
+    pub async fn state(&self, owner: impl Into<Name>) -> Result<Vec<(Bytes, Bytes)>, Error> {
+        let owner = owner.into();
+        self.ask(|reply| Command::State { owner, reply }).await
     }
 
     /// Sets this member's tag `key` to `value`, keeping its other tags;

@@ -401,6 +401,22 @@ impl<T: Transport> Driver<T> {
             Command::Respond { handle, payload, reply } => {
                 let _ = reply.send(self.node.respond(now, handle, &payload).map_err(Error::from));
             }
+            Command::SetState { key, value, reply } => {
+                let done = match value {
+                    Some(value) => self.node.set_state(now, &key, &value),
+                    None => self.node.delete_state(now, &key),
+                };
+                let _ = reply.send(done.map_err(Error::from));
+            }
+            Command::State { owner, reply } => {
+                let mut state: Vec<(Bytes, Bytes)> = self
+                    .node
+                    .state_of(owner.as_bytes())
+                    .map(|(k, v)| (Bytes::copy_from_slice(k), Bytes::copy_from_slice(v)))
+                    .collect();
+                state.sort();
+                let _ = reply.send(state);
+            }
             Command::Stats { reply } => {
                 let _ = reply.send(self.node.stats());
             }

@@ -23,6 +23,8 @@
 //! | `swim_queries_received_total` | counter | queries meant for this member, handed to the application |
 //! | `swim_query_responses_received_total` | counter | answers to this member's queries (one per member and query) |
 //! | `swim_query_responses_relayed_total` | counter | answers and acknowledgements passed on as a relay |
+//! | `swim_state_writes_total` | counter | application state entries this member wrote |
+//! | `swim_state_updates_total` | counter | other members' state entries taken in (new versions) |
 //! | `swim_syncs_completed_total` | counter | sync exchanges completed |
 //! | `swim_syncs_refused_total` | counter | syncs refused because as many as configured were running |
 //! | `swim_sync_streams_failed_total` | counter | sync streams dropped: connection failures, resets, oversized or invalid frames |
@@ -43,7 +45,7 @@ use swim_protocol::Stats;
 type Tracked = (Counter, fn(&Stats) -> u64);
 
 pub(crate) struct Metrics {
-    counters: [Tracked; 32],
+    counters: [Tracked; 34],
     streams_failed: Counter,
     members_live: Gauge,
     members_known: Gauge,
@@ -80,6 +82,8 @@ impl Metrics {
                 (c("swim_queries_received_total"), |s| s.queries_received),
                 (c("swim_query_responses_received_total"), |s| s.query_responses_received),
                 (c("swim_query_responses_relayed_total"), |s| s.query_responses_relayed),
+                (c("swim_state_writes_total"), |s| s.state_writes),
+                (c("swim_state_updates_total"), |s| s.state_updates),
                 (c("swim_syncs_completed_total"), |s| s.syncs_completed),
                 (c("swim_syncs_refused_total"), |s| s.syncs_refused),
                 (c("swim_overload_reports_total"), |s| s.overload_reports),

@@ -270,6 +270,17 @@ pub enum Event {
     /// A query meant for this member arrived (once): answer it with
     /// [`Cluster::respond`](crate::Cluster::respond), or not.
     Query(crate::Query),
+    /// Another member's application state changed
+    /// ([`Cluster::set_state`](crate::Cluster::set_state)), as learned by
+    /// gossip or a sync: once per new version this member takes in.
+    StateChanged {
+        /// The member that owns the key.
+        owner: Name,
+        /// The key.
+        key: Bytes,
+        /// Its new value; `None` when it was deleted.
+        value: Option<Bytes>,
+    },
     /// This member was suspected (or declared faulty) and refuted it.
     Refuted {
         /// Its new incarnation.
@@ -329,6 +340,11 @@ impl Event {
                 payload: Bytes::copy_from_slice(payload),
                 handle: *handle,
             }),
+            E::StateChanged { owner, key, value } => Event::StateChanged {
+                owner: Name::from(*owner),
+                key: Bytes::copy_from_slice(key),
+                value: value.map(Bytes::copy_from_slice),
+            },
             E::Message { from, payload, reliable } => Event::Message {
                 from: Name::from(*from),
                 payload: Bytes::copy_from_slice(payload),

@@ -34,6 +34,7 @@
 //! | `0x48` | [`UserMessage`] | payload blob (up to 65,535 bytes) |
 //! | `0x49` | Query ([`UserBroadcast`] layout) | as a user broadcast; the payload is a [`QueryBody`] |
 //! | `0x4a` | [`QueryResponse`] | asker generation u64, id u32, flags u8, origin name, asker address, responder name, payload blob |
+//! | `0x4b` | State ([`UserBroadcast`] layout) | an application state entry: owner, generation, version, time to live; the payload is a [`StateBody`] |
 //!
 //! Member records and the digest items ride only on a [`Sync`]. A user
 //! message rides on a [`Gossip`] datagram (best effort) or alone on a
@@ -99,6 +100,9 @@ pub enum Kind {
     Query = 0x49,
     /// [`QueryResponse`].
     QueryResponse = 0x4a,
+    /// An application state entry: a [`UserBroadcast`] whose payload is a
+    /// [`StateBody`].
+    State = 0x4b,
 }
 
 impl fmt::Display for Kind {
@@ -109,7 +113,7 @@ impl fmt::Display for Kind {
 
 impl Kind {
     /// Every kind this version knows.
-    pub const ALL: [Kind; 20] = [
+    pub const ALL: [Kind; 21] = [
         Kind::Ping,
         Kind::Ack,
         Kind::IndirectPing,
@@ -130,6 +134,7 @@ impl Kind {
         Kind::UserMessage,
         Kind::Query,
         Kind::QueryResponse,
+        Kind::State,
     ];
 
     /// The kind for a wire byte, if this version knows it.
@@ -155,6 +160,7 @@ impl Kind {
             0x48 => Kind::UserMessage,
             0x49 => Kind::Query,
             0x4a => Kind::QueryResponse,
+            0x4b => Kind::State,
             _ => return None,
         })
     }
@@ -198,6 +204,7 @@ impl Kind {
             Kind::UserMessage => "user message",
             Kind::Query => "query",
             Kind::QueryResponse => "query response",
+            Kind::State => "state",
         }
     }
 }
@@ -498,8 +505,10 @@ debug_with_bytes!(JoinResponse {
 });
 
 mod query;
+mod state;
 mod sync;
 pub use query::{QueryBody, QueryFilter, QueryResponse};
+pub use state::StateBody;
 pub use sync::{MemberRecord, MemberState, Sync, SyncDiff, SyncDigest, SyncFlags};
 
 /// Any message.
@@ -538,6 +547,9 @@ pub enum Message<'a> {
     Query(UserBroadcast<'a>),
     /// An answer to a query, or an acknowledgement.
     QueryResponse(QueryResponse<'a>),
+    /// An application state entry, laid out as a user broadcast (its
+    /// payload is a [`StateBody`]).
+    State(UserBroadcast<'a>),
 }
 
 /// The body layout of one message: how to read, size and write it.
@@ -854,6 +866,7 @@ macro_rules! each_message {
             Message::UserMessage($m) => $body,
             Message::Query($m) => $body,
             Message::QueryResponse($m) => $body,
+            Message::State($m) => $body,
         }
     };
 }
@@ -882,6 +895,7 @@ impl<'a> Message<'a> {
             Message::UserMessage(_) => Kind::UserMessage,
             Message::Query(_) => Kind::Query,
             Message::QueryResponse(_) => Kind::QueryResponse,
+            Message::State(_) => Kind::State,
         }
     }
 
@@ -936,6 +950,7 @@ impl<'a> Message<'a> {
             Kind::UserMessage => Message::UserMessage(Body::read(r, opts)?),
             Kind::Query => Message::Query(Body::read(r, opts)?),
             Kind::QueryResponse => Message::QueryResponse(Body::read(r, opts)?),
+            Kind::State => Message::State(Body::read(r, opts)?),
         })
     }
 

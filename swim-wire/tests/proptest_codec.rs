@@ -105,6 +105,13 @@ impl Spec {
                 origin: source,
                 payload: &self.blob,
             }),
+            Kind::State => Message::State(UserBroadcast {
+                generation: self.g,
+                seq,
+                ttl_ms: self.n2,
+                origin: source,
+                payload: &self.blob,
+            }),
             Kind::QueryResponse => Message::QueryResponse(QueryResponse {
                 generation: self.g,
                 id: self.n1,

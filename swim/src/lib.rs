@@ -72,3 +72,7 @@ struct MessagesDoctests;
 #[cfg(doctest)]
 #[doc = include_str!("../../docs/queries.md")]
 struct QueriesDoctests;
+
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/state.md")]
+struct StateDoctests;

@@ -232,6 +232,13 @@ pub struct LimitsConfig {
     /// `dissemination.max_broadcast_payload`.) The core holds a received
     /// message until the application polls it, beside its events.
     pub max_message: usize,
+    /// Most application state keys this member may hold of its own
+    /// (default 256; see [`Node::set_state`](crate::Node::set_state)).
+    pub max_state_keys: usize,
+    /// Most state entries a node holds, every member's together (default
+    /// 65,536): entries beyond are dropped and counted. Every sync carries
+    /// each side's whole state, so keep the state small.
+    pub max_state: usize,
     /// Members to pre-size tables for: the cluster size you expect, so that
     /// a converged node allocates nothing more (at most `max_members`).
     pub expected_members: usize,

@@ -131,6 +131,8 @@ impl Config {
                 packet_budget: DEFAULT_BUDGET,
                 max_metadata: 512,
                 max_message: 32 * 1024,
+                max_state_keys: 256,
+                max_state: 65_536,
                 expected_members: 64,
                 max_members: 1 << 20,
                 tombstone_ttl: Duration::from_secs(300),
@@ -387,6 +389,9 @@ impl Config {
         }
         if l.max_metadata > 60_000 {
             return fail("limits.max_metadata", "must be at most 60000 bytes");
+        }
+        if l.max_state_keys > l.max_state || l.max_state > 1 << 24 {
+            return fail("limits.max_state", "must be at most 16777216, and at least limits.max_state_keys");
         }
         if !(1..=60_000).contains(&l.max_message) {
             return fail("limits.max_message", "must be between 1 and 60000 bytes");

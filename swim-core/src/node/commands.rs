@@ -14,7 +14,7 @@ use super::membership::AliveUpdate;
 use super::membership::Sender;
 use super::timers::Timer;
 use super::transmit::Outgoing;
-use crate::broadcasts::Stored;
+use crate::broadcasts::{BroadcastKind, Stored};
 use crate::config::DisseminationStyle;
 use crate::error::CommandError;
 use crate::events::{JoinFailure, Record};
@@ -203,7 +203,7 @@ impl Node {
         }
         let now = self.advance(now);
         let expires = now + self.config.dissemination.broadcast_lifetime;
-        self.broadcast_as(now, payload, expires, false)
+        self.broadcast_as(now, payload, expires, BroadcastKind::Broadcast)
     }
 
     /// Gossips a broadcast (or a query) of this node that lives until
@@ -213,11 +213,11 @@ impl Node {
         now: Time,
         payload: &[u8],
         expires: Time,
-        query: bool,
+        kind: BroadcastKind,
     ) -> Result<u32, CommandError> {
         let seq = self.next_broadcast_seq;
         let origin: &[u8] = self.members.local().map_or(&[], |e| &e.name);
-        let b = Stored { origin, generation: self.process_generation, seq, payload, expires, query };
+        let b = Stored { origin, generation: self.process_generation, seq, payload, expires, kind };
         let stored = store_broadcast(&mut self.broadcasts, &mut self.broadcast_queue, &mut self.stats, b, true);
         let index = stored.ok_or(CommandError::BroadcastQueueFull)?;
         self.broadcast_queue.enqueue(index, now);

@@ -10,7 +10,7 @@ use super::membership::{AliveUpdate, Sender};
 use super::transmit::Outgoing;
 use core::time::Duration;
 
-use crate::broadcasts::{Broadcasts, Stored};
+use crate::broadcasts::{BroadcastKind, Broadcasts, Stored};
 use crate::error::InputError;
 use crate::gossip::Gossip;
 use crate::members::Admit;
@@ -145,6 +145,7 @@ impl Node {
             Message::Left(l) => self.apply_left(now, l.name, Version::new(l.generation, l.incarnation)),
             Message::UserBroadcast(b) => self.on_broadcast(now, &b, true, false),
             Message::Query(q) => self.on_broadcast(now, &q, true, true),
+            Message::State(b) => self.on_state(now, &b, true),
             Message::QueryResponse(r) => self.on_query_response(now, &r, from.map(|f| f.addr)),
             Message::UserMessage(m) => {
                 if let Some(from) = from {
@@ -241,6 +242,7 @@ impl Node {
                 return;
             }
         }
+        let kind = if query { BroadcastKind::Query } else { BroadcastKind::Broadcast };
         if query {
             self.on_query(origin, b.generation, payload, expires);
         } else {
@@ -254,7 +256,7 @@ impl Node {
                 payload: arena.store(payload),
             });
         }
-        let stored = Stored { origin, generation: b.generation, seq: b.seq, payload, expires, query };
+        let stored = Stored { origin, generation: b.generation, seq: b.seq, payload, expires, kind };
         let queue = &mut self.broadcast_queue;
         if let Some(index) = store_broadcast(&mut self.broadcasts, queue, &mut self.stats, stored, false) {
             if gossiped {

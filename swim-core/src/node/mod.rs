@@ -30,6 +30,7 @@ mod multicast;
 mod probe;
 mod queries;
 mod seal;
+mod state;
 mod sync;
 mod timers;
 mod transmit;
@@ -159,6 +160,10 @@ pub struct Node {
     pending: messages::Pending,
     /// Queries asked and received.
     queries: queries::Queries,
+    /// Every member's application state this node holds.
+    state: state::Store,
+    /// When tombstones of the state are next looked at.
+    state_sweep_at: Time,
     sealing: Option<seal::Sealing>,
     /// A wall-clock reading: (node time, ms since the Unix epoch).
     wall: Option<(Time, u64)>,
@@ -267,6 +272,8 @@ impl Node {
             syncs: Syncs::new(config.sync.max_concurrent),
             pending: messages::Pending::default(),
             queries: queries::Queries::default(),
+            state: state::Store::default(),
+            state_sweep_at: Time::ZERO,
             sealing,
             wall: None,
             join_limiter: Limiter::new(config.security.join_rate, expected.clamp(64, 1024)),
@@ -458,6 +465,7 @@ impl Node {
         self.leave_timer(now);
         self.sync_timer(now);
         self.query_timer(now);
+        self.sweep_state(now);
     }
 
     /// The next event for the application.
@@ -510,6 +518,9 @@ impl Node {
             }
             Record::QueryAck { id, from } => Event::QueryAck { id, from: from.get(bytes) },
             Record::QueryDone { id, asked, answered, acked } => Event::QueryDone { id, asked, answered, acked },
+            Record::State { owner, key, value } => {
+                Event::StateChanged { owner: owner.get(bytes), key: key.get(bytes), value: value.map(|v| v.get(bytes)) }
+            }
             Record::JoinFailed { reason } => Event::JoinFailed { reason },
         })
     }
@@ -618,6 +629,8 @@ mod probe_tests;
 mod queries_tests;
 #[cfg(test)]
 mod security_tests;
+#[cfg(test)]
+mod state_tests;
 #[cfg(test)]
 mod suspicion_tests;
 #[cfg(test)]

@@ -213,7 +213,7 @@ impl Node {
         if encoded.len() > limit {
             return Err(CommandError::TooLarge { what: "query", len: encoded.len(), limit });
         }
-        self.broadcast_as(now, &encoded, now + timeout, true)?;
+        self.broadcast_as(now, &encoded, now + timeout, crate::broadcasts::BroadcastKind::Query)?;
         // Who it is for, as this node sees the cluster now.
         let parsed = QueryFilter::parse(&filter);
         let asked = self

@@ -11,10 +11,10 @@ use swim_wire::tags::encode_tags;
 use swim_wire::{Message, QueryResponse};
 
 /// Nodes in lockstep: every datagram is delivered at once.
-struct Net {
-    nodes: Vec<Node>,
-    addrs: Vec<SocketAddr>,
-    now: Time,
+pub(super) struct Net {
+    pub(super) nodes: Vec<Node>,
+    pub(super) addrs: Vec<SocketAddr>,
+    pub(super) now: Time,
 }
 
 fn tagged(role: &str) -> Vec<u8> {
@@ -26,7 +26,7 @@ fn tagged(role: &str) -> Vec<u8> {
 impl Net {
     /// `roles.len()` nodes `n0..`, each tagged `role=<role>`, all joined
     /// through `n0`.
-    fn new(roles: &[&str]) -> Net {
+    pub(super) fn new(roles: &[&str]) -> Net {
         let config = Config::lan().with(|c| {
             c.seed = 7;
             c.sync.interval = Duration::ZERO;
@@ -54,7 +54,11 @@ impl Net {
 
     /// Runs for `time` in 10 ms steps; `answer(i, event)` may give the
     /// answer node `i` sends to a query. Returns every event, described.
-    fn run(&mut self, time: Duration, mut answer: impl FnMut(usize, &Event<'_>) -> Option<Vec<u8>>) -> Vec<String> {
+    pub(super) fn run(
+        &mut self,
+        time: Duration,
+        mut answer: impl FnMut(usize, &Event<'_>) -> Option<Vec<u8>>,
+    ) -> Vec<String> {
         let mut seen = Vec::new();
         let end = self.now + time;
         let mut buf = vec![0u8; 1400];

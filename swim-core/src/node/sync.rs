@@ -132,6 +132,8 @@ pub(super) struct Session {
     cursor: u32,
     /// Next broadcast pool slot to send (after the table).
     broadcast_cursor: u32,
+    /// Next application state entry to send (after the broadcasts).
+    pub(super) state_cursor: u32,
     pub(super) chunk: u32,
     pub(super) expected_chunk: u32,
     /// Member records received so far.
@@ -161,6 +163,7 @@ impl Session {
             status: SyncStatus::Send,
             cursor: 0,
             broadcast_cursor: 0,
+            state_cursor: 0,
             chunk: 0,
             expected_chunk: 0,
             records: 0,

@@ -133,6 +133,8 @@ pub(super) fn describe(e: &Event<'_>) -> String {
         Event::QueryDone { id, asked, answered, acked } => {
             format!("query {id} done asked={asked} answered={answered} acked={acked}")
         }
+        Event::StateChanged { owner, key, value: Some(v) } => format!("state {} {}={}", n(owner), n(key), n(v)),
+        Event::StateChanged { owner, key, value: None } => format!("state {} {} deleted", n(owner), n(key)),
         Event::Message { from, payload, reliable } => {
             format!("message from {} {} reliable={reliable}", n(from), n(payload))
         }

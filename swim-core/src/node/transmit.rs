@@ -10,6 +10,7 @@ use swim_wire::{
 
 use super::seal::To;
 use super::{Node, OUTBOX};
+use crate::broadcasts::BroadcastKind;
 use crate::gossip::Item;
 use crate::members::{Entry, LOCAL, MemberRef, State};
 use crate::time::Time;
@@ -521,9 +522,13 @@ impl Node {
     pub(super) fn broadcast_message<'a>(&self, b: crate::broadcasts::Stored<'a>) -> Option<Message<'a>> {
         let left = b.expires.saturating_since(self.now);
         let ttl_ms = u32::try_from(left.as_millis()).unwrap_or(u32::MAX);
-        let query = b.query;
+        let kind = b.kind;
         let b = UserBroadcast { generation: b.generation, seq: b.seq, ttl_ms, origin: b.origin, payload: b.payload };
-        let message = if query { Message::Query(b) } else { Message::UserBroadcast(b) };
+        let message = match kind {
+            BroadcastKind::Broadcast => Message::UserBroadcast(b),
+            BroadcastKind::Query => Message::Query(b),
+            BroadcastKind::State => Message::State(b),
+        };
         (ttl_ms > 0).then_some(message)
     }
 

@@ -144,7 +144,7 @@ fn structured(input: &mut Input<'_>, buf: &mut [u8], budget: usize, sync: bool, 
             payload: b"p",
         };
         let query_len = body.encode(&mut query).unwrap_or(0).saturating_sub(usize::from(input.u8() % 4 / 3));
-        let update = match input.u8() % 10 {
+        let update = match input.u8() % 11 {
             0 => Message::Alive(alive),
             1 => Message::Suspect(Suspect { generation, incarnation, name, by }),
             2 => Message::Faulty(Faulty { generation, incarnation, name, by }),
@@ -159,6 +159,14 @@ fn structured(input: &mut Input<'_>, buf: &mut [u8], budget: usize, sync: bool, 
                 let ttl_ms = u32::from(input.u16());
                 let payload = query.get(..query_len).unwrap_or_default();
                 Message::Query(UserBroadcast { generation, seq, ttl_ms, origin: name, payload })
+            }
+            10 => {
+                let seq = u32::from(input.u8() % 8);
+                let ttl_ms = u32::from(input.u8()) * 100;
+                // A state entry: flags, key "k", a one-byte value (cut short now and then).
+                let body: &[u8] = if input.u8() % 4 == 0 { &[1, 1, b'k', 0, 0] } else { &[0, 1, b'k', 0, 1, b'v'] };
+                let payload = body.get(..body.len() - usize::from(input.u8() % 8 / 7)).unwrap_or_default();
+                Message::State(UserBroadcast { generation, seq, ttl_ms, origin: name, payload })
             }
             9 => Message::QueryResponse(QueryResponse {
                 generation,

@@ -60,3 +60,21 @@ impl Sim {
         self.queries.done.len()
     }
 }
+
+impl Sim {
+    /// Member `i` sets its application state `key` to `value`.
+    pub fn set_state(&mut self, i: usize, key: &[u8], value: &[u8]) -> bool {
+        let done = self.with_node(i, |node, now| node.set_state(now, key, value).is_ok()).unwrap_or(false);
+        self.settle(i);
+        done
+    }
+}
+
+impl Sim {
+    /// Member `i` deletes its application state `key`.
+    pub fn delete_state(&mut self, i: usize, key: &[u8]) -> bool {
+        let done = self.with_node(i, |node, now| node.delete_state(now, key).is_ok()).unwrap_or(false);
+        self.settle(i);
+        done
+    }
+}

@@ -67,6 +67,8 @@ struct Plan {
     records: Option<Records>,
     /// Broadcast pool slots up to which this frame goes.
     broadcast_end: u32,
+    /// State entries up to which this frame goes.
+    state_end: u32,
     last: bool,
 }
 
@@ -131,6 +133,11 @@ impl Node {
                 let _ = w.push(&Message::MemberRecord(self.record(e)));
             }
         }
+        for index in s.state_cursor..plan.state_end {
+            if let Some(message) = self.state_message(index) {
+                let _ = w.push(&message);
+            }
+        }
         for index in s.broadcast_cursor..plan.broadcast_end {
             if let Some(message) = self.broadcasts.get(index).and_then(|b| self.broadcast_message(b)) {
                 let _ = w.push(&message);
@@ -154,6 +161,7 @@ impl Node {
             d.sent += plan.runs;
         }
         s.broadcast_cursor = plan.broadcast_end;
+        s.state_cursor = plan.state_end;
         s.chunk += 1;
         if plan.last {
             let completed = match s.delta.as_mut() {
@@ -185,7 +193,14 @@ impl Node {
         let local = self.local_entry()?;
         let sync = Message::Sync(Sync { flags: SyncFlags(0), source: &local.name, total: 0, chunk: 0 });
         let mut used = frame::PREFIX_LEN + self.header().encoded_len() + sync.encoded_len();
-        let mut plan = Plan { runs: 0, steps: 0, records: None, broadcast_end: s.broadcast_cursor, last: false };
+        let mut plan = Plan {
+            runs: 0,
+            steps: 0,
+            records: None,
+            broadcast_end: s.broadcast_cursor,
+            state_end: s.state_cursor,
+            last: false,
+        };
 
         // The digest (the opener's first leg: nothing else) or the diff.
         if let Some(d) = s.delta.filter(|d| d.leg != Leg::Records) {
@@ -244,7 +259,25 @@ impl Node {
             end += 1;
         }
         plan.broadcast_end = end;
-        plan.last = !full && end >= pool;
+
+        // Then the application state (whole, every sync).
+        let entries = crate::convert::to_u32(self.state.len());
+        let mut state_end = s.state_cursor;
+        while !full && state_end < entries {
+            if let Some(message) = self.state_message(state_end) {
+                let len = message.encoded_len();
+                if used + len > plain_budget {
+                    let alone = state_end == s.state_cursor && plan.steps == 0 && plan.runs == 0;
+                    state_end += u32::from(alone && end == s.broadcast_cursor);
+                    full = true;
+                    break;
+                }
+                used += len;
+            }
+            state_end += 1;
+        }
+        plan.state_end = state_end;
+        plan.last = !full && end >= pool && state_end >= entries;
         Some(plan)
     }
 
@@ -342,7 +375,12 @@ impl Node {
         let incoming = packet.piggyback().filter(|m| m.kind() == Kind::MemberRecord).count();
         let other_items = packet.piggyback().filter(|m| !m.kind().is_sync_only()).count();
         let limit = self.config.limits.max_members.saturating_add(64);
-        let other_limit = self.config.dissemination.broadcast_capacity.saturating_add(64);
+        let other_limit = self
+            .config
+            .dissemination
+            .broadcast_capacity
+            .saturating_add(self.config.limits.max_state)
+            .saturating_add(64);
         if records.saturating_add(incoming) > limit || others.saturating_add(other_items) > other_limit {
             return Err(InputError::SyncTooLarge);
         }
@@ -351,6 +389,7 @@ impl Node {
         for message in packet.piggyback() {
             match message {
                 Message::MemberRecord(r) => self.merge_record(now, &r, sync.source, !joining, peer),
+                Message::State(b) => self.on_state(now, &b, false),
                 Message::UserBroadcast(b) if !joining => self.on_broadcast(now, &b, false, false),
                 Message::Query(q) if !joining => self.on_broadcast(now, &q, false, true),
                 Message::UserBroadcast(_) | Message::Query(_) | Message::SyncDigest(_) | Message::SyncDiff(_) => {}
@@ -448,6 +487,20 @@ impl Node {
             State::Alive | State::Left => &[],
         };
         MemberRecord { state: e.state.to_wire(), member: crate::node::transmit::alive(e), by }
+    }
+
+    /// State entry `index` as a sync item (no lifetime: it is merged, not
+    /// passed on).
+    fn state_message(&self, index: u32) -> Option<Message<'_>> {
+        let e = self.state.get(index as usize)?;
+        let b = swim_wire::UserBroadcast {
+            generation: e.generation,
+            seq: e.seq,
+            ttl_ms: 0,
+            origin: &e.owner,
+            payload: &e.body,
+        };
+        Some(Message::State(b))
     }
 
     /// The header of this node's packets.
