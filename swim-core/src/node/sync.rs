@@ -140,6 +140,8 @@ pub(super) struct Session {
     records: usize,
     /// Other items (broadcasts, updates) received so far.
     others: usize,
+    /// Application state entries received so far.
+    states: usize,
     pub(super) deadline: Time,
     /// When it started, in starts: the oldest unproven stream goes first.
     order: u64,
@@ -168,6 +170,7 @@ impl Session {
             expected_chunk: 0,
             records: 0,
             others: 0,
+            states: 0,
             deadline,
             order: 0,
             delta: None,

@@ -314,7 +314,8 @@ impl Node {
         peer_is: impl FnOnce(&[u8]) -> bool,
     ) -> Result<SyncStatus, InputError> {
         let s = self.syncs.get(id).ok_or(InputError::UnknownSync)?;
-        let (opener, expected_chunk, records, others) = (s.opener, s.expected_chunk, s.records, s.others);
+        let (opener, expected_chunk, records, others, states) =
+            (s.opener, s.expected_chunk, s.records, s.others, s.states);
         let (peer, mut delta, message) = (s.peer, s.delta, s.message.is_some());
         // A joiner's first sync teaches it what the cluster already knows.
         let joining = opener && s.join;
@@ -373,15 +374,15 @@ impl Node {
         // of records, nor more broadcasts and updates than it can hold:
         // every item counts.
         let incoming = packet.piggyback().filter(|m| m.kind() == Kind::MemberRecord).count();
-        let other_items = packet.piggyback().filter(|m| !m.kind().is_sync_only()).count();
+        let state_items = packet.piggyback().filter(|m| m.kind() == Kind::State).count();
+        let other_items = packet.piggyback().filter(|m| !m.kind().is_sync_only() && m.kind() != Kind::State).count();
         let limit = self.config.limits.max_members.saturating_add(64);
-        let other_limit = self
-            .config
-            .dissemination
-            .broadcast_capacity
-            .saturating_add(self.config.limits.max_state)
-            .saturating_add(64);
-        if records.saturating_add(incoming) > limit || others.saturating_add(other_items) > other_limit {
+        let other_limit = self.config.dissemination.broadcast_capacity.saturating_add(64);
+        let state_limit = self.config.limits.max_state.saturating_add(64);
+        if records.saturating_add(incoming) > limit
+            || others.saturating_add(other_items) > other_limit
+            || states.saturating_add(state_items) > state_limit
+        {
             return Err(InputError::SyncTooLarge);
         }
         self.accepted(unsealed.nonce);
@@ -410,6 +411,7 @@ impl Node {
         s.expected_chunk += 1;
         s.records += incoming;
         s.others += other_items;
+        s.states += state_items;
         s.delta = delta;
         if last {
             let is_delta = s.delta.is_some();
