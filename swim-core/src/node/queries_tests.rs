@@ -176,7 +176,7 @@ fn bad_queries_are_refused_before_anything_is_sent() {
 }
 
 /// A datagram from `n{from}` carrying `items`, as node `to` receives it.
-fn inject(net: &mut Net, from: usize, to: usize, items: &[Message<'_>]) {
+pub(super) fn inject(net: &mut Net, from: usize, to: usize, items: &[Message<'_>]) {
     let source = name(u8::try_from(from).unwrap());
     let bytes = super::tests::packet(Message::Gossip(swim_wire::Gossip { source: &source }), items);
     let (now, addr) = (net.now, net.addrs[from]);

@@ -50,6 +50,15 @@ pub(crate) struct Store {
     entries: Vec<Entry>,
     /// Owner and key (a length byte, the owner, the key) to index.
     index: HashMap<Vec<u8>, usize>,
+    /// Per owner: the process generation its entries belong to, and how
+    /// many it has (O(1) checks per received entry).
+    owners: HashMap<Vec<u8>, Owner>,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Owner {
+    generation: u64,
+    keys: usize,
 }
 
 /// The index key of `owner`'s `key`, in `buf`.
@@ -79,6 +88,11 @@ impl Store {
         self.index.get(index_key(&mut buf, owner, key)).copied()
     }
 
+    /// The generation `owner`'s entries belong to, and how many it has.
+    fn owner(&self, owner: &[u8]) -> Option<Owner> {
+        self.owners.get(owner).copied()
+    }
+
     /// The entries of `owner` (tombstones included).
     pub(crate) fn of<'a>(&'a self, owner: &'a [u8]) -> impl Iterator<Item = &'a Entry> + 'a {
         self.entries.iter().filter(move |e| e.owner == owner)
@@ -104,6 +118,12 @@ impl Store {
         let index_key = index_key(&mut buf, owner, key).to_vec();
         self.index.insert(index_key, self.entries.len());
         self.entries.push(Entry { owner: owner.to_vec(), generation, seq, body: body.to_vec(), deleted_at });
+        match self.owners.get_mut(owner) {
+            Some(o) => o.keys += 1,
+            None => {
+                self.owners.insert(owner.to_vec(), Owner { generation, keys: 1 });
+            }
+        }
         true
     }
 
@@ -113,12 +133,19 @@ impl Store {
         self.entries.retain(|e| keep(e));
         if self.entries.len() != before {
             self.index.clear();
+            for o in self.owners.values_mut() {
+                o.keys = 0;
+            }
             let mut buf = [0u8; 2 * MAX_NAME_LEN + 1];
             for (i, e) in self.entries.iter().enumerate() {
                 if let Some(b) = e.parsed() {
                     self.index.insert(index_key(&mut buf, &e.owner, b.key).to_vec(), i);
                 }
+                if let Some(o) = self.owners.get_mut(&e.owner) {
+                    o.keys += 1;
+                }
             }
+            self.owners.retain(|_, o| o.keys > 0);
         }
     }
 }
@@ -213,14 +240,29 @@ impl Node {
             self.stats.state_refused += 1;
             return;
         };
-        let known = self.state.find(owner, body.key);
-        if known.is_none() && self.state.len() >= self.config.limits.max_state {
+        // Only the owner's current process writes: an entry of an older
+        // process is stale, and one of a process the table does not know
+        // (yet, or ever: a forgery) waits for the owner's alive update.
+        let current = self.members.find(owner).and_then(|s| self.members.get(s)).map_or(0, |e| e.generation);
+        let held = self.state.owner(owner);
+        if b.generation != current || held.is_some_and(|o| b.generation < o.generation) {
             self.stats.state_refused += 1;
             return;
         }
-        // A newer process of the owner: what the older one wrote is gone.
-        if self.state.of(owner).any(|e| e.generation < b.generation) {
+        let known = self.state.find(owner, body.key);
+        let owner_full =
+            held.is_some_and(|o| o.generation == b.generation && o.keys >= self.config.limits.max_state_keys);
+        if known.is_none() && (self.state.len() >= self.config.limits.max_state || owner_full) {
+            self.stats.state_refused += 1;
+            return;
+        }
+        // A newer process of the owner: what the older one wrote is gone
+        // (once per restart of the owner: the generation is the table's).
+        if held.is_some_and(|o| o.generation < b.generation) {
             self.state.retain(|e| e.owner != owner || e.generation >= b.generation);
+            if let Some(o) = self.state.owners.get_mut(owner) {
+                o.generation = b.generation;
+            }
         }
         if !self.state.put(owner, b.generation, b.seq, b.payload, body.deleted.then_some(now)) {
             return;

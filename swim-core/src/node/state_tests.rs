@@ -51,3 +51,40 @@ fn bad_state_writes_are_refused_and_change_nothing() {
     assert_eq!(a.state_of(b"n0").count(), limit);
     assert_eq!(a.stats().state_writes, limit as u64 + 1);
 }
+
+#[test]
+fn entries_of_another_process_or_past_an_owners_share_are_refused() {
+    use swim_wire::{Message, StateBody, UserBroadcast};
+    let mut net = Net::new(&["a", "b"]);
+    let generation = net.nodes[1].member(b"n1").unwrap().generation;
+    let body = |k: &str| {
+        let key = k.as_bytes().to_vec();
+        let b = StateBody { deleted: false, key: &key, value: b"v" };
+        let mut out = vec![0u8; b.encoded_len()];
+        b.encode(&mut out).unwrap();
+        out
+    };
+    // A far-future generation of n1 (a forgery, or a process the table
+    // does not know yet): refused, and nothing of n1's is touched.
+    let forged = body("k");
+    let item = UserBroadcast { generation: generation + 1_000, seq: 1, ttl_ms: 1000, origin: b"n1", payload: &forged };
+    super::queries_tests::inject(&mut net, 1, 0, &[Message::State(item)]);
+    assert_eq!(net.nodes[0].state_value(b"n1", b"k"), None);
+    assert_eq!(net.nodes[0].stats().state_refused, 1);
+    // More keys than an owner may have: the rest are refused.
+    let limit = net.nodes[0].config().limits.max_state_keys;
+    let bodies: Vec<Vec<u8>> = (0..limit + 10).map(|i| body(&format!("k{i}"))).collect();
+    for (chunk_at, chunk) in bodies.chunks(20).enumerate() {
+        let items: Vec<Message<'_>> = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, b)| {
+                let seq = u32::try_from(chunk_at * 20 + i + 1).unwrap();
+                Message::State(UserBroadcast { generation, seq, ttl_ms: 1000, origin: b"n1", payload: b })
+            })
+            .collect();
+        super::queries_tests::inject(&mut net, 1, 0, &items);
+    }
+    assert_eq!(net.nodes[0].state_of(b"n1").count(), limit);
+    assert_eq!(net.nodes[0].stats().state_refused, 1 + 10);
+}

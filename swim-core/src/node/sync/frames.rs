@@ -21,6 +21,7 @@ use swim_wire::{
 
 use super::delta::{BucketWalk, Delta, Leg};
 use super::{Node, SyncId, SyncStatus};
+use crate::broadcasts::BroadcastKind;
 use crate::digest::{BucketSet, MAX_BUCKETS};
 use crate::error::InputError;
 use crate::members::{Entry, LOCAL, Members, State};
@@ -139,7 +140,8 @@ impl Node {
             }
         }
         for index in s.broadcast_cursor..plan.broadcast_end {
-            if let Some(message) = self.broadcasts.get(index).and_then(|b| self.broadcast_message(b)) {
+            let pooled = self.broadcasts.get(index).filter(|b| b.kind != BroadcastKind::State);
+            if let Some(message) = pooled.and_then(|b| self.broadcast_message(b)) {
                 let _ = w.push(&message);
             }
         }
@@ -246,7 +248,9 @@ impl Node {
         let pool = if s.join { 0 } else { self.broadcasts.capacity() };
         let mut end = s.broadcast_cursor;
         while !full && end < pool {
-            if let Some(message) = self.broadcasts.get(end).and_then(|b| self.broadcast_message(b)) {
+            // State entries go with the store, below (not twice).
+            let pooled = self.broadcasts.get(end).filter(|b| b.kind != BroadcastKind::State);
+            if let Some(message) = pooled.and_then(|b| self.broadcast_message(b)) {
                 let len = message.encoded_len();
                 if used + len > plain_budget {
                     let alone = end == s.broadcast_cursor && plan.steps == 0 && plan.runs == 0;
