@@ -59,11 +59,14 @@ impl Pending {
         u16::try_from(index).ok()
     }
 
-    /// Stores two parts one after the other.
-    pub(crate) fn store_parts(&mut self, first: &[u8], second: &[u8]) -> Option<u16> {
+    /// Stores parts one after the other.
+    pub(crate) fn store_parts(&mut self, parts: &[&[u8]]) -> Option<u16> {
+        let (first, rest) = parts.split_first()?;
         let index = self.store(first)?;
         if let Some(slot) = self.slots.get_mut(usize::from(index)) {
-            slot.payload.extend_from_slice(second);
+            for part in rest {
+                slot.payload.extend_from_slice(part);
+            }
         }
         Some(index)
     }

@@ -335,50 +335,48 @@ impl Node {
     /// asker, and through `relay` live members (as many as the pending pool
     /// has room for; refused if not even the direct one fits).
     fn send_response(&mut self, index: usize, flags: u8, payload: &[u8]) -> Result<(), CommandError> {
-        let entry = self.queries.received.get(index).ok_or(CommandError::QueryOver)?;
-        let asker = entry.asker.ok_or(CommandError::UnknownMember)?;
-        let (generation, id, relay) = (entry.generation, entry.id, entry.relay);
-        let origin_slot = self.members.find(&entry.origin).unwrap_or(LOCAL);
-        // Two names of at most 255 bytes each.
-        let mut scratch = [0u8; 2 * swim_wire::MAX_NAME_LEN];
-        let (origin_len, stored) = {
-            let local = self.local_entry().ok_or(CommandError::Left)?;
-            let origin = &entry.origin;
-            let len = origin.len() + local.name.len();
-            let buf = scratch.get_mut(..len).ok_or(CommandError::UnknownMember)?;
-            let (o, n) = buf.split_at_mut(origin.len());
-            o.copy_from_slice(origin);
-            n.copy_from_slice(&local.name);
-            (origin.len(), len)
+        let (origin_slot, relay) = {
+            let entry = self.queries.received.get(index).ok_or(CommandError::QueryOver)?;
+            (self.members.find(&entry.origin).unwrap_or(LOCAL), entry.relay)
         };
-        let responder_len = stored - origin_len;
-        let out = |flags| ResponseOut {
-            generation,
-            id,
-            flags,
-            asker,
-            origin_len: u8::try_from(origin_len).unwrap_or(0),
-            responder_len: u8::try_from(responder_len).unwrap_or(0),
-        };
-        let origin_tag = self.tag(scratch.get(..origin_len).unwrap_or_default());
-        let names = scratch.get(..stored).unwrap_or_default();
-        if self.outbox_full() {
-            return Err(CommandError::MessageQueueFull);
-        }
-        let slot = self.pending.store_parts(names, payload).ok_or(CommandError::MessageQueueFull)?;
-        self.send(Outgoing::Response { to: asker, receiver: origin_tag, slot, response: out(flags) });
+        // Where copies go: the asker, then the relays (sealed for each).
         let mut relays = [0u32; 16];
         let found = self.random_alive(usize::from(relay), origin_slot, &mut relays);
-        for &slot in relays.get(..found).unwrap_or_default() {
-            let Some(e) = self.members.get(slot) else { continue };
-            let (Some(&to), receiver) = (e.addrs.first(), self.tag(&e.name)) else { continue };
-            if self.outbox_full() {
-                break;
-            }
-            if let Some(stored) = self.pending.store_parts(names, payload) {
-                let response = out(flags | QueryResponse::RELAY);
-                self.send(Outgoing::Response { to, receiver, slot: stored, response });
-            }
+        let mut targets: [Option<(SocketAddr, To, u8)>; 1 + MAX_RELAY as usize] = [None; 1 + MAX_RELAY as usize];
+        let entry = self.queries.received.get(index).ok_or(CommandError::QueryOver)?;
+        let asker = entry.asker.ok_or(CommandError::UnknownMember)?;
+        let first = Some((asker, self.tag(&entry.origin), flags));
+        let relayed = relays.get(..found).unwrap_or_default().iter().filter_map(|&slot| {
+            let e = self.members.get(slot)?;
+            Some((*e.addrs.first()?, self.tag(&e.name), flags | QueryResponse::RELAY))
+        });
+        for (target, t) in targets.iter_mut().zip(std::iter::once(first).chain(relayed.map(Some))) {
+            *target = t;
+        }
+        let me = self.members.local().map(|e| &e.name[..]).ok_or(CommandError::Left)?;
+        let out = |flags| ResponseOut {
+            generation: entry.generation,
+            id: entry.id,
+            flags,
+            asker,
+            origin_len: u8::try_from(entry.origin.len()).unwrap_or(0),
+            responder_len: u8::try_from(me.len()).unwrap_or(0),
+        };
+        // The payloads first (the names and the answer in the pending
+        // pool, one slot per copy), then the datagrams.
+        let parts = [&entry.origin[..], me, payload];
+        let room = super::OUTBOX.saturating_sub(self.outbox.len());
+        let mut queued: [Option<(SocketAddr, To, u16, ResponseOut)>; 1 + MAX_RELAY as usize] =
+            [None; 1 + MAX_RELAY as usize];
+        for (q, (to, receiver, flags)) in queued.iter_mut().zip(targets.into_iter().flatten()).take(room) {
+            let Some(slot) = self.pending.store_parts(&parts) else { break };
+            *q = Some((to, receiver, slot, out(flags)));
+        }
+        if queued.first().copied().flatten().is_none() {
+            return Err(CommandError::MessageQueueFull);
+        }
+        for (to, receiver, slot, response) in queued.into_iter().flatten() {
+            self.send(Outgoing::Response { to, receiver, slot, response });
         }
         Ok(())
     }
@@ -462,13 +460,7 @@ impl Node {
         if !at_home || self.outbox_full() {
             return;
         }
-        let mut names = [0u8; 2 * swim_wire::MAX_NAME_LEN];
-        let len = r.origin.len() + r.responder.len();
-        let Some(buf) = names.get_mut(..len) else { return };
-        let (o, n) = buf.split_at_mut(r.origin.len());
-        o.copy_from_slice(r.origin);
-        n.copy_from_slice(r.responder);
-        let Some(slot) = self.pending.store_parts(names.get(..len).unwrap_or_default(), r.payload) else { return };
+        let Some(slot) = self.pending.store_parts(&[r.origin, r.responder, r.payload]) else { return };
         let response = ResponseOut {
             generation: r.generation,
             id: r.id,
