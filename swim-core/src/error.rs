@@ -31,6 +31,10 @@ pub enum InputError {
     SyncOutOfOrder,
     /// The peer sent more sync records than a cluster can hold.
     SyncTooLarge,
+    /// A sync frame's pieces of application state do not fit the exchange
+    /// (says how: larger than `limits.max_app_state`, out of order, past
+    /// their total, or missing at the peer's last frame).
+    BadAppState(&'static str),
     /// A delta sync's digest or diff does not fit the exchange (says how):
     /// a bucket count that is not a power of two up to 4,096, a key or
     /// count that changed, a run out of order or past the last bucket.
@@ -67,6 +71,7 @@ impl fmt::Display for InputError {
             InputError::UnknownSync => f.write_str("unknown sync session"),
             InputError::SyncOutOfOrder => f.write_str("sync frame out of order"),
             InputError::SyncTooLarge => f.write_str("sync exchange larger than a cluster can be"),
+            InputError::BadAppState(what) => write!(f, "application state in a sync refused: {what}"),
             InputError::BadDigest(what) => write!(f, "sync digest refused: {what}"),
             InputError::Plaintext => f.write_str("plaintext packet refused: encryption is required"),
             InputError::Sealed => f.write_str("encrypted packet, and no key is installed"),

@@ -218,6 +218,14 @@ pub enum Event<'a> {
         /// Its new value; `None` when it was deleted.
         value: Option<&'a [u8]>,
     },
+    /// Every state entry of `owner` this node held is gone: the owner was
+    /// reaped, or a newer process of it (a restart) started writing, whose
+    /// entries replace them. Once per owner and occasion; no
+    /// [`StateChanged`](Event::StateChanged) follows for each key.
+    StateCleared {
+        /// The member whose entries went.
+        owner: &'a [u8],
+    },
     /// The join completed through this seed.
     JoinSucceeded {
         /// The seed that answered.
@@ -320,6 +328,9 @@ pub(crate) enum Record {
         owner: Span,
         key: Span,
         value: Option<Span>,
+    },
+    StateCleared {
+        owner: Span,
     },
 }
 

@@ -55,8 +55,8 @@ pub use error::{CommandError, InputError};
 pub use events::{Event, JoinFailure, MemberInfo};
 pub use members::State;
 pub use node::{
-    Admission, Candidate, MAX_OPEN_QUERIES, MAX_RECEIVED_QUERIES, MAX_RELAY, MESSAGE_SLOTS, Node, QueryHandle,
-    QueryOptions, SyncId, SyncOpen, SyncStatus, Transmit,
+    Admission, AppState, Candidate, MAX_OPEN_QUERIES, MAX_RECEIVED_QUERIES, MAX_RELAY, MESSAGE_SLOTS, Node,
+    QueryHandle, QueryOptions, SyncId, SyncOpen, SyncStatus, Transmit,
 };
 pub use stats::Stats;
 pub use time::Time;

@@ -104,6 +104,12 @@ pub struct Stats {
     pub state_updates: u64,
     /// State entries dropped: malformed, or past `limits.max_state`.
     pub state_refused: u64,
+    /// Syncs whose peer's application state ([`AppState`](crate::AppState))
+    /// this node handed to the application.
+    pub app_states_merged: u64,
+    /// Syncs that carried none of this node's application state because it
+    /// was larger than `limits.max_app_state`.
+    pub app_state_oversized: u64,
     /// Queries this node asked.
     pub queries_sent: u64,
     /// Queries meant for this node, handed to the application.
@@ -173,4 +179,7 @@ pub struct Stats {
     pub queued_updates: usize,
     /// User broadcasts held, being gossiped or retained for repair.
     pub broadcasts_held: usize,
+    /// Application state entries held, every member's, tombstones
+    /// included.
+    pub state_entries: usize,
 }

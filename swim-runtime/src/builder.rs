@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 
 use crate::{Cluster, Error, RuntimeOptions};
 use bytes::Bytes;
-use swim_protocol::{Admission, Config, Encryption, Node, SecretKey, Time};
+use swim_protocol::{Admission, AppState, Config, Encryption, Node, SecretKey, Time};
 use swim_transport::Transport;
 #[cfg(feature = "quic")]
 use swim_transport::quic::QuicTransport;
@@ -100,6 +100,7 @@ pub struct Builder {
     transport: Choice,
     insecure_plaintext: bool,
     admission: Option<Box<dyn Admission>>,
+    app_state: Option<Box<dyn AppState>>,
 }
 
 impl std::fmt::Debug for Builder {
@@ -128,6 +129,7 @@ impl Builder {
             transport: Choice::Udp,
             insecure_plaintext: false,
             admission: None,
+            app_state: None,
         }
     }
 
@@ -202,6 +204,46 @@ impl Builder {
     /// ```
     pub fn admission(mut self, hook: impl Admission + 'static) -> Self {
         self.admission = Some(Box::new(hook));
+        self
+    }
+
+    /// The application's own state, carried whole by every sync both ways
+    /// (memberlist's `LocalState` / `MergeRemoteState`; see [`AppState`]):
+    /// in each sync with a peer this member sends what
+    /// [`local_state`](AppState::local_state) gives, and hands what the
+    /// peer sent to [`merge_remote_state`](AppState::merge_remote_state).
+    /// Both run in the member's task: keep them quick, and share the state
+    /// with the rest of the application through a lock, as below. Up to
+    /// `limits.max_app_state` bytes (256 KiB by default); for a ready-made
+    /// key-value store instead, see [`Cluster::set_state`].
+    ///
+    /// ```
+    /// use std::collections::BTreeSet;
+    /// use std::sync::{Arc, Mutex};
+    /// use swim_runtime::{AppState, Cluster};
+    ///
+    /// /// A grow-only set of strings every member ends up holding.
+    /// #[derive(Clone, Default)]
+    /// struct Seen(Arc<Mutex<BTreeSet<String>>>);
+    ///
+    /// impl AppState for Seen {
+    ///     fn local_state(&mut self, _join: bool, out: &mut Vec<u8>) {
+    ///         let set = self.0.lock().unwrap();
+    ///         out.extend_from_slice(set.iter().cloned().collect::<Vec<_>>().join("\n").as_bytes());
+    ///     }
+    ///     fn merge_remote_state(&mut self, _from: &[u8], state: &[u8], _join: bool) {
+    ///         let mut set = self.0.lock().unwrap();
+    ///         set.extend(String::from_utf8_lossy(state).split('\n').map(str::to_owned));
+    ///     }
+    /// }
+    ///
+    /// let seen = Seen::default();
+    /// let builder = Cluster::builder("node-1").app_state(seen.clone());
+    /// // ... the application reads and adds to `seen` as it likes.
+    /// seen.0.lock().unwrap().insert("hello".to_owned());
+    /// ```
+    pub fn app_state(mut self, hook: impl AppState + 'static) -> Self {
+        self.app_state = Some(Box::new(hook));
         self
     }
 
@@ -347,6 +389,9 @@ impl Builder {
         let mut node = Node::new(self.name.as_bytes(), &[advertise], &metadata, config, Time::ZERO)?;
         if let Some(hook) = self.admission {
             node.set_admission(BoxedAdmission(hook));
+        }
+        if let Some(hook) = self.app_state {
+            node.set_app_state(hook);
         }
         let cluster = launch.launch(node, self.options);
         if !self.seeds.is_empty()

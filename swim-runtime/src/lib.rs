@@ -48,7 +48,7 @@ pub use error::{Error, Fault};
 pub use events::{Events, RecvError};
 pub use queries::{Query, QueryOptions, QueryReply, QueryResponses, QuerySummary};
 pub use report::PeriodReport;
-pub use swim_protocol::{Admission, Candidate};
+pub use swim_protocol::{Admission, AppState, Candidate};
 pub use swim_wire::tags::{TagsError, TagsView};
 pub use tags::TagChange;
 pub use types::{Event, Member, Name};

@@ -25,6 +25,8 @@
 //! | `swim_query_responses_relayed_total` | counter | answers and acknowledgements passed on as a relay |
 //! | `swim_state_writes_total` | counter | application state entries this member wrote |
 //! | `swim_state_updates_total` | counter | other members' state entries taken in (new versions) |
+//! | `swim_app_states_merged_total` | counter | syncs whose peer's application state (`AppState`) was merged here |
+//! | `swim_app_state_oversized_total` | counter | syncs that carried none of this member's application state: larger than `limits.max_app_state` |
 //! | `swim_syncs_completed_total` | counter | sync exchanges completed |
 //! | `swim_syncs_refused_total` | counter | syncs refused because as many as configured were running |
 //! | `swim_sync_streams_failed_total` | counter | sync streams dropped: connection failures, resets, oversized or invalid frames |
@@ -45,7 +47,7 @@ use swim_protocol::Stats;
 type Tracked = (Counter, fn(&Stats) -> u64);
 
 pub(crate) struct Metrics {
-    counters: [Tracked; 34],
+    counters: [Tracked; 36],
     streams_failed: Counter,
     members_live: Gauge,
     members_known: Gauge,
@@ -84,6 +86,8 @@ impl Metrics {
                 (c("swim_query_responses_relayed_total"), |s| s.query_responses_relayed),
                 (c("swim_state_writes_total"), |s| s.state_writes),
                 (c("swim_state_updates_total"), |s| s.state_updates),
+                (c("swim_app_states_merged_total"), |s| s.app_states_merged),
+                (c("swim_app_state_oversized_total"), |s| s.app_state_oversized),
                 (c("swim_syncs_completed_total"), |s| s.syncs_completed),
                 (c("swim_syncs_refused_total"), |s| s.syncs_refused),
                 (c("swim_overload_reports_total"), |s| s.overload_reports),

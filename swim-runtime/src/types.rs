@@ -281,6 +281,14 @@ pub enum Event {
         /// Its new value; `None` when it was deleted.
         value: Option<Bytes>,
     },
+    /// Every state entry of `owner` this member held is gone: the owner was
+    /// reaped, or a newer process of it (a restart) started writing, whose
+    /// entries replace them. Once per owner and occasion; read
+    /// [`Cluster::state`](crate::Cluster::state) for what is left.
+    StateCleared {
+        /// The member whose entries went.
+        owner: Name,
+    },
     /// This member was suspected (or declared faulty) and refuted it.
     Refuted {
         /// Its new incarnation.
@@ -345,6 +353,7 @@ impl Event {
                 key: Bytes::copy_from_slice(key),
                 value: value.map(Bytes::copy_from_slice),
             },
+            E::StateCleared { owner } => Event::StateCleared { owner: Name::from(*owner) },
             E::Message { from, payload, reliable } => Event::Message {
                 from: Name::from(*from),
                 payload: Bytes::copy_from_slice(payload),

@@ -53,9 +53,9 @@ pub mod tags;
 pub use addr::{AddrIter, Addrs, MAX_ADDRS};
 pub use error::{Error, ErrorKind, Field, Result};
 pub use message::{
-    Ack, Alive, Faulty, Gossip, ITEM_HEADER_LEN, IndirectAck, IndirectPing, JoinRequest, JoinResponse, JoinStatus,
-    Kind, Left, MemberRecord, MemberState, Message, Nack, Ping, QueryBody, QueryFilter, QueryResponse, StateBody,
-    Suspect, Sync, SyncDiff, SyncDigest, SyncFlags, UserBroadcast, UserMessage,
+    Ack, Alive, AppStateChunk, Faulty, Gossip, ITEM_HEADER_LEN, IndirectAck, IndirectPing, JoinRequest, JoinResponse,
+    JoinStatus, Kind, Left, MemberRecord, MemberState, Message, Nack, Ping, QueryBody, QueryFilter, QueryResponse,
+    StateBody, Suspect, Sync, SyncDiff, SyncDigest, SyncFlags, UserBroadcast, UserMessage,
 };
 pub use packet::{
     DEFAULT_BUDGET, DEFAULT_MAX_METADATA, DecodeOptions, Header, MAGIC, MAX_GENERATION, MAX_LABEL_LEN, MAX_NAME_LEN,

@@ -35,8 +35,10 @@
 //! | `0x49` | Query ([`UserBroadcast`] layout) | as a user broadcast; the payload is a [`QueryBody`] |
 //! | `0x4a` | [`QueryResponse`] | asker generation u64, id u32, flags u8, origin name, asker address, responder name, payload blob |
 //! | `0x4b` | State ([`UserBroadcast`] layout) | an application state entry: owner, generation, version, time to live; the payload is a [`StateBody`] |
+//! | `0x4c` | [`AppStateChunk`] | total u32, offset u32, bytes blob: a piece of the application's own state in a sync |
 //!
-//! Member records and the digest items ride only on a [`Sync`]. A user
+//! Member records, the digest items and application state chunks ride
+//! only on a [`Sync`]. A user
 //! message rides on a [`Gossip`] datagram (best effort) or alone on a
 //! message exchange's [`Sync`] frame (reliable); its sender is the primary
 //! message's source.
@@ -103,6 +105,8 @@ pub enum Kind {
     /// An application state entry: a [`UserBroadcast`] whose payload is a
     /// [`StateBody`].
     State = 0x4b,
+    /// [`AppStateChunk`].
+    AppState = 0x4c,
 }
 
 impl fmt::Display for Kind {
@@ -113,7 +117,7 @@ impl fmt::Display for Kind {
 
 impl Kind {
     /// Every kind this version knows.
-    pub const ALL: [Kind; 21] = [
+    pub const ALL: [Kind; 22] = [
         Kind::Ping,
         Kind::Ack,
         Kind::IndirectPing,
@@ -135,6 +139,7 @@ impl Kind {
         Kind::Query,
         Kind::QueryResponse,
         Kind::State,
+        Kind::AppState,
     ];
 
     /// The kind for a wire byte, if this version knows it.
@@ -161,6 +166,7 @@ impl Kind {
             0x49 => Kind::Query,
             0x4a => Kind::QueryResponse,
             0x4b => Kind::State,
+            0x4c => Kind::AppState,
             _ => return None,
         })
     }
@@ -176,9 +182,9 @@ impl Kind {
     }
 
     /// Whether this kind rides only on a [`Sync`] (a sync stream's
-    /// records and digest).
+    /// records, digest and application state chunks).
     pub const fn is_sync_only(self) -> bool {
-        matches!(self, Kind::MemberRecord | Kind::SyncDigest | Kind::SyncDiff)
+        matches!(self, Kind::MemberRecord | Kind::SyncDigest | Kind::SyncDiff | Kind::AppState)
     }
 
     /// The name used in error messages.
@@ -205,6 +211,7 @@ impl Kind {
             Kind::Query => "query",
             Kind::QueryResponse => "query response",
             Kind::State => "state",
+            Kind::AppState => "application state",
         }
     }
 }
@@ -508,7 +515,7 @@ mod query;
 mod state;
 mod sync;
 pub use query::{QueryBody, QueryFilter, QueryResponse};
-pub use state::StateBody;
+pub use state::{AppStateChunk, StateBody};
 pub use sync::{MemberRecord, MemberState, Sync, SyncDiff, SyncDigest, SyncFlags};
 
 /// Any message.
@@ -550,6 +557,8 @@ pub enum Message<'a> {
     /// An application state entry, laid out as a user broadcast (its
     /// payload is a [`StateBody`]).
     State(UserBroadcast<'a>),
+    /// A piece of a side's application state, in a sync.
+    AppState(AppStateChunk<'a>),
 }
 
 /// The body layout of one message: how to read, size and write it.
@@ -867,6 +876,7 @@ macro_rules! each_message {
             Message::Query($m) => $body,
             Message::QueryResponse($m) => $body,
             Message::State($m) => $body,
+            Message::AppState($m) => $body,
         }
     };
 }
@@ -896,6 +906,7 @@ impl<'a> Message<'a> {
             Message::Query(_) => Kind::Query,
             Message::QueryResponse(_) => Kind::QueryResponse,
             Message::State(_) => Kind::State,
+            Message::AppState(_) => Kind::AppState,
         }
     }
 
@@ -951,6 +962,7 @@ impl<'a> Message<'a> {
             Kind::Query => Message::Query(Body::read(r, opts)?),
             Kind::QueryResponse => Message::QueryResponse(Body::read(r, opts)?),
             Kind::State => Message::State(Body::read(r, opts)?),
+            Kind::AppState => Message::AppState(Body::read(r, opts)?),
         })
     }
 

@@ -121,6 +121,7 @@ impl Spec {
                 responder: target,
                 payload: &self.blob,
             }),
+            Kind::AppState => Message::AppState(AppStateChunk { total: self.n1, offset: self.n2, bytes: &self.blob }),
         }
     }
 }

@@ -41,9 +41,9 @@
 
 pub use bytes::Bytes;
 pub use swim_protocol::{
-    Admission, Candidate, CommandError, Config, ConfigError, DisseminationConfig, DisseminationStyle, Encryption,
-    JoinFailure, KeyParseError, LimitsConfig, Network, NetworkParseError, ProbeConfig, RateLimit, SecretKey,
-    SecurityConfig, State, Stats, SuspicionConfig, SuspicionScale, SyncConfig,
+    Admission, AppState, Candidate, CommandError, Config, ConfigError, DisseminationConfig, DisseminationStyle,
+    Encryption, JoinFailure, KeyParseError, LimitsConfig, Network, NetworkParseError, ProbeConfig, RateLimit,
+    SecretKey, SecurityConfig, State, Stats, SuspicionConfig, SuspicionScale, SyncConfig,
 };
 pub use swim_runtime::{
     Builder, Cluster, DEFAULT_PORT, Error, Event, Events, Fault, Member, Name, PeriodReport, Query, QueryOptions,

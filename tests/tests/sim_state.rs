@@ -85,4 +85,13 @@ fn every_member_ends_with_every_live_members_latest_state_after_loss_and_a_heale
     );
     assert!(caught_up, "{} members still behind {took:?} after the partition healed", behind(&sim));
     assert_eq!(keys, (members - 1) * 18, "20 keys each, 2 deleted");
+
+    // Once the tombstones' time is up everywhere, they are forgotten (the
+    // store holds the live keys only), no deleted value came back, and
+    // nobody learned a forgotten tombstone again.
+    let ttl = sim.node(0).unwrap().config().limits.tombstone_ttl;
+    sim.run_for(ttl + Duration::from_secs(30));
+    assert_eq!(behind(&sim), 0, "nothing came back");
+    let held: Vec<usize> = sim.live().map(|i| sim.node(i).unwrap().stats().state_entries).collect();
+    assert!(held.iter().all(|&n| n == keys), "every store holds the {keys} live keys only: {held:?}");
 }

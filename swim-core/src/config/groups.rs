@@ -239,6 +239,15 @@ pub struct LimitsConfig {
     /// 65,536): entries beyond are dropped and counted. Every sync carries
     /// each side's whole state, so keep the state small.
     pub max_state: usize,
+    /// Largest application state, in bytes, that a member sends or takes
+    /// in through its [`AppState`](crate::AppState) hook in one sync (0 to
+    /// 16 MiB; default 262,144). Every sync carries the state whole, both
+    /// ways, in pieces within `sync.frame_budget`, and the receiver holds a
+    /// peer's until it is all in (up to this much per running sync): size
+    /// it to the state you expect, with room to grow. A larger state is not
+    /// sent at all (counted in `stats.app_state_oversized`); a peer's
+    /// larger one is refused (the sync fails).
+    pub max_app_state: usize,
     /// Members to pre-size tables for: the cluster size you expect, so that
     /// a converged node allocates nothing more (at most `max_members`).
     pub expected_members: usize,

@@ -133,6 +133,7 @@ impl Config {
                 max_message: 32 * 1024,
                 max_state_keys: 256,
                 max_state: 65_536,
+                max_app_state: 256 * 1024,
                 expected_members: 64,
                 max_members: 1 << 20,
                 tombstone_ttl: Duration::from_secs(300),
@@ -393,6 +394,9 @@ impl Config {
         if l.max_state_keys > l.max_state || l.max_state > 1 << 24 {
             return fail("limits.max_state", "must be at most 16777216, and at least limits.max_state_keys");
         }
+        if l.max_app_state > 16 << 20 {
+            return fail("limits.max_app_state", "must be at most 16777216 bytes");
+        }
         if !(1..=60_000).contains(&l.max_message) {
             return fail("limits.max_message", "must be between 1 and 60000 bytes");
         }
@@ -565,6 +569,7 @@ mod tests {
             ("limits.packet_budget", |c| c.limits.packet_budget = 100),
             ("limits.max_metadata", |c| c.limits.max_metadata = 70_000),
             ("limits.max_message", |c| c.limits.max_message = 0),
+            ("limits.max_app_state", |c| c.limits.max_app_state = (16 << 20) + 1),
             ("limits.max_members", |c| c.limits.max_members = 1),
             ("limits.expected_members", |c| c.limits.expected_members = c.limits.max_members + 1),
             ("limits.tombstone_ttl", |c| c.limits.tombstone_ttl = Duration::from_millis(1)),

@@ -145,7 +145,7 @@ impl Node {
             Message::Left(l) => self.apply_left(now, l.name, Version::new(l.generation, l.incarnation)),
             Message::UserBroadcast(b) => self.on_broadcast(now, &b, true, false),
             Message::Query(q) => self.on_broadcast(now, &q, true, true),
-            Message::State(b) => self.on_state(now, &b, true),
+            Message::State(b) => self.on_state(now, &b, true, from.map_or(&[][..], |f| f.name)),
             Message::QueryResponse(r) => self.on_query_response(now, &r, from.map(|f| f.addr)),
             Message::UserMessage(m) => {
                 if let Some(from) = from {

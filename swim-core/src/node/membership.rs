@@ -594,6 +594,7 @@ impl Node {
         if version.generation != own.generation {
             self.process_generation = version.generation;
             self.next_broadcast_seq = 1;
+            self.restamp_state();
         }
         self.disseminate(now, LOCAL);
         self.stats.refutations += 1;

@@ -20,6 +20,7 @@ use crate::suspicion::Deadlines;
 use crate::time::Time;
 
 mod admission;
+mod app_state;
 mod commands;
 mod forwards;
 mod input;
@@ -36,6 +37,7 @@ mod timers;
 mod transmit;
 
 pub use admission::{Admission, Candidate};
+pub use app_state::AppState;
 pub use messages::MESSAGE_SLOTS;
 pub use queries::{MAX_OPEN_QUERIES, MAX_RECEIVED_QUERIES, MAX_RELAY, QueryHandle, QueryOptions};
 pub use sync::{SyncId, SyncOpen, SyncStatus};
@@ -164,6 +166,8 @@ pub struct Node {
     state: state::Store,
     /// When tombstones of the state are next looked at.
     state_sweep_at: Time,
+    /// The application's own state hook, and each sync's bytes of it.
+    app: app_state::AppStates,
     sealing: Option<seal::Sealing>,
     /// A wall-clock reading: (node time, ms since the Unix epoch).
     wall: Option<(Time, u64)>,
@@ -274,6 +278,7 @@ impl Node {
             queries: queries::Queries::default(),
             state: state::Store::default(),
             state_sweep_at: Time::ZERO,
+            app: app_state::AppStates::new(),
             sealing,
             wall: None,
             join_limiter: Limiter::new(config.security.join_rate, expected.clamp(64, 1024)),
@@ -337,6 +342,7 @@ impl Node {
             known_members: self.members.len(),
             queued_updates: self.gossip.len() + self.broadcast_queue.len(),
             broadcasts_held: self.broadcasts.in_use(),
+            state_entries: self.state.len(),
             events_dropped: self.events.dropped(),
             ..self.stats
         }
@@ -521,6 +527,7 @@ impl Node {
             Record::State { owner, key, value } => {
                 Event::StateChanged { owner: owner.get(bytes), key: key.get(bytes), value: value.map(|v| v.get(bytes)) }
             }
+            Record::StateCleared { owner } => Event::StateCleared { owner: owner.get(bytes) },
             Record::JoinFailed { reason } => Event::JoinFailed { reason },
         })
     }
@@ -617,6 +624,8 @@ fn info(e: &Entry) -> MemberInfo<'_> {
 
 #[cfg(test)]
 mod admission_tests;
+#[cfg(test)]
+mod app_state_tests;
 #[cfg(test)]
 mod leave_tests;
 #[cfg(test)]

@@ -11,7 +11,17 @@
 //! its records and broadcasts, for repair: a member that gossip missed, or
 //! that was on the other side of a partition, catches up at its next sync.
 //! An owner's entries go when the owner is reaped, and when a newer process
-//! of it writes.
+//! of it writes ([`Event::StateCleared`](crate::Event::StateCleared)).
+//!
+//! **Forgotten tombstones.** A node forgets a tombstone when its time is
+//! up, and remembers, per owner and process, the highest version it forgot
+//! (the owner's *floor*). A key it does not hold arriving at a version at
+//! or below the floor is stale: a tombstone it forgot (syncs carry each
+//! tombstone's remaining time, so all members forget it at about the same
+//! time), or a value deleted since, from a member that missed the deletion.
+//! It is refused, unless the owner itself sends it (the owner is the
+//! authority on its own keys). A member that moves to a new generation
+//! (refuting a past life of itself) re-stamps its entries with it.
 
 use std::collections::HashMap;
 
@@ -31,9 +41,8 @@ pub(crate) struct Entry {
     pub(crate) seq: u32,
     /// The encoded [`StateBody`] (what syncs send as is).
     pub(crate) body: Vec<u8>,
-    /// When a tombstone was written or learned (it goes `tombstone_ttl`
-    /// later).
-    pub(crate) deleted_at: Option<Time>,
+    /// When a tombstone is forgotten (`None`: a value).
+    pub(crate) expires: Option<Time>,
 }
 
 impl Entry {
@@ -59,6 +68,8 @@ pub(crate) struct Store {
 struct Owner {
     generation: u64,
     keys: usize,
+    /// The highest version (in `generation`) of a tombstone forgotten.
+    floor: u32,
 }
 
 /// The index key of `owner`'s `key`, in `buf`.
@@ -99,7 +110,7 @@ impl Store {
     }
 
     /// Puts an entry; `false` if a version as new or newer is held.
-    fn put(&mut self, owner: &[u8], generation: u64, seq: u32, body: &[u8], deleted_at: Option<Time>) -> bool {
+    fn put(&mut self, owner: &[u8], generation: u64, seq: u32, body: &[u8], expires: Option<Time>) -> bool {
         let key = match StateBody::parse(body) {
             Ok(b) => b.key,
             Err(_) => return false,
@@ -109,7 +120,7 @@ impl Store {
             if (generation, seq) <= (e.generation, e.seq) {
                 return false;
             }
-            (e.generation, e.seq, e.deleted_at) = (generation, seq, deleted_at);
+            (e.generation, e.seq, e.expires) = (generation, seq, expires);
             e.body.clear();
             e.body.extend_from_slice(body);
             return true;
@@ -117,14 +128,42 @@ impl Store {
         let mut buf = [0u8; 2 * MAX_NAME_LEN + 1];
         let index_key = index_key(&mut buf, owner, key).to_vec();
         self.index.insert(index_key, self.entries.len());
-        self.entries.push(Entry { owner: owner.to_vec(), generation, seq, body: body.to_vec(), deleted_at });
+        self.entries.push(Entry { owner: owner.to_vec(), generation, seq, body: body.to_vec(), expires });
         match self.owners.get_mut(owner) {
             Some(o) => o.keys += 1,
             None => {
-                self.owners.insert(owner.to_vec(), Owner { generation, keys: 1 });
+                self.owners.insert(owner.to_vec(), Owner { generation, keys: 1, floor: 0 });
             }
         }
         true
+    }
+
+    /// Raises the floors of the owners whose tombstones are past their time
+    /// at `now` (they are removed next); whether there are any.
+    fn expire(&mut self, now: Time) -> bool {
+        let mut any = false;
+        for e in self.entries.iter().filter(|e| e.expires.is_some_and(|at| now >= at)) {
+            if let Some(o) = self.owners.get_mut(&e.owner)
+                && o.generation == e.generation
+            {
+                o.floor = o.floor.max(e.seq);
+            }
+            any = true;
+        }
+        any
+    }
+
+    /// Moves `owner`'s entries to its new process `generation`, numbering
+    /// them from `next_seq` on (in store order); returns the next free one.
+    fn restamp(&mut self, owner: &[u8], generation: u64, mut next_seq: u32) -> u32 {
+        for e in self.entries.iter_mut().filter(|e| e.owner == owner) {
+            (e.generation, e.seq) = (generation, next_seq);
+            next_seq = next_seq.wrapping_add(1);
+        }
+        if let Some(o) = self.owners.get_mut(owner) {
+            (o.generation, o.floor) = (generation, 0);
+        }
+        next_seq
     }
 
     /// Removes the entries `keep` refuses (O(entries)).
@@ -145,7 +184,8 @@ impl Store {
                     o.keys += 1;
                 }
             }
-            self.owners.retain(|_, o| o.keys > 0);
+            // An owner's floor outlives its entries (while it is in the table).
+            self.owners.retain(|_, o| o.keys > 0 || o.floor > 0);
         }
     }
 }
@@ -210,7 +250,8 @@ impl Node {
         };
         let generation = self.process_generation;
         let owner = self.members.local().map(|e| e.name.to_vec()).unwrap_or_default();
-        self.state.put(&owner, generation, seq, encoded, body.deleted.then_some(now));
+        let expires = body.deleted.then(|| now + self.config.limits.tombstone_ttl);
+        self.state.put(&owner, generation, seq, encoded, expires);
         self.stats.state_writes += 1;
         Ok(())
     }
@@ -228,10 +269,21 @@ impl Node {
         self.state.of(owner).filter_map(|e| e.parsed()).filter(|b| !b.deleted).map(|b| (b.key, b.value))
     }
 
-    /// A state entry arrived (gossiped: passed on if new; from a sync:
-    /// merged only). Entries of this node itself, of members it does not
-    /// know, and malformed ones are dropped.
-    pub(super) fn on_state(&mut self, now: Time, b: &swim_wire::UserBroadcast<'_>, gossiped: bool) {
+    /// This node moved to a new process generation (refuting a past life):
+    /// its entries move with it, so that the others, who now take only the
+    /// new generation's, get them at their next sync.
+    pub(super) fn restamp_state(&mut self) {
+        let Some(own) = self.members.local().map(|e| e.name.clone()) else { return };
+        let next = self.next_broadcast_seq;
+        self.next_broadcast_seq = self.state.restamp(&own, self.process_generation, next);
+    }
+
+    /// A state entry arrived from the member named `from` (gossiped: passed
+    /// on if new, and `ttl_ms` is its broadcast's; from a sync: merged only,
+    /// and `ttl_ms` is a tombstone's remaining time). Entries of this node
+    /// itself, of members it does not know, stale and malformed ones are
+    /// dropped.
+    pub(super) fn on_state(&mut self, now: Time, b: &swim_wire::UserBroadcast<'_>, gossiped: bool, from: &[u8]) {
         let owner = b.origin;
         if owner == self.local_name() || self.members.find(owner).is_none() {
             return;
@@ -256,15 +308,31 @@ impl Node {
             self.stats.state_refused += 1;
             return;
         }
+        // A key this node does not hold, at or below a version it forgot a
+        // tombstone of: stale (see the module's documentation), unless the
+        // owner itself vouches for a value.
+        let floor = held.filter(|o| o.generation == b.generation).map_or(0, |o| o.floor);
+        let expired = body.deleted && !gossiped && b.ttl_ms == 0;
+        if known.is_none() && ((b.seq <= floor && (body.deleted || from != owner)) || expired) {
+            self.stats.state_refused += 1;
+            return;
+        }
         // A newer process of the owner: what the older one wrote is gone
         // (once per restart of the owner: the generation is the table's).
         if held.is_some_and(|o| o.generation < b.generation) {
             self.state.retain(|e| e.owner != owner || e.generation >= b.generation);
             if let Some(o) = self.state.owners.get_mut(owner) {
-                o.generation = b.generation;
+                (o.generation, o.floor) = (b.generation, 0);
+            }
+            if held.is_some_and(|o| o.keys > 0) {
+                self.events.push_with(owner.len(), |arena| Record::StateCleared { owner: arena.store(owner) });
             }
         }
-        if !self.state.put(owner, b.generation, b.seq, b.payload, body.deleted.then_some(now)) {
+        // A tombstone lives out the time its sender gave it left (a sync's),
+        // or all of it (a new deletion, gossiped).
+        let ttl = self.config.limits.tombstone_ttl;
+        let left = if gossiped { ttl } else { core::time::Duration::from_millis(u64::from(b.ttl_ms)).min(ttl) };
+        if !self.state.put(owner, b.generation, b.seq, b.payload, body.deleted.then(|| now + left)) {
             return;
         }
         self.stats.state_updates += 1;
@@ -295,15 +363,28 @@ impl Node {
         }
     }
 
-    /// Forgets the entries of a member that is reaped, and tombstones past
-    /// their time (O(entries), at most once a period).
+    /// Forgets the entries of a member that is reaped (reported once per
+    /// owner), and tombstones past their time, raising their owners'
+    /// floors (O(entries + owners), at most once a period).
     pub(super) fn sweep_state(&mut self, now: Time) {
-        if self.state.len() == 0 || now < self.state_sweep_at {
+        if self.state.owners.is_empty() || now < self.state_sweep_at {
             return;
         }
         self.state_sweep_at = now + self.config.probe.period;
-        let ttl = self.config.limits.tombstone_ttl;
         let members = &self.members;
-        self.state.retain(|e| members.find(&e.owner).is_some() && e.deleted_at.is_none_or(|at| now < at + ttl));
+        let events = &mut self.events;
+        let mut reaped = false;
+        for (owner, o) in self.state.owners.iter().filter(|(owner, _)| members.find(owner).is_none()) {
+            reaped = true;
+            if o.keys > 0 {
+                events.push_with(owner.len(), |arena| Record::StateCleared { owner: arena.store(owner) });
+            }
+        }
+        if reaped {
+            self.state.owners.retain(|owner, _| members.find(owner).is_some());
+        }
+        if self.state.expire(now) || reaped {
+            self.state.retain(|e| members.find(&e.owner).is_some() && e.expires.is_none_or(|at| now < at));
+        }
     }
 }

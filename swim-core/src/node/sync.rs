@@ -52,6 +52,7 @@ mod frames;
 
 use delta::Delta;
 
+use super::app_state::AppLeg;
 use super::messages::MessageLeg;
 
 /// Identifies one sync exchange of a node.
@@ -149,6 +150,8 @@ pub(super) struct Session {
     delta: Option<Delta>,
     /// A message exchange's leg to send (see `messages.rs`).
     pub(super) message: Option<MessageLeg>,
+    /// The application's own state, both ways (see `app_state.rs`).
+    pub(super) app: AppLeg,
 }
 
 impl Session {
@@ -175,6 +178,7 @@ impl Session {
             order: 0,
             delta: None,
             message: None,
+            app: AppLeg::default(),
         }
     }
 }

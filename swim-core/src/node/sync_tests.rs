@@ -169,7 +169,7 @@ fn syncs_are_limited_and_periodic() {
 
 /// Runs a whole sync: `opener` opens it to `acceptor` (at `addr(1)` and
 /// `addr(0)` respectively, as seen by each other).
-fn exchange(opener: &mut Node, acceptor: &mut Node, join: bool) {
+pub(super) fn exchange(opener: &mut Node, acceptor: &mut Node, join: bool) {
     let id_o = opener.open_sync(Time::ZERO, addr(1), join, None).unwrap();
     let id_a = acceptor.accept_sync(Time::ZERO, addr(0)).unwrap();
     let mut buf = vec![0u8; 1 << 16];

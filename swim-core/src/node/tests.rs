@@ -135,6 +135,7 @@ pub(super) fn describe(e: &Event<'_>) -> String {
         }
         Event::StateChanged { owner, key, value: Some(v) } => format!("state {} {}={}", n(owner), n(key), n(v)),
         Event::StateChanged { owner, key, value: None } => format!("state {} {} deleted", n(owner), n(key)),
+        Event::StateCleared { owner } => format!("state {} cleared", n(owner)),
         Event::Message { from, payload, reliable } => {
             format!("message from {} {} reliable={reliable}", n(from), n(payload))
         }

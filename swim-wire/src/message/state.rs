@@ -17,10 +17,15 @@
 //! let len = body.encode(&mut buf).unwrap();
 //! assert_eq!(StateBody::parse(&buf[..len]).unwrap(), body);
 //! ```
+//!
+//! The application's *own* state (bytes only it understands, exchanged
+//! whole in every sync) travels in [`AppStateChunk`] items instead, in as
+//! many pieces as the sync's frames need.
 
-use super::{ByteStr, Field, Reader, Writer, blob_len, fmt, name_len};
+use super::{Body, ByteStr, Field, Reader, Step, Writer, blob_len, fmt, name_len};
 use crate::error::Result;
 use crate::message::Kind;
+use crate::packet::DecodeOptions;
 
 /// One entry of a member's application state.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -71,5 +76,71 @@ impl<'a> StateBody<'a> {
             Ok(StateBody { deleted: flags & 1 == 1, key, value })
         })();
         r.finish(step)
+    }
+}
+
+/// A piece of one side's application state in a sync (kind `0x4c`, only
+/// on a [`Sync`](super::Sync) frame): the whole is `total` bytes, and this
+/// piece starts `offset` bytes into it. The pieces of one side come in
+/// order, in as many frames as they need.
+///
+/// ```
+/// use swim_wire::{AppStateChunk, DecodeOptions, Header, Message, PROTOCOL_VERSION, Packet, PacketWriter, Sync, SyncFlags};
+/// let header = Header { version: PROTOCOL_VERSION, encrypted: false, key_id: None, label: b"", any_receiver: false };
+/// let mut buf = [0u8; 128];
+/// let mut w = PacketWriter::new(&mut buf, &header, 128).unwrap();
+/// w.push(&Message::Sync(Sync { flags: SyncFlags(SyncFlags::LAST), source: b"a", total: 1, chunk: 0 })).unwrap();
+/// let piece = AppStateChunk { total: 5, offset: 0, bytes: b"hello" };
+/// w.push(&Message::AppState(piece)).unwrap();
+/// let len = w.finish().unwrap();
+/// let packet = Packet::parse(&buf[..len], &DecodeOptions::default()).unwrap();
+/// assert_eq!(packet.piggyback().next(), Some(Message::AppState(piece)));
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct AppStateChunk<'a> {
+    /// Bytes of the side's whole application state.
+    pub total: u32,
+    /// Where this piece starts in it.
+    pub offset: u32,
+    /// The piece (at most 65,535 bytes).
+    pub bytes: &'a [u8],
+}
+
+impl fmt::Debug for AppStateChunk<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AppStateChunk")
+            .field("total", &self.total)
+            .field("offset", &self.offset)
+            .field("bytes", &ByteStr(self.bytes))
+            .finish()
+    }
+}
+
+impl AppStateChunk<'_> {
+    /// Bytes an item with a piece of `len` bytes takes, item header
+    /// included.
+    pub const fn item_len(len: usize) -> usize {
+        super::ITEM_HEADER_LEN + 4 + 4 + 2 + len
+    }
+}
+
+impl<'a> Body<'a> for AppStateChunk<'a> {
+    #[inline(always)]
+    fn read(r: &mut Reader<'a>, _: &DecodeOptions) -> Step<Self> {
+        Ok(AppStateChunk {
+            total: r.u32(Field::Count)?,
+            offset: r.u32(Field::Chunk)?,
+            bytes: r.blob(Field::Payload, usize::from(u16::MAX))?,
+        })
+    }
+    #[inline(always)]
+    fn len(&self) -> usize {
+        4 + 4 + blob_len(self.bytes)
+    }
+    #[inline(always)]
+    fn write(&self, w: &mut Writer<'_>) -> Step<()> {
+        w.u32(self.total, Field::Count)?;
+        w.u32(self.offset, Field::Chunk)?;
+        w.blob(self.bytes, Field::Payload)
     }
 }

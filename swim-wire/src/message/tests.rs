@@ -89,6 +89,14 @@ fn golden_user_message() {
 }
 
 #[test]
+fn golden_app_state_chunk() {
+    let piece = AppStateChunk { total: 300, offset: 256, bytes: b"ok" };
+    golden(Message::AppState(piece), "4c 000c | 0000012c | 00000100 | 0002 6f6b");
+    assert_eq!(Message::AppState(piece).encoded_len(), AppStateChunk::item_len(2));
+    assert!(Kind::AppState.is_sync_only());
+}
+
+#[test]
 fn golden_query_response() {
     let response = QueryResponse {
         generation: 2,

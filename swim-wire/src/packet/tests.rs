@@ -116,6 +116,11 @@ fn position_rules() {
     let err = parse(&record_outside_sync).unwrap_err();
     assert_eq!((err.kind(), err.message()), (ErrorKind::Misplaced, Some(Kind::MemberRecord)));
 
+    let app_state_outside_sync = hex("5357 02 00 05 | 01 0015 01020304 0161 026263 0000000000000006 00000005 \
+         | 4c 000c 0000012c 00000100 0002 6f6b");
+    let err = parse(&app_state_outside_sync).unwrap_err();
+    assert_eq!((err.kind(), err.message()), (ErrorKind::Misplaced, Some(Kind::AppState)));
+
     let truncated_item = hex(
         "5357 02 00 05 | 01 0015 01020304 0161 026263 0000000000000006 00000005 | 43 0011 0000000000000001 00000003 0178",
     );

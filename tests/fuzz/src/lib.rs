@@ -8,6 +8,7 @@ use std::time::Duration;
 use swim_protocol::{Config, Encryption, Node, SecretKey, SyncId, Time};
 use swim_wire::crypto::{Keyring, NonceSequence, OVERHEAD, ReceiverTag};
 use swim_wire::{
+    AppStateChunk,
     Ack, Addrs, Alive, Faulty, Gossip, Header, IndirectAck, IndirectPing, JoinRequest, JoinResponse, JoinStatus, Left,
     DecodeOptions, MemberRecord, MemberState, Message, Nack, Packet, PacketWriter, Ping, Suspect, Sync, SyncFlags,
     QueryBody, QueryResponse, UserBroadcast, UserMessage,
@@ -62,6 +63,19 @@ impl<'a> Input<'a> {
                 if bytes.is_empty() { b"x" } else { bytes }
             }
         }
+    }
+}
+
+/// An application state hook that sends a little and checks that what it
+/// gets is whole (the node hands over nothing empty).
+struct Echo;
+
+impl swim_protocol::AppState for Echo {
+    fn local_state(&mut self, join: bool, out: &mut Vec<u8>) {
+        out.extend_from_slice(if join { b"joined" } else { b"state" });
+    }
+    fn merge_remote_state(&mut self, from: &[u8], state: &[u8], _join: bool) {
+        assert!(!from.is_empty() && !state.is_empty(), "the node merges whole, non-empty states only");
     }
 }
 
@@ -144,7 +158,7 @@ fn structured(input: &mut Input<'_>, buf: &mut [u8], budget: usize, sync: bool, 
             payload: b"p",
         };
         let query_len = body.encode(&mut query).unwrap_or(0).saturating_sub(usize::from(input.u8() % 4 / 3));
-        let update = match input.u8() % 11 {
+        let update = match input.u8() % 12 {
             0 => Message::Alive(alive),
             1 => Message::Suspect(Suspect { generation, incarnation, name, by }),
             2 => Message::Faulty(Faulty { generation, incarnation, name, by }),
@@ -177,6 +191,13 @@ fn structured(input: &mut Input<'_>, buf: &mut [u8], budget: usize, sync: bool, 
                 responder: name,
                 payload: b"r",
             }),
+            // A piece of application state: small totals and offsets, so
+            // that pieces sometimes follow each other and complete.
+            11 => {
+                let (total, offset, len) = (input.u8() % 8, input.u8() % 8, input.u8() % 4);
+                let bytes = input.take(usize::from(len));
+                Message::AppState(AppStateChunk { total: u32::from(total), offset: u32::from(offset), bytes })
+            }
             _ if sync => Message::MemberRecord(MemberRecord {
                 state: MemberState::from_u8(input.u8() % 4).unwrap_or(MemberState::Alive),
                 member: alive,
@@ -211,6 +232,7 @@ pub fn run_core(data: &[u8], sealed: bool) {
         config.security.encryption = Some(Encryption::new(SecretKey(KEY)));
     }
     let Ok(mut node) = Node::new(NAMES[0], &[addr(0)], b"", config, Time::ZERO) else { return };
+    node.set_app_state(Echo);
     node.set_wall_clock(Time::ZERO, WALL);
     let ring = Keyring::new(&KEY);
     let mut input = Input(data);
@@ -431,6 +453,7 @@ fn digest(node: &Node) -> String {
 pub fn run_unauthenticated(data: &[u8]) {
     let config = Config::local().with(|c| { c.seed = 1; c.limits.max_members = 32; c.limits.expected_members = 8; c.security.encryption = Some(Encryption::new(SecretKey(KEY))); });
     let Ok(mut node) = Node::new(NAMES[0], &[addr(0)], b"", config, Time::ZERO) else { return };
+    node.set_app_state(Echo);
     node.set_wall_clock(Time::ZERO, WALL);
     let ring = Keyring::new(&KEY);
     let wrong = Keyring::new(&[0x24; 32]);

@@ -78,3 +78,12 @@ impl Sim {
         done
     }
 }
+
+impl Sim {
+    /// Sets member `i`'s application state hook (see
+    /// [`Node::set_app_state`](swim_protocol::Node::set_app_state)); a
+    /// restarted member starts without one.
+    pub fn set_app_state(&mut self, i: usize, hook: impl swim_protocol::AppState + 'static) -> bool {
+        self.with_node(i, |node, _| node.set_app_state(hook)).is_some()
+    }
+}

@@ -12,11 +12,14 @@
 //! gossiped, or retained until their lifetime ends): a member that gossip
 //! missed gets them here, exactly once (the same dedup window applies).
 //! Join syncs carry none: a joiner was not there when they were sent.
+//! Then the member state entries, whole, and last the application's own
+//! state (see `app_state.rs`), in pieces of the room left.
 
 use std::net::SocketAddr;
 
 use swim_wire::{
-    Header, Kind, MemberRecord, MemberState, Message, PacketWriter, Sync, SyncDiff, SyncDigest, SyncFlags, frame,
+    AppStateChunk, Header, Kind, MemberRecord, MemberState, Message, PacketWriter, Sync, SyncDiff, SyncDigest,
+    SyncFlags, frame,
 };
 
 use super::delta::{BucketWalk, Delta, Leg};
@@ -70,6 +73,8 @@ struct Plan {
     broadcast_end: u32,
     /// State entries up to which this frame goes.
     state_end: u32,
+    /// Bytes of the application's own state up to which this frame goes.
+    app_end: u32,
     last: bool,
 }
 
@@ -95,6 +100,13 @@ impl Node {
             return self.poll_message_frame(id, leg, buf);
         }
         let (opener, join, peer_tag, chunk, delta) = (s.opener, s.join, s.peer_tag, s.chunk, s.delta);
+        // The application's own state is asked for once, as this side
+        // starts sending its records.
+        if s.app.out.is_none() && delta.is_none_or(|d| d.leg != Leg::Digest) {
+            let (len, oversized) = self.app.fetch(id.index as usize, join, self.config.limits.max_app_state);
+            self.stats.app_state_oversized += u64::from(oversized);
+            self.syncs.get_mut(id)?.app.out = Some(len);
+        }
         let budget = buf.len().min(self.config.sync.frame_budget);
         let plain_budget = frame::PREFIX_LEN + self.plain_budget(budget.saturating_sub(frame::PREFIX_LEN));
         let plan = self.plan_frame(id, plain_budget)?;
@@ -145,6 +157,12 @@ impl Node {
                 let _ = w.push(&message);
             }
         }
+        if plan.app_end > s.app.sent {
+            let bytes = self.app.out(id.index as usize, s.app.sent, plan.app_end);
+            let total = s.app.out.unwrap_or(0);
+            // The plan made room for it.
+            let _ = w.push(&Message::AppState(AppStateChunk { total, offset: s.app.sent, bytes }));
+        }
         let len = w.finish().ok()?;
         let len = self.seal(body, len, peer_tag)?;
         frame::write_prefix(prefix, len).ok()?;
@@ -164,6 +182,7 @@ impl Node {
         }
         s.broadcast_cursor = plan.broadcast_end;
         s.state_cursor = plan.state_end;
+        s.app.sent = plan.app_end;
         s.chunk += 1;
         if plan.last {
             let completed = match s.delta.as_mut() {
@@ -201,6 +220,7 @@ impl Node {
             records: None,
             broadcast_end: s.broadcast_cursor,
             state_end: s.state_cursor,
+            app_end: s.app.sent,
             last: false,
         };
 
@@ -281,6 +301,15 @@ impl Node {
             state_end += 1;
         }
         plan.state_end = state_end;
+
+        // Last, the application's own state, in a piece of the room left.
+        let unsent = s.app.unsent();
+        if !full && unsent > 0 {
+            let room = plain_budget.saturating_sub(used + AppStateChunk::item_len(0)).min(usize::from(u16::MAX));
+            let piece = u32::try_from(room).unwrap_or(u32::MAX).min(unsent);
+            plan.app_end = s.app.sent + piece;
+            full = piece < unsent;
+        }
         plan.last = !full && end >= pool && state_end >= entries;
         Some(plan)
     }
@@ -320,7 +349,7 @@ impl Node {
         let s = self.syncs.get(id).ok_or(InputError::UnknownSync)?;
         let (opener, expected_chunk, records, others, states) =
             (s.opener, s.expected_chunk, s.records, s.others, s.states);
-        let (peer, mut delta, message) = (s.peer, s.delta, s.message.is_some());
+        let (peer, mut delta, message, app) = (s.peer, s.delta, s.message.is_some(), s.app);
         // A joiner's first sync teaches it what the cluster already knows.
         let joining = opener && s.join;
         if s.status != SyncStatus::Receive {
@@ -389,19 +418,27 @@ impl Node {
         {
             return Err(InputError::SyncTooLarge);
         }
+        let last = sync.flags.contains(SyncFlags::LAST);
+        let app_before = app.received;
+        let app = app.check(&packet, self.config.limits.max_app_state, last)?;
         self.accepted(unsealed.nonce);
         let now = self.now;
         for message in packet.piggyback() {
             match message {
                 Message::MemberRecord(r) => self.merge_record(now, &r, sync.source, !joining, peer),
-                Message::State(b) => self.on_state(now, &b, false),
+                Message::State(b) => self.on_state(now, &b, false, sync.source),
+                Message::AppState(piece) => self.app.take(id.index as usize, &piece),
                 Message::UserBroadcast(b) if !joining => self.on_broadcast(now, &b, false, false),
                 Message::Query(q) if !joining => self.on_broadcast(now, &q, false, true),
                 Message::UserBroadcast(_) | Message::Query(_) | Message::SyncDigest(_) | Message::SyncDiff(_) => {}
                 other => self.apply_update(now, &other, None),
             }
         }
-        let last = sync.flags.contains(SyncFlags::LAST);
+        if app.incoming.is_some_and(|total| app.received == total && total > 0) && app.received > app_before {
+            // All of the peer's state is in: the application merges it, once.
+            self.app.merge(id.index as usize, sync.source, sync.flags.contains(SyncFlags::JOIN));
+            self.stats.app_states_merged += u64::from(self.app.is_set());
+        }
         let deadline = self.sync_deadline(now);
         let peer_tag = self.tag(sync.source);
         let s = self.syncs.get_mut(id).ok_or(InputError::UnknownSync)?;
@@ -417,6 +454,7 @@ impl Node {
         s.others += other_items;
         s.states += state_items;
         s.delta = delta;
+        s.app = app;
         if last {
             let is_delta = s.delta.is_some();
             match s.delta.as_mut() {
@@ -495,14 +533,15 @@ impl Node {
         MemberRecord { state: e.state.to_wire(), member: crate::node::transmit::alive(e), by }
     }
 
-    /// State entry `index` as a sync item (no lifetime: it is merged, not
-    /// passed on).
+    /// State entry `index` as a sync item: merged, not passed on, so its
+    /// time to live is a tombstone's time left (0 for a value).
     fn state_message(&self, index: u32) -> Option<Message<'_>> {
         let e = self.state.get(index as usize)?;
+        let left = e.expires.map_or(0, |at| at.saturating_since(self.now).as_millis());
         let b = swim_wire::UserBroadcast {
             generation: e.generation,
             seq: e.seq,
-            ttl_ms: 0,
+            ttl_ms: u32::try_from(left).unwrap_or(u32::MAX),
             origin: &e.owner,
             payload: &e.body,
         };
