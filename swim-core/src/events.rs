@@ -219,8 +219,11 @@ pub enum Event<'a> {
         value: Option<&'a [u8]>,
     },
     /// Every state entry of `owner` this node held is gone: the owner was
-    /// reaped, or a newer process of it (a restart) started writing, whose
-    /// entries replace them. Once per owner and occasion; no
+    /// reaped, or a newer process of it (a restart) wrote, whose entries
+    /// replace them (a restarted owner that writes nothing itself deletes
+    /// the keys of its earlier process that members send back to it, which
+    /// has the same effect). Once per owner and occasion, and only when the
+    /// owner had values (not only tombstones); no
     /// [`StateChanged`](Event::StateChanged) follows for each key.
     StateCleared {
         /// The member whose entries went.

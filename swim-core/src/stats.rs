@@ -104,11 +104,16 @@ pub struct Stats {
     pub state_updates: u64,
     /// State entries dropped: malformed, or past `limits.max_state`.
     pub state_refused: u64,
+    /// This node's own keys it deleted again: a member sent back a value
+    /// it had deleted (and forgotten the tombstone of), or one a past
+    /// process of it wrote.
+    pub state_corrected: u64,
     /// Syncs whose peer's application state ([`AppState`](crate::AppState))
     /// this node handed to the application.
     pub app_states_merged: u64,
-    /// Syncs that carried none of this node's application state because it
-    /// was larger than `limits.max_app_state`.
+    /// Application states not exchanged for being larger than
+    /// `limits.max_app_state`: this node's, not sent in a sync, or a peer's,
+    /// skipped (a peer configured with a larger limit).
     pub app_state_oversized: u64,
     /// Queries this node asked.
     pub queries_sent: u64,

@@ -26,7 +26,7 @@
 //! | `swim_state_writes_total` | counter | application state entries this member wrote |
 //! | `swim_state_updates_total` | counter | other members' state entries taken in (new versions) |
 //! | `swim_app_states_merged_total` | counter | syncs whose peer's application state (`AppState`) was merged here |
-//! | `swim_app_state_oversized_total` | counter | syncs that carried none of this member's application state: larger than `limits.max_app_state` |
+//! | `swim_app_state_oversized_total` | counter | application states not exchanged for being larger than `limits.max_app_state`: this member's not sent, or a peer's skipped |
 //! | `swim_syncs_completed_total` | counter | sync exchanges completed |
 //! | `swim_syncs_refused_total` | counter | syncs refused because as many as configured were running |
 //! | `swim_sync_streams_failed_total` | counter | sync streams dropped: connection failures, resets, oversized or invalid frames |

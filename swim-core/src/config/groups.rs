@@ -245,8 +245,8 @@ pub struct LimitsConfig {
     /// ways, in pieces within `sync.frame_budget`, and the receiver holds a
     /// peer's until it is all in (up to this much per running sync): size
     /// it to the state you expect, with room to grow. A larger state is not
-    /// sent at all (counted in `stats.app_state_oversized`); a peer's
-    /// larger one is refused (the sync fails).
+    /// sent at all, and a peer's larger one is skipped (the rest of the
+    /// sync goes on); both are counted in `stats.app_state_oversized`.
     pub max_app_state: usize,
     /// Members to pre-size tables for: the cluster size you expect, so that
     /// a converged node allocates nothing more (at most `max_members`).

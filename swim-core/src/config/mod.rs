@@ -394,7 +394,7 @@ impl Config {
         if l.max_state_keys > l.max_state || l.max_state > 1 << 24 {
             return fail("limits.max_state", "must be at most 16777216, and at least limits.max_state_keys");
         }
-        if l.max_app_state > 16 << 20 {
+        if l.max_app_state > crate::node::APP_STATE_CEILING {
             return fail("limits.max_app_state", "must be at most 16777216 bytes");
         }
         if !(1..=60_000).contains(&l.max_message) {

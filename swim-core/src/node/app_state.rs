@@ -7,19 +7,29 @@
 //! after its records, member state entries and broadcasts, in pieces of
 //! whatever room its frames have left ([`AppStateChunk`] items). The
 //! receiving side checks every piece (the total is the same in each and at
-//! most `limits.max_app_state`, the pieces follow each other without gap
-//! or overlap, and all are in by the side's last frame), and hands the
-//! whole to the application once: a peer cannot make it merge a part, or
-//! merge twice. A frame that breaks a rule is refused whole
-//! ([`InputError::BadAppState`](crate::InputError::BadAppState)).
+//! most 16 MiB, the pieces follow each other without gap or overlap, and
+//! all are in by the side's last frame), and hands the whole to the
+//! application once: a peer cannot make it merge a part, or merge twice. A
+//! frame that breaks a rule is refused whole
+//! ([`InputError::BadAppState`](crate::InputError::BadAppState)). A peer's
+//! state larger than this node's `limits.max_app_state` (members
+//! configured differently) is skipped: its pieces are checked and
+//! dropped, the rest of the sync goes on, and `stats.app_state_oversized`
+//! counts it.
 //!
 //! The bytes of each sync slot are kept in buffers that keep their
 //! capacity, so a node whose state stays the same size allocates nothing
-//! after its first syncs.
+//! after its first syncs; each holds at most `limits.max_app_state` bytes,
+//! for as many slots as syncs ever ran at once.
 
 use swim_wire::{AppStateChunk, Message, Packet};
 
 use crate::error::InputError;
+
+/// The most a peer may announce as its state whatever this node's limit:
+/// a state past `limits.max_app_state` (at most this much) is skipped, not
+/// refused, but one past this is a peer breaking the protocol.
+pub(crate) const APP_STATE_CEILING: usize = 16 << 20;
 
 /// The application's part in every sync (memberlist's `LocalState` /
 /// `MergeRemoteState`): what this member sends to the peer of each sync,
@@ -104,6 +114,12 @@ pub(super) struct AppLeg {
     pub(super) incoming: Option<u32>,
     /// Bytes of it received so far.
     pub(super) received: u32,
+    /// The peer's state is larger than this node takes: its pieces are
+    /// dropped.
+    pub(super) skip: bool,
+    /// The pieces are being kept for the application (its hook was set
+    /// when the first came).
+    pub(super) taking: bool,
 }
 
 impl AppLeg {
@@ -115,14 +131,16 @@ impl AppLeg {
     /// Checks the pieces of the peer's state in `packet` (nothing changes):
     /// the leg as it will be once they are taken in, or why the frame is
     /// refused. `last`: the frame is the peer's last of this leg, so every
-    /// piece must be in.
+    /// piece must be in. A state larger than `max` is marked to be skipped.
     pub(super) fn check(&self, packet: &Packet<'_>, max: usize, last: bool) -> Result<AppLeg, InputError> {
         let mut leg = *self;
         for message in packet.piggyback() {
             let Message::AppState(piece) = message else { continue };
-            if usize::try_from(piece.total).map_or(true, |total| total > max) {
-                return Err(InputError::BadAppState("larger than limits.max_app_state"));
+            let total = usize::try_from(piece.total).unwrap_or(usize::MAX);
+            if total > APP_STATE_CEILING {
+                return Err(InputError::BadAppState("larger than 16 MiB"));
             }
+            leg.skip |= total > max;
             if leg.incoming.is_some_and(|total| total != piece.total) {
                 return Err(InputError::BadAppState("the total changed between pieces"));
             }
@@ -167,10 +185,6 @@ impl AppStates {
         self.hook = Some(hook);
     }
 
-    pub(super) fn is_set(&self) -> bool {
-        self.hook.is_some()
-    }
-
     fn buffer(buffers: &mut Vec<Vec<u8>>, slot: usize) -> Option<&mut Vec<u8>> {
         if buffers.len() <= slot {
             buffers.resize_with(slot + 1, Vec::new);
@@ -202,10 +216,14 @@ impl AppStates {
     }
 
     /// Takes in a piece the peer of the sync in `slot` sent (checked by
-    /// [`AppLeg::check`]); once `leg` says all are in, hands the whole to
-    /// the application.
-    pub(super) fn take(&mut self, slot: usize, piece: &AppStateChunk<'_>) {
-        if self.hook.is_none() {
+    /// [`AppLeg::check`]), and notes in `leg` whether the pieces are kept:
+    /// from the first on, and only with a hook set then (a hook set
+    /// halfway through a peer's state does not get a part of it).
+    pub(super) fn take(&mut self, slot: usize, piece: &AppStateChunk<'_>, leg: &mut AppLeg) {
+        if piece.offset == 0 {
+            leg.taking = self.hook.is_some() && !leg.skip;
+        }
+        if !leg.taking {
             return;
         }
         if let Some(incoming) = Self::buffer(&mut self.incoming, slot) {
@@ -217,12 +235,14 @@ impl AppStates {
     }
 
     /// The peer of the sync in `slot`, `from`, has sent all of its state:
-    /// the application merges it.
-    pub(super) fn merge(&mut self, slot: usize, from: &[u8], join: bool) {
-        let (Some(hook), Some(incoming)) = (self.hook.as_mut(), self.incoming.get(slot)) else { return };
-        if !incoming.is_empty() {
-            hook.merge_remote_state(from, incoming, join);
+    /// the application merges it (if it was kept); whether it did.
+    pub(super) fn merge(&mut self, slot: usize, from: &[u8], join: bool, leg: &AppLeg) -> bool {
+        let (Some(hook), Some(incoming)) = (self.hook.as_mut(), self.incoming.get(slot)) else { return false };
+        if !leg.taking || incoming.is_empty() {
+            return false;
         }
+        hook.merge_remote_state(from, incoming, join);
+        true
     }
 }
 

@@ -120,7 +120,7 @@ fn pieces_that_break_the_rules_are_refused_whole() {
     let cfg = config().with(|c| c.limits.max_app_state = 100);
     let piece = |total, offset, bytes| AppStateChunk { total, offset, bytes };
     let cases: [(&str, Vec<AppStateChunk<'static>>, bool); 6] = [
-        ("larger than limits.max_app_state", vec![piece(101, 0, &[1; 10])], false),
+        ("larger than 16 MiB", vec![piece((16 << 20) + 1, 0, &[1; 10])], false),
         ("a piece out of order", vec![piece(20, 10, &[1; 10])], false),
         ("a piece out of order", vec![piece(20, 0, &[1; 5]), piece(20, 10, &[1; 10])], false),
         ("the total changed between pieces", vec![piece(20, 0, &[1; 10]), piece(30, 10, &[1; 10])], false),
@@ -142,6 +142,57 @@ fn pieces_that_break_the_rules_are_refused_whole() {
     let id = n.accept_sync(Time::ZERO, addr(1)).unwrap();
     let result = n.handle_sync_frame(Time::ZERO, id, &mut frame_with(&[piece(0, 0, &[])], false));
     assert_eq!(result, Err(InputError::BadAppState("a piece empty or past the total")));
+}
+
+#[test]
+fn a_peers_state_past_this_nodes_limit_is_skipped_and_the_sync_goes_on() {
+    let mut opener = node(config());
+    let small = config().with(|c| c.limits.max_app_state = 1_000);
+    let mut acceptor = Node::new(&name(1), &[addr(1)], b"", small, Time::ZERO).unwrap();
+    let seen_o = with_state(&mut opener, pattern(5_000, 6));
+    let seen_a = with_state(&mut acceptor, pattern(700, 7));
+    exchange(&mut opener, &mut acceptor, false);
+    assert!(seen_a.lock().unwrap().merged.is_empty(), "5,000 bytes: past the acceptor's limit");
+    assert_eq!(acceptor.stats().app_state_oversized, 1);
+    assert_eq!(acceptor.stats().live_members, 2, "the records merged");
+    assert_eq!(seen_o.lock().unwrap().merged, [(name(1), pattern(700, 7), false)], "the reply went on");
+}
+
+#[test]
+fn a_frame_larger_than_an_item_carries_the_state_in_the_largest_pieces() {
+    // A 200 KB frame: each piece is as large as an item's body allows.
+    let cfg = config().with(|c| c.sync.frame_budget = 200_000);
+    let mut opener = node(cfg.clone());
+    let mut acceptor = Node::new(&name(1), &[addr(1)], b"", cfg, Time::ZERO).unwrap();
+    let big = pattern(150_000, 8);
+    with_state(&mut opener, big.clone());
+    let seen_a = with_state(&mut acceptor, Vec::new());
+    exchange(&mut opener, &mut acceptor, false);
+    assert_eq!(seen_a.lock().unwrap().merged, [(name(0), big, false)]);
+}
+
+#[test]
+fn a_hook_set_while_a_peers_state_arrives_gets_none_of_that_one() {
+    let mut n = node(config());
+    let id = n.accept_sync(Time::ZERO, addr(1)).unwrap();
+    let first = frame_with(&[AppStateChunk { total: 6, offset: 0, bytes: b"hel" }], false);
+    n.handle_sync_frame(Time::ZERO, id, &mut first.clone()).unwrap();
+    let seen = with_state(&mut n, Vec::new());
+    let sync = Message::Sync(Sync { flags: SyncFlags(SyncFlags::LAST), source: b"n1", total: 1, chunk: 1 });
+    let rest = [Message::AppState(AppStateChunk { total: 6, offset: 3, bytes: b"lo!" })];
+    assert!(n.handle_sync_frame(Time::ZERO, id, &mut packet(sync, &rest)).is_ok());
+    assert!(seen.lock().unwrap().merged.is_empty(), "not the half it saw");
+    assert_eq!(n.stats().app_states_merged, 0);
+}
+
+#[test]
+fn a_sync_cannot_turn_into_a_join_halfway() {
+    let mut n = node(config());
+    let id = n.accept_sync(Time::ZERO, addr(1)).unwrap();
+    n.handle_sync_frame(Time::ZERO, id, &mut frame_with(&[], false)).unwrap();
+    let flags = SyncFlags(SyncFlags::LAST | SyncFlags::JOIN);
+    let sync = Message::Sync(Sync { flags, source: b"n1", total: 1, chunk: 1 });
+    assert_eq!(n.handle_sync_frame(Time::ZERO, id, &mut packet(sync, &[])), Err(InputError::SyncOutOfOrder));
 }
 
 #[test]

@@ -37,6 +37,7 @@ mod timers;
 mod transmit;
 
 pub use admission::{Admission, Candidate};
+pub(crate) use app_state::APP_STATE_CEILING;
 pub use app_state::AppState;
 pub use messages::MESSAGE_SLOTS;
 pub use queries::{MAX_OPEN_QUERIES, MAX_RECEIVED_QUERIES, MAX_RELAY, QueryHandle, QueryOptions};

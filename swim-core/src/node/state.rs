@@ -94,7 +94,7 @@ impl Store {
         self.entries.get(index)
     }
 
-    fn find(&self, owner: &[u8], key: &[u8]) -> Option<usize> {
+    pub(crate) fn find(&self, owner: &[u8], key: &[u8]) -> Option<usize> {
         let mut buf = [0u8; 2 * MAX_NAME_LEN + 1];
         self.index.get(index_key(&mut buf, owner, key)).copied()
     }
@@ -102,6 +102,11 @@ impl Store {
     /// The generation `owner`'s entries belong to, and how many it has.
     fn owner(&self, owner: &[u8]) -> Option<Owner> {
         self.owners.get(owner).copied()
+    }
+
+    /// Whether `owner` has a value (not only tombstones), O(entries).
+    fn has_values(&self, owner: &[u8]) -> bool {
+        self.of(owner).any(|e| e.parsed().is_some_and(|b| !b.deleted))
     }
 
     /// The entries of `owner` (tombstones included).
@@ -285,7 +290,11 @@ impl Node {
     /// dropped.
     pub(super) fn on_state(&mut self, now: Time, b: &swim_wire::UserBroadcast<'_>, gossiped: bool, from: &[u8]) {
         let owner = b.origin;
-        if owner == self.local_name() || self.members.find(owner).is_none() {
+        if owner == self.local_name() {
+            self.correct_own_state(now, b);
+            return;
+        }
+        if self.members.find(owner).is_none() {
             return;
         }
         let Ok(body) = StateBody::parse(b.payload) else {
@@ -296,10 +305,24 @@ impl Node {
         // process is stale, and one of a process the table does not know
         // (yet, or ever: a forgery) waits for the owner's alive update.
         let current = self.members.find(owner).and_then(|s| self.members.get(s)).map_or(0, |e| e.generation);
-        let held = self.state.owner(owner);
+        let mut held = self.state.owner(owner);
         if b.generation != current || held.is_some_and(|o| b.generation < o.generation) {
             self.stats.state_refused += 1;
             return;
+        }
+        // A newer process of the owner: what the older one wrote is gone
+        // (once per restart of the owner: the generation is the table's),
+        // before the entry is weighed against the limits.
+        if held.is_some_and(|o| o.generation < b.generation) {
+            let had_values = self.state.has_values(owner);
+            self.state.retain(|e| e.owner != owner || e.generation >= b.generation);
+            if let Some(o) = self.state.owners.get_mut(owner) {
+                (o.generation, o.floor) = (b.generation, 0);
+            }
+            if had_values {
+                self.events.push_with(owner.len(), |arena| Record::StateCleared { owner: arena.store(owner) });
+            }
+            held = self.state.owner(owner);
         }
         let known = self.state.find(owner, body.key);
         let owner_full =
@@ -316,17 +339,6 @@ impl Node {
         if known.is_none() && ((b.seq <= floor && (body.deleted || from != owner)) || expired) {
             self.stats.state_refused += 1;
             return;
-        }
-        // A newer process of the owner: what the older one wrote is gone
-        // (once per restart of the owner: the generation is the table's).
-        if held.is_some_and(|o| o.generation < b.generation) {
-            self.state.retain(|e| e.owner != owner || e.generation >= b.generation);
-            if let Some(o) = self.state.owners.get_mut(owner) {
-                (o.generation, o.floor) = (b.generation, 0);
-            }
-            if held.is_some_and(|o| o.keys > 0) {
-                self.events.push_with(owner.len(), |arena| Record::StateCleared { owner: arena.store(owner) });
-            }
         }
         // A tombstone lives out the time its sender gave it left (a sync's),
         // or all of it (a new deletion, gossiped).
@@ -363,9 +375,30 @@ impl Node {
         }
     }
 
+    /// An entry of this node's own came back from a member. One it does not
+    /// hold, of a version it wrote before, is a value it deleted (and has
+    /// forgotten the tombstone of), or one of a past process of it: the
+    /// member missed the deletion, or the restart. The owner is the
+    /// authority on its keys: it deletes the key again, and the fresh
+    /// tombstone corrects that member and any other still holding the
+    /// value (a past process's, once one of the new process's entries
+    /// reaches them, drops all of that process's). Bounded like any write
+    /// (`limits.max_state_keys`); counted in `stats.state_corrected`.
+    fn correct_own_state(&mut self, now: Time, b: &swim_wire::UserBroadcast<'_>) {
+        let Ok(body) = StateBody::parse(b.payload) else { return };
+        if body.deleted || self.state.find(self.local_name(), body.key).is_some() {
+            return;
+        }
+        let generation = self.process_generation;
+        let past = b.generation < generation || (b.generation == generation && b.seq < self.next_broadcast_seq);
+        if past && self.delete_state(now, body.key).is_ok() {
+            self.stats.state_corrected += 1;
+        }
+    }
+
     /// Forgets the entries of a member that is reaped (reported once per
-    /// owner), and tombstones past their time, raising their owners'
-    /// floors (O(entries + owners), at most once a period).
+    /// owner that had values), and tombstones past their time, raising their
+    /// owners' floors (O(entries + owners), at most once a period).
     pub(super) fn sweep_state(&mut self, now: Time) {
         if self.state.owners.is_empty() || now < self.state_sweep_at {
             return;
@@ -374,9 +407,10 @@ impl Node {
         let members = &self.members;
         let events = &mut self.events;
         let mut reaped = false;
-        for (owner, o) in self.state.owners.iter().filter(|(owner, _)| members.find(owner).is_none()) {
+        let state = &self.state;
+        for owner in state.owners.keys().filter(|owner| members.find(owner).is_none()) {
             reaped = true;
-            if o.keys > 0 {
+            if state.has_values(owner) {
                 events.push_with(owner.len(), |arena| Record::StateCleared { owner: arena.store(owner) });
             }
         }

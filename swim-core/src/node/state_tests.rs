@@ -224,3 +224,56 @@ fn a_reaped_owners_entries_go_and_that_is_reported_once() {
     let cleared: Vec<&String> = events.iter().filter(|e| e.ends_with("state n1 cleared")).collect();
     assert_eq!(cleared, ["n0: state n1 cleared", "n2: state n1 cleared"]);
 }
+
+#[test]
+fn the_owner_deletes_again_a_value_a_member_kept_past_its_tombstone() {
+    use swim_wire::Message;
+    let mut net = Net::new(&["a", "b", "c"]);
+    let now = net.now;
+    net.nodes[1].set_state(now, b"k", b"old").unwrap();
+    net.run(Duration::from_secs(3), |_, _| None);
+    let (generation, set_seq) = {
+        let e = net.nodes[0].state.of(b"n1").next().unwrap();
+        (e.generation, e.seq)
+    };
+    let now = net.now;
+    net.nodes[1].delete_state(now, b"k").unwrap();
+    net.run(Duration::from_secs(3), |_, _| None);
+    // Every member forgets the tombstone, the owner too.
+    let later = net.now + net.nodes[0].config().limits.tombstone_ttl + Duration::from_secs(1);
+    for n in &mut net.nodes {
+        n.state_sweep_at = Time::ZERO;
+        n.sweep_state(later);
+        assert_eq!(n.state.of(b"n1").count(), 0);
+    }
+    // n2 was cut off all that time: it still holds the old value.
+    net.nodes[2].state = super::state::Store::default();
+    let old = encoded(false, b"k", b"old");
+    super::queries_tests::inject(&mut net, 1, 2, &[Message::State(entry(generation, set_seq, &old))]);
+    assert_eq!(net.nodes[2].state_value(b"n1", b"k"), Some(&b"old"[..]));
+    // Its next sync with the owner: the owner deletes the key again, and
+    // the fresh tombstone reaches it (by gossip, or its next sync).
+    sync_pair(&mut net, 2, 1, false);
+    assert_eq!(net.nodes[1].stats().state_corrected, 1);
+    net.run(Duration::from_secs(2), |_, _| None);
+    assert_eq!(net.nodes[2].state_value(b"n1", b"k"), None);
+    assert_eq!(net.nodes[2].state.of(b"n1").count(), 1, "a tombstone");
+    sync_pair(&mut net, 2, 1, false);
+    assert_eq!(net.nodes[1].stats().state_corrected, 1, "once");
+
+    // A value of a past process of the owner: deleted too (so that the
+    // others drop that process's entries); one the owner never wrote is
+    // not its own (nothing happens).
+    let past = encoded(false, b"older", b"v");
+    let ahead = encoded(false, b"never", b"v");
+    let heard = crate::version::Version::new(generation + 10, 0);
+    let now = net.now;
+    net.nodes[1].refute(now, heard);
+    let (current, next) = (net.nodes[1].process_generation, net.nodes[1].next_broadcast_seq);
+    assert!(current > generation);
+    super::queries_tests::inject(&mut net, 0, 1, &[Message::State(entry(generation, 1, &past))]);
+    super::queries_tests::inject(&mut net, 0, 1, &[Message::State(entry(current, next + 5, &ahead))]);
+    assert_eq!(net.nodes[1].stats().state_corrected, 2);
+    assert!(net.nodes[1].state.find(b"n1", b"older").is_some(), "a tombstone of it");
+    assert!(net.nodes[1].state.find(b"n1", b"never").is_none());
+}

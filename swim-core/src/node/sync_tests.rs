@@ -172,7 +172,8 @@ fn syncs_are_limited_and_periodic() {
 pub(super) fn exchange(opener: &mut Node, acceptor: &mut Node, join: bool) {
     let id_o = opener.open_sync(Time::ZERO, addr(1), join, None).unwrap();
     let id_a = acceptor.accept_sync(Time::ZERO, addr(0)).unwrap();
-    let mut buf = vec![0u8; 1 << 16];
+    let budget = opener.config().sync.frame_budget.max(acceptor.config().sync.frame_budget);
+    let mut buf = vec![0u8; budget];
     for _ in 0..1000 {
         if opener.sync_status(id_o) == Some(SyncStatus::Send) {
             let len = opener.poll_sync_frame(id_o, &mut buf).unwrap();

@@ -102,7 +102,7 @@ pub struct AppStateChunk<'a> {
     pub total: u32,
     /// Where this piece starts in it.
     pub offset: u32,
-    /// The piece (at most 65,535 bytes).
+    /// The piece (at most [`MAX_PIECE`](AppStateChunk::MAX_PIECE) bytes).
     pub bytes: &'a [u8],
 }
 
@@ -117,6 +117,10 @@ impl fmt::Debug for AppStateChunk<'_> {
 }
 
 impl AppStateChunk<'_> {
+    /// The largest piece one item carries: an item's body is at most
+    /// 65,535 bytes, and the total, offset and length take 10 of them.
+    pub const MAX_PIECE: usize = u16::MAX as usize - 10;
+
     /// Bytes an item with a piece of `len` bytes takes, item header
     /// included.
     pub const fn item_len(len: usize) -> usize {
@@ -130,7 +134,7 @@ impl<'a> Body<'a> for AppStateChunk<'a> {
         Ok(AppStateChunk {
             total: r.u32(Field::Count)?,
             offset: r.u32(Field::Chunk)?,
-            bytes: r.blob(Field::Payload, usize::from(u16::MAX))?,
+            bytes: r.blob(Field::Payload, Self::MAX_PIECE)?,
         })
     }
     #[inline(always)]

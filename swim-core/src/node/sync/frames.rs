@@ -109,7 +109,7 @@ impl Node {
         }
         let budget = buf.len().min(self.config.sync.frame_budget);
         let plain_budget = frame::PREFIX_LEN + self.plain_budget(budget.saturating_sub(frame::PREFIX_LEN));
-        let plan = self.plan_frame(id, plain_budget)?;
+        let mut plan = self.plan_frame(id, plain_budget)?;
         let local = self.local_entry()?;
         let header = self.header();
         let total = u32::try_from(self.members.len()).unwrap_or(u32::MAX);
@@ -160,8 +160,14 @@ impl Node {
         if plan.app_end > s.app.sent {
             let bytes = self.app.out(id.index as usize, s.app.sent, plan.app_end);
             let total = s.app.out.unwrap_or(0);
-            // The plan made room for it.
-            let _ = w.push(&Message::AppState(AppStateChunk { total, offset: s.app.sent, bytes }));
+            // The plan made room for it (a piece is at most
+            // `AppStateChunk::MAX_PIECE`); were it refused, the piece waits
+            // for the next frame rather than being counted as sent.
+            let pushed = w.push(&Message::AppState(AppStateChunk { total, offset: s.app.sent, bytes }));
+            debug_assert!(pushed.is_ok(), "the plan makes room for the piece");
+            if pushed.is_err() {
+                (plan.app_end, plan.last) = (s.app.sent, false);
+            }
         }
         let len = w.finish().ok()?;
         let len = self.seal(body, len, peer_tag)?;
@@ -305,8 +311,12 @@ impl Node {
         // Last, the application's own state, in a piece of the room left.
         let unsent = s.app.unsent();
         if !full && unsent > 0 {
-            let room = plain_budget.saturating_sub(used + AppStateChunk::item_len(0)).min(usize::from(u16::MAX));
+            let room = plain_budget.saturating_sub(used + AppStateChunk::item_len(0)).min(AppStateChunk::MAX_PIECE);
             let piece = u32::try_from(room).unwrap_or(u32::MAX).min(unsent);
+            let empty = plan.steps == 0 && plan.runs == 0 && end == s.broadcast_cursor && state_end == s.state_cursor;
+            if piece == 0 && empty {
+                return None; // a buffer too small for one byte of it
+            }
             plan.app_end = s.app.sent + piece;
             full = piece < unsent;
         }
@@ -349,7 +359,7 @@ impl Node {
         let s = self.syncs.get(id).ok_or(InputError::UnknownSync)?;
         let (opener, expected_chunk, records, others, states) =
             (s.opener, s.expected_chunk, s.records, s.others, s.states);
-        let (peer, mut delta, message, app) = (s.peer, s.delta, s.message.is_some(), s.app);
+        let (peer, mut delta, message, app, join) = (s.peer, s.delta, s.message.is_some(), s.app, s.join);
         // A joiner's first sync teaches it what the cluster already knows.
         let joining = opener && s.join;
         if s.status != SyncStatus::Receive {
@@ -373,6 +383,11 @@ impl Node {
         }
         if sync.flags.contains(SyncFlags::MESSAGE) || message {
             return self.merge_message_frame(id, &packet, &sync, unsealed.nonce);
+        }
+        // A join's sync says so from its first frame to its last.
+        let join = if opener || expected_chunk > 0 { join } else { sync.flags.contains(SyncFlags::JOIN) };
+        if !opener && sync.flags.contains(SyncFlags::JOIN) != join {
+            return Err(InputError::SyncOutOfOrder);
         }
         // Delta or full: the opener's first frame says, and every later
         // frame agrees; a peer that does not know delta syncs replies in
@@ -419,25 +434,26 @@ impl Node {
             return Err(InputError::SyncTooLarge);
         }
         let last = sync.flags.contains(SyncFlags::LAST);
-        let app_before = app.received;
-        let app = app.check(&packet, self.config.limits.max_app_state, last)?;
+        let app_before = app;
+        let mut app = app.check(&packet, self.config.limits.max_app_state, last)?;
         self.accepted(unsealed.nonce);
         let now = self.now;
         for message in packet.piggyback() {
             match message {
                 Message::MemberRecord(r) => self.merge_record(now, &r, sync.source, !joining, peer),
                 Message::State(b) => self.on_state(now, &b, false, sync.source),
-                Message::AppState(piece) => self.app.take(id.index as usize, &piece),
+                Message::AppState(piece) => self.app.take(id.index as usize, &piece, &mut app),
                 Message::UserBroadcast(b) if !joining => self.on_broadcast(now, &b, false, false),
                 Message::Query(q) if !joining => self.on_broadcast(now, &q, false, true),
                 Message::UserBroadcast(_) | Message::Query(_) | Message::SyncDigest(_) | Message::SyncDiff(_) => {}
                 other => self.apply_update(now, &other, None),
             }
         }
-        if app.incoming.is_some_and(|total| app.received == total && total > 0) && app.received > app_before {
+        self.stats.app_state_oversized += u64::from(app.skip && !app_before.skip);
+        if app.incoming.is_some_and(|total| app.received == total && total > 0) && app.received > app_before.received {
             // All of the peer's state is in: the application merges it, once.
-            self.app.merge(id.index as usize, sync.source, sync.flags.contains(SyncFlags::JOIN));
-            self.stats.app_states_merged += u64::from(self.app.is_set());
+            let merged = self.app.merge(id.index as usize, sync.source, join, &app);
+            self.stats.app_states_merged += u64::from(merged);
         }
         let deadline = self.sync_deadline(now);
         let peer_tag = self.tag(sync.source);
@@ -450,6 +466,7 @@ impl Node {
             s.peer_tag = peer_tag;
         }
         s.expected_chunk += 1;
+        s.join = join;
         s.records += incoming;
         s.others += other_items;
         s.states += state_items;
@@ -474,10 +491,7 @@ impl Node {
                     s.status = SyncStatus::Done;
                     self.stats.syncs_completed += 1;
                 }
-                _ => {
-                    s.status = SyncStatus::Send;
-                    s.join = sync.flags.contains(SyncFlags::JOIN);
-                }
+                _ => s.status = SyncStatus::Send,
             }
         }
         let (status, peer, joined) = (s.status, s.peer, opener && s.join && last);
