@@ -1,0 +1,273 @@
+//! The agent as an operator meets it: the installed binary, three agents
+//! on loopback with a generated key, and the commands that ask them.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, missing_docs)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{Receiver, channel};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_swim-agent");
+
+/// A child process, killed when dropped, whose stdout lines arrive on a
+/// channel.
+struct Proc {
+    child: Child,
+    lines: Receiver<String>,
+}
+
+impl Proc {
+    fn spawn(args: &[&str], env: &[(&str, &Path)]) -> Proc {
+        let mut command = Command::new(BIN);
+        command.args(args).stdout(Stdio::piped()).stderr(Stdio::inherit()).env_remove("SWIM_KEY");
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        let mut child = command.spawn().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        Proc { child, lines }
+    }
+
+    /// The first line (within `within`) that `pick` accepts, mapped.
+    fn wait_for<T>(&self, within: Duration, what: &str, mut pick: impl FnMut(&str) -> Option<T>) -> T {
+        let deadline = Instant::now() + within;
+        let mut seen = Vec::new();
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    if let Some(found) = pick(&line) {
+                        return found;
+                    }
+                    seen.push(line);
+                }
+                Err(_) => break,
+            }
+        }
+        panic!("no {what} within {within:?}; saw: {seen:#?}");
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A running agent: its process, member address and API address.
+struct Agent {
+    proc: Proc,
+    addr: String,
+    api: String,
+}
+
+fn start_agent(name: &str, extra: &[&str], env: &[(&str, &Path)]) -> Agent {
+    let mut args = vec!["agent", "--name", name, "--bind", "127.0.0.1:0", "--api", "127.0.0.1:0", "--preset", "local"];
+    args.extend_from_slice(extra);
+    let proc = Proc::spawn(&args, env);
+    let addr = proc.wait_for(Duration::from_secs(20), "member line", |l| {
+        l.strip_prefix("swim-agent: member ")
+            .and_then(|rest| rest.split(" at ").nth(1))
+            .map(|a| a.split(' ').next().unwrap().to_owned())
+    });
+    let api = proc.wait_for(Duration::from_secs(5), "api line", |l| {
+        l.strip_prefix("swim-agent: api at http://").map(str::to_owned)
+    });
+    Agent { proc, addr, api }
+}
+
+/// Runs a client command to completion; its stdout, or a panic with its
+/// stderr.
+fn run(args: &[&str], env: &[(&str, &Path)]) -> String {
+    let mut command = Command::new(BIN);
+    command.args(args);
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let out = command.output().unwrap();
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn members(api: &str, env: &[(&str, &Path)]) -> Vec<serde_json::Value> {
+    serde_json::from_str(&run(&["members", "--api", api, "--json"], env)).unwrap()
+}
+
+fn states(api: &str, env: &[(&str, &Path)]) -> Vec<(String, String)> {
+    members(api, env)
+        .iter()
+        .map(|m| (m["name"].as_str().unwrap().to_owned(), m["state"].as_str().unwrap().to_owned()))
+        .collect()
+}
+
+/// Polls `check` every 100 ms for at most `within`.
+fn eventually(within: Duration, what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
+        if check() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("not within {within:?}: {what}");
+}
+
+/// A plain HTTP/1.1 GET; the status line and the body.
+fn http_get(api: &str, path: &str, token: Option<&str>) -> (String, String) {
+    let mut stream = std::net::TcpStream::connect(api).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {api}\r\n{auth}Connection: close\r\n\r\n").unwrap();
+    let mut text = String::new();
+    stream.read_to_string(&mut text).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    (head.lines().next().unwrap().to_owned(), body.to_owned())
+}
+
+/// The metric names `swim_runtime::metrics` documents.
+fn documented_metrics() -> Vec<String> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../swim-runtime/src/metrics.rs");
+    let text = std::fs::read_to_string(path).unwrap();
+    text.lines()
+        .filter_map(|l| l.strip_prefix("//! | `"))
+        .filter_map(|l| l.split('`').next())
+        .filter(|n| n.starts_with("swim_"))
+        .map(str::to_owned)
+        .collect()
+}
+
+fn temp_dir(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("swim-agent-{test}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn three_agents_with_a_key_are_listed_monitored_and_measured() {
+    let dir = temp_dir("three");
+    let key = dir.join("cluster.key");
+    let printed = run(&["keygen", "--out", key.to_str().unwrap()], &[]);
+    assert!(printed.starts_with("wrote key "), "{printed}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    let token = dir.join("api.token");
+    std::fs::write(&token, "a-token-of-at-least-16-characters\n").unwrap();
+    let env: [(&str, &Path); 2] = [("SWIM_KEY_FILE", &key), ("SWIM_API_TOKEN_FILE", &token)];
+    let n2_config = dir.join("n2.toml");
+    std::fs::write(&n2_config, "[tags]\nrole = \"cache\"\n[answers]\nwho-caches = \"n2 does\"\n").unwrap();
+
+    let n1 = start_agent("n1", &["--tag", "role=web"], &env);
+    let seed = n1.addr.replace("127.0.0.1", "localhost"); // through DNS
+    let n2 = start_agent("n2", &["--config", n2_config.to_str().unwrap(), "--join", &seed], &env);
+    let n3 = start_agent("n3", &["--join", &n1.addr], &env);
+    eventually(Duration::from_secs(20), "n1 sees three alive", || {
+        states(&n1.api, &env).iter().filter(|(_, s)| s == "alive").count() == 3
+    });
+
+    // The table, filtered by tag.
+    let table = run(&["members", "--api", &n1.api, "--tag", "role=cache"], &env);
+    assert!(table.starts_with("NAME"), "{table}");
+    assert!(table.contains("n2") && !table.contains("n3"), "{table}");
+    let n2_json = &members(&n1.api, &env).into_iter().find(|m| m["name"] == "n2").unwrap();
+    assert_eq!(n2_json["tags"]["role"], "cache");
+
+    // A query answered by the member whose config says so.
+    let answers: serde_json::Value =
+        serde_json::from_str(&run(&["query", "who-caches", "--api", &n1.api, "--json"], &env)).unwrap();
+    assert_eq!(answers["answers"][0]["from"], "n2", "{answers}");
+    assert_eq!(answers["answers"][0]["payload"], "n2 does");
+
+    // The API wants the token.
+    let (status, _) = http_get(&n1.api, "/v1/members", None);
+    assert!(status.contains("401"), "{status}");
+
+    // Every documented metric is served.
+    let token_text = "a-token-of-at-least-16-characters";
+    let (status, body) = http_get(&n1.api, "/metrics", Some(token_text));
+    assert!(status.contains("200"), "{status}");
+    let missing: Vec<String> =
+        documented_metrics().into_iter().filter(|name| !body.lines().any(|l| l.starts_with(name.as_str()))).collect();
+    assert!(missing.is_empty(), "not served: {missing:?}");
+
+    // A kill, as the monitor shows it: suspected, then faulty.
+    let monitor = Proc::spawn(&["monitor", "--api", &n1.api, "--json"], &env);
+    std::thread::sleep(Duration::from_millis(300)); // the stream is open
+    drop(n3);
+    let about_n3 = |kind: &'static str| {
+        move |l: &str| {
+            let e: serde_json::Value = serde_json::from_str(l).ok()?;
+            (e["type"] == kind && e["member"]["name"] == "n3").then_some(())
+        }
+    };
+    monitor.wait_for(Duration::from_secs(30), "n3 suspected", about_n3("member-suspected"));
+    monitor.wait_for(Duration::from_secs(30), "n3 faulty", about_n3("member-faulty"));
+
+    let info: serde_json::Value = serde_json::from_str(&run(&["info", "--api", &n1.api, "--json"], &env)).unwrap();
+    assert_eq!(info["name"], "n1");
+    assert_eq!(info["members"]["faulty"], 1, "{info}");
+    assert_eq!(info["keys"].as_array().unwrap().len(), 1);
+
+    // SIGHUP reloads n2's tags from its file, and its keys: a second key
+    // in the file is installed (the first still encrypts).
+    #[cfg(unix)]
+    {
+        std::fs::write(&n2_config, "[tags]\nrole = \"cache\"\nshard = \"7\"\n").unwrap();
+        let second = dir.join("second.key");
+        run(&["keygen", "--out", second.to_str().unwrap()], &[]);
+        let both = format!("{}{}", std::fs::read_to_string(&key).unwrap(), std::fs::read_to_string(&second).unwrap());
+        std::fs::write(&key, both).unwrap();
+        let pid = n2.proc.child.id().to_string();
+        assert!(Command::new("kill").args(["-HUP", &pid]).status().unwrap().success());
+        n2.proc
+            .wait_for(Duration::from_secs(10), "reload line", |l| l.starts_with("swim-agent: reloaded").then_some(()));
+        eventually(Duration::from_secs(10), "n1 sees n2's new tag", || {
+            members(&n1.api, &env).iter().any(|m| m["name"] == "n2" && m["tags"]["shard"] == "7")
+        });
+        let keys = run(&["keys", "list", "--api", &n2.api], &env);
+        assert_eq!(keys.split_whitespace().filter(|w| w.len() == 8).count(), 2, "{keys}");
+    }
+
+    // `leave` through the API: n2 leaves, and its process ends.
+    let mut n2 = n2;
+    assert_eq!(run(&["leave", "--api", &n2.api], &env).trim(), "left");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while n2.proc.child.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "n2 did not stop after leaving");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    eventually(Duration::from_secs(10), "n1 sees n2 left", || {
+        states(&n1.api, &env).contains(&("n2".to_owned(), "left".to_owned()))
+    });
+    drop(n1);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn bad_settings_stop_the_agent_with_what_is_wrong() {
+    let dir = temp_dir("bad");
+    let config = dir.join("bad.toml");
+    std::fs::write(&config, "nmae = \"typo\"\n").unwrap();
+    let out = Command::new(BIN).args(["agent", "--config", config.to_str().unwrap()]).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad.toml") && err.contains("nmae"), "{err}");
+    let out = Command::new(BIN).args(["agent", "--api", "0.0.0.0:0"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("off this host"));
+    let out = Command::new(BIN).args(["members", "--api", "127.0.0.1:1"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is it running?"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
