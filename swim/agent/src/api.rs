@@ -11,9 +11,16 @@
 //! | `GET /v1/keys`, `POST /v1/keys` `{"key"}`, `POST /v1/keys/use` `{"id"}`, `DELETE /v1/keys/{id}` | keys |
 //! | `POST /v1/leave` | leaves gracefully; the agent then stops |
 //! | `GET /metrics` | every metric, Prometheus text format |
+//! | `GET /` | the dashboard (one page, its script at `/dashboard.js`) |
 //!
 //! With a token, every request needs `Authorization: Bearer <token>`
-//! (`/metrics` too). Errors are `{"error": text}` with a 4xx or 5xx status.
+//! (`/metrics` too; not the dashboard's two files, which hold no data: the
+//! page sends the token it is given in its address's fragment). Errors are
+//! `{"error": text}` with a 4xx or 5xx status.
+//!
+//! Against web pages in the operator's browser: on a loopback API the
+//! `Host` must be a loopback address or `localhost` (no DNS rebinding),
+//! and a request that changes something from another origin is refused.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -45,6 +52,8 @@ pub(crate) struct Api {
     pub(crate) started: Instant,
     /// Told when `POST /v1/leave` has left: the agent stops.
     pub(crate) stop: Arc<Notify>,
+    /// The API listens on loopback: requests must name a loopback host.
+    pub(crate) loopback: bool,
 }
 
 /// An error as the API returns it.
@@ -83,6 +92,8 @@ pub(crate) fn router(api: Api) -> Router {
         .route("/v1/keys/{id}", delete(remove_key))
         .route("/v1/leave", post(leave))
         .route("/metrics", get(metrics))
+        .route("/", get(dashboard))
+        .route("/dashboard.js", get(dashboard_js))
         .layer(middleware::from_fn_with_state(api.clone(), authorize))
         .with_state(api)
 }
@@ -92,7 +103,34 @@ fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// Whether `host` (a `Host` header: name or address, and a port) is this
+/// machine's loopback.
+fn loopback_host(host: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => host.rsplit_once(':').map_or(host, |(name, _)| name),
+    };
+    name.eq_ignore_ascii_case("localhost") || name.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
 async fn authorize(State(api): State<Api>, request: Request, next: Next) -> Response {
+    let headers = request.headers();
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    if api.loopback && !loopback_host(host) {
+        return ApiError(StatusCode::FORBIDDEN, format!("host `{host}` is not this machine's loopback"))
+            .into_response();
+    }
+    let changes = !matches!(*request.method(), axum::http::Method::GET | axum::http::Method::HEAD);
+    if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok())
+        && changes
+        && origin.strip_prefix("http://").is_none_or(|o| o != host)
+    {
+        return ApiError(StatusCode::FORBIDDEN, format!("a request from another origin ({origin})")).into_response();
+    }
+    let path = request.uri().path();
+    if path == "/" || path == "/dashboard.js" {
+        return next.run(request).await;
+    }
     if let Some(token) = &api.token {
         let given = request
             .headers()
@@ -284,6 +322,36 @@ async fn leave(State(api): State<Api>) -> Result<Json<serde_json::Value>, ApiErr
     Ok(Json(serde_json::json!({ "left": true })))
 }
 
+/// The dashboard's files, built into the binary (no CDN, nothing fetched).
+const DASHBOARD_HTML: &str = include_str!("dashboard/index.html");
+const DASHBOARD_JS: &str = include_str!("dashboard/dashboard.js");
+const PAGE_HEADERS: [(header::HeaderName, &str); 3] = [
+    (header::CONTENT_SECURITY_POLICY, "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'"),
+    (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    (header::CACHE_CONTROL, "no-store"),
+];
+
+async fn dashboard() -> impl IntoResponse {
+    (PAGE_HEADERS, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], DASHBOARD_HTML)
+}
+
+async fn dashboard_js() -> impl IntoResponse {
+    (PAGE_HEADERS, [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")], DASHBOARD_JS)
+}
+
 async fn metrics(State(api): State<Api>) -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], api.metrics.render())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_loopback_hosts_pass() {
+        for host in ["127.0.0.1:7947", "localhost:7947", "LOCALHOST", "[::1]:7947", "127.0.0.2:1"] {
+            assert!(super::loopback_host(host), "{host}");
+        }
+        for host in ["evil.example:7947", "10.0.0.1:7947", "", "[::2]:1", "localhost.evil.example"] {
+            assert!(!super::loopback_host(host), "{host}");
+        }
+    }
 }

@@ -80,6 +80,7 @@ pub(crate) async fn agent(args: AgentArgs) -> Result<(), String> {
         metrics,
         started: Instant::now(),
         stop: Arc::clone(&stop),
+        loopback: api_addr.ip().is_loopback(),
     };
     let server = axum::serve(listener, crate::api::router(api));
     let server = tokio::spawn(async move { server.await });

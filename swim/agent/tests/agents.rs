@@ -3,136 +3,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, missing_docs)]
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{Receiver, channel};
+mod common;
+
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_swim-agent");
-
-/// A child process, killed when dropped, whose stdout lines arrive on a
-/// channel.
-struct Proc {
-    child: Child,
-    lines: Receiver<String>,
-}
-
-impl Proc {
-    fn spawn(args: &[&str], env: &[(&str, &Path)]) -> Proc {
-        let mut command = Command::new(BIN);
-        command.args(args).stdout(Stdio::piped()).stderr(Stdio::inherit()).env_remove("SWIM_KEY");
-        for (k, v) in env {
-            command.env(k, v);
-        }
-        let mut child = command.spawn().unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    return;
-                }
-            }
-        });
-        Proc { child, lines }
-    }
-
-    /// The first line (within `within`) that `pick` accepts, mapped.
-    fn wait_for<T>(&self, within: Duration, what: &str, mut pick: impl FnMut(&str) -> Option<T>) -> T {
-        let deadline = Instant::now() + within;
-        let mut seen = Vec::new();
-        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    if let Some(found) = pick(&line) {
-                        return found;
-                    }
-                    seen.push(line);
-                }
-                Err(_) => break,
-            }
-        }
-        panic!("no {what} within {within:?}; saw: {seen:#?}");
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A running agent: its process, member address and API address.
-struct Agent {
-    proc: Proc,
-    addr: String,
-    api: String,
-}
-
-fn start_agent(name: &str, extra: &[&str], env: &[(&str, &Path)]) -> Agent {
-    let mut args = vec!["agent", "--name", name, "--bind", "127.0.0.1:0", "--api", "127.0.0.1:0", "--preset", "local"];
-    args.extend_from_slice(extra);
-    let proc = Proc::spawn(&args, env);
-    let addr = proc.wait_for(Duration::from_secs(20), "member line", |l| {
-        l.strip_prefix("swim-agent: member ")
-            .and_then(|rest| rest.split(" at ").nth(1))
-            .map(|a| a.split(' ').next().unwrap().to_owned())
-    });
-    let api = proc.wait_for(Duration::from_secs(5), "api line", |l| {
-        l.strip_prefix("swim-agent: api at http://").map(str::to_owned)
-    });
-    Agent { proc, addr, api }
-}
-
-/// Runs a client command to completion; its stdout, or a panic with its
-/// stderr.
-fn run(args: &[&str], env: &[(&str, &Path)]) -> String {
-    let mut command = Command::new(BIN);
-    command.args(args);
-    for (k, v) in env {
-        command.env(k, v);
-    }
-    let out = command.output().unwrap();
-    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn members(api: &str, env: &[(&str, &Path)]) -> Vec<serde_json::Value> {
-    serde_json::from_str(&run(&["members", "--api", api, "--json"], env)).unwrap()
-}
-
-fn states(api: &str, env: &[(&str, &Path)]) -> Vec<(String, String)> {
-    members(api, env)
-        .iter()
-        .map(|m| (m["name"].as_str().unwrap().to_owned(), m["state"].as_str().unwrap().to_owned()))
-        .collect()
-}
-
-/// Polls `check` every 100 ms for at most `within`.
-fn eventually(within: Duration, what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + within;
-    while Instant::now() < deadline {
-        if check() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("not within {within:?}: {what}");
-}
-
-/// A plain HTTP/1.1 GET; the status line and the body.
-fn http_get(api: &str, path: &str, token: Option<&str>) -> (String, String) {
-    let mut stream = std::net::TcpStream::connect(api).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: {api}\r\n{auth}Connection: close\r\n\r\n").unwrap();
-    let mut text = String::new();
-    stream.read_to_string(&mut text).unwrap();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap();
-    (head.lines().next().unwrap().to_owned(), body.to_owned())
-}
+use common::{BIN, Proc, eventually, http_get, members, run, start_agent, states, temp_dir};
 
 /// The metric names `swim_runtime::metrics` documents.
 fn documented_metrics() -> Vec<String> {
@@ -144,13 +21,6 @@ fn documented_metrics() -> Vec<String> {
         .filter(|n| n.starts_with("swim_"))
         .map(str::to_owned)
         .collect()
-}
-
-fn temp_dir(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("swim-agent-{test}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 #[test]
@@ -194,6 +64,26 @@ fn three_agents_with_a_key_are_listed_monitored_and_measured() {
     // The API wants the token.
     let (status, _) = http_get(&n1.api, "/v1/members", None);
     assert!(status.contains("401"), "{status}");
+
+    // A web page in the operator's browser gets nowhere: not through a
+    // DNS name pointing at loopback, nor with a request from its origin.
+    let raw = |request: String| {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(&n1.api).unwrap();
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut text = String::new();
+        stream.read_to_string(&mut text).unwrap();
+        text.lines().next().unwrap().to_owned()
+    };
+    let bearer = "Authorization: Bearer a-token-of-at-least-16-characters";
+    let rebound =
+        raw(format!("GET /v1/members HTTP/1.1\r\nHost: evil.example\r\n{bearer}\r\nConnection: close\r\n\r\n"));
+    assert!(rebound.contains("403"), "{rebound}");
+    let host = &n1.api;
+    let cross = raw(format!(
+        "POST /v1/leave HTTP/1.1\r\nHost: {host}\r\nOrigin: http://evil.example\r\n{bearer}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    ));
+    assert!(cross.contains("403"), "{cross}");
 
     // Every documented metric is served.
     let token_text = "a-token-of-at-least-16-characters";
