@@ -1,6 +1,7 @@
 //! Fault injection for tests and experiments: a transport wrapper that
 //! loses, delays (with jitter, hence reorders) and duplicates the datagrams
-//! it sends. Streams pass through unchanged.
+//! it sends, and cuts it off from chosen peers (a partition). Streams pass
+//! through unchanged, except that none is opened to a peer cut off.
 //!
 //! Use it where the kernel cannot help: this project's test machines have no
 //! `netem` queueing discipline, so latency is injected here, while loss and
@@ -11,7 +12,7 @@
 //! a testing tool and allocates per delayed datagram.
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, HashSet};
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -54,9 +55,43 @@ impl FaultControl {
         self.state.lock().config
     }
 
-    /// Datagrams dropped so far.
+    /// Datagrams dropped so far (lost at random, or to or from a peer cut
+    /// off).
     pub fn dropped(&self) -> u64 {
         self.state.lock().dropped
+    }
+
+    /// Cuts the member off from `peers` (their transport addresses), on
+    /// top of any peers cut off already: datagrams to and from them are
+    /// dropped and streams to them refused with
+    /// [`ConnectionRefused`](io::ErrorKind::ConnectionRefused). Streams
+    /// they open are not told apart (their source port is not the peer's
+    /// address), so cut both sides off from each other for a clean
+    /// partition; [`heal`](Self::heal) ends it.
+    ///
+    /// ```no_run
+    /// # fn demo(a: swim_transport::faults::FaultControl, b: swim_transport::faults::FaultControl,
+    /// #         a_addr: std::net::SocketAddr, b_addr: std::net::SocketAddr) {
+    /// a.cut_off([b_addr]);
+    /// b.cut_off([a_addr]);
+    /// // ... later
+    /// a.heal();
+    /// b.heal();
+    /// # }
+    /// ```
+    pub fn cut_off(&self, peers: impl IntoIterator<Item = SocketAddr>) {
+        self.state.lock().cut_off.extend(peers);
+    }
+
+    /// Reconnects the member to every peer [`cut_off`](Self::cut_off) cut
+    /// it off from.
+    pub fn heal(&self) {
+        self.state.lock().cut_off.clear();
+    }
+
+    /// Whether the member is cut off from `peer`.
+    pub fn is_cut_off(&self, peer: SocketAddr) -> bool {
+        self.state.lock().cut_off.contains(&peer)
     }
 }
 
@@ -65,6 +100,7 @@ struct State {
     config: FaultConfig,
     rng: u64,
     dropped: u64,
+    cut_off: HashSet<SocketAddr>,
 }
 
 impl State {
@@ -113,7 +149,7 @@ impl<T: Transport> Faults<T> {
     /// Wraps `inner`; `seed` makes the drawn faults repeatable.
     pub fn new(inner: T, config: FaultConfig, seed: u64) -> (Self, FaultControl) {
         let inner = Arc::new(inner);
-        let state = Arc::new(Mutex::new(State { config, rng: seed | 1, dropped: 0 }));
+        let state = Arc::new(Mutex::new(State { config, rng: seed | 1, dropped: 0, cut_off: HashSet::new() }));
         let (delayed, queue) = mpsc::unbounded_channel();
         let task = tokio::spawn(deliver_later(Arc::clone(&inner), queue));
         let control = FaultControl { state: Arc::clone(&state) };
@@ -177,7 +213,7 @@ impl<T: Transport> Transport for Faults<T> {
         {
             let mut state = self.state.lock();
             let config = state.config;
-            if state.unit() < config.loss {
+            if state.cut_off.contains(&to) || state.unit() < config.loss {
                 state.dropped += 1;
                 return Ok(());
             }
@@ -197,11 +233,27 @@ impl<T: Transport> Transport for Faults<T> {
     }
 
     async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        self.inner.recv_from(buf).await
+        loop {
+            let (len, from) = self.inner.recv_from(buf).await?;
+            let mut state = self.state.lock();
+            if !state.cut_off.contains(&from) {
+                return Ok((len, from));
+            }
+            state.dropped += 1;
+        }
     }
 
     fn connect(&self, to: SocketAddr) -> impl std::future::Future<Output = io::Result<T::Stream>> + Send + 'static {
-        self.inner.connect(to)
+        let refused = self.state.lock().cut_off.contains(&to);
+        let connecting = (!refused).then(|| self.inner.connect(to));
+        async move {
+            match connecting {
+                Some(connecting) => connecting.await,
+                None => {
+                    Err(io::Error::new(io::ErrorKind::ConnectionRefused, format!("{to} is cut off by fault injection")))
+                }
+            }
+        }
     }
 
     async fn accept(&self) -> io::Result<(T::Stream, SocketAddr)> {

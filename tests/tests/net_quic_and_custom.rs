@@ -148,6 +148,52 @@ async fn injected_latency_and_loss_are_tolerated_and_the_timeout_follows_the_rou
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partition_made_by_the_fault_transport_splits_the_cluster_and_heals() {
+    use swim::faults::{FaultConfig, Faults};
+    let mut members = Vec::new();
+    let mut controls = Vec::new();
+    for i in 0..4u64 {
+        let udp = swim::udp::UdpTransport::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let (transport, control) = Faults::new(udp, FaultConfig::default(), i + 1);
+        controls.push(control);
+        members.push(Cluster::builder(format!("p{i}")).config(fast()).transport(transport).start().await.unwrap());
+    }
+    join_all(&members).await;
+    assert!(eventually(LIMIT, || all_see_alive(&members, 4)).await);
+    let addrs: Vec<_> = members.iter().map(Cluster::local_addr).collect();
+    let (left, right) = ([0, 1], [2, 3]);
+    for (side, other) in [(left, right), (right, left)] {
+        for i in side {
+            controls[i].cut_off(other.iter().map(|&j| addrs[j]));
+        }
+    }
+    assert!(controls[0].is_cut_off(addrs[2]) && !controls[0].is_cut_off(addrs[1]));
+    let split = eventually(LIMIT, || async {
+        let mut each_sees_its_side = true;
+        for (side, other) in [(left, right), (right, left)] {
+            for i in side {
+                let view = members[i].members().await.unwrap();
+                let alive = |name: String| view.iter().any(|m| m.name == name.as_str() && m.state == State::Alive);
+                each_sees_its_side &= side.iter().all(|&j| alive(format!("p{j}")));
+                each_sees_its_side &= !other.iter().any(|&j| alive(format!("p{j}")));
+            }
+        }
+        each_sees_its_side
+    })
+    .await;
+    assert!(split, "each side lost the other: {:?}", view(&members[0], "p2").await);
+    assert!(controls.iter().all(|c| c.dropped() > 0), "datagrams across the cut were dropped");
+    for control in &controls {
+        control.heal();
+    }
+    assert!(!controls[0].is_cut_off(addrs[2]));
+    assert!(eventually(Duration::from_secs(60), || all_see_alive(&members, 4)).await, "one cluster again");
+    for m in &members {
+        m.shutdown().await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn over_quic_a_member_restarted_at_a_new_address_is_known_there() {
     // Names are identities under QUIC: an address moves only on the
     // member's own word (the attack suite's `name-takeover` shows the

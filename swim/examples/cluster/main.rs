@@ -1,9 +1,11 @@
 //! The swim demo: a local cluster over real sockets, a crash, a departure
-//! and a broadcast, narrated.
+//! and a broadcast, narrated; or, with `--live`, watched as a grid redrawn
+//! in the terminal (with a partition and its heal too).
 //!
 //! ```text
 //! cargo run --release --example cluster                 # 16 members over UDP
 //! cargo run --release --example cluster -- --members 32 --quic
+//! cargo run --release --example cluster -- --live       # the grid
 //! ```
 
 #![allow(clippy::indexing_slicing, clippy::cast_possible_truncation)]
@@ -15,15 +17,23 @@ use swim::tls::ClusterCa;
 use swim::{Cluster, Config, Event, Events, State};
 use tokio_stream::{StreamExt, StreamMap};
 
+mod live;
+
 type DemoError = Box<dyn std::error::Error>;
+
+const USAGE: &str = "usage: cluster [--members N] [--quic] | cluster --live [--members N]";
+
+/// The most members `--live` draws (a grid of 40 × 40 fits a wide terminal).
+const LIVE_MAX: usize = 40;
 
 struct Args {
     members: usize,
     quic: bool,
+    live: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut args = Args { members: 16, quic: false };
+    let mut args = Args { members: 16, quic: false, live: false };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         match arg.as_str() {
@@ -32,14 +42,19 @@ fn parse_args() -> Result<Args, String> {
                 args.members = n.parse().map_err(|_| format!("--members: `{n}` is not a number"))?;
             }
             "--quic" => args.quic = true,
-            "-h" | "--help" => {
-                return Err("usage: cluster [--members N] [--quic]".into());
-            }
+            "--live" => args.live = true,
+            "-h" | "--help" => return Err(USAGE.into()),
             other => return Err(format!("unknown argument `{other}` (try --help)")),
         }
     }
     if args.members < 5 {
         return Err("--members must be at least 5".into());
+    }
+    if args.live && args.quic {
+        return Err("--live runs over UDP (its partition is made by the fault-injection transport): drop --quic".into());
+    }
+    if args.live && args.members > LIVE_MAX {
+        return Err(format!("--live draws at most {LIVE_MAX} members"));
     }
     Ok(args)
 }
@@ -53,7 +68,8 @@ async fn main() {
             std::process::exit(2);
         }
     };
-    if let Err(e) = run(args).await {
+    let outcome = if args.live { live::run(args.members).await } else { run(args).await };
+    if let Err(e) = outcome {
         eprintln!("demo failed: {e}");
         std::process::exit(1);
     }
