@@ -1,5 +1,5 @@
-//! Real processes on separate network hosts: six `agent` processes sharing a
-//! key made by `agent keygen` (an agent without one refuses to start), each in
+//! Real processes on separate network hosts: six `swim-agent` processes sharing a
+//! key made by `swim-agent keygen` (an agent without one refuses to start), each in
 //! its own network namespace, joined by veth pairs to a bridge. Faults are
 //! injected with iptables (this machine's kernel has no netem): 10% random
 //! loss, then a partition of 2 members from 4, healed once both sides see it; then one
@@ -99,15 +99,20 @@ impl Lab {
     fn refused_without_key(&self, agent: &Path) -> Result<String, String> {
         let host = self.host(1);
         let bind = format!("{}:7946", Lab::ip(1));
-        let args = ["netns", "exec", host.as_str(), agent.to_str().unwrap_or_default(), "--bind", bind.as_str()];
+        let agent = agent.to_str().unwrap_or_default();
+        let args = ["netns", "exec", host.as_str(), agent, "agent", "--bind", bind.as_str()];
         let out = Command::new("ip").args(args).output().map_err(|e| e.to_string())?;
-        if out.status.code() != Some(2) {
-            return Err(format!("expected exit status 2, got {:?}", out.status));
+        if out.status.success() {
+            return Err(format!("expected a refusal, got {:?}", out.status));
         }
         Ok(String::from_utf8_lossy(&out.stderr).into_owned())
     }
 
     fn start(&mut self, agent: &Path, dir: &Path, key_file: &Path) -> Result<(), String> {
+        // The LAN preset, with a sync every 3 s to hurry the heal.
+        let config = dir.join("agent.toml");
+        std::fs::write(&config, "preset = \"lan\"\n[protocol.sync]\ninterval = \"3s\"\n").map_err(|e| e.to_string())?;
+        let config = config.to_str().unwrap_or_default();
         for i in 1..=AGENTS {
             let log = dir.join(format!("a{i}.log"));
             let file = std::fs::File::create(&log).map_err(|e| e.to_string())?;
@@ -115,9 +120,9 @@ impl Lab {
             let seed = format!("{}:7946", Lab::ip(1));
             let name = format!("a{i}");
             let host = self.host(i);
-            let mut args = vec!["netns", "exec", host.as_str(), agent.to_str().unwrap_or_default()];
-            args.extend(["--name", name.as_str(), "--bind", bind.as_str(), "--config", "lan"]);
-            args.extend(["--status", "1", "--sync-interval", "3"]);
+            let mut args = vec!["netns", "exec", host.as_str(), agent.to_str().unwrap_or_default(), "agent"];
+            args.extend(["--name", name.as_str(), "--bind", bind.as_str(), "--config", config]);
+            args.extend(["--log-events", "--log-view", "1"]);
             args.extend(["--key-file", key_file.to_str().unwrap_or_default()]);
             if i > 1 {
                 args.extend(["--join", seed.as_str()]);

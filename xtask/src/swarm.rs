@@ -1,5 +1,4 @@
-//! `cargo xtask swarm`: one real member (the `agent` example, its own
-//! process) in a cluster of thousands emulated at the wire level by a few
+//! `cargo xtask swarm`: one real member (`swim-agent`, its own process) in a cluster of thousands emulated at the wire level by a few
 //! worker processes over loopback (`tests/src/swarm/`). Builds both in
 //! release and runs `tests/src/bin/swarm.rs`, which prints `swarm: key=value`
 //! figures.
@@ -26,7 +25,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         }
     }
     let root = crate::root();
-    for (package, what) in [("swim-tests", ["--bin", "swarm"]), ("swim-membership", ["--example", "agent"])] {
+    for (package, what) in [("swim-tests", ["--bin", "swarm"]), ("swim-agent", ["--bin", "swim-agent"])] {
         let status = Command::new(crate::cargo())
             .current_dir(&root)
             .args(["build", "--quiet", "--release", "-p", package])
@@ -37,7 +36,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             return Err(format!("building {package} failed ({status})"));
         }
     }
-    let agent = root.join("target/release/examples/agent");
+    let agent = root.join("target/release/swim-agent");
     let status = Command::new(root.join("target/release/swarm"))
         .arg(format!("--agent={}", agent.display()))
         .args(&passed)

@@ -93,6 +93,23 @@ pub(crate) struct AgentArgs {
     /// carry (also `SWIM_API_TOKEN_FILE`).
     #[arg(long, value_name = "FILE", env = "SWIM_API_TOKEN_FILE")]
     pub(crate) api_token_file: Option<PathBuf>,
+    /// Prints every event on standard output, one line each
+    /// (`[   12.345s] x web-3 faulty, declared by web-1`).
+    #[arg(long)]
+    pub(crate) log_events: bool,
+    /// Prints the members seen alive every SECONDS
+    /// (`[   12.345s] view: 3 alive: web-1 web-2 web-3`).
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    pub(crate) log_view: Option<std::time::Duration>,
+}
+
+/// A positive number of seconds, fractions allowed.
+fn parse_seconds(text: &str) -> Result<std::time::Duration, String> {
+    let seconds: f64 = text.parse().map_err(|_| format!("`{text}` is not a number of seconds"))?;
+    match std::time::Duration::try_from_secs_f64(seconds) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        _ => Err(format!("`{text}`: give a positive number of seconds")),
+    }
 }
 
 /// The timing presets of [`swim::Config`].
@@ -244,5 +261,13 @@ mod tests {
         assert_eq!(parse_tag("empty="), Ok(("empty".into(), String::new())));
         assert!(parse_tag("role").is_err());
         assert!(parse_tag("=web").is_err());
+    }
+
+    #[test]
+    fn seconds_are_positive_numbers() {
+        assert_eq!(parse_seconds("1.5"), Ok(std::time::Duration::from_millis(1500)));
+        for bad in ["0", "-1", "soon", "NaN", "1e300"] {
+            assert!(parse_seconds(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -188,13 +188,22 @@ pub(crate) async fn monitor(args: &MonitorArgs) -> Result<(), String> {
 }
 
 /// An event in one line of text.
-fn describe(e: &serde_json::Value) -> String {
+pub(crate) fn describe(e: &serde_json::Value) -> String {
     let s = |v: &serde_json::Value, k: &str| shown(v.get(k).and_then(|x| x.as_str()).unwrap_or("?"));
     let member = e.get("member").map(|m| s(m, "name")).unwrap_or_default();
     let kind = e.get("type").and_then(|t| t.as_str()).unwrap_or("?");
     match kind {
-        "member-joined" => format!("+ {member} joined"),
-        "member-updated" => format!("~ {member} updated"),
+        "member-joined" => {
+            let addr = e.pointer("/member/addrs/0").and_then(|a| a.as_str()).unwrap_or("?");
+            format!("+ {member} joined at {}", shown(addr))
+        }
+        "member-updated" => match e.get("changed_tags").and_then(|t| t.as_array()).filter(|t| !t.is_empty()) {
+            Some(changes) => {
+                let changes: Vec<String> = changes.iter().map(|c| shown(c.as_str().unwrap_or("?"))).collect();
+                format!("~ {member} tags changed: {}", changes.join(", "))
+            }
+            None => format!("~ {member} updated"),
+        },
         "member-suspected" => format!("? {member} suspected by {}", s(e, "by")),
         "member-recovered" => format!("! {member} recovered"),
         "member-faulty" => format!("x {member} faulty, declared by {}", s(e, "by")),
@@ -202,6 +211,17 @@ fn describe(e: &serde_json::Value) -> String {
         "broadcast" => format!("* broadcast from {}: {}", s(e, "origin"), s(e, "payload")),
         "message" => format!("> message from {}: {}", s(e, "from"), s(e, "payload")),
         "query" => format!("? query {} from {}: {}", s(e, "name"), s(e, "from"), s(e, "payload")),
+        "refuted" => {
+            format!("! refuted a suspicion (incarnation {})", e.get("incarnation").unwrap_or(&serde_json::Value::Null))
+        }
+        "missed" => format!(
+            "! {} events lost (more in one step than the event capacity)",
+            e.get("count").unwrap_or(&serde_json::Value::Null)
+        ),
+        "join-succeeded" => format!("joined through {}", s(e, "seed")),
+        "join-failed" => format!("join failed: {}", s(e, "reason")),
+        "name-conflict" => format!("! name {} also claimed by {}", s(e, "name"), s(e, "claimed")),
+        "not-admitted" => format!("! {} not admitted (from {})", s(e, "name"), s(e, "addr")),
         _ => format!("{kind} {}", shown(&e.to_string())),
     }
 }

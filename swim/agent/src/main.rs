@@ -18,6 +18,7 @@ mod api;
 mod cli;
 mod client;
 mod json;
+mod log;
 mod run;
 mod secrets;
 mod settings;

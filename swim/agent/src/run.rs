@@ -65,6 +65,8 @@ pub(crate) async fn agent(args: AgentArgs) -> Result<(), String> {
         ),
         other => format!("starting the member: {other}"),
     })?;
+    // Subscribed now, so that the log misses nothing of the join.
+    let log = crate::log::Log { events: args.log_events.then(|| cluster.events()), view_every: args.log_view };
     let listener =
         tokio::net::TcpListener::bind(settings.api).await.map_err(|e| format!("api {}: {e}", settings.api))?;
     let api_addr = listener.local_addr().map_err(|e| format!("api: {e}"))?;
@@ -84,6 +86,7 @@ pub(crate) async fn agent(args: AgentArgs) -> Result<(), String> {
     };
     let server = axum::serve(listener, crate::api::router(api));
     let server = tokio::spawn(async move { server.await });
+    tokio::spawn(crate::log::run(cluster.clone(), name.clone(), log));
     if !settings.seeds.is_empty() {
         tokio::spawn(join_until_joined(cluster.clone(), settings.seeds.clone()));
     }

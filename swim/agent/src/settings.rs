@@ -36,6 +36,9 @@ use crate::cli::{AgentArgs, Preset};
 /// bind = "127.0.0.1:7947"
 /// token_file = "/etc/swim/api.token"
 /// allow_remote = false
+///
+/// [protocol.sync]    # any of swim::Config's settings, over the preset's
+/// interval = "10s"
 /// ```
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -58,6 +61,11 @@ pub(crate) struct FileConfig {
     quic: Option<QuicFiles>,
     #[serde(default)]
     api: ApiFile,
+    /// Settings of [`swim::Config`] that replace the preset's, by section
+    /// (`[protocol.probe]`, `[protocol.sync]`, ...); durations as text
+    /// ("200ms", "10s").
+    #[serde(default)]
+    protocol: toml::Table,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -130,6 +138,9 @@ impl Settings {
             Preset::Wan => Config::wan(),
             Preset::Local => Config::local(),
         };
+        if !file.protocol.is_empty() {
+            config = with_overrides(config, &file.protocol)?;
+        }
         let allow = if args.allow.is_empty() { &file.allow } else { &args.allow };
         config.security.allowed_networks = allow
             .iter()
@@ -195,6 +206,42 @@ impl Settings {
     }
 }
 
+/// `config` with the `[protocol]` table's settings in place of its own,
+/// checked as a whole. The security settings that have their own keys in
+/// the file (`key_file`, `quic`, `allow`) are refused here.
+fn with_overrides(config: Config, overrides: &toml::Table) -> Result<Config, String> {
+    if let Some(security) = overrides.get("security").and_then(toml::Value::as_table) {
+        for (key, instead) in [("encryption", "key_file"), ("allowed_networks", "allow"), ("names_proven", "quic")] {
+            if security.contains_key(key) {
+                return Err(format!("protocol.security.{key}: set it with `{instead}` instead"));
+            }
+        }
+    }
+    let mut merged = serde_json::to_value(&config).map_err(|e| format!("protocol: {e}"))?;
+    let overrides = serde_json::to_value(overrides).map_err(|e| format!("protocol: {e}"))?;
+    overlay(&mut merged, overrides);
+    let config: Config = serde_json::from_value(merged).map_err(|e| format!("protocol: {e}"))?;
+    config.validate().map_err(|e| format!("protocol: {e}"))?;
+    Ok(config)
+}
+
+/// Puts `top`'s values over `base`'s, table by table.
+fn overlay(base: &mut serde_json::Value, top: serde_json::Value) {
+    match (base, top) {
+        (serde_json::Value::Object(base), serde_json::Value::Object(top)) => {
+            for (key, value) in top {
+                match base.get_mut(&key) {
+                    Some(slot) => overlay(slot, value),
+                    None => {
+                        base.insert(key, value);
+                    }
+                }
+            }
+        }
+        (slot, value) => *slot = value,
+    }
+}
+
 fn read_config(path: &Path) -> Result<FileConfig, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("config file {}: {e}", path.display()))?;
     toml::from_str(&text).map_err(|e| format!("config file {}: {e}", path.display()))
@@ -233,6 +280,8 @@ fn read_token(path: &Path) -> Result<String, String> {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     fn file(text: &str) -> FileConfig {
@@ -270,6 +319,23 @@ mod tests {
         assert!(Settings::merge(&allowed, FileConfig::default()).is_ok());
         let bad_net = AgentArgs { allow: vec!["10.0.0.0/99".into()], ..AgentArgs::default() };
         assert!(Settings::merge(&bad_net, FileConfig::default()).unwrap_err().starts_with("allow: `10.0.0.0/99`"));
+    }
+
+    #[test]
+    fn protocol_settings_replace_the_presets_one_by_one() {
+        let f = file("preset = \"local\"\n[protocol.sync]\ninterval = \"3s\"\n[protocol.probe]\nindirect = 4\n");
+        let s = Settings::merge(&AgentArgs::default(), f).unwrap();
+        assert_eq!(s.config.sync.interval, Duration::from_secs(3));
+        assert_eq!(s.config.probe.indirect, 4);
+        // The rest is the preset's.
+        assert_eq!(s.config.probe.period, Config::local().probe.period);
+        assert_eq!(s.config.sync.join_retry_interval, Config::local().sync.join_retry_interval);
+
+        let refused = |text: &str| Settings::merge(&AgentArgs::default(), file(text)).unwrap_err();
+        assert!(refused("[protocol.sync]\nintervall = \"3s\"").contains("intervall"));
+        assert!(refused("[protocol.sync]\ninterval = \"soon\"").starts_with("protocol:"));
+        assert!(refused("[protocol.probe]\nperiod = \"0s\"").starts_with("protocol:"));
+        assert!(refused("[protocol.security]\nencryption = 1").contains("key_file"));
     }
 
     #[test]

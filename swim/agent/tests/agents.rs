@@ -43,9 +43,26 @@ fn three_agents_with_a_key_are_listed_monitored_and_measured() {
     let n1 = start_agent("n1", &["--tag", "role=web"], &env);
     let seed = n1.addr.replace("127.0.0.1", "localhost"); // through DNS
     let n2 = start_agent("n2", &["--config", n2_config.to_str().unwrap(), "--join", &seed], &env);
-    let n3 = start_agent("n3", &["--join", &n1.addr], &env);
+    let n3 = start_agent("n3", &["--join", &n1.addr, "--log-events", "--log-view", "0.5"], &env);
     eventually(Duration::from_secs(20), "n1 sees three alive", || {
         states(&n1.api, &env).iter().filter(|(_, s)| s == "alive").count() == 3
+    });
+
+    // n3 logs its events and, every half second, whom it sees alive: each
+    // line stamped with the seconds since it started.
+    let wanted: [fn(&str) -> bool; 3] = [
+        |t| t.starts_with("joined through 127.0.0.1:"),
+        |t| t.starts_with("+ n1 joined at 127.0.0.1:"),
+        |t| t == "view: 3 alive: n1 n2 n3",
+    ];
+    let mut seen = [false; 3];
+    n3.proc.wait_for(Duration::from_secs(20), "the join, n1 and the view in n3's log", |l| {
+        let (stamp, text) = l.split_once("s] ")?;
+        stamp.trim_start_matches('[').trim().parse::<f64>().ok()?;
+        for (want, seen) in wanted.iter().zip(&mut seen) {
+            *seen |= want(text);
+        }
+        seen.iter().all(|&s| s).then_some(())
     });
 
     // The table, filtered by tag.
@@ -147,6 +164,45 @@ fn three_agents_with_a_key_are_listed_monitored_and_measured() {
 }
 
 #[test]
+fn certificates_from_gen_certs_secure_agents_over_quic_and_the_ca_is_kept() {
+    let dir = temp_dir("certs");
+    let certs = dir.join("certs");
+    let out = certs.to_str().unwrap();
+    run(&["gen-certs", "--out", out, "--names", "q1,q2"], &[]);
+    let ca = std::fs::read_to_string(certs.join("ca.pem")).unwrap();
+    // Later, one more member, from the same CA.
+    run(&["gen-certs", "--out", out, "--names", "q3"], &[]);
+    assert_eq!(std::fs::read_to_string(certs.join("ca.pem")).unwrap(), ca, "the CA is kept");
+    #[cfg(unix)]
+    for key in ["ca.key", "q1.key", "q3.key"] {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(certs.join(key)).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "{key} is readable by its owner only");
+    }
+    let file = |name: &str| certs.join(name).to_str().unwrap().to_owned();
+    let quic = |name: &str| {
+        [
+            "--ca".into(),
+            file("ca.pem"),
+            "--cert".into(),
+            file(&format!("{name}.pem")),
+            "--cert-key".into(),
+            file(&format!("{name}.key")),
+        ]
+    };
+    let q1_flags = quic("q1");
+    let q1 = start_agent("q1", &q1_flags.iter().map(String::as_str).collect::<Vec<_>>(), &[]);
+    let mut q3_flags = quic("q3").to_vec();
+    q3_flags.extend(["--join".into(), q1.addr.clone()]);
+    let q3 = start_agent("q3", &q3_flags.iter().map(String::as_str).collect::<Vec<_>>(), &[]);
+    eventually(Duration::from_secs(20), "a member certified later joins one certified first", || {
+        states(&q1.api, &[]).iter().filter(|(_, s)| s == "alive").count() == 2
+    });
+    drop((q1, q3));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn bad_settings_stop_the_agent_with_what_is_wrong() {
     let dir = temp_dir("bad");
     let config = dir.join("bad.toml");
@@ -157,6 +213,11 @@ fn bad_settings_stop_the_agent_with_what_is_wrong() {
     assert!(err.contains("bad.toml") && err.contains("nmae"), "{err}");
     let out = Command::new(BIN).args(["agent", "--api", "0.0.0.0:0"]).output().unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("off this host"));
+    let out = Command::new(BIN).args(["agent", "--bind", "127.0.0.1:0", "--allow", "10.0.0.0/40"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("10.0.0.0/40") && err.contains("longer"), "{err}");
+    let out = Command::new(BIN).args(["agent", "--log-view", "0"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("positive number of seconds"));
     let out = Command::new(BIN).args(["members", "--api", "127.0.0.1:1"]).output().unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("is it running?"));
     std::fs::remove_dir_all(&dir).unwrap();

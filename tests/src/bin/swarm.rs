@@ -127,7 +127,7 @@ fn stop(children: &mut [Child]) {
 
 fn parent(args: &[String]) -> Result<(), String> {
     let (mut plan, rest) = Plan::parse(args)?;
-    let agent = rest.iter().find_map(|a| a.strip_prefix("--agent=")).ok_or("--agent=PATH (the agent example)")?;
+    let agent = rest.iter().find_map(|a| a.strip_prefix("--agent=")).ok_or("--agent=PATH (swim-agent)")?;
     swim_wire::crypto::fill_random(&mut plan.key).map_err(|e| e.to_string())?;
     plan.start_ms = now_ms();
     let key: String = plan.key.iter().map(|b| format!("{b:02x}")).collect();
@@ -160,8 +160,8 @@ fn parent(args: &[String]) -> Result<(), String> {
     let seed_addr = plan.addr(0);
     let name = String::from_utf8_lossy(REAL_NAME).into_owned();
     let mut agent = Command::new(agent)
-        .args(["--bind", &plan.real.to_string(), "--name", &name, "--join", &seed_addr.to_string()])
-        .args(["--config", "lan", "--status", "1000000"])
+        .args(["agent", "--bind", &plan.real.to_string(), "--name", &name, "--join", &seed_addr.to_string()])
+        .args(["--preset", "lan", "--log-events", "--api", "127.0.0.1:0"])
         .env("SWIM_KEY", &key)
         .stdout(Stdio::piped())
         .spawn()
