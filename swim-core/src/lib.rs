@@ -37,6 +37,7 @@ mod gossip;
 mod limits;
 mod members;
 mod node;
+mod probe_buckets;
 mod probe_list;
 mod replay;
 mod rng;
@@ -49,7 +50,8 @@ mod version;
 
 pub use config::{
     Config, ConfigError, DisseminationConfig, DisseminationStyle, Encryption, KeyParseError, LimitsConfig, Network,
-    NetworkParseError, ProbeConfig, RateLimit, SecretKey, SecurityConfig, SuspicionConfig, SuspicionScale, SyncConfig,
+    NetworkParseError, ProbeConfig, ProbeSelection, RateLimit, SecretKey, SecurityConfig, SuspicionConfig,
+    SuspicionScale, SyncConfig,
 };
 pub use error::{CommandError, InputError};
 pub use events::{Event, JoinFailure, MemberInfo};
@@ -58,6 +60,7 @@ pub use node::{
     Admission, AppState, Candidate, MAX_OPEN_QUERIES, MAX_RECEIVED_QUERIES, MAX_RELAY, MESSAGE_SLOTS, Node,
     QueryHandle, QueryOptions, SyncId, SyncOpen, SyncStatus, Transmit,
 };
+pub use probe_buckets::{ordering_id, probe_distance};
 pub use stats::Stats;
 pub use time::Time;
 

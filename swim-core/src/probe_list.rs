@@ -10,7 +10,9 @@
 //! Every member is picked exactly once per round, so the gap between two
 //! probes of the same member is at most `2N − 1` picks.
 
+use crate::config::ProbeSelection;
 use crate::convert::to_u32;
+use crate::probe_buckets::BucketList;
 use crate::rng::Rng;
 
 const ABSENT: u32 = u32::MAX;
@@ -112,6 +114,82 @@ impl ProbeList {
     /// A uniformly random member of the list (for helpers and sync peers).
     pub(crate) fn random(&self, rng: &mut Rng) -> Option<u32> {
         self.order.get(rng.below(self.order.len())).copied()
+    }
+
+    /// Empties the list (keeping its capacity).
+    pub(crate) fn clear(&mut self) {
+        for &slot in &self.order {
+            if let Some(p) = self.pos.get_mut(slot as usize) {
+                *p = ABSENT;
+            }
+        }
+        self.order.clear();
+        self.cursor = 0;
+    }
+}
+
+/// The probe order a node follows, as `probe.selection` chooses: SWIM's
+/// shuffled round robin over all members, or buckets by distance.
+#[derive(Debug)]
+pub(crate) enum ProbeOrder {
+    Shuffle(ProbeList),
+    Buckets(BucketList),
+}
+
+impl ProbeOrder {
+    pub(crate) fn new(selection: ProbeSelection, local_name: &[u8], direct: usize, capacity: usize) -> Self {
+        match selection {
+            ProbeSelection::Shuffle => ProbeOrder::Shuffle(ProbeList::with_capacity(capacity)),
+            ProbeSelection::Kademlia | ProbeSelection::Chord => {
+                ProbeOrder::Buckets(BucketList::new(selection, local_name, direct, capacity))
+            }
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            ProbeOrder::Shuffle(list) => list.len(),
+            ProbeOrder::Buckets(buckets) => buckets.len(),
+        }
+    }
+
+    pub(crate) fn contains(&self, slot: u32) -> bool {
+        match self {
+            ProbeOrder::Shuffle(list) => list.contains(slot),
+            ProbeOrder::Buckets(buckets) => buckets.contains(slot),
+        }
+    }
+
+    /// Lists the member in `slot`, named `name` (its name places it in a
+    /// bucket).
+    pub(crate) fn insert(&mut self, slot: u32, name: &[u8]) {
+        match self {
+            ProbeOrder::Shuffle(list) => list.insert(slot),
+            ProbeOrder::Buckets(buckets) => buckets.insert(slot, name),
+        }
+    }
+
+    pub(crate) fn remove(&mut self, slot: u32) {
+        match self {
+            ProbeOrder::Shuffle(list) => list.remove(slot),
+            ProbeOrder::Buckets(buckets) => buckets.remove(slot),
+        }
+    }
+
+    /// The next member to probe.
+    pub(crate) fn next(&mut self, rng: &mut Rng) -> Option<u32> {
+        match self {
+            ProbeOrder::Shuffle(list) => list.next(rng),
+            ProbeOrder::Buckets(buckets) => buckets.next(rng),
+        }
+    }
+
+    /// A uniformly random member (for helpers and sync peers).
+    pub(crate) fn random(&self, rng: &mut Rng) -> Option<u32> {
+        match self {
+            ProbeOrder::Shuffle(list) => list.random(rng),
+            ProbeOrder::Buckets(buckets) => buckets.random(rng),
+        }
     }
 }
 

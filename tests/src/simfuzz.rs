@@ -33,7 +33,7 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::time::Duration;
 
-use swim_protocol::{Config, State, Time};
+use swim_protocol::{Config, ProbeSelection, State, Time};
 
 use crate::sim::{LinkModel, Sim, SimConfig, SimRng, Slow, SlowMode};
 
@@ -121,10 +121,22 @@ struct Run {
 /// longer than the chaos lasts. Members that have held each other faulty
 /// for longer than the tombstone time forget each other, and partitions
 /// that long are outside what the protocol promises to heal (docs/core.md).
-fn fuzz_config(n: usize) -> Config {
+///
+/// The probe selection follows the seed (without drawing from the
+/// scenario's generator): half the seeds probe in buckets, Kademlia's or
+/// Chord's, with 1 to 3 direct probes a period.
+fn fuzz_config(seed: u64, n: usize) -> Config {
     Config::local().with(|c| {
         c.limits.expected_members = n.max(8);
         c.limits.tombstone_ttl = Duration::from_secs(90);
+        c.probe.selection = match seed % 4 {
+            1 => ProbeSelection::Kademlia,
+            2 => ProbeSelection::Chord,
+            _ => ProbeSelection::Shuffle,
+        };
+        if c.probe.selection != ProbeSelection::Shuffle {
+            c.probe.direct = 1 + (seed / 4 % 3) as usize;
+        }
     })
 }
 
@@ -134,7 +146,7 @@ pub fn run(seed: u64, options: FuzzOptions) -> Result<Outcome, Failure> {
     // Drawn even when given, so that a seed replays the same scenario.
     let drawn = 3 + rng.below(62);
     let n = options.members.unwrap_or(drawn).max(2);
-    let config = fuzz_config(n);
+    let config = fuzz_config(seed, n);
     let mut sim = Sim::new(SimConfig { seed, members: n, config, ..SimConfig::default() });
     sim.metrics_mut().log_deliveries = true;
     let mut run = Run {
@@ -169,7 +181,7 @@ impl Run {
     }
 
     fn config(&self) -> Config {
-        fuzz_config(self.n)
+        fuzz_config(self.seed, self.n)
     }
 
     fn play(&mut self) -> Result<(), Failure> {

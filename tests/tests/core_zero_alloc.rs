@@ -13,7 +13,7 @@
 
 use std::time::Duration;
 
-use swim_protocol::{Config, State};
+use swim_protocol::{Config, ProbeSelection, State};
 use swim_tests::alloc_counter::{self, CountingAllocator};
 use swim_tests::sim::{LinkModel, Sim, SimConfig, seed_from_env};
 
@@ -62,5 +62,53 @@ fn converged_cluster_allocates_nothing_in_steady_state() {
     eprintln!(
         "200 periods × {members} members: 0 allocations ({} false suspicions, {} refutations; start-up made {}, warm-up {}; new metadata then made {})",
         m.false_suspicions, m.refutations, start_up.count, warm_up.count, grown.count
+    );
+}
+
+/// Bucket probe selection too: a crash takes a member out of its bucket,
+/// and a quarter of the cluster crashing makes every node form its buckets
+/// again; none of it allocates once the buckets (and the suspicions, which
+/// grow their room for so many at once the first time) have been through
+/// it once.
+#[test]
+fn bucket_selection_allocates_nothing_in_steady_state_even_when_reforming() {
+    let members = 240;
+    let config = Config::local().with(|c| {
+        c.limits.expected_members = members;
+        c.probe.selection = ProbeSelection::Kademlia;
+        c.probe.direct = 3;
+    });
+    let period = config.probe.period;
+    let sim_config =
+        SimConfig { seed: seed_from_env(72), members, config, count_allocations: true, ..SimConfig::default() };
+    let mut sim = Sim::new(sim_config);
+    sim.join_all(0, Duration::from_millis(2));
+    assert!(sim.run_until(Duration::from_secs(120), Sim::converged), "no convergence");
+    // A quarter of the members crash at once: every survivor's buckets
+    // lose enough to be formed again.
+    let quarter = |first: usize, live: usize| (first..members).step_by(4).take(live / 4 + 1);
+    for victim in quarter(2, members) {
+        sim.crash(victim);
+    }
+    sim.run_for(period * 100);
+    let warm_up = alloc_counter::accumulated(true);
+
+    sim.metrics_mut().reset();
+    alloc_counter::trace(std::env::var_os("SWIM_ALLOC_TRACE").is_some());
+    // And again, a quarter of the survivors.
+    let live = sim.live().count();
+    for victim in quarter(1, live) {
+        sim.crash(victim);
+    }
+    sim.run_for(period * 150);
+    let steady = alloc_counter::accumulated(true);
+    alloc_counter::trace(false);
+    let m = sim.metrics().clone();
+    assert_eq!(m.detections[&41].faulty_seen_by, sim.live().count(), "a crash was detected by all");
+    assert_eq!(steady.count, 0, "{} allocations ({} bytes) in 150 periods", steady.count, steady.bytes);
+    eprintln!(
+        "buckets: 150 periods of {live} members, {} crashed at once: 0 allocations (warm-up {})",
+        live / 4 + 1,
+        warm_up.count
     );
 }

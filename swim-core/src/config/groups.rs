@@ -67,6 +67,16 @@ pub struct ProbeConfig {
     /// (each helper is another independent path) for `2 · K` more datagrams
     /// per failed probe. 3 suits most networks; 0 turns indirect probing off.
     pub indirect: usize,
+    /// How each period's targets are chosen. [`ProbeSelection::Shuffle`]
+    /// (the default, SWIM's) probes every member once per round in a
+    /// fresh random order: the best worst case, the same load everywhere.
+    /// The bucket strategies split the members by distance from this one
+    /// into `direct` buckets and probe one of each per period, so near
+    /// members are probed more often than far ones: a crash is seen first
+    /// by the crashed member's neighbours. Choose them with `direct ≥ 2`
+    /// when that locality matters (see the probe-selection section of
+    /// `docs/results/paper.md`); with `direct = 1` they are a shuffle.
+    pub selection: ProbeSelection,
     /// Lifeguard: local health scaling probes, dynamic suspicion timeouts,
     /// nacks from helpers, and the buddy system. Keep it on: off is **for
     /// reproducing the papers' comparisons only** (a slow member then
@@ -352,6 +362,33 @@ pub enum DisseminationStyle {
     /// reproduce the SWIM paper's comparison. User broadcasts still ride on
     /// protocol messages.
     Multicast,
+}
+
+/// How a member picks whom to probe each period ([`ProbeConfig::selection`]).
+///
+/// ```
+/// use swim_protocol::{Config, ProbeSelection};
+/// let config = Config::lan().with(|c| {
+///     c.probe.selection = ProbeSelection::Kademlia;
+///     c.probe.direct = 2;
+/// });
+/// assert!(config.validate().is_ok());
+/// ```
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ProbeSelection {
+    /// SWIM's randomized round robin over every member: each is probed
+    /// once per round, within `2N − 1` picks.
+    #[default]
+    Shuffle,
+    /// Buckets by XOR distance between ordering ids (Kademlia's metric):
+    /// symmetric, so the members that probe a member most are the ones it
+    /// probes most.
+    Kademlia,
+    /// Buckets by clockwise distance on the ring of ordering ids (Chord's
+    /// metric): a member's nearest are the ones just after it.
+    Chord,
 }
 
 /// How the minimum suspicion timeout grows with the cluster size `N`.

@@ -13,8 +13,8 @@ mod network;
 
 pub use crate::limits::RateLimit;
 pub use groups::{
-    DisseminationConfig, DisseminationStyle, LimitsConfig, ProbeConfig, SecurityConfig, SuspicionConfig,
-    SuspicionScale, SyncConfig,
+    DisseminationConfig, DisseminationStyle, LimitsConfig, ProbeConfig, ProbeSelection, SecurityConfig,
+    SuspicionConfig, SuspicionScale, SyncConfig,
 };
 pub use keys::{Encryption, KeyParseError, SecretKey};
 pub(crate) use network::allowed;
@@ -106,6 +106,7 @@ impl Config {
                 overload_threshold: Duration::from_millis(100),
                 direct: 1,
                 indirect: 3,
+                selection: ProbeSelection::Shuffle,
                 lifeguard: true,
                 max_health: 8,
             },

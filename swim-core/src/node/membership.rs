@@ -137,7 +137,7 @@ impl Node {
             };
             match inserted {
                 Some(slot) => {
-                    self.probe_list.insert(slot);
+                    self.probe_list.insert(slot, update.name);
                     if spread_new {
                         self.disseminate(now, slot);
                     }
@@ -197,7 +197,9 @@ impl Node {
         self.members.set_state(slot, State::Alive, now);
         self.disseminate(now, slot);
         if matches!(was, State::Faulty | State::Left) {
-            self.probe_list.insert(slot);
+            if let Some(entry) = self.members.get(slot) {
+                self.probe_list.insert(slot, &entry.name);
+            }
             self.member_event(MemberEvent::Joined, slot);
         }
     }

@@ -13,7 +13,7 @@ use crate::events::{Event, EventQueue, MemberEvent, MemberInfo, Record};
 use crate::gossip::Gossip;
 use crate::limits::Limiter;
 use crate::members::{Entry, LOCAL, MemberRef, Members, State};
-use crate::probe_list::ProbeList;
+use crate::probe_list::ProbeOrder;
 use crate::rng::Rng;
 use crate::stats::Stats;
 use crate::suspicion::Deadlines;
@@ -122,7 +122,7 @@ pub struct Node {
     rng: Rng,
     now: Time,
     members: Members,
-    probe_list: ProbeList,
+    probe_list: ProbeOrder,
     /// Member updates waiting to be disseminated (ids: table slots).
     gossip: Gossip,
     /// User broadcasts waiting to be disseminated (ids: pool slots).
@@ -252,7 +252,7 @@ impl Node {
             rng,
             now,
             members,
-            probe_list: ProbeList::with_capacity(expected),
+            probe_list: ProbeOrder::new(config.probe.selection, name, config.probe.direct, expected),
             gossip: Gossip::with_capacity(expected),
             broadcast_queue: Gossip::with_capacity(config.dissemination.broadcast_capacity),
             broadcasts: Broadcasts::new(config.dissemination.broadcast_capacity),
