@@ -62,6 +62,19 @@ fn the_quick_evaluation_runs_and_writes_its_report() {
     }
     assert!(sc.rows[1].full < sc.rows[1].members, "above the full limit, responders stand in");
 
+    let sel = results.selection.as_ref().expect("the probe-selection comparison ran");
+    let o = &command.options;
+    assert_eq!(sel.rows.len(), 3 * o.sel_ks.len() * o.sel_sizes.len(), "strategies × k × sizes");
+    for row in &sel.rows {
+        assert!(row.crashes > 0 && row.first_mean > 0.0 && row.first_worst < 10.0, "every crash detected: {row:?}");
+        assert!(row.first_mean <= row.first_p99 && row.first_p99 <= row.first_worst, "{row:?}");
+        // k pings and k acks a member a period (plus the gossip rounds'
+        // and helpers' datagrams): the same load for every strategy at a k.
+        let k = row.k as f64;
+        assert!(row.load_mean >= 1.9 * k && row.load_mean < 2.0 * k + 1.0, "{row:?}");
+        assert!(row.near_all.is_finite() && row.far_all.is_finite(), "everyone learns of every crash: {row:?}");
+    }
+
     let dir = std::env::temp_dir().join(format!("swim-paper-{}", std::process::id()));
     let written = doc::write(&results, &dir, "cargo xtask paper --quick").unwrap();
     for file in [
@@ -72,6 +85,7 @@ fn the_quick_evaluation_runs_and_writes_its_report() {
         "suspicion.svg",
         "false_positives.svg",
         "lifeguard.svg",
+        "selection.svg",
         "scale.svg",
     ] {
         assert!(written.iter().any(|w| w == file), "{file} written");
@@ -80,6 +94,7 @@ fn the_quick_evaluation_runs_and_writes_its_report() {
     }
     let md = std::fs::read_to_string(dir.join("paper.md")).unwrap();
     assert!(md.contains("cargo xtask paper --quick") && md.contains("| 16 |"));
+    assert!(md.contains("## Probe selection") && md.contains("**When buckets help.**"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -90,6 +105,8 @@ fn bad_options_are_refused_with_the_flag_named() {
     assert!(parse(&["--sizes", "8,x"]).unwrap_err().contains("--sizes"));
     assert!(parse(&["--loss", "1.5"]).unwrap_err().contains("--loss"));
     assert!(parse(&["--only", "nope"]).unwrap_err().contains("nope"));
+    assert!(parse(&["--sel-ks", "0,2"]).unwrap_err().contains("--sel-ks"));
+    assert_eq!(parse(&["--only", "selection", "--sel-sizes", "32"]).unwrap().options.sel_sizes, [32]);
     assert!(parse(&["--seeds"]).unwrap_err().contains("needs a value"));
     assert!(parse(&["--frobnicate", "1"]).unwrap_err().contains("unknown option"));
     assert_eq!(parse(&["--no-write"]).unwrap().out, None);

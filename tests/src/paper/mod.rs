@@ -10,6 +10,8 @@
 //! - [`delivery`]: user broadcast delivery against cluster size and loss;
 //! - [`gossip`]: gossip rounds on and off (convergence, detection, false
 //!   verdicts);
+//! - [`selection`]: probe selection, shuffle against Kademlia and Chord
+//!   buckets, at 1 to 3 probes a period and 16 to 1,000 members;
 //! - [`scale`]: 1,000 full members, and 16,000 and 100,000 members with a
 //!   few full members among responders.
 //!
@@ -24,6 +26,7 @@ pub mod plot;
 pub mod pool;
 mod prose;
 pub mod scale;
+pub mod selection;
 pub mod stats;
 pub mod swim;
 
@@ -42,6 +45,8 @@ pub enum Experiment {
     Delivery,
     /// Gossip rounds on and off.
     Gossip,
+    /// Probe selection strategies.
+    Selection,
 }
 
 /// Every knob of the evaluation (`cargo xtask paper --help` lists them).
@@ -95,6 +100,14 @@ pub struct Options {
     pub scale_full: usize,
     /// Periods timed in each scale run.
     pub scale_periods: u32,
+    /// Cluster sizes of the probe-selection comparison.
+    pub sel_sizes: Vec<usize>,
+    /// Direct probes per period (and buckets) compared.
+    pub sel_ks: Vec<usize>,
+    /// Simulations per strategy, `k` and size.
+    pub sel_runs: usize,
+    /// Crashes per simulation (at most a quarter of the members).
+    pub sel_crashes: usize,
 }
 
 impl Default for Options {
@@ -107,6 +120,7 @@ impl Default for Options {
                 Experiment::Lifeguard,
                 Experiment::Delivery,
                 Experiment::Gossip,
+                Experiment::Selection,
                 Experiment::Scale,
             ],
             sizes: vec![8, 16, 24, 32, 40, 48, 56],
@@ -130,6 +144,10 @@ impl Default for Options {
             scale_sizes: vec![1_000, 16_000, 100_000],
             scale_full: 32,
             scale_periods: 20,
+            sel_sizes: vec![16, 64, 256, 1_000],
+            sel_ks: vec![1, 2, 3],
+            sel_runs: 3,
+            sel_crashes: 12,
         }
     }
 }
@@ -145,7 +163,7 @@ line per experiment, and writes docs/results/paper.md and SVG plots.
   --out DIR            where to write paper.md and the plots [docs/results,
                        or nowhere with --only]
   --no-write           print the summaries only
-  --only LIST          experiments: swim,lifeguard,delivery,gossip,scale [all]
+  --only LIST          experiments: swim,lifeguard,delivery,gossip,selection,scale [all]
   --quick              small sizes and short runs (seconds; for a smoke test)
   --seed N             base seed of every run [2002]
   --threads N          simulations run at once [available cores]
@@ -176,6 +194,12 @@ Broadcast delivery (Config::local(), one broadcast every 100 ms from a random me
 Gossip rounds on and off (Config::lan(): burst joins of 32 and 128, a crash among 32,
 87 periods at 10% loss among 32):
   --gossip-runs N      runs per setting [10]
+
+Probe selection (Config::lan() with probe.direct = k; shuffle, Kademlia and Chord buckets):
+  --sel-sizes LIST     cluster sizes [16,64,256,1000]
+  --sel-ks LIST        direct probes per period k [1,2,3]
+  --sel-runs N         simulations per strategy, k and size [3]
+  --sel-crashes N      crashes per simulation, at most N/4 [12]
 
 Scale (wall-clock timings; run alone):
   --scale-sizes LIST   cluster sizes [1000,16000,100000]
@@ -229,6 +253,7 @@ impl Command {
                                     "scale" => Ok(Experiment::Scale),
                                     "delivery" => Ok(Experiment::Delivery),
                                     "gossip" => Ok(Experiment::Gossip),
+                                    "selection" => Ok(Experiment::Selection),
                                     other => Err(format!("--only: unknown experiment `{other}`")),
                                 })
                                 .collect::<Result<_, _>>()?;
@@ -256,6 +281,10 @@ impl Command {
                         "--scale-sizes" => o.scale_sizes = list(flag, value)?,
                         "--scale-full" => o.scale_full = one(flag, value)?,
                         "--scale-periods" => o.scale_periods = one(flag, value)?,
+                        "--sel-sizes" => o.sel_sizes = list(flag, value)?,
+                        "--sel-ks" => o.sel_ks = list(flag, value)?,
+                        "--sel-runs" => o.sel_runs = one(flag, value)?,
+                        "--sel-crashes" => o.sel_crashes = one(flag, value)?,
                         _ => return Err(format!("unknown option {flag} (see --help)")),
                     }
                 }
@@ -291,6 +320,10 @@ impl Options {
             scale_sizes: vec![200, 3_000],
             scale_full: 2,
             scale_periods: 5,
+            sel_sizes: vec![16, 48],
+            sel_ks: vec![1, 3],
+            sel_runs: 1,
+            sel_crashes: 4,
             ..Options::default()
         }
     }
@@ -319,7 +352,10 @@ impl Options {
         check((1..=100_000).contains(&self.bc_count), "--bc-count must lie within 1..=100000")?;
         check((1..=1_000).contains(&self.gossip_runs), "--gossip-runs must lie within 1..=1000")?;
         check(self.scale_sizes.iter().all(|&n| (10..=1_000_000).contains(&n)), "--scale-sizes within 10..=1000000")?;
-        check(self.scale_full >= 1 && self.scale_periods >= 1, "--scale-full and --scale-periods: at least 1")
+        check(self.scale_full >= 1 && self.scale_periods >= 1, "--scale-full and --scale-periods: at least 1")?;
+        check(self.sel_sizes.iter().all(|&n| (8..=5_000).contains(&n)), "--sel-sizes must lie within 8..=5000")?;
+        check(self.sel_ks.iter().all(|&k| (1..=16).contains(&k)), "--sel-ks must lie within 1..=16")?;
+        check(self.sel_runs >= 1 && self.sel_crashes >= 1, "--sel-runs and --sel-crashes: at least 1")
     }
 }
 
@@ -338,6 +374,8 @@ pub struct Results {
     pub gossip: Option<gossip::Results>,
     /// The scale measurements.
     pub scale: Option<scale::Results>,
+    /// The probe-selection comparison.
+    pub selection: Option<selection::Results>,
     /// Wall-clock seconds per experiment.
     pub seconds: Vec<(Experiment, f64)>,
 }
@@ -376,6 +414,13 @@ pub fn run(options: &Options) -> Results {
                     println!("{line}");
                 }
                 results.gossip = Some(r);
+            }
+            Experiment::Selection => {
+                let r = selection::run(options);
+                for line in r.summary() {
+                    println!("{line}");
+                }
+                results.selection = Some(r);
             }
             Experiment::Scale => {
                 let r = scale::run(options);
