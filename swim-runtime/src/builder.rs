@@ -9,6 +9,7 @@ use swim_protocol::{Admission, AppState, Config, Encryption, Node, SecretKey, Ti
 use swim_transport::Transport;
 #[cfg(feature = "quic")]
 use swim_transport::quic::QuicTransport;
+use swim_transport::tcp::{TcpOptions, TcpTransport};
 #[cfg(feature = "quic")]
 use swim_transport::tls::MemberIdentity;
 use swim_transport::udp::UdpTransport;
@@ -51,6 +52,7 @@ impl<T: Transport> Launch for Launcher<T> {
 
 enum Choice {
     Udp,
+    Tcp(TcpOptions),
     #[cfg(feature = "quic")]
     Quic(MemberIdentity),
     Custom(Box<dyn Launch>),
@@ -273,6 +275,35 @@ impl Builder {
         self
     }
 
+    /// Runs over TCP only, for networks that block UDP: probes and gossip
+    /// as framed messages over a small pool of persistent connections,
+    /// syncs over TCP streams, all on the bound port (see
+    /// [`swim_transport::tcp`]). Every member of the cluster must use it.
+    /// Encryption is the same as over UDP; the pool's sizes are
+    /// [`TcpOptions`]'s defaults unless given with
+    /// [`tcp_only_with`](Self::tcp_only_with).
+    ///
+    /// ```no_run
+    /// # async fn demo(key: swim_protocol::SecretKey) -> Result<(), swim_runtime::Error> {
+    /// let member = swim_runtime::Cluster::builder("web-1")
+    ///     .bind("10.0.0.5:7946".parse().unwrap())
+    ///     .encrypt([key])
+    ///     .tcp_only()
+    ///     .start()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn tcp_only(self) -> Self {
+        self.tcp_only_with(TcpOptions::default())
+    }
+
+    /// [`tcp_only`](Self::tcp_only) with the connection pool sized by
+    /// `options`.
+    pub fn tcp_only_with(mut self, options: TcpOptions) -> Self {
+        self.transport = Choice::Tcp(options);
+        self
+    }
+
     /// Runs over QUIC with mutual TLS (feature `quic`): only members presenting a certificate
     /// signed by the cluster's CA can connect.
     #[cfg(feature = "quic")]
@@ -326,6 +357,7 @@ impl Builder {
         let bind = self.bind.unwrap_or(SocketAddr::from(([0, 0, 0, 0], DEFAULT_PORT)));
         let launch: Box<dyn Launch> = match self.transport {
             Choice::Udp => Box::new(Launcher(UdpTransport::bind(bind).await?)),
+            Choice::Tcp(options) => Box::new(Launcher(TcpTransport::bind(bind, options).await?)),
             #[cfg(feature = "quic")]
             Choice::Quic(identity) => {
                 let quic = QuicTransport::bind(bind, &identity).await.map_err(|e| match e {

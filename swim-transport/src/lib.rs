@@ -34,6 +34,7 @@ pub mod faults;
 pub mod memory;
 #[cfg(feature = "quic")]
 pub mod quic;
+pub mod tcp;
 #[cfg(feature = "quic")]
 pub mod tls;
 pub mod udp;

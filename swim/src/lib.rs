@@ -49,7 +49,7 @@ pub use swim_runtime::{
     Builder, Cluster, DEFAULT_PORT, Error, Event, Events, Fault, Member, Name, PeriodReport, Query, QueryOptions,
     QueryReply, QueryResponses, QuerySummary, RecvError, RuntimeOptions, TagChange, TagsError, TagsView, View, metrics,
 };
-pub use swim_transport::{Transport, udp};
+pub use swim_transport::{Transport, tcp, udp};
 #[cfg(feature = "test-util")]
 pub use swim_transport::{faults, memory};
 #[cfg(feature = "quic")]

@@ -50,6 +50,8 @@ struct Lab {
     prefix: String,
     agents: Vec<Option<Child>>,
     logs: Vec<PathBuf>,
+    /// Rules every host keeps under the faults of the moment.
+    base: Vec<Vec<String>>,
 }
 
 impl Lab {
@@ -73,7 +75,7 @@ impl Lab {
     }
 
     fn build(prefix: &str) -> Result<Lab, String> {
-        let lab = Lab { prefix: prefix.to_owned(), agents: Vec::new(), logs: Vec::new() };
+        let lab = Lab { prefix: prefix.to_owned(), agents: Vec::new(), logs: Vec::new(), base: Vec::new() };
         let hub = lab.hub();
         run(&["ip", "netns", "add", &hub])?;
         run(&["ip", "netns", "exec", &hub, "ip", "link", "add", "br0", "type", "bridge"])?;
@@ -108,7 +110,7 @@ impl Lab {
         Ok(String::from_utf8_lossy(&out.stderr).into_owned())
     }
 
-    fn start(&mut self, agent: &Path, dir: &Path, key_file: &Path) -> Result<(), String> {
+    fn start(&mut self, agent: &Path, dir: &Path, key_file: &Path, extra: &[&str]) -> Result<(), String> {
         // The LAN preset, with a sync every 3 s to hurry the heal.
         let config = dir.join("agent.toml");
         std::fs::write(&config, "preset = \"lan\"\n[protocol.sync]\ninterval = \"3s\"\n").map_err(|e| e.to_string())?;
@@ -123,6 +125,7 @@ impl Lab {
             let mut args = vec!["netns", "exec", host.as_str(), agent.to_str().unwrap_or_default(), "agent"];
             args.extend(["--name", name.as_str(), "--bind", bind.as_str(), "--config", config]);
             args.extend(["--log-events", "--log-view", "1"]);
+            args.extend(extra);
             args.extend(["--key-file", key_file.to_str().unwrap_or_default()]);
             if i > 1 {
                 args.extend(["--join", seed.as_str()]);
@@ -149,7 +152,7 @@ impl Lab {
 
     fn faults(&self, i: usize, rules: &[Vec<String>]) {
         let _ = self.exec(i, &["iptables", "-F", "SWIMFAULT"]);
-        for rule in rules {
+        for rule in self.base.iter().chain(rules) {
             let mut args = vec!["iptables", "-A", "SWIMFAULT"];
             args.extend(rule.iter().map(String::as_str));
             self.exec(i, &args).expect("iptables accepts the rule");
@@ -202,7 +205,8 @@ fn agents_in_network_namespaces_survive_loss_partitions_and_a_crash() {
     let dir = std::env::temp_dir().join(format!("swim-netns-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
 
-    let prefix = format!("sw{}", std::process::id() % 100_000);
+    let _serial = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let prefix = format!("sw{}u", std::process::id() % 100_000);
     let mut lab = Lab::build(&prefix).unwrap_or_else(|e| panic!("setting up namespaces: {e}"));
 
     // Secure by default: without a key, an agent on a network address
@@ -218,7 +222,7 @@ fn agents_in_network_namespaces_survive_loss_partitions_and_a_crash() {
         let mode = std::fs::metadata(&key_file).unwrap().permissions().mode();
         assert_eq!(mode & 0o077, 0, "the key file is private: {mode:o}");
     }
-    lab.start(&agent, &dir, &key_file).unwrap();
+    lab.start(&agent, &dir, &key_file, &[]).unwrap();
     let everyone = names(1..=AGENTS);
     let converged = wait_until(Duration::from_secs(30), || (1..=AGENTS).all(|i| lab.view(i) == everyone));
     assert!(
@@ -250,7 +254,17 @@ fn agents_in_network_namespaces_survive_loss_partitions_and_a_crash() {
     }
     assert!(wait_until(Duration::from_secs(10), || (1..=AGENTS).all(|i| lab.view(i) == everyone)));
 
-    // A partition: {a1, a2} | {a3..a6}, held until both sides see the split (at most 30 s), then healed.
+    partition_heal_and_crash(&mut lab);
+    eprintln!("namespaces: converged, no false verdict under 10% loss, partition healed, crash detected");
+    drop(lab);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A partition: {a1, a2} | {a3..a6}, held until both sides see the split
+/// (at most 30 s), then healed; then a6 killed without a goodbye, and
+/// everyone declares it faulty.
+fn partition_heal_and_crash(lab: &mut Lab) {
+    let everyone = names(1..=AGENTS);
     let (small, large) = (1..=2, 3..=AGENTS);
     for i in 1..=AGENTS {
         let others = if small.contains(&i) { large.clone() } else { small.clone() };
@@ -258,23 +272,68 @@ fn agents_in_network_namespaces_survive_loss_partitions_and_a_crash() {
             others.map(|o| vec!["-s".into(), Lab::ip(o), "-j".into(), "DROP".into()]).collect();
         lab.faults(i, &rules);
     }
+    let cut = Instant::now();
     let split = wait_until(Duration::from_secs(30), || lab.view(1) == names(1..=2) && lab.view(3) == names(3..=AGENTS));
     std::thread::sleep(Duration::from_secs(2));
-    eprintln!("during the partition: a1 sees {:?}, a3 sees {:?} (split: {split})", lab.view(1), lab.view(3));
+    eprintln!(
+        "during the partition: a1 sees {:?}, a3 sees {:?} (split: {split}, seen in {:.1} s)",
+        lab.view(1),
+        lab.view(3),
+        cut.elapsed().as_secs_f64() - 2.0
+    );
     for i in 1..=AGENTS {
         lab.faults(i, &[]);
     }
+    let heal = Instant::now();
     let healed = wait_until(Duration::from_secs(60), || (1..=AGENTS).all(|i| lab.view(i) == everyone));
+    eprintln!("healed in {:.1} s", heal.elapsed().as_secs_f64());
     assert!(healed, "one cluster after the heal: {:?}", (1..=AGENTS).map(|i| lab.view(i)).collect::<Vec<_>>());
 
     // A crash: kill a6 without a goodbye; everyone declares it faulty.
     lab.kill(6);
+    let killed = Instant::now();
     let detected = wait_until(Duration::from_secs(60), || {
         (1..=5).all(|i| lab.log(i).lines().rev().take(200).any(|l| l.contains("x a6 faulty")))
     });
     assert!(detected, "every survivor declared a6 faulty");
+    eprintln!("the crash declared faulty by all survivors in {:.1} s", killed.elapsed().as_secs_f64());
     assert!(wait_until(Duration::from_secs(10), || (1..=5).all(|i| lab.view(i) == names(1..=5))));
-    eprintln!("namespaces: converged, no false verdict under 10% loss, partition healed, crash detected");
+}
+
+/// The two tests build namespaces and load the machine: one at a time.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+#[test]
+fn agents_over_tcp_only_with_udp_blocked_converge_heal_and_detect_a_crash() {
+    if let Err(why) = available() {
+        eprintln!("skipped: network-namespace test needs root, ip and iptables ({why})");
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let agent = swim_tests::agent_bin::build().expect("the agent builds");
+    let dir = std::env::temp_dir().join(format!("swim-netns-tcp-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let prefix = format!("sw{}t", std::process::id() % 100_000);
+    let mut lab = Lab::build(&prefix).unwrap_or_else(|e| panic!("setting up namespaces: {e}"));
+    // No UDP gets through, from the start to the end.
+    lab.base = vec![["-p", "udp", "-j", "DROP"].map(String::from).to_vec()];
+    for i in 1..=AGENTS {
+        lab.faults(i, &[]);
+    }
+    let key_file = dir.join("cluster.key");
+    let made = Command::new(&agent).args(["keygen", "--out", key_file.to_str().unwrap()]).output().unwrap();
+    assert!(made.status.success(), "keygen: {}", String::from_utf8_lossy(&made.stderr));
+    lab.start(&agent, &dir, &key_file, &["--transport", "tcp"]).unwrap();
+    let everyone = names(1..=AGENTS);
+    let converged = wait_until(Duration::from_secs(30), || (1..=AGENTS).all(|i| lab.view(i) == everyone));
+    assert!(
+        converged,
+        "six agents over TCP only, UDP blocked, converge: {:?}",
+        (1..=AGENTS).map(|i| lab.view(i)).collect::<Vec<_>>()
+    );
+    assert!(lab.log(2).contains("(tcp, encrypted)"), "the agent runs over TCP: {}", lab.log(2));
+    partition_heal_and_crash(&mut lab);
+    eprintln!("namespaces over TCP only, UDP blocked: converged, partition healed, crash detected");
     drop(lab);
     let _ = std::fs::remove_dir_all(&dir);
 }

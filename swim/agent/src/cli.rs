@@ -61,6 +61,10 @@ pub(crate) struct AgentArgs {
     /// A tag of this member, `KEY=VALUE`; repeat for several.
     #[arg(long = "tag", value_name = "KEY=VALUE", value_parser = parse_tag)]
     pub(crate) tags: Vec<(String, String)>,
+    /// Carries probes and gossip over `udp` (the default; syncs over TCP)
+    /// or `tcp` only (for networks that block UDP; every member must).
+    #[arg(long, value_name = "TRANSPORT")]
+    pub(crate) transport: Option<Carrier>,
     /// The preset timings: lan, wan or local.
     #[arg(long, value_name = "PRESET")]
     pub(crate) preset: Option<Preset>,
@@ -110,6 +114,17 @@ fn parse_seconds(text: &str) -> Result<std::time::Duration, String> {
         Ok(d) if !d.is_zero() => Ok(d),
         _ => Err(format!("`{text}`: give a positive number of seconds")),
     }
+}
+
+/// What carries probes and gossip (with a key or in plaintext; QUIC is
+/// chosen by giving certificates).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Carrier {
+    /// UDP datagrams, TCP for syncs.
+    Udp,
+    /// TCP only.
+    Tcp,
 }
 
 /// The timing presets of [`swim::Config`].

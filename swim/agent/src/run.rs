@@ -49,10 +49,19 @@ pub(crate) async fn agent(args: AgentArgs) -> Result<(), String> {
         }
         Security::Keys(keys) => {
             builder = builder.encrypt(keys.iter().cloned());
-            "udp, encrypted"
+            if settings.tcp_only { "tcp, encrypted" } else { "udp, encrypted" }
         }
-        Security::None => "udp, plaintext",
+        Security::None => {
+            if settings.tcp_only {
+                "tcp, plaintext"
+            } else {
+                "udp, plaintext"
+            }
+        }
     };
+    if settings.tcp_only {
+        builder = builder.tcp_only();
+    }
     if settings.insecure_plaintext {
         builder = builder.insecure_plaintext();
     }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use swim::{Config, Network, SecretKey};
 
-use crate::cli::{AgentArgs, Preset};
+use crate::cli::{AgentArgs, Carrier, Preset};
 
 /// The config file: every key optional.
 ///
@@ -18,6 +18,7 @@ use crate::cli::{AgentArgs, Preset};
 /// advertise = "10.0.0.5:7946"
 /// seeds = ["swim.default.svc.cluster.local:7946"]
 /// preset = "lan"
+/// transport = "udp"  # or "tcp", where UDP is blocked
 /// key_file = "/etc/swim/cluster.key"
 /// allow = ["10.0.0.0/8"]
 ///
@@ -49,6 +50,7 @@ pub(crate) struct FileConfig {
     #[serde(default)]
     seeds: Vec<String>,
     preset: Option<Preset>,
+    transport: Option<Carrier>,
     key_file: Option<PathBuf>,
     #[serde(default)]
     allow: Vec<String>,
@@ -108,6 +110,8 @@ pub(crate) struct Settings {
     pub(crate) answers: BTreeMap<String, String>,
     pub(crate) security: Security,
     pub(crate) insecure_plaintext: bool,
+    /// TCP only rather than UDP (never with QUIC).
+    pub(crate) tcp_only: bool,
     pub(crate) api: SocketAddr,
     pub(crate) api_token: Option<String>,
 }
@@ -168,6 +172,12 @@ impl Settings {
             },
         };
 
+        let tcp_only = args.transport.or(file.transport) == Some(Carrier::Tcp);
+        if tcp_only && matches!(security, Security::Quic(_)) {
+            return Err(
+                "transport tcp is for keys or plaintext; with QUIC certificates, QUIC carries everything".into()
+            );
+        }
         let api = args.api.or(file.api.bind).unwrap_or(DEFAULT_API);
         let remote_allowed = args.api_allow_remote || file.api.allow_remote;
         if !api.ip().is_loopback() && !remote_allowed {
@@ -190,6 +200,7 @@ impl Settings {
             answers: file.answers,
             security,
             insecure_plaintext: args.insecure_plaintext || file.insecure_plaintext,
+            tcp_only,
             api,
             api_token,
         })
@@ -336,6 +347,17 @@ mod tests {
         assert!(refused("[protocol.sync]\ninterval = \"soon\"").starts_with("protocol:"));
         assert!(refused("[protocol.probe]\nperiod = \"0s\"").starts_with("protocol:"));
         assert!(refused("[protocol.security]\nencryption = 1").contains("key_file"));
+    }
+
+    #[test]
+    fn tcp_only_is_chosen_by_flag_or_file_and_never_with_quic() {
+        let tcp = |args: &AgentArgs, text: &str| Settings::merge(args, file(text)).map(|s| s.tcp_only);
+        assert_eq!(tcp(&AgentArgs::default(), ""), Ok(false));
+        assert_eq!(tcp(&AgentArgs::default(), "transport = \"tcp\""), Ok(true));
+        let udp_flag = AgentArgs { transport: Some(Carrier::Udp), ..AgentArgs::default() };
+        assert_eq!(tcp(&udp_flag, "transport = \"tcp\""), Ok(false), "the flag wins");
+        let quic = "transport = \"tcp\"\n[quic]\nca = \"a\"\ncert = \"b\"\nkey = \"c\"\n";
+        assert!(tcp(&AgentArgs::default(), quic).unwrap_err().contains("QUIC"));
     }
 
     #[test]
