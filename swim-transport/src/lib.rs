@@ -38,6 +38,8 @@ pub mod tcp;
 #[cfg(feature = "quic")]
 pub mod tls;
 pub mod udp;
+#[cfg(all(feature = "io-uring", target_os = "linux"))]
+pub mod uring;
 
 /// A network the protocol runs over.
 ///

@@ -216,7 +216,12 @@ async fn listen(
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let Ok((stream, peer)) = accepted else { continue };
+                let Ok((stream, peer)) = accepted else {
+                    // Out of file descriptors, most likely: give the
+                    // connections closing a moment rather than spin.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                };
                 // Past the limit, the connection is closed at once.
                 let Ok(permit) = Arc::clone(&incoming).try_acquire_owned() else { continue };
                 let (inbox, streams, dropped) = (inbox.clone(), streams.clone(), Arc::clone(&dropped));

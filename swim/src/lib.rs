@@ -49,6 +49,8 @@ pub use swim_runtime::{
     Builder, Cluster, DEFAULT_PORT, Error, Event, Events, Fault, Member, Name, PeriodReport, Query, QueryOptions,
     QueryReply, QueryResponses, QuerySummary, RecvError, RuntimeOptions, TagChange, TagsError, TagsView, View, metrics,
 };
+#[cfg(all(feature = "io-uring", target_os = "linux"))]
+pub use swim_transport::uring;
 pub use swim_transport::{Transport, tcp, udp};
 #[cfg(feature = "test-util")]
 pub use swim_transport::{faults, memory};

@@ -59,6 +59,40 @@ pub fn report(key: &str, value: impl std::fmt::Display) {
     println!("{key}={value}");
 }
 
+/// The CPU time of each of this process's threads now, to measure a window
+/// with [`CpuWindow::elapsed`].
+#[derive(Debug, Clone, Default)]
+pub struct CpuWindow {
+    start: std::collections::HashMap<String, u64>,
+}
+
+impl CpuWindow {
+    /// Starts a window.
+    pub fn start() -> Self {
+        CpuWindow { start: thread_times("self").collect() }
+    }
+
+    /// The CPU time this process's threads spent since the window started:
+    /// a thread that started since counts whole, and one that ended since
+    /// (a previous run's runtime or ring thread winding down) takes nothing
+    /// away, as it would from a plain sum over the live threads.
+    pub fn elapsed(&self) -> Duration {
+        let ns =
+            thread_times("self").map(|(tid, now)| now.saturating_sub(self.start.get(&tid).copied().unwrap_or(0))).sum();
+        Duration::from_nanos(ns)
+    }
+}
+
+/// Each live thread of `pid` with its nanoseconds on a CPU.
+fn thread_times(pid: &str) -> impl Iterator<Item = (String, u64)> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).into_iter().flatten().filter_map(Result::ok);
+    tasks.filter_map(|t| {
+        let ns = std::fs::read_to_string(t.path().join("schedstat")).ok()?;
+        let ns = ns.split_whitespace().next()?.parse::<u64>().ok()?;
+        Some((t.file_name().to_string_lossy().into_owned(), ns))
+    })
+}
+
 /// CPU time of this process so far, from the kernel's per-thread scheduler
 /// statistics (nanoseconds on a CPU; zero where there are none).
 pub fn cpu_time() -> Duration {

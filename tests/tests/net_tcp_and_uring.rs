@@ -1,6 +1,8 @@
-//! TCP only (`Builder::tcp_only`): encrypted members over loopback with no
-//! UDP socket at all converge, detect a crash, and split and heal around a
-//! partition made by the fault-injection transport.
+//! The other transports over loopback. TCP only (`Builder::tcp_only`):
+//! encrypted members with no UDP socket at all converge, detect a crash and
+//! a departure, and split and heal around a partition made by the
+//! fault-injection transport. UDP on io_uring (Linux): encrypted members
+//! converge and detect a crash.
 
 #![allow(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -74,6 +76,28 @@ async fn a_partition_over_tcp_only_splits_and_heals() {
     }
     assert!(eventually(Duration::from_secs(60), || all_see_alive(&members, 4)).await, "one cluster again");
     for m in &members {
+        m.shutdown().await.unwrap();
+    }
+}
+
+/// The same cluster over UDP on io_uring (Linux): converges, detects a
+/// crash, and keeps its members' encryption.
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_over_udp_on_io_uring_converge_and_detect_a_crash() {
+    use swim_transport::uring::UringUdpTransport;
+    let key = SecretKey::generate().unwrap();
+    let mut members = Vec::new();
+    for i in 0..5 {
+        let transport = UringUdpTransport::bind("127.0.0.1:0".parse().unwrap()).await.expect("io_uring is available");
+        let member = Cluster::builder(format!("u{i}")).config(fast()).encrypt([key.clone()]).transport(transport);
+        members.push(member.start().await.unwrap());
+    }
+    join_all(&members).await;
+    assert!(eventually(LIMIT, || all_see_alive(&members, 5)).await, "five members over io_uring converge");
+    members[4].shutdown().await.unwrap();
+    assert!(eventually(LIMIT, || all_see(&members[..4], "u4", State::Faulty)).await, "the crash is detected");
+    for m in &members[..4] {
         m.shutdown().await.unwrap();
     }
 }
