@@ -8,10 +8,10 @@
 //! sync exchanges along. Nothing is spawned, created or allocated per
 //! datagram or per period: buffers are allocated once and reused.
 //!
-//! The task also does what only a scheduler can: it jitters the start of
-//! protocol periods (so members do not probe in lockstep), measures how late
-//! it wakes and reports overload to the node (Lifeguard's local health),
-//! applies the node's proposed probe timeout, publishes metrics (see
+//! The task sleeps until the node's next deadline and hands it the time
+//! (the node itself jitters its periods, counts late wake-ups as overload
+//! for Lifeguard's local health, and adapts its probe timeout); it also
+//! publishes metrics (see
 //! [`metrics`] for their names), logs a [`PeriodReport`] every few periods,
 //! and logs through `tracing` (span `swim`, field `node`).
 //!
