@@ -34,6 +34,7 @@ pub mod faults;
 pub mod memory;
 #[cfg(feature = "quic")]
 pub mod quic;
+mod stream;
 pub mod tcp;
 #[cfg(feature = "quic")]
 pub mod tls;

@@ -314,10 +314,7 @@ impl Writer {
     }
 
     async fn write(&self, queue: &mut mpsc::Receiver<Bytes>) -> io::Result<()> {
-        let mut stream = tokio::time::timeout(HANDSHAKE_TIMEOUT, TcpStream::connect(self.to))
-            .await
-            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))??;
-        stream.set_nodelay(true)?;
+        let mut stream = crate::stream::connect(self.to).await?;
         let mut out = Vec::with_capacity(8 * 1024);
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&[VERSION, KIND_DATAGRAMS]);
@@ -370,19 +367,14 @@ impl Transport for TcpTransport {
         let mut inbox = self.inbox.lock().await;
         let (frame, from) =
             inbox.recv().await.ok_or_else(|| io::Error::new(io::ErrorKind::BrokenPipe, "the listener stopped"))?;
-        let len = frame.len().min(buf.len());
-        buf.get_mut(..len).unwrap_or_default().copy_from_slice(frame.get(..len).unwrap_or_default());
-        Ok((len, from))
+        Ok((crate::stream::deliver(&frame, buf), from))
     }
 
     // Not an `async fn`: the future must not borrow `self` (see the trait).
     #[allow(clippy::manual_async_fn)]
     fn connect(&self, to: SocketAddr) -> impl std::future::Future<Output = io::Result<TcpStream>> + Send + 'static {
         async move {
-            let mut stream = tokio::time::timeout(HANDSHAKE_TIMEOUT, TcpStream::connect(to))
-                .await
-                .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "stream connect timed out"))??;
-            stream.set_nodelay(true)?;
+            let mut stream = crate::stream::connect(to).await?;
             let mut head = [0u8; 6];
             head[..4].copy_from_slice(MAGIC);
             head[4] = VERSION;

@@ -2,14 +2,10 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 
 use crate::Transport;
-
-/// How long a stream connection may take.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The default transport: a UDP socket for probes and gossip, and a TCP
 /// listener on the same port for syncs.
@@ -78,21 +74,12 @@ impl Transport for UdpTransport {
         }
     }
 
-    // Not an `async fn`: the future must not borrow `self` (see the trait).
-    #[allow(clippy::manual_async_fn)]
     fn connect(&self, to: SocketAddr) -> impl std::future::Future<Output = io::Result<TcpStream>> + Send + 'static {
-        async move {
-            let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(to))
-                .await
-                .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "stream connect timed out"))??;
-            stream.set_nodelay(true)?;
-            Ok(stream)
-        }
+        // Not borrowing `self` (see the trait).
+        crate::stream::connect(to)
     }
 
     async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
-        let (stream, peer) = self.listener.accept().await?;
-        stream.set_nodelay(true)?;
-        Ok((stream, peer))
+        crate::stream::accept(&self.listener).await
     }
 }

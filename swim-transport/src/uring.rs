@@ -17,7 +17,6 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use parking_lot::Mutex;
 use tokio::net::{TcpListener, TcpStream};
@@ -25,8 +24,6 @@ use tokio::sync::mpsc;
 
 use crate::Transport;
 
-/// How long a stream connection may take.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// The largest datagram sent, as over plain UDP.
 const MAX_DATAGRAM: usize = 1400;
 /// Receive buffers: room for any UDP datagram, so none is cut short.
@@ -181,36 +178,26 @@ impl Transport for UringUdpTransport {
         let mut incoming = self.incoming.lock().await;
         let (data, len, from) =
             incoming.recv().await.ok_or_else(|| io::Error::new(io::ErrorKind::BrokenPipe, "the ring stopped"))?;
-        let n = len.min(buf.len());
-        if let (Some(dst), Some(src)) = (buf.get_mut(..n), data.get(..n)) {
-            dst.copy_from_slice(src);
-        }
+        let n = crate::stream::deliver(data.get(..len).unwrap_or_default(), buf);
         self.spare.give(data);
         Ok((n, from))
     }
 
-    // Not an `async fn`: the future must not borrow `self` (see the trait).
-    #[allow(clippy::manual_async_fn)]
     fn connect(&self, to: SocketAddr) -> impl std::future::Future<Output = io::Result<TcpStream>> + Send + 'static {
-        async move {
-            let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(to))
-                .await
-                .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "stream connect timed out"))??;
-            stream.set_nodelay(true)?;
-            Ok(stream)
-        }
+        // Not borrowing `self` (see the trait).
+        crate::stream::connect(to)
     }
 
     async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
-        let (stream, peer) = self.listener.accept().await?;
-        stream.set_nodelay(true)?;
-        Ok((stream, peer))
+        crate::stream::accept(&self.listener).await
     }
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     #[tokio::test]
