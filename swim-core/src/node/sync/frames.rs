@@ -13,7 +13,10 @@
 //! missed gets them here, exactly once (the same dedup window applies).
 //! Join syncs carry none: a joiner was not there when they were sent.
 //! Then the member state entries, whole, and last the application's own
-//! state (see `app_state.rs`), in pieces of the room left.
+//! state (see `app_state.rs`), in pieces of the room left. That is the
+//! order in which a frame's room is planned (`plan_frame`, which counts only
+//! sizes); inside a frame, the state entries are written before the
+//! broadcasts.
 
 use std::net::SocketAddr;
 
