@@ -7,6 +7,11 @@ use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
 
+/// The largest datagram the UDP, TCP-only and io_uring transports carry
+/// (the same for all, so the protocol packs the same): safe under the usual
+/// 1500-byte MTU with IPv6 and UDP headers.
+pub(crate) const MAX_DATAGRAM: usize = 1400;
+
 /// How long a stream connection may take.
 pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 

@@ -18,8 +18,18 @@
 //! [`TcpTransport::dropped`]. The pool holds at most `max_peers`
 //! connections; a new peer past that closes the one used least recently.
 //! Incoming: at most `max_incoming` connections at once, each with 5 s to
-//! send its preamble; a frame longer than the datagram size closes its
+//! send its preamble (and to finish a frame it began), closed after `idle`
+//! without a frame; a frame longer than the datagram size closes its
 //! connection.
+//!
+//! What a stranger gets: the transport authenticates nothing (the member's
+//! keys do, above it), so anyone who reaches the port can open connections.
+//! Garbage is cut off at once and silence after `idle`, but a peer that
+//! sends a frame more often than that can hold its slots: with all
+//! `max_incoming` held, new peers are refused until some close and their
+//! datagrams are lost, as under a UDP flood. A frame's sender is the
+//! connection's IP with the port its preamble gives, so a stranger can
+//! claim another member's address only from that member's host.
 //!
 //! Frames are copied into a buffer per datagram: this transport allocates
 //! where the UDP one does not (the core still allocates nothing).
@@ -40,6 +50,7 @@ use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::Instant;
 
 use crate::Transport;
+use crate::stream::MAX_DATAGRAM;
 
 /// How long a connection may take to open, or to send its preamble.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -50,11 +61,6 @@ const MAGIC: &[u8; 4] = b"swim";
 const VERSION: u8 = 1;
 const KIND_DATAGRAMS: u8 = b'D';
 const KIND_STREAM: u8 = b'S';
-
-/// The largest datagram carried: the same as over UDP, so that a cluster
-/// can mix the two through a migration and the protocol's packing is the
-/// same.
-const MAX_DATAGRAM: usize = 1400;
 
 /// How a [`TcpTransport`] sizes its pools.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -136,7 +142,9 @@ impl TcpTransport {
         let (streams_tx, streams) = mpsc::channel(64);
         let dropped = Arc::new(AtomicU64::new(0));
         let incoming = Arc::new(Semaphore::new(options.max_incoming));
-        let task = tokio::spawn(listen(listener, inbox_tx, streams_tx, incoming, Arc::clone(&dropped)));
+        let inbound =
+            Inbound { inbox: inbox_tx, streams: streams_tx, dropped: Arc::clone(&dropped), idle: options.idle };
+        let task = tokio::spawn(listen(listener, inbound, incoming));
         Ok(TcpTransport {
             local,
             options,
@@ -204,14 +212,26 @@ impl TcpTransport {
     }
 }
 
-/// Accepts connections and reads their preambles.
-async fn listen(
-    listener: TcpListener,
+/// Where incoming connections deliver, shared by every reader.
+#[derive(Clone)]
+struct Inbound {
     inbox: mpsc::Sender<(Bytes, SocketAddr)>,
     streams: mpsc::Sender<(TcpStream, SocketAddr)>,
-    incoming: Arc<Semaphore>,
     dropped: Arc<AtomicU64>,
-) {
+    /// A datagram connection silent this long is closed.
+    idle: Duration,
+}
+
+/// Reads exactly `buf.len()` bytes within `limit`.
+async fn read_within<R: AsyncReadExt + Unpin>(stream: &mut R, buf: &mut [u8], limit: Duration) -> io::Result<()> {
+    tokio::time::timeout(limit, stream.read_exact(buf))
+        .await
+        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "the peer fell silent"))?
+        .map(|_| ())
+}
+
+/// Accepts connections and reads their preambles.
+async fn listen(listener: TcpListener, inbound: Inbound, incoming: Arc<Semaphore>) {
     let mut readers = JoinSet::new();
     loop {
         tokio::select! {
@@ -224,10 +244,10 @@ async fn listen(
                 };
                 // Past the limit, the connection is closed at once.
                 let Ok(permit) = Arc::clone(&incoming).try_acquire_owned() else { continue };
-                let (inbox, streams, dropped) = (inbox.clone(), streams.clone(), Arc::clone(&dropped));
+                let inbound = inbound.clone();
                 readers.spawn(async move {
                     let _permit = permit;
-                    let _ = serve(stream, peer, inbox, streams, dropped).await;
+                    let _ = serve(stream, peer, inbound).await;
                 });
             }
             Some(_) = readers.join_next(), if !readers.is_empty() => {}
@@ -236,46 +256,39 @@ async fn listen(
 }
 
 /// One incoming connection: its preamble, then its frames (or the stream
-/// handed over whole).
-async fn serve(
-    mut stream: TcpStream,
-    peer: SocketAddr,
-    inbox: mpsc::Sender<(Bytes, SocketAddr)>,
-    streams: mpsc::Sender<(TcpStream, SocketAddr)>,
-    dropped: Arc<AtomicU64>,
-) -> io::Result<()> {
+/// handed over whole). A preamble, and a frame once begun, must arrive
+/// within [`HANDSHAKE_TIMEOUT`]; a datagram connection with no frame for
+/// `idle` is closed, so that silent connections do not hold the incoming
+/// slots.
+async fn serve(mut stream: TcpStream, peer: SocketAddr, inbound: Inbound) -> io::Result<()> {
     stream.set_nodelay(true)?;
     let mut head = [0u8; 6];
-    tokio::time::timeout(HANDSHAKE_TIMEOUT, stream.read_exact(&mut head))
-        .await
-        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "no preamble"))??;
+    read_within(&mut stream, &mut head, HANDSHAKE_TIMEOUT).await?;
     if &head[..4] != MAGIC || head[4] != VERSION {
         return Err(io::Error::new(io::ErrorKind::InvalidData, "not a swim TCP connection"));
     }
     match head[5] {
         KIND_STREAM => {
             // The stream's own bytes follow; the runtime reads them.
-            let _ = streams.send((stream, peer)).await;
+            let _ = inbound.streams.send((stream, peer)).await;
             Ok(())
         }
         KIND_DATAGRAMS => {
             let mut port = [0u8; 2];
-            tokio::time::timeout(HANDSHAKE_TIMEOUT, stream.read_exact(&mut port))
-                .await
-                .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "no preamble"))??;
+            read_within(&mut stream, &mut port, HANDSHAKE_TIMEOUT).await?;
             let from = SocketAddr::new(peer.ip(), u16::from_be_bytes(port));
             let mut stream = tokio::io::BufReader::new(stream);
             loop {
                 let mut len = [0u8; 2];
-                stream.read_exact(&mut len).await?;
+                read_within(&mut stream, &mut len, inbound.idle).await?;
                 let len = usize::from(u16::from_be_bytes(len));
                 if len > MAX_DATAGRAM {
                     return Err(io::Error::new(io::ErrorKind::InvalidData, "frame larger than a datagram"));
                 }
                 let mut frame = BytesMut::zeroed(len);
-                stream.read_exact(&mut frame).await?;
-                if inbox.try_send((frame.freeze(), from)).is_err() {
-                    dropped.fetch_add(1, Ordering::Relaxed);
+                read_within(&mut stream, &mut frame, HANDSHAKE_TIMEOUT).await?;
+                if inbound.inbox.try_send((frame.freeze(), from)).is_err() {
+                    inbound.dropped.fetch_add(1, Ordering::Relaxed);
                 }
             }
         }
@@ -452,6 +465,11 @@ mod tests {
         liar.write_all(&u16::MAX.to_be_bytes()).await.unwrap();
         let closed = tokio::time::timeout(LIMIT, liar.read(&mut byte)).await.unwrap();
         assert!(matches!(closed, Ok(0) | Err(_)), "the oversized frame's sender is disconnected");
+        // A datagram connection that falls silent gives its slot back.
+        let mut silent = TcpStream::connect(b.local_addr()).await.unwrap();
+        silent.write_all(b"swim\x01D\x00\x07").await.unwrap();
+        let closed = tokio::time::timeout(LIMIT, silent.read(&mut byte)).await.unwrap();
+        assert!(matches!(closed, Ok(0) | Err(_)), "the silent peer is disconnected after idle");
         // The real peer still gets through, and its idle connection closes.
         a.send_to(b"hello", b.local_addr()).await.unwrap();
         assert_eq!(recv(&b).await.0, b"hello");

@@ -50,8 +50,7 @@ impl Transport for UdpTransport {
     }
 
     fn max_datagram_size(&self) -> usize {
-        // Safe under the usual 1500-byte MTU with IPv6 and UDP headers.
-        1400
+        crate::stream::MAX_DATAGRAM
     }
 
     async fn send_to(&self, data: &[u8], to: SocketAddr) -> io::Result<()> {

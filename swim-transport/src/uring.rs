@@ -23,11 +23,13 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
 use crate::Transport;
+use crate::stream::MAX_DATAGRAM;
 
-/// The largest datagram sent, as over plain UDP.
-const MAX_DATAGRAM: usize = 1400;
-/// Receive buffers: room for any UDP datagram, so none is cut short.
-const RECV_BUFFER: usize = 64 * 1024;
+/// Receive buffers: a little more than the largest datagram, so that the
+/// member still sees a longer one as too long (cut short, as a UDP socket
+/// cuts it into the member's buffer), while a flood queues at most `QUEUE`
+/// buffers of this size.
+const RECV_BUFFER: usize = 2048;
 /// Datagrams queued each way.
 const QUEUE: usize = 1024;
 /// Buffers kept for reuse.
